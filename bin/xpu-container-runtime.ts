@@ -1,0 +1,28 @@
+/**
+ * `xpu-container-runtime` — the OCI runtime shim. Engines (docker, containerd, cri-o, podman) run
+ * it in place of runc with runc's argv. On `create` it edits the bundle's `config.json` so the
+ * container gets the XPU devices it asked for; every command is then handed, unchanged, to the
+ * low-level runtime by `execve` (same PID, same file descriptors).
+ *
+ * ```sh
+ * xpu-container-runtime --root /run/runc --log log.json --log-format json create --bundle B ID
+ * ```
+ *
+ * It never writes to stdout. Errors go to the `--log` file and to stderr, and exit 1.
+ *
+ * @module
+ */
+
+import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { currentArgv0, execve } from "../src/core/process.ts";
+import { runShim } from "../src/runtime/shim.ts";
+
+try {
+  await runShim(
+    { args: Deno.args, env: Deno.env.toObject(), cwd: Deno.cwd(), executableName: currentArgv0() },
+    execve,
+  );
+} catch (error) {
+  console.error(`xpu-container-runtime: ${errorMessage(error)}`);
+  Deno.exit(exitCodeOf(error));
+}

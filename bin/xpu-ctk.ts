@@ -1,0 +1,30 @@
+/**
+ * `xpu-ctk` — the XPU Container Toolkit's administrator CLI.
+ *
+ * ```sh
+ * xpu-ctk config default                       # print the default config.toml
+ * xpu-ctk hook create-symlinks --link libxpu.so.1::/usr/lib/libxpu.so   # OCI state on stdin
+ * xpu-ctk hook update-ldcache --folder /usr/lib/x86_64-linux-gnu          # OCI state on stdin
+ * ```
+ *
+ * @module
+ */
+
+import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { ctkMain } from "../src/ctk/main.ts";
+
+const encoder = new TextEncoder();
+
+try {
+  const code = await ctkMain(Deno.args, {
+    env: Deno.env.toObject(),
+    cwd: Deno.cwd(),
+    stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+    stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    readStdin: async () => await new Response(Deno.stdin.readable).text(),
+  });
+  Deno.exit(code);
+} catch (error) {
+  console.error(`xpu-ctk: ${errorMessage(error)}`);
+  Deno.exit(exitCodeOf(error));
+}

@@ -1,0 +1,256 @@
+/**
+ * Finding, reading and validating `config.toml`: which file applies, every key checked against
+ * {@link CONFIG_KEYS}, unknown keys reported as warnings, invalid values rejected with the file,
+ * the line and the fix.
+ *
+ * @module
+ */
+
+import { parse, TomlError } from "smol-toml";
+import { type Capability, isCapability, splitCommaList } from "./capabilities.ts";
+import { kindProblem } from "./cdi_name.ts";
+import {
+  type Config,
+  CONFIG_KEYS,
+  type ConfigKey,
+  defaultConfig,
+  getField,
+  setField,
+} from "./config.ts";
+import { BUILTIN_PROFILES, builtinProfile } from "./device_profile.ts";
+import { ConfigError, describePosition } from "./errors.ts";
+
+/** The system-wide config file. */
+export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
+
+/** Environment variable naming the config file explicitly. */
+export const CONFIG_PATH_ENV = "XPU_CTK_CONFIG_FILE_PATH";
+
+/**
+ * Which config file applies: `$XPU_CTK_CONFIG_FILE_PATH`, else
+ * `$XDG_CONFIG_HOME/xpu-container-runtime/config.toml`, else the system file.
+ */
+export function resolveConfigPath(env: Readonly<Record<string, string | undefined>>): string {
+  const explicit = env[CONFIG_PATH_ENV];
+  if (explicit) return explicit;
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg) return `${xdg.replace(/\/+$/, "")}/xpu-container-runtime/config.toml`;
+  return SYSTEM_CONFIG_PATH;
+}
+
+/** A loaded configuration and what was noticed on the way. */
+export interface LoadedConfig {
+  config: Config;
+  /** The file consulted (it may not exist). */
+  path: string;
+  /** Whether the file existed; when not, `config` holds the defaults. */
+  found: boolean;
+  /** Unknown keys and other non-fatal findings, one line each. */
+  warnings: string[];
+}
+
+/**
+ * Parses and validates config text. Missing keys take their defaults.
+ *
+ * @throws {ConfigError} on a syntax error or an invalid value, naming file, line and fix
+ */
+export function parseConfig(text: string, path: string): { config: Config; warnings: string[] } {
+  let tree: Record<string, unknown>;
+  try {
+    tree = parse(text) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const detail = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const where = { path, line: error.line, column: error.column };
+    throw new ConfigError(
+      `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML syntax and re-run`,
+      where,
+      { cause: error },
+    );
+  }
+  const config = defaultConfig();
+  const warnings: string[] = [];
+  const known = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
+  const tables = new Set(CONFIG_KEYS.flatMap((k) => prefixesOf(k.key)));
+
+  const visit = (table: Record<string, unknown>, prefix: string) => {
+    for (const [name, value] of Object.entries(table)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      const spec = known.get(key);
+      if (spec) {
+        setField(config, spec.field, checkValue(spec, value, { path, text }));
+      } else if (tables.has(key)) {
+        if (!isTable(value)) {
+          const where = { path, line: findKeyLine(text, key) };
+          throw new ConfigError(
+            `Cannot load ${describePosition(where)}: "${key}" is ${describeValue(value)}, ` +
+              `expected a table: write it as a [${key}] section`,
+            where,
+          );
+        }
+        visit(value, key);
+      } else {
+        const where = { path, line: findKeyLine(text, key) };
+        warnings.push(
+          `Ignoring unknown key "${key}" in ${describePosition(where)}: ` +
+            `check its spelling ("xpu-ctk config default" lists every key)`,
+        );
+      }
+    }
+  };
+  visit(tree, "");
+  return { config, warnings };
+}
+
+/**
+ * Loads the config that applies for `env`; a missing file means the defaults.
+ *
+ * @throws {ConfigError} when the file exists but cannot be read or is invalid
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readTextFile: (path: string) => string = Deno.readTextFileSync,
+): LoadedConfig {
+  const path = resolveConfigPath(env);
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { config: defaultConfig(), path, found: false, warnings: [] };
+    }
+    throw new ConfigError(
+      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: ` +
+        `make it a readable file or point ${CONFIG_PATH_ENV} at one`,
+      { path },
+      { cause: error },
+    );
+  }
+  return { path, found: true, ...parseConfig(text, path) };
+}
+
+function prefixesOf(key: string): string[] {
+  const parts = key.split(".");
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "boolean" || typeof value === "number" || typeof value === "bigint") {
+    return `${value}`;
+  }
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  return "a table";
+}
+
+function checkValue(
+  spec: ConfigKey,
+  value: unknown,
+  file: { path: string; text: string },
+): unknown {
+  const fail = (expected: string, fix: string): never => {
+    const where = { path: file.path, line: findKeyLine(file.text, spec.key) };
+    throw new ConfigError(
+      `Cannot load ${describePosition(where)}: "${spec.key}" is ${describeValue(value)}, ` +
+        `expected ${expected}: ${fix}`,
+      where,
+    );
+  };
+  const defaultText = JSON.stringify(
+    spec.type.kind === "capabilities"
+      ? (getField(defaultConfig(), spec.field) as string[]).join(",")
+      : getField(defaultConfig(), spec.field),
+  );
+  const fixValue = `set a valid value or remove the key to use the default ${defaultText}`;
+  const type = spec.type;
+  switch (type.kind) {
+    case "boolean":
+      return typeof value === "boolean" ? value : fail("true or false", fixValue);
+    case "string":
+      return typeof value === "string" ? value : fail("a string", fixValue);
+    case "path":
+      if (typeof value !== "string" || !value.startsWith("/")) {
+        return fail("an absolute path", fixValue);
+      }
+      return value;
+    case "strings": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        return fail("an array of strings", fixValue);
+      }
+      if (type.nonEmpty && value.length === 0) return fail("at least one entry", fixValue);
+      return value;
+    }
+    case "enum":
+      if (typeof value !== "string" || !type.values.includes(value)) {
+        return fail(`one of ${type.values.map((v) => `"${v}"`).join(", ")}`, fixValue);
+      }
+      return value;
+    case "capabilities": {
+      if (typeof value !== "string") return fail("a comma-separated string", fixValue);
+      const names = splitCommaList(value);
+      const unknown = names.filter((n) => !isCapability(n));
+      if (unknown.length > 0) {
+        return fail(
+          `capability names, not ${unknown.map((n) => `"${n}"`).join(", ")}`,
+          `use only "compat32", "compute", "display", "graphics", "utility", "video"`,
+        );
+      }
+      return names as Capability[];
+    }
+    case "cdi-kind": {
+      if (typeof value !== "string") return fail(`a "vendor/class" string`, fixValue);
+      const problem = kindProblem(value);
+      return problem ? fail(`a valid CDI kind (${problem})`, fixValue) : value;
+    }
+    case "profile":
+      if (typeof value !== "string" || builtinProfile(value) === undefined) {
+        const names = Object.keys(BUILTIN_PROFILES).map((n) => `"${n}"`).join(", ");
+        return fail(`a known device profile (${names})`, fixValue);
+      }
+      return value;
+  }
+}
+
+/**
+ * The 1-based line where a dotted key (or table header) is defined, found by a light scan of the
+ * text; `undefined` when the scan cannot tell.
+ */
+export function findKeyLine(text: string, key: string): number | undefined {
+  const want = key.split(".");
+  const same = (parts: string[]) =>
+    parts.length === want.length && parts.every((p, i) => p === want[i]);
+  let table: string[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
+    if (header) {
+      table = splitDottedKey(header[1]);
+      if (same(table)) return i + 1;
+      continue;
+    }
+    const assignment =
+      /^((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=/
+        .exec(line);
+    if (!assignment) continue;
+    const full = [...table, ...splitDottedKey(assignment[1])];
+    if (same(full) || (full.length > want.length && same(full.slice(0, want.length)))) {
+      return i + 1;
+    }
+  }
+  return undefined;
+}
+
+function splitDottedKey(text: string): string[] {
+  const parts: string[] = [];
+  for (const match of text.matchAll(/"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)/g)) {
+    parts.push(match[1] ?? match[2] ?? match[3]);
+  }
+  return parts;
+}

@@ -1,0 +1,187 @@
+/**
+ * Finds a profile's devices, control nodes and driver files under a driver root and a dev root,
+ * and selects the devices a request names (by index or UUID).
+ *
+ * @module
+ */
+
+import type { Capability } from "./capabilities.ts";
+import type { DeviceProfile } from "./device_profile.ts";
+import type { HostFs } from "./host_fs.ts";
+import { expandGlobInRoot, hostPath } from "./root_path.ts";
+
+/** A device node as found on the host. */
+export interface DeviceNode {
+  /** Path in the container (and in the dev root), e.g. `/dev/xpu0`. */
+  path: string;
+  /** Path on the host (dev root joined). */
+  hostPath: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  /** Permission bits. */
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/** One accelerator. */
+export interface XpuDevice {
+  index: number;
+  uuid?: string;
+  name?: string;
+  nodes: DeviceNode[];
+}
+
+/** What discovery found on a host. */
+export interface HostDevices {
+  devices: XpuDevice[];
+  /** Control nodes present on the host. */
+  controlNodes: DeviceNode[];
+}
+
+/** Where discovery looks. */
+export interface HostRoots {
+  driverRoot: string;
+  /** Defaults to the driver root. */
+  devRoot?: string;
+}
+
+/** Reads the device node at in-root `path`; `undefined` when it is missing or not a device. */
+export function readDeviceNode(fs: HostFs, devRoot: string, path: string): DeviceNode | undefined {
+  const host = hostPath(devRoot, path);
+  const info = fs.stat(host);
+  if (info === undefined || (info.kind !== "char" && info.kind !== "block")) return undefined;
+  return {
+    path,
+    hostPath: host,
+    type: info.kind === "char" ? "c" : "b",
+    major: info.major,
+    minor: info.minor,
+    fileMode: info.mode & 0o777,
+    uid: info.uid,
+    gid: info.gid,
+  };
+}
+
+/**
+ * Discovers the profile's devices (sorted by index) and control nodes.
+ *
+ * @example
+ * ```ts
+ * discoverDevices(realHostFs, XPU_PROFILE, { driverRoot: "/" });
+ * ```
+ */
+export function discoverDevices(
+  fs: HostFs,
+  profile: DeviceProfile,
+  roots: HostRoots,
+): HostDevices {
+  const devRoot = roots.devRoot ?? roots.driverRoot;
+  const byIndex = new Map<number, DeviceNode[]>();
+  for (const glob of profile.deviceNodes) {
+    const nodes = expandGlobInRoot(fs, devRoot, glob)
+      .map((path) => readDeviceNode(fs, devRoot, path))
+      .filter((node): node is DeviceNode => node !== undefined);
+    nodes.forEach((node, position) => {
+      const index = profile.indexFrom === "suffix" ? suffixIndex(node.path) : position;
+      if (index === undefined) return;
+      byIndex.set(index, [...(byIndex.get(index) ?? []), node]);
+    });
+  }
+  const devices = [...byIndex.keys()].sort((a, b) => a - b).map((index) => {
+    const device: XpuDevice = { index, nodes: byIndex.get(index)! };
+    const uuid = readIdentity(fs, roots.driverRoot, profile.identity.uuid, index);
+    const name = readIdentity(fs, roots.driverRoot, profile.identity.name, index);
+    if (uuid !== undefined) device.uuid = uuid;
+    if (name !== undefined) device.name = name;
+    return device;
+  });
+  const controlNodes = profile.controlNodes
+    .flatMap((glob) => expandGlobInRoot(fs, devRoot, glob))
+    .map((path) => readDeviceNode(fs, devRoot, path))
+    .filter((node): node is DeviceNode => node !== undefined);
+  return { devices, controlNodes };
+}
+
+function suffixIndex(path: string): number | undefined {
+  const match = /(\d+)$/.exec(path);
+  return match ? Number(match[1]) : undefined;
+}
+
+function readIdentity(
+  fs: HostFs,
+  driverRoot: string,
+  template: string | undefined,
+  index: number,
+): string | undefined {
+  if (template === undefined) return undefined;
+  const text = fs.readTextFile(hostPath(driverRoot, template.replaceAll("{index}", String(index))));
+  const value = text?.trim();
+  return value ? value : undefined;
+}
+
+/** A driver file found under the driver root. */
+export interface DriverFile {
+  /** In-root path (also the path in the container). */
+  path: string;
+  hostPath: string;
+  capabilities: readonly Capability[];
+}
+
+/** Finds the profile's driver files serving any of `capabilities`, de-duplicated, in search order. */
+export function discoverDriverFiles(
+  fs: HostFs,
+  profile: DeviceProfile,
+  options: { driverRoot: string; capabilities: readonly Capability[] },
+): DriverFile[] {
+  const found = new Map<string, DriverFile>();
+  for (const group of profile.driverFiles) {
+    if (!group.capabilities.some((c) => options.capabilities.includes(c))) continue;
+    for (const dir of group.dirs) {
+      for (const pattern of group.patterns) {
+        for (const path of expandGlobInRoot(fs, options.driverRoot, `${dir}/${pattern}`)) {
+          if (found.has(path)) continue;
+          found.set(path, {
+            path,
+            hostPath: hostPath(options.driverRoot, path),
+            capabilities: group.capabilities,
+          });
+        }
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+/** The outcome of choosing devices by id. */
+export type DeviceSelection =
+  | { ok: true; devices: XpuDevice[] }
+  | { ok: false; unknown: string[] };
+
+/**
+ * Chooses devices by index (`"0"`) or UUID; `"all"` chooses every device. The result follows the
+ * order of the request without duplicates.
+ */
+export function selectDevices(
+  devices: readonly XpuDevice[],
+  ids: "all" | readonly string[],
+): DeviceSelection {
+  if (ids === "all") return { ok: true, devices: [...devices] };
+  const chosen: XpuDevice[] = [];
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const device = devices.find((d) =>
+      /^\d+$/.test(id) ? d.index === Number(id) : d.uuid !== undefined && d.uuid === id
+    );
+    if (device === undefined) unknown.push(id);
+    else if (!chosen.includes(device)) chosen.push(device);
+  }
+  return unknown.length > 0 ? { ok: false, unknown } : { ok: true, devices: chosen };
+}
+
+/** Lists devices for messages: `0 (uuid XPU-1234), 1`. */
+export function describeDevices(devices: readonly XpuDevice[]): string {
+  if (devices.length === 0) return "none";
+  return devices.map((d) => (d.uuid ? `${d.index} (${d.uuid})` : String(d.index))).join(", ");
+}

@@ -1,0 +1,140 @@
+/**
+ * Processes: replacing this process with another program (`execve(2)` through Deno's FFI, since
+ * Deno has no exec), the signal state handed over, and running child programs.
+ *
+ * @module
+ */
+
+import { ExecError } from "./errors.ts";
+
+/** What to exec: the program, its argv (argv[0] included) and its environment. */
+export interface ExecRequest {
+  path: string;
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+}
+
+const SIG_SETMASK = 2;
+/** `sizeof(sigset_t)` in glibc. */
+const SIGSET_BYTES = 128;
+
+const encoder = new TextEncoder();
+
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(encoder.encode(text).length + 1);
+  encoder.encodeInto(text, bytes);
+  return bytes;
+}
+
+/** A NULL-terminated `char *[]`; `keep` holds the strings alive while the pointers are used. */
+function cStringArray(
+  items: readonly string[],
+): { array: Uint8Array<ArrayBuffer>; keep: unknown[] } {
+  const strings = items.map(cString);
+  const pointers = new BigUint64Array(strings.length + 1);
+  strings.forEach((s, i) => {
+    pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
+  });
+  return { array: new Uint8Array(pointers.buffer), keep: strings };
+}
+
+/** Signal numbers whose disposition is "ignore", from a `/proc/<pid>/status` text. */
+export function ignoredSignals(procStatus: string): number[] {
+  const hex = /^SigIgn:\s*([0-9a-f]+)$/m.exec(procStatus)?.[1];
+  if (hex === undefined) return [];
+  const mask = BigInt(`0x${hex}`);
+  const signals: number[] = [];
+  for (let signal = 1; signal <= 64; signal++) {
+    if ((mask >> BigInt(signal - 1)) & 1n) signals.push(signal);
+  }
+  return signals;
+}
+
+/**
+ * Replaces this process with `request.path`: same PID, same open file descriptors (Deno opens its
+ * own with close-on-exec). Signals Deno ignores (SIGPIPE) are set back to their default and the
+ * signal mask is emptied first, because a new program inherits both.
+ *
+ * @returns never on success
+ * @throws {ExecError} when the kernel refuses the exec
+ */
+export function execve(request: ExecRequest): never {
+  const libc = Deno.dlopen("libc.so.6", {
+    execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+    signal: { parameters: ["i32", "pointer"], result: "pointer" },
+    sigprocmask: { parameters: ["i32", "buffer", "pointer"], result: "i32" },
+    __errno_location: { parameters: [], result: "pointer" },
+    strerror: { parameters: ["i32"], result: "pointer" },
+  });
+  const argv = cStringArray(request.argv);
+  const env = cStringArray(Object.entries(request.env).map(([k, v]) => `${k}=${v}`));
+  for (const signal of ignoredSignals(Deno.readTextFileSync("/proc/self/status"))) {
+    libc.symbols.signal(signal, null);
+  }
+  libc.symbols.sigprocmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), null);
+  libc.symbols.execve(cString(request.path), argv.array, env.array);
+  const errnoPointer = libc.symbols.__errno_location();
+  const errno = errnoPointer ? new Deno.UnsafePointerView(errnoPointer).getInt32() : 0;
+  const reason = libc.symbols.strerror(errno);
+  const text = reason ? Deno.UnsafePointerView.getCString(reason) : `errno ${errno}`;
+  throw new ExecError(
+    `Cannot execute "${request.path}": ${text}: check that it is an executable for this machine`,
+  );
+}
+
+/** What a finished child program did. */
+export interface ProcessResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** How to run a child program. */
+export interface RunOptions {
+  args?: readonly string[];
+  cwd?: string;
+  env?: Readonly<Record<string, string>>;
+  /** Replace the environment instead of extending it. */
+  clearEnv?: boolean;
+  stdin?: string;
+}
+
+/** Runs a program to completion, capturing its output. */
+export async function runProcess(path: string, options: RunOptions = {}): Promise<ProcessResult> {
+  const command = new Deno.Command(path, {
+    args: [...(options.args ?? [])],
+    cwd: options.cwd,
+    env: options.env ? { ...options.env } : undefined,
+    clearEnv: options.clearEnv,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = command.spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(encoder.encode(options.stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * The name this process was started as (argv[0], from `/proc/self/cmdline`): Deno exposes only
+ * the resolved executable path, which loses the name of a symlink like `xpu-container-runtime.cdi`.
+ */
+export function currentArgv0(): string {
+  try {
+    const cmdline = Deno.readFileSync("/proc/self/cmdline");
+    const end = cmdline.indexOf(0);
+    return new TextDecoder().decode(end < 0 ? cmdline : cmdline.subarray(0, end));
+  } catch {
+    return Deno.execPath();
+  }
+}

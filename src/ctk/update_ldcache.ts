@@ -1,0 +1,90 @@
+/**
+ * The `update-ldcache` hook: refreshes the container's dynamic linker cache so injected libraries
+ * are found, with the container's own `ldconfig` run chrooted into its rootfs (the cache format
+ * belongs to the image's libc). Images without `ldconfig` (busybox, distroless) are left alone.
+ *
+ * @module
+ */
+
+import { ExecError } from "../core/errors.ts";
+import { isExecutableFile, lookPath } from "../core/executable_lookup.ts";
+import { type HostFs, realHostFs } from "../core/host_fs.ts";
+import { runProcess } from "../core/process.ts";
+import { hostPath, normalizeInRoot, resolveInRoot } from "../core/root_path.ts";
+
+/** Where images keep `ldconfig`, in the order tried. */
+export const LDCONFIG_CANDIDATES: readonly string[] = [
+  "/sbin/ldconfig",
+  "/usr/sbin/ldconfig",
+  "/sbin/ldconfig.real",
+  "/usr/sbin/ldconfig.real",
+];
+
+/** The drop-in that keeps the folders in the container's linker config. */
+export const LDCONFIG_DROP_IN = "/etc/ld.so.conf.d/00-xpu-ctk.conf";
+
+/** The container's `ldconfig` (in-root path), or `undefined` when the image has none. */
+export function findContainerLdconfig(rootfs: string, fs: HostFs = realHostFs): string | undefined {
+  for (const candidate of LDCONFIG_CANDIDATES) {
+    const resolved = resolveInRoot(fs, rootfs, candidate);
+    if (isExecutableFile(hostPath(rootfs, resolved))) return candidate;
+  }
+  return undefined;
+}
+
+/** What the hook did. */
+export type LdcacheOutcome =
+  | { ran: false; reason: string }
+  | { ran: true; ldconfig: string; dropIn: boolean };
+
+/**
+ * Updates the ld cache of the container at `rootfs` for `folders` (in-container paths).
+ *
+ * @throws {ExecError} when `ldconfig` runs and fails
+ */
+export async function updateLdcache(
+  rootfs: string,
+  folders: readonly string[],
+  options: { fs?: HostFs; pathEnv?: string } = {},
+): Promise<LdcacheOutcome> {
+  const fs = options.fs ?? realHostFs;
+  const ldconfig = findContainerLdconfig(rootfs, fs);
+  if (ldconfig === undefined) return { ran: false, reason: "the image has no ldconfig" };
+  const dirs = [...new Set(folders.map(normalizeInRoot))];
+  const dropIn = writeDropIn(rootfs, dirs, fs);
+  const chroot = lookPath("chroot", { path: options.pathEnv });
+  if (chroot === undefined) {
+    throw new ExecError(
+      `Cannot update the ld cache: "chroot" is not in PATH: install coreutils on the host`,
+    );
+  }
+  const result = await runProcess(chroot, {
+    args: [rootfs, ldconfig, ...dirs],
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    clearEnv: true,
+  });
+  if (result.code !== 0) {
+    const detail = result.stderr.trim().split("\n").pop() || `exit status ${result.code}`;
+    throw new ExecError(
+      `Cannot update the ld cache of "${rootfs}": ${ldconfig} failed: ${detail}: ` +
+        `check that the image's ldconfig works`,
+    );
+  }
+  return { ran: true, ldconfig, dropIn };
+}
+
+/** Lists the folders in the image's `ld.so.conf.d`, when the image has one and it is writable. */
+function writeDropIn(rootfs: string, dirs: readonly string[], fs: HostFs): boolean {
+  const confDir = resolveInRoot(fs, rootfs, "/etc/ld.so.conf.d");
+  if (fs.stat(hostPath(rootfs, confDir))?.kind !== "dir" || dirs.length === 0) return false;
+  try {
+    Deno.writeTextFileSync(hostPath(rootfs, `${confDir}/00-xpu-ctk.conf`), dirs.join("\n") + "\n");
+    return true;
+  } catch (error) {
+    // A read-only rootfs still gets its cache refreshed when ldconfig can write it; the drop-in
+    // is a convenience for later ldconfig runs inside the container.
+    const code = (error as { code?: string }).code;
+    if (code === "EROFS" || error instanceof Deno.errors.PermissionDenied) return false;
+    throw error;
+  }
+}

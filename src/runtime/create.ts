@@ -1,0 +1,196 @@
+/**
+ * What the shim does on `create`: read the bundle's spec, decide whether the container asked for
+ * devices and in which mode to serve it, plan every edit, and write the spec back atomically only
+ * when it changed. Any error happens before anything is written.
+ *
+ * Loaded only for `create`, so pass-through commands never pay for it.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../core/atomic_file.ts";
+import type { Config } from "../core/config.ts";
+import { applyContainerEdits, removeHooksNamed } from "../core/container_edits.ts";
+import { describeDevices, discoverDevices, selectDevices } from "../core/device_discovery.ts";
+import { builtinProfile, XPU_PROFILE } from "../core/device_profile.ts";
+import { type DeviceRequest, parseDeviceRequest } from "../core/device_request.ts";
+import { RequestError, SpecError } from "../core/errors.ts";
+import { resolveHookProgram } from "../core/executable_lookup.ts";
+import type { HostFs } from "../core/host_fs.ts";
+import type { Logger } from "../core/log.ts";
+import { describeMode, isCsvPlatform, type ResolvedMode, resolveMode } from "../core/mode.ts";
+import {
+  isPrivileged,
+  type OciSpec,
+  parseOciSpec,
+  serializeOciSpec,
+  specEnv,
+  specMounts,
+} from "../core/oci_spec.ts";
+import { csvContainerEdits } from "./csv_edits.ts";
+import { parseCsvMountSpec } from "./csv_mount_spec.ts";
+import { applyLegacyEdits, LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
+
+/** Everything the create step needs; all host access goes through `fs` and `readTextFile`. */
+export interface CreateContext {
+  /** Absolute bundle directory. */
+  bundle: string;
+  config: Config;
+  /** Mode pinned by the executable name. */
+  pinnedMode?: ResolvedMode;
+  /** The shim's own environment (for `PATH`). */
+  env: Readonly<Record<string, string>>;
+  logger: Logger;
+  fs: HostFs;
+}
+
+/** What the create step did. */
+export interface CreateOutcome {
+  /** `undefined` when the container asked for no devices. */
+  mode?: ResolvedMode;
+  written: boolean;
+}
+
+/**
+ * Edits `<bundle>/config.json` for the container's device request.
+ *
+ * @throws {SpecError} for an unreadable or malformed spec
+ * @throws {RequestError} for a request this host cannot serve
+ */
+export function editBundleForCreate(ctx: CreateContext): CreateOutcome {
+  const specPath = `${ctx.bundle.replace(/\/+$/, "")}/config.json`;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(specPath);
+  } catch (error) {
+    throw new SpecError(
+      `Cannot read OCI spec "${specPath}": ${error instanceof Error ? error.message : error}: ` +
+        `pass the bundle directory with --bundle`,
+      { path: specPath },
+      { cause: error },
+    );
+  }
+  const spec = parseOciSpec(text, specPath);
+  const { config, logger } = ctx;
+  const { request, notes } = parseDeviceRequest(
+    { env: specEnv(spec), mounts: specMounts(spec), privileged: isPrivileged(spec) },
+    config,
+  );
+  notes.forEach((note) => logger.info(note));
+  if (request === undefined) {
+    logger.debug("No XPU devices requested: leaving the spec unchanged");
+    return { written: false };
+  }
+  const resolved = resolveMode({
+    configured: config.runtime.mode,
+    pinned: ctx.pinnedMode,
+    requested: request.devices,
+    isCsvPlatform: () => isCsvPlatform(ctx.fs, config.cli.root),
+  });
+  logger.info(describeMode(resolved));
+
+  const before = JSON.stringify(spec);
+  try {
+    MODE_EDITS[resolved.mode](spec, request, ctx);
+  } catch (error) {
+    if (error instanceof SpecError && error.path === "") {
+      throw new SpecError(
+        `Cannot update OCI spec "${specPath}": ${error.message}: ` +
+          `the engine wrote an unexpected config.json; recreate the container`,
+        { path: specPath },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (JSON.stringify(spec) === before) {
+    logger.debug("The spec already holds every edit: not rewriting it");
+    return { mode: resolved.mode, written: false };
+  }
+  writeFileAtomic(specPath, serializeOciSpec(spec, text));
+  logger.debug(`Updated "${specPath}" for mode '${resolved.mode}'`);
+  return { mode: resolved.mode, written: true };
+}
+
+type ModeEdit = (spec: OciSpec, request: DeviceRequest, ctx: CreateContext) => void;
+
+const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
+  legacy: editForLegacy,
+  csv: editForCsv,
+  cdi: () => {
+    throw new RequestError(
+      `Cannot serve the container in mode 'cdi': CDI support is not available in this release ` +
+        `of the shim yet: request devices by index or UUID and set [xpu-container-runtime] mode ` +
+        `to "legacy" or "csv", or use xpu-container-runtime without the .cdi suffix`,
+    );
+  },
+};
+
+function hookProgram(ctx: CreateContext, configured: string, key: string): string {
+  const { path, found } = resolveHookProgram(configured, { path: ctx.env.PATH });
+  if (!found) {
+    ctx.logger.warn(
+      `Cannot find "${configured}" (${key}): using "${path}"; set ${key} to its absolute path`,
+    );
+  }
+  return path;
+}
+
+function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): void {
+  const { config } = ctx;
+  const ids = request.devices;
+  if (ids !== "all") {
+    const cdiNames = ids.filter((id) => id.includes("="));
+    if (cdiNames.length > 0) {
+      throw new RequestError(
+        `Cannot serve CDI devices ${cdiNames.map((n) => `"${n}"`).join(", ")} in mode 'legacy': ` +
+          `request devices by index or UUID, or request only CDI names`,
+      );
+    }
+  }
+  const profile = builtinProfile(config.cli.profile) ?? XPU_PROFILE;
+  const host = discoverDevices(ctx.fs, profile, { driverRoot: config.cli.root });
+  const selection = selectDevices(host.devices, ids);
+  if (!selection.ok) {
+    throw new RequestError(
+      `Cannot give the container XPU ${selection.unknown.map((id) => `"${id}"`).join(", ")}: ` +
+        `no such device under "${config.cli.root}" (devices: ${describeDevices(host.devices)}): ` +
+        `request an existing index or UUID, or "all"`,
+    );
+  }
+  applyLegacyEdits(spec, {
+    hookPath: hookProgram(ctx, config.hook.path, "[xpu-container-runtime-hook] path"),
+    devices: selection.devices,
+    controlNodes: host.controlNodes,
+  });
+}
+
+function editForCsv(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): void {
+  const { config, logger } = ctx;
+  const dir = config.runtime.modes.csv.mountSpecPath;
+  const names = ctx.fs.readDir(dir)?.filter((n) => n.endsWith(".csv"));
+  if (names === undefined || names.length === 0) {
+    throw new RequestError(
+      `Cannot serve the container in mode 'csv': no *.csv mount specs in "${dir}": ` +
+        `install the platform's mount specs or set ` +
+        `[xpu-container-runtime.modes.csv] mount-spec-path`,
+    );
+  }
+  const entries = names.flatMap((name) => {
+    const path = `${dir.replace(/\/+$/, "")}/${name}`;
+    const parsed = parseCsvMountSpec(ctx.fs.readTextFile(path) ?? "");
+    for (const s of parsed.skipped) {
+      logger.debug(`Skipping line ${s.line} of "${path}": ${s.reason}: ${JSON.stringify(s.text)}`);
+    }
+    return parsed.entries;
+  });
+  const { edits, missing } = csvContainerEdits(entries, {
+    fs: ctx.fs,
+    driverRoot: config.cli.root,
+    includeDevices: request.devices === "all" || request.devices.length > 0,
+    ctkPath: hookProgram(ctx, config.ctk.path, "[xpu-ctk] path"),
+  });
+  for (const path of missing) logger.debug(`Mount spec entry "${path}" is not on this host`);
+  removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);
+  applyContainerEdits(spec, edits);
+}

@@ -1,0 +1,122 @@
+/**
+ * CSV mode: turns mount-spec entries into container edits — device nodes (with cgroup rules) for
+ * `dev`, read-only binds for `lib` and `dir`, the final target plus a `create-symlinks` hook for
+ * `sym`, and an `update-ldcache` hook for the library directories.
+ *
+ * @module
+ */
+
+import type {
+  ContainerEdits,
+  DeviceNodeEdit,
+  HookEdit,
+  MountEdit,
+} from "../core/container_edits.ts";
+import { readDeviceNode } from "../core/device_discovery.ts";
+import type { HostFs } from "../core/host_fs.ts";
+import {
+  dirnameInRoot,
+  expandGlobInRoot,
+  followSymlinkChain,
+  hostPath,
+  resolveInRoot,
+} from "../core/root_path.ts";
+import type { CsvEntry } from "./csv_mount_spec.ts";
+
+/** Options of {@link csvContainerEdits}. */
+export interface CsvEditOptions {
+  fs: HostFs;
+  /** Root the entries' paths are read under. */
+  driverRoot: string;
+  /** False for an `XPU_VISIBLE_DEVICES=none` request: driver files only. */
+  includeDevices: boolean;
+  /** Absolute path of `xpu-ctk`, the program the hooks run. */
+  ctkPath: string;
+}
+
+/**
+ * Builds the edits for the entries; entries that match nothing on the host are returned in
+ * `missing` (CSV files list every file a platform may have).
+ */
+export function csvContainerEdits(
+  entries: readonly CsvEntry[],
+  options: CsvEditOptions,
+): { edits: ContainerEdits; missing: string[] } {
+  const { fs, driverRoot } = options;
+  const deviceNodes: DeviceNodeEdit[] = [];
+  const mounts: MountEdit[] = [];
+  const links: string[] = [];
+  const libraryDirs: string[] = [];
+  const missing: string[] = [];
+  const mounted = new Set<string>();
+  const mount = (containerPath: string, realPath: string) => {
+    if (mounted.has(containerPath)) return;
+    mounted.add(containerPath);
+    mounts.push({ hostPath: hostPath(driverRoot, realPath), containerPath });
+  };
+
+  for (const entry of entries) {
+    if (entry.type === "dev" && !options.includeDevices) continue;
+    const paths = expandGlobInRoot(fs, driverRoot, entry.path);
+    if (paths.length === 0) missing.push(entry.path);
+    for (const path of paths) {
+      switch (entry.type) {
+        case "dev": {
+          const node = readDeviceNode(fs, driverRoot, path);
+          if (node === undefined) {
+            missing.push(path);
+            break;
+          }
+          const { hostPath: host, type, major, minor, fileMode } = node;
+          if (!deviceNodes.some((d) => d.path === path)) {
+            deviceNodes.push({ path, hostPath: host, type, major, minor, fileMode });
+          }
+          break;
+        }
+        case "lib":
+        case "dir": {
+          const real = resolveInRoot(fs, driverRoot, path);
+          if (fs.stat(hostPath(driverRoot, real)) === undefined) {
+            missing.push(path);
+            break;
+          }
+          mount(path, real);
+          if (entry.type === "lib") libraryDirs.push(dirnameInRoot(path));
+          break;
+        }
+        case "sym": {
+          const chain = followSymlinkChain(fs, driverRoot, path);
+          if (chain.final === undefined) {
+            missing.push(path);
+            break;
+          }
+          mount(chain.final, resolveInRoot(fs, driverRoot, chain.final));
+          libraryDirs.push(dirnameInRoot(chain.final));
+          for (const hop of chain.hops) {
+            const link = `${hop.target}::${hop.link}`;
+            if (!links.includes(link)) links.push(link);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  const hooks: HookEdit[] = [];
+  if (links.length > 0) {
+    hooks.push({
+      hookName: "createContainer",
+      path: options.ctkPath,
+      args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
+    });
+  }
+  const folders = [...new Set(libraryDirs)];
+  if (folders.length > 0) {
+    hooks.push({
+      hookName: "createContainer",
+      path: options.ctkPath,
+      args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
+    });
+  }
+  return { edits: { deviceNodes, mounts, hooks }, missing };
+}

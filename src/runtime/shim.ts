@@ -1,0 +1,92 @@
+/**
+ * The runtime shim's main path: read runc's argv, load the config, pick the low-level runtime,
+ * edit the bundle on `create` (loaded on demand), then hand the unchanged argv over by exec.
+ *
+ * This path runs on every container operation; it imports only what every command needs.
+ *
+ * @module
+ */
+
+import type { Config } from "../core/config.ts";
+import { loadConfig } from "../core/config_file.ts";
+import { errorMessage, ExecError, UsageError } from "../core/errors.ts";
+import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
+import { createLogger, type Logger, type LogSink } from "../core/log.ts";
+import type { ExecRequest } from "../core/process.ts";
+import { parseRuncArgs, type RuncArgs } from "../core/runc_args.ts";
+
+/** What the shim was started with. */
+export interface ShimInput {
+  /** runc's argv, without argv[0]. */
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+  /** The name the shim was started as (argv[0]); a `.cdi`/`.legacy`/`.csv` suffix pins the mode. */
+  executableName: string;
+}
+
+/** The loggers' sinks: the engine's `--log` file and the config's `debug` file. */
+export function shimLogSinks(runc: RuncArgs, config: Config | undefined): LogSink[] {
+  const format = runc.logFormat === "json" ? "json" : "text";
+  const sinks: LogSink[] = [];
+  if (runc.log) sinks.push({ path: runc.log, format });
+  const debugFile = config?.runtime.debug;
+  if (debugFile && debugFile !== "/dev/null") sinks.push({ path: debugFile, format });
+  return sinks;
+}
+
+function shimLogger(runc: RuncArgs, config: Config | undefined): Logger {
+  const level = runc.debug ? "debug" : config?.runtime.logLevel ?? "info";
+  return createLogger({ level, sinks: shimLogSinks(runc, config) });
+}
+
+/**
+ * Runs the shim: on success `exec` replaces the process and this never returns. Every failure is
+ * logged once to the log files and rethrown for the entry module to report and exit 1.
+ */
+export async function runShim(
+  input: ShimInput,
+  exec: (request: ExecRequest) => never,
+): Promise<never> {
+  const runc = parseRuncArgs(input.args);
+  let logger = shimLogger(runc, undefined);
+  try {
+    const loaded = loadConfig(input.env);
+    const { config } = loaded;
+    logger = shimLogger(runc, config);
+    for (const warning of loaded.warnings) logger.warn(warning);
+    const runtime = findFirstExecutable(config.runtime.runtimes, { path: input.env.PATH });
+    if (runtime === undefined) {
+      const names = config.runtime.runtimes.map((r) => `"${r}"`).join(", ");
+      throw new ExecError(
+        `Cannot find a low-level runtime: none of ${names} is an executable in PATH or ` +
+          `${STANDARD_BIN_DIRS.join(", ")}: install runc, or set [xpu-container-runtime] ` +
+          `runtimes in "${loaded.path}"`,
+      );
+    }
+    if (runc.isCreate) {
+      if (runc.bundleError) {
+        throw new UsageError(`Cannot create the container: ${runc.bundleError}`);
+      }
+      const bundle = runc.bundle ?? input.cwd;
+      const { editBundleForCreate } = await import("./create.ts");
+      const { realHostFs } = await import("../core/host_fs.ts");
+      const { modeFromExecutableName } = await import("../core/mode.ts");
+      editBundleForCreate({
+        bundle: bundle.startsWith("/") ? bundle : `${input.cwd}/${bundle}`,
+        config,
+        pinnedMode: modeFromExecutableName(input.executableName),
+        env: input.env,
+        logger,
+        fs: realHostFs,
+      });
+    }
+    if (logger.enabled("debug")) {
+      logger.debug(`Handing over to "${runtime}" with ${JSON.stringify(input.args)}`);
+    }
+    return exec({ path: runtime, argv: [runtime, ...input.args], env: input.env });
+  } catch (error) {
+    logger.error(errorMessage(error));
+    throw error;
+  }
+}
