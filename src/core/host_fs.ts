@@ -37,8 +37,8 @@ export interface HostFs {
 /** Splits a Linux `dev_t` into major and minor numbers (glibc's encoding). */
 export function splitDeviceNumber(rdev: number): { major: number; minor: number } {
   const dev = BigInt(rdev);
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & 0xffffff00n));
   return { major, minor };
 }
 

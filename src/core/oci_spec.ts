@@ -7,6 +7,7 @@
  */
 
 import { describePosition, SpecError } from "./errors.ts";
+import { findJsonSyntaxError } from "./json_syntax.ts";
 
 /** A JSON object as parsed: the toolkit edits only the keys it owns. */
 export type JsonObject = Record<string, unknown>;
@@ -45,20 +46,6 @@ export function parseJsonPreservingIntegers(text: string): unknown {
   );
 }
 
-/** Converts a `JSON.parse` error's "position N" into a line and column of `text`. */
-export function jsonErrorPosition(
-  text: string,
-  error: SyntaxError,
-): { line?: number; column?: number } {
-  const lineColumn = /line (\d+) column (\d+)/.exec(error.message);
-  if (lineColumn) return { line: Number(lineColumn[1]), column: Number(lineColumn[2]) };
-  const position = /position (\d+)/.exec(error.message);
-  const offset = position ? Number(position[1]) : text.length;
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, column: offset - before.lastIndexOf("\n") };
-}
-
 /**
  * Parses an OCI spec file's text.
  *
@@ -70,8 +57,9 @@ export function parseOciSpec(text: string, path: string): OciSpec {
     value = parseJsonPreservingIntegers(text);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    const where = { path, ...jsonErrorPosition(text, error) };
-    const detail = error.message.replace(/\s*(in JSON )?at position \d+.*$/s, "");
+    const found = findJsonSyntaxError(text);
+    const where = { path, line: found?.line, column: found?.column };
+    const detail = found?.detail ?? error.message.split("\n")[0];
     throw new SpecError(
       `Cannot parse OCI spec ${describePosition(where)}: ${detail}: ` +
         `the engine wrote an invalid config.json; recreate the container`,

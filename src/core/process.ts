@@ -17,6 +17,15 @@ export interface ExecRequest {
 const SIG_SETMASK = 2;
 /** `sizeof(sigset_t)` in glibc. */
 const SIGSET_BYTES = 128;
+/** `rt_sigaction(2)` numbers: glibc's `signal()` refuses 32 and 33, which a parent may ignore. */
+const SYS_RT_SIGACTION: Partial<Record<typeof Deno.build.arch, bigint>> = {
+  x86_64: 13n,
+  aarch64: 134n,
+};
+/** A kernel `struct sigaction` of all zeros is `SIG_DFL`, no flags, empty mask (either arch). */
+const DEFAULT_SIGACTION = new Uint8Array(32);
+/** The kernel's `sigset_t` size, as `rt_sigaction` expects it. */
+const KERNEL_SIGSET_BYTES = 8n;
 
 const encoder = new TextEncoder();
 
@@ -52,8 +61,9 @@ export function ignoredSignals(procStatus: string): number[] {
 
 /**
  * Replaces this process with `request.path`: same PID, same open file descriptors (Deno opens its
- * own with close-on-exec). Signals Deno ignores (SIGPIPE) are set back to their default and the
- * signal mask is emptied first, because a new program inherits both.
+ * own with close-on-exec). Every ignored signal (Deno ignores SIGPIPE; a parent may have ignored
+ * others) is set back to its default and the signal mask is emptied first, because a new program
+ * inherits both.
  *
  * @returns never on success
  * @throws {ExecError} when the kernel refuses the exec
@@ -62,14 +72,25 @@ export function execve(request: ExecRequest): never {
   const libc = Deno.dlopen("libc.so.6", {
     execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
     signal: { parameters: ["i32", "pointer"], result: "pointer" },
+    syscall: { parameters: ["i64", "i64", "buffer", "pointer", "i64"], result: "i64" },
     sigprocmask: { parameters: ["i32", "buffer", "pointer"], result: "i32" },
     __errno_location: { parameters: [], result: "pointer" },
     strerror: { parameters: ["i32"], result: "pointer" },
   });
   const argv = cStringArray(request.argv);
   const env = cStringArray(Object.entries(request.env).map(([k, v]) => `${k}=${v}`));
+  const rtSigaction = SYS_RT_SIGACTION[Deno.build.arch];
   for (const signal of ignoredSignals(Deno.readTextFileSync("/proc/self/status"))) {
-    libc.symbols.signal(signal, null);
+    if (rtSigaction === undefined) libc.symbols.signal(signal, null);
+    else {
+      libc.symbols.syscall(
+        rtSigaction,
+        BigInt(signal),
+        DEFAULT_SIGACTION,
+        null,
+        KERNEL_SIGSET_BYTES,
+      );
+    }
   }
   libc.symbols.sigprocmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), null);
   libc.symbols.execve(cString(request.path), argv.array, env.array);

@@ -6,7 +6,8 @@
  */
 
 import { describePosition, SpecError } from "../core/errors.ts";
-import { isJsonObject, jsonErrorPosition, parseOciSpec, specRootfs } from "../core/oci_spec.ts";
+import { findJsonSyntaxError } from "../core/json_syntax.ts";
+import { isJsonObject, parseOciSpec, specRootfs } from "../core/oci_spec.ts";
 
 /** Reads what the hooks need from OCI state JSON: the bundle directory. */
 export function parseOciState(text: string, cwd: string): { bundle: string; pid?: number } {
@@ -14,13 +15,12 @@ export function parseOciState(text: string, cwd: string): { bundle: string; pid?
   try {
     state = JSON.parse(text);
   } catch (error) {
-    const where = {
-      path: "<stdin>",
-      ...(error instanceof SyntaxError ? jsonErrorPosition(text, error) : {}),
-    };
+    const found = findJsonSyntaxError(text);
+    const where = { path: "<stdin>", line: found?.line, column: found?.column };
+    const detail = found?.detail ?? (error instanceof Error ? error.message.split("\n")[0] : error);
     throw new SpecError(
-      `Cannot parse the OCI state on ${describePosition(where)}: ` +
-        `${error instanceof Error ? error.message : error}: run this hook from an OCI runtime`,
+      `Cannot parse the OCI state on ${describePosition(where)}: ${detail}: ` +
+        `run this hook from an OCI runtime`,
       where,
       { cause: error },
     );

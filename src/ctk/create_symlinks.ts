@@ -6,7 +6,7 @@
  * @module
  */
 
-import { UsageError } from "../core/errors.ts";
+import { ExecError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { dirnameInRoot, hostPath, normalizeInRoot, resolveInRoot } from "../core/root_path.ts";
 
@@ -55,18 +55,28 @@ export function createSymlinks(
     const parent = resolveInRoot(fs, rootfs, dirnameInRoot(name));
     const path = hostPath(rootfs, `${parent}/${name.slice(name.lastIndexOf("/") + 1)}`);
     const existing = fs.lstat(path);
-    if (existing?.kind === "symlink") {
-      if (fs.readLink(path) === target) {
-        outcome.present.push(name);
-        continue;
-      }
-      Deno.removeSync(path);
-    } else if (existing !== undefined) {
+    if (existing?.kind === "symlink" && fs.readLink(path) === target) {
+      outcome.present.push(name);
+      continue;
+    }
+    if (existing !== undefined && existing.kind !== "symlink") {
       outcome.blocked.push(name);
       continue;
     }
-    Deno.mkdirSync(hostPath(rootfs, parent), { recursive: true });
-    Deno.symlinkSync(target, path);
+    try {
+      if (existing !== undefined) Deno.removeSync(path);
+      Deno.mkdirSync(hostPath(rootfs, parent), { recursive: true });
+      Deno.symlinkSync(target, path);
+    } catch (error) {
+      const readOnly = (error as { code?: string }).code === "EROFS";
+      throw new ExecError(
+        `Cannot create symlink "${name}" -> "${target}" in the container's rootfs "${rootfs}": ` +
+          (readOnly
+            ? "the rootfs is read-only: start the container without a read-only root filesystem"
+            : `${error instanceof Error ? error.message : error}: check the container's rootfs`),
+        { cause: error },
+      );
+    }
     outcome.created.push(name);
   }
   return outcome;

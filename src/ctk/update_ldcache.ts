@@ -51,7 +51,6 @@ export async function updateLdcache(
   const ldconfig = findContainerLdconfig(rootfs, fs);
   if (ldconfig === undefined) return { ran: false, reason: "the image has no ldconfig" };
   const dirs = [...new Set(folders.map(normalizeInRoot))];
-  const dropIn = writeDropIn(rootfs, dirs, fs);
   const chroot = lookPath("chroot", { path: options.pathEnv });
   if (chroot === undefined) {
     throw new ExecError(
@@ -66,11 +65,11 @@ export async function updateLdcache(
   if (result.code !== 0) {
     const detail = result.stderr.trim().split("\n").pop() || `exit status ${result.code}`;
     throw new ExecError(
-      `Cannot update the ld cache of "${rootfs}": ${ldconfig} failed: ${detail}: ` +
+      `Cannot update the ld cache of "${rootfs}": "${ldconfig}" failed: ${detail}: ` +
         `check that the image's ldconfig works`,
     );
   }
-  return { ran: true, ldconfig, dropIn };
+  return { ran: true, ldconfig, dropIn: writeDropIn(rootfs, dirs, fs) };
 }
 
 /** Lists the folders in the image's `ld.so.conf.d`, when the image has one and it is writable. */

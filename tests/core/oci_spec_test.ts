@@ -1,0 +1,298 @@
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { SpecError } from "../../src/core/errors.ts";
+import {
+  isPrivileged,
+  type OciSpec,
+  parseOciSpec,
+  serializeOciSpec,
+  specEnv,
+  specRootfs,
+} from "../../src/core/oci_spec.ts";
+
+const PATH = "/run/bundle/config.json";
+
+/** Reformats a JSON text the way an engine would write it. */
+function pretty(value: unknown, indent: string | number = 2): string {
+  return JSON.stringify(value, null, indent);
+}
+
+Deno.test("parseOciSpec keeps unknown fields", () => {
+  const text = pretty({
+    ociVersion: "1.2.0",
+    process: { env: ["A=1"], "x-vendor": { nested: [1, "two", null, true] } },
+    "org.future.field": { list: [{ a: 1.5 }], empty: {} },
+  }) + "\n";
+  const spec = parseOciSpec(text, PATH);
+  deepStrictEqual((spec["org.future.field"] as OciSpec).list, [{ a: 1.5 }]);
+  strictEqual(serializeOciSpec(spec, text), text);
+});
+
+Deno.test("integers beyond 2^53 survive parse and serialize digit for digit", async (t) => {
+  const cases: { name: string; input: string; expected: string[] }[] = [
+    {
+      name: "unsigned 64-bit max and signed 64-bit max in linux.resources",
+      input: [
+        "{",
+        '  "ociVersion": "1.0.2",',
+        '  "linux": {',
+        '    "resources": {',
+        '      "memory": {',
+        '        "limit": 9223372036854775807,',
+        '        "swap": 18446744073709551615,',
+        '        "reservation": 1024',
+        "      },",
+        '      "pids": { "limit": -9223372036854775808 }',
+        "    }",
+        "  },",
+        '  "process": {',
+        '    "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 18446744073709551615, "soft": 1048576 }]',
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+      expected: ["9223372036854775807", "18446744073709551615", "-9223372036854775808"],
+    },
+    {
+      name: "2^53 + 1",
+      input: '{"linux":{"resources":{"memory":{"limit":9007199254740993}}}}',
+      expected: ["9007199254740993"],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const spec = parseOciSpec(c.input, PATH);
+      const serialized = serializeOciSpec(spec, c.input);
+      for (const digits of c.expected) {
+        ok(serialized.includes(`: ${digits}`) || serialized.includes(`:${digits}`), serialized);
+      }
+      // After an edit elsewhere the numbers are still written exactly.
+      spec.annotations = { "x": "y" };
+      const written = serializeOciSpec(spec, c.input);
+      for (const digits of c.expected) {
+        ok(written.includes(digits), `${digits} missing from ${written}`);
+      }
+      const again = parseOciSpec(written, PATH);
+      strictEqual(serializeOciSpec(again, written), written);
+    });
+  }
+  for (const [name, indent] of [["2-space", "  "], ["tab", "\t"]]) {
+    await t.step(`the ${name} pretty form round-trips byte for byte`, () => {
+      const text = [
+        "{",
+        '"linux": {',
+        '"resources": {',
+        '"memory": {',
+        '"limit": 18446744073709551615,',
+        '"swap": 9223372036854775807',
+        "}",
+        "}",
+        "},",
+        '"ociVersion": "1.0.2"',
+        "}",
+      ].map((line, i) => indent.repeat([0, 1, 2, 3, 4, 4, 3, 2, 1, 1, 0][i]) + line).join("\n") +
+        "\n";
+      strictEqual(serializeOciSpec(parseOciSpec(text, PATH), text), text);
+    });
+  }
+  await t.step("safe integers and fractions stay numbers", () => {
+    const spec = parseOciSpec('{"a":1234567890123456,"b":0.12345678901234567,"c":1}', PATH);
+    strictEqual(spec.a, 1234567890123456);
+    strictEqual(typeof spec.b, "number");
+    strictEqual(spec.c, 1);
+  });
+});
+
+Deno.test("serializeOciSpec keeps the file's layout", async (t) => {
+  const value = {
+    ociVersion: "1.0.2",
+    process: { env: ["PATH=/bin"], args: ["sh"] },
+    root: { path: "rootfs" },
+    mounts: [],
+  };
+  const cases: { name: string; input: string; expected: string }[] = [
+    {
+      name: "tab indentation",
+      input: pretty(value, "\t") + "\n",
+      expected: pretty(value, "\t") + "\n",
+    },
+    {
+      name: "2-space indentation",
+      input: pretty(value, 2) + "\n",
+      expected: pretty(value, 2) + "\n",
+    },
+    {
+      name: "4-space indentation",
+      input: pretty(value, 4) + "\n",
+      expected: pretty(value, 4) + "\n",
+    },
+    { name: "compact", input: JSON.stringify(value), expected: JSON.stringify(value) },
+    {
+      name: "compact with a trailing newline",
+      input: JSON.stringify(value) + "\n",
+      expected: JSON.stringify(value) + "\n",
+    },
+    {
+      name: "indented without a trailing newline",
+      input: pretty(value, 2),
+      expected: pretty(value, 2),
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      strictEqual(serializeOciSpec(parseOciSpec(c.input, PATH), c.input), c.expected);
+    });
+  }
+  await t.step("an edited spec is written in the original indentation", () => {
+    const original = pretty(value, "\t") + "\n";
+    const spec = parseOciSpec(original, PATH);
+    (spec.process as { env: string[] }).env.push("XPU_VISIBLE_DEVICES=0");
+    strictEqual(
+      serializeOciSpec(spec, original),
+      pretty({
+        ...value,
+        process: { env: ["PATH=/bin", "XPU_VISIBLE_DEVICES=0"], args: ["sh"] },
+      }, "\t") + "\n",
+    );
+  });
+});
+
+Deno.test("parseOciSpec rejects malformed documents", async (t) => {
+  const cases: {
+    name: string;
+    input: string;
+    expected: { line?: number; column?: number; fragment: string };
+  }[] = [
+    {
+      name: "unquoted key on line 3",
+      input: '{\n  "ociVersion": "1.0.2",\n  process: {}\n}\n',
+      expected: { line: 3, column: 3, fragment: "Cannot parse OCI spec" },
+    },
+    {
+      name: "missing value on line 3",
+      input: '{\n  "ociVersion": "1.0.2",\n  "process": ,\n  "root": {}\n}\n',
+      expected: { line: 3, column: 14, fragment: "Cannot parse OCI spec" },
+    },
+    {
+      name: "missing comma on line 3",
+      input: '{\n  "ociVersion": "1.0.2"\n  "process": {}\n}\n',
+      expected: { line: 3, column: 3, fragment: "Cannot parse OCI spec" },
+    },
+    {
+      name: "truncated file",
+      input: '{"ociVersion":',
+      expected: { line: 1, column: 15, fragment: "Cannot parse OCI spec" },
+    },
+    {
+      name: "empty file",
+      input: "",
+      expected: { line: 1, column: 1, fragment: "Cannot parse OCI spec" },
+    },
+    {
+      name: "a JSON array",
+      input: '[{"ociVersion": "1.0.2"}]',
+      expected: { fragment: "not a JSON object" },
+    },
+    { name: "JSON null", input: "null\n", expected: { fragment: "not a JSON object" } },
+    { name: "a JSON string", input: '"{}"', expected: { fragment: "not a JSON object" } },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      throws(() => parseOciSpec(c.input, PATH), (error: unknown) => {
+        ok(error instanceof SpecError, `expected SpecError, got ${error}`);
+        strictEqual(error.path, PATH);
+        strictEqual(error.line, c.expected.line, `line; message: ${error.message}`);
+        strictEqual(error.column, c.expected.column, `column; message: ${error.message}`);
+        ok(error.message.includes(`"${PATH}"`), error.message);
+        ok(error.message.includes(c.expected.fragment), error.message);
+        if (c.expected.line !== undefined) {
+          ok(error.message.includes(`line ${c.expected.line}, column ${c.expected.column}`));
+        }
+        ok(!error.message.includes("\n"), `one line: ${JSON.stringify(error.message)}`);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("specEnv", async (t) => {
+  const cases: { name: string; input: OciSpec; expected: [string, string][] }[] = [
+    { name: "no process", input: {}, expected: [] },
+    { name: "env not an array", input: { process: { env: "A=1" } }, expected: [] },
+    {
+      name: "later entries win",
+      input: { process: { env: ["A=1", "B=2", "A=3"] } },
+      expected: [["A", "3"], ["B", "2"]],
+    },
+    {
+      name: "values keep their own =",
+      input: { process: { env: ["OPTS=a=b,c=d", "EMPTY="] } },
+      expected: [["OPTS", "a=b,c=d"], ["EMPTY", ""]],
+    },
+    {
+      name: "malformed entries are skipped",
+      input: { process: { env: ["NOEQUALS", "=nokey", 5, null, "OK=1"] } },
+      expected: [["OK", "1"]],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => deepStrictEqual([...specEnv(c.input)], c.expected));
+  }
+});
+
+Deno.test("isPrivileged", async (t) => {
+  const cases: { name: string; input: OciSpec; expected: boolean }[] = [
+    { name: "no process", input: {}, expected: false },
+    { name: "no capabilities", input: { process: {} }, expected: false },
+    {
+      name: "CAP_SYS_ADMIN in bounding",
+      input: { process: { capabilities: { bounding: ["CAP_CHOWN", "CAP_SYS_ADMIN"] } } },
+      expected: true,
+    },
+    {
+      name: "default docker set",
+      input: { process: { capabilities: { bounding: ["CAP_CHOWN", "CAP_NET_RAW"] } } },
+      expected: false,
+    },
+    {
+      name: "CAP_SYS_ADMIN only in effective",
+      input: { process: { capabilities: { effective: ["CAP_SYS_ADMIN"], bounding: [] } } },
+      expected: false,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => strictEqual(isPrivileged(c.input), c.expected));
+  }
+});
+
+Deno.test("specRootfs", async (t) => {
+  const cases: {
+    name: string;
+    input: { spec: OciSpec; bundle: string };
+    expected: string | undefined;
+  }[] = [
+    {
+      name: "relative root joined with the bundle",
+      input: { spec: { root: { path: "rootfs" } }, bundle: "/run/b" },
+      expected: "/run/b/rootfs",
+    },
+    {
+      name: "bundle with a trailing slash",
+      input: { spec: { root: { path: "rootfs" } }, bundle: "/run/b/" },
+      expected: "/run/b/rootfs",
+    },
+    {
+      name: "absolute root kept",
+      input: { spec: { root: { path: "/var/lib/x/merged" } }, bundle: "/run/b" },
+      expected: "/var/lib/x/merged",
+    },
+    { name: "no root", input: { spec: {}, bundle: "/run/b" }, expected: undefined },
+    {
+      name: "empty root path",
+      input: { spec: { root: { path: "" } }, bundle: "/run/b" },
+      expected: undefined,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => strictEqual(specRootfs(c.input.spec, c.input.bundle), c.expected));
+  }
+});

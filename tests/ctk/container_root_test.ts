@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { SpecError } from "../../src/core/errors.ts";
+import { containerRootFromState, parseOciState } from "../../src/ctk/container_root.ts";
+import { assertThrowsError } from "../helpers/assert_error.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+
+/**
+ * Case inputs name paths with `{dir}` for the temp dir: `bundle` is created with `config` as its
+ * config.json (none when `config` is undefined), `cwd` is the hook's working directory.
+ */
+interface RootCase {
+  name: string;
+  input: { state: string; bundle: string; config?: string; cwd: string };
+  expected: string | { error: typeof SpecError; message: string; path?: string };
+}
+
+const SPEC = JSON.stringify({ ociVersion: "1.2.0", root: { path: "rootfs", readonly: true } });
+
+Deno.test("containerRootFromState finds the rootfs from the OCI state", async (t) => {
+  const cases: RootCase[] = [
+    {
+      name: "bundle with a relative root.path",
+      input: {
+        state: '{"bundle": "{dir}/bundle", "pid": 42}',
+        bundle: "{dir}/bundle",
+        config: SPEC,
+        cwd: "/",
+      },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "bundle with a trailing slash",
+      input: {
+        state: '{"bundle": "{dir}/bundle/"}',
+        bundle: "{dir}/bundle",
+        config: SPEC,
+        cwd: "/",
+      },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "absolute root.path kept",
+      input: {
+        state: '{"bundle": "{dir}/bundle"}',
+        bundle: "{dir}/bundle",
+        config: '{"root": {"path": "/var/lib/containers/abc/merged"}}',
+        cwd: "/",
+      },
+      expected: "/var/lib/containers/abc/merged",
+    },
+    {
+      name: "bundlePath fallback (older runtimes)",
+      input: {
+        state: '{"bundlePath": "{dir}/bundle"}',
+        bundle: "{dir}/bundle",
+        config: SPEC,
+        cwd: "/",
+      },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "bundle wins over bundlePath",
+      input: {
+        state: '{"bundle": "{dir}/bundle", "bundlePath": "{dir}/other"}',
+        bundle: "{dir}/bundle",
+        config: SPEC,
+        cwd: "/",
+      },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "no bundle: the working directory is the bundle",
+      input: { state: '{"pid": 42}', bundle: "{dir}/bundle", config: SPEC, cwd: "{dir}/bundle" },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "relative bundle is taken from the working directory",
+      input: { state: '{"bundle": "bundle"}', bundle: "{dir}/bundle", config: SPEC, cwd: "{dir}" },
+      expected: "{dir}/bundle/rootfs",
+    },
+    {
+      name: "malformed state JSON",
+      input: { state: '{"bundle": ', bundle: "{dir}/bundle", config: SPEC, cwd: "/" },
+      expected: { error: SpecError, message: '"<stdin>"', path: "<stdin>" },
+    },
+    {
+      name: "state that is not an object",
+      input: { state: '["{dir}/bundle"]', bundle: "{dir}/bundle", config: SPEC, cwd: "/" },
+      expected: { error: SpecError, message: '"<stdin>"', path: "<stdin>" },
+    },
+    {
+      name: "bundle without config.json",
+      input: { state: '{"bundle": "{dir}/bundle"}', bundle: "{dir}/bundle", cwd: "/" },
+      expected: {
+        error: SpecError,
+        message: '"{dir}/bundle/config.json"',
+        path: "{dir}/bundle/config.json",
+      },
+    },
+    {
+      name: "malformed config.json",
+      input: {
+        state: '{"bundle": "{dir}/bundle"}',
+        bundle: "{dir}/bundle",
+        config: '{"root": ',
+        cwd: "/",
+      },
+      expected: {
+        error: SpecError,
+        message: '"{dir}/bundle/config.json"',
+        path: "{dir}/bundle/config.json",
+      },
+    },
+    {
+      name: "config.json without root.path",
+      input: {
+        state: '{"bundle": "{dir}/bundle"}',
+        bundle: "{dir}/bundle",
+        config: '{"root": {}}',
+        cwd: "/",
+      },
+      expected: { error: SpecError, message: "has no root.path", path: "{dir}/bundle/config.json" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir((dir) => {
+        const fill = (text: string) => text.replaceAll("{dir}", dir);
+        const bundle = fill(c.input.bundle);
+        Deno.mkdirSync(bundle, { recursive: true });
+        if (c.input.config !== undefined) {
+          Deno.writeTextFileSync(`${bundle}/config.json`, c.input.config);
+        }
+        const run = () => containerRootFromState(fill(c.input.state), { cwd: fill(c.input.cwd) });
+        if (typeof c.expected === "string") {
+          assert.equal(run(), fill(c.expected));
+        } else {
+          const error = assertThrowsError(run, c.expected.error, fill(c.expected.message));
+          if (c.expected.path !== undefined) assert.equal(error.path, fill(c.expected.path));
+        }
+      });
+    });
+  }
+});
+
+Deno.test("parseOciState reads the bundle and pid", async (t) => {
+  const cases = [
+    {
+      name: "bundle and pid",
+      input: '{"bundle": "/b", "pid": 7}',
+      expected: { bundle: "/b", pid: 7 },
+    },
+    { name: "no pid", input: '{"bundle": "/b"}', expected: { bundle: "/b" } },
+    {
+      name: "empty bundle falls back to bundlePath",
+      input: '{"bundle": "", "bundlePath": "/p"}',
+      expected: { bundle: "/p" },
+    },
+    { name: "neither: the working directory", input: "{}", expected: { bundle: "/cwd" } },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => assert.deepEqual(parseOciState(c.input, "/cwd"), c.expected));
+  }
+});

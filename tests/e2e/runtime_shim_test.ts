@@ -1,0 +1,476 @@
+/**
+ * The runtime shim in front of real runc (and crun): containers started the way engines start
+ * them, checked from inside the container and on disk.
+ */
+
+import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
+import {
+  makeBundle,
+  makeSimulatedDriverRoot,
+  REPO_ROOT,
+  runContainer,
+  SIMULATED_LIB_DIR,
+} from "../../scripts/container_lab.ts";
+import { e2eTest } from "../helpers/e2e.ts";
+import { runTool, toolArgv, toolArgvAs, writeToolWrapper } from "../helpers/tools.ts";
+
+/** Probes the simulated devices and library from inside a container. */
+const PROBE = [
+  "for d in /dev/xpu0 /dev/xpu1 /dev/xpuctl; do",
+  '  if [ -e $d ]; then (exec 3>$d) 2>&1 && echo "$d: open ok"; else echo "$d: absent"; fi',
+  "done",
+  `cat ${SIMULATED_LIB_DIR}/libxpu.so 2>&1`,
+  `echo "link: $(readlink ${SIMULATED_LIB_DIR}/libxpu.so)"`,
+].join("\n");
+
+interface Lab {
+  dir: string;
+  driverRoot: string;
+  configPath: string;
+  stateRoot: string;
+  logFile: string;
+  env: Record<string, string>;
+}
+
+let labCount = 0;
+
+/** A temp dir with a simulated host, a mount-spec dir, a config file and an xpu-ctk wrapper. */
+async function makeLab(
+  config: { mode: string; runtimes?: string[]; extra?: string },
+): Promise<Lab> {
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-e2e-" });
+  const driverRoot = await makeSimulatedDriverRoot(`${dir}/driver`);
+  Deno.mkdirSync(`${dir}/csv`);
+  Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/csv/xpu.csv`);
+  Deno.mkdirSync(`${dir}/tools`);
+  const ctk = writeToolWrapper("xpu-ctk", `${dir}/tools`);
+  const configPath = `${dir}/config.toml`;
+  Deno.writeTextFileSync(
+    configPath,
+    [
+      `[xpu-container-cli]`,
+      `root = ${JSON.stringify(driverRoot)}`,
+      `[xpu-container-runtime]`,
+      `mode = ${JSON.stringify(config.mode)}`,
+      `runtimes = ${JSON.stringify(config.runtimes ?? ["runc"])}`,
+      `[xpu-container-runtime.modes.csv]`,
+      `mount-spec-path = ${JSON.stringify(`${dir}/csv`)}`,
+      `[xpu-ctk]`,
+      `path = ${JSON.stringify(ctk)}`,
+      config.extra ?? "",
+    ].join("\n"),
+  );
+  return {
+    dir,
+    driverRoot,
+    configPath,
+    stateRoot: `${dir}/state`,
+    logFile: `${dir}/log.json`,
+    env: { XPU_CTK_CONFIG_FILE_PATH: configPath },
+  };
+}
+
+function cleanup(lab: Lab) {
+  Deno.removeSync(lab.dir, { recursive: true });
+}
+
+function readLog(lab: Lab): { level: string; msg: string; time: string }[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(lab.logFile);
+  } catch {
+    return [];
+  }
+  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+function nextId(name: string) {
+  return `xpu-${name}-${Deno.pid}-${++labCount}`;
+}
+
+await e2eTest("csv mode under runc: device usable, library mounted, symlinks recreated", [
+  "root",
+  "runc",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE], env: ["XPU_VISIBLE_DEVICES=0"] });
+    const run = await runContainer({
+      runtime: toolArgv("xpu-container-runtime"),
+      lowLevel: ["runc"],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      id: nextId("csv"),
+      env: lab.env,
+      logFile: lab.logFile,
+    });
+    strictEqual(run.createCode, 0, run.createStderr);
+    match(run.stdout, /^\/dev\/xpu0: open ok$/m);
+    match(run.stdout, /^\/dev\/xpu1: absent$/m);
+    match(run.stdout, /\/dev\/xpuctl: No such device or address/);
+    match(run.stdout, /^fake libxpu 1\.0\.0$/m);
+    match(run.stdout, /^link: libxpu\.so\.1$/m);
+    ok(readLog(lab).some((e) => e.level === "info" && e.msg === "Using requested mode 'csv'"));
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("csv mode under crun (private mount namespace wrapper)", [
+  "root",
+  "crun",
+  "unshare",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    // crun 1.8 refuses hybrid cgroup hosts; hide the unified mount in a private namespace.
+    const wrapper = `${lab.dir}/tools/crun-wrapper`;
+    Deno.writeTextFileSync(
+      wrapper,
+      "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
+        `'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"\n`,
+    );
+    Deno.chmodSync(wrapper, 0o755);
+    Deno.writeTextFileSync(
+      lab.configPath,
+      Deno.readTextFileSync(lab.configPath).replace(
+        'runtimes = ["runc"]',
+        `runtimes = ["${wrapper}"]`,
+      ),
+    );
+    makeBundle(`${lab.dir}/bundle`, {
+      args: ["sh", "-c", PROBE],
+      env: ["XPU_VISIBLE_DEVICES=all"],
+    });
+    const run = await runContainer({
+      runtime: toolArgv("xpu-container-runtime"),
+      lowLevel: [wrapper],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      id: nextId("crun"),
+      env: lab.env,
+    });
+    strictEqual(run.createCode, 0, run.createStderr);
+    match(run.stdout, /^\/dev\/xpu0: open ok$/m);
+    match(run.stdout, /\/dev\/xpuctl: No such device or address/);
+    match(run.stdout, /^fake libxpu 1\.0\.0$/m);
+    match(run.stdout, /^link: libxpu\.so\.1$/m);
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("a container that asks for no device runs with its config.json untouched", [
+  "root",
+  "runc",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    const specPath = makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE] });
+    const before = Deno.readFileSync(specPath);
+    const mtime = Deno.statSync(specPath).mtime?.getTime();
+    const run = await runContainer({
+      runtime: toolArgv("xpu-container-runtime"),
+      lowLevel: ["runc"],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      id: nextId("plain"),
+      env: lab.env,
+      logFile: lab.logFile,
+    });
+    strictEqual(run.createCode, 0, run.createStderr);
+    match(run.stdout, /^\/dev\/xpu0: absent$/m);
+    match(run.stdout, /No such file or directory/);
+    deepStrictEqual(Deno.readFileSync(specPath), before);
+    strictEqual(Deno.statSync(specPath).mtime?.getTime(), mtime);
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("a malformed config.json: exit 1, one error line in the --log, file untouched", [
+  "root",
+  "runc",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    const specPath = makeBundle(`${lab.dir}/bundle`, { args: ["true"] });
+    const broken = Deno.readTextFileSync(specPath).replace(
+      '"terminal": false,',
+      '"terminal": false',
+    );
+    Deno.writeTextFileSync(specPath, broken);
+    const id = nextId("broken");
+    const run = await runContainer({
+      runtime: toolArgv("xpu-container-runtime"),
+      lowLevel: ["runc"],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      id,
+      env: lab.env,
+      logFile: lab.logFile,
+    });
+    strictEqual(run.createCode, 1);
+    strictEqual(run.stdout, "");
+    const errors = readLog(lab).filter((e) => e.level === "error");
+    strictEqual(errors.length, 1);
+    match(
+      errors[0].msg,
+      new RegExp(`^Cannot parse OCI spec "${specPath}", line \\d+, column \\d+: `),
+    );
+    strictEqual(run.createStderr.trim().split("\n").length, 1);
+    match(run.createStderr, /^xpu-container-runtime: Cannot parse OCI spec/);
+    strictEqual(Deno.readTextFileSync(specPath), broken);
+    const state = await runTool(["runc"], { args: ["--root", lab.stateRoot, "state", id] });
+    ok(state.code !== 0, "runc must not have created the container");
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("pass-through: state of a missing container has runc's exit code and empty stdout", [
+  "root",
+  "runc",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    const args = ["--root", lab.stateRoot, "state", "no-such-container"];
+    const bare = await runTool(["runc"], { args });
+    const shim = await runTool(toolArgv("xpu-container-runtime"), { args, env: lab.env });
+    ok(bare.code !== 0);
+    strictEqual(shim.code, bare.code);
+    strictEqual(shim.stdout, "");
+    const untimed = (text: string) => text.replace(/time="[^"]*"/g, "");
+    strictEqual(untimed(shim.stderr), untimed(bare.stderr));
+    const version = await runTool(toolArgv("xpu-container-runtime"), {
+      args: ["--version"],
+      env: lab.env,
+    });
+    strictEqual(version.stdout, (await runTool(["runc"], { args: ["--version"] })).stdout);
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("the low-level runtime runs with the shim's PID, its fds and a clean signal state", [
+  "root",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    const report = `${lab.dir}/report`;
+    const fake = `${lab.dir}/tools/fake-runc`;
+    Deno.writeTextFileSync(
+      fake,
+      [
+        "#!/bin/sh",
+        `{ echo "pid $$"; grep -E '^Sig(Ign|Blk)' /proc/$$/status; echo "args $*";`,
+        `  ls /proc/$$/fd | sort -n | tr '\\n' ' '; echo; } > ${report}`,
+        `echo "stdout of the runtime"`,
+        "exit 7",
+      ].join("\n") + "\n",
+    );
+    Deno.chmodSync(fake, 0o755);
+    Deno.writeTextFileSync(
+      lab.configPath,
+      Deno.readTextFileSync(lab.configPath).replace(
+        'runtimes = ["runc"]',
+        `runtimes = ["${fake}"]`,
+      ),
+    );
+    // The parent ignores signals and holds an extra fd (7): the runtime must see the fd, and
+    // default signal dispositions with an empty mask.
+    const parent = ["sh", "-c", `trap "" INT QUIT USR1 PIPE; exec 7</dev/null; exec "$@"`, "sh"];
+    const args = ["--root", "/x", "kill", "some-id", "KILL"];
+    const direct = await runTool([...parent, fake], { args });
+    const directReport = Deno.readTextFileSync(report);
+    const run = await runTool([...parent, ...toolArgv("xpu-container-runtime")], {
+      args,
+      env: lab.env,
+    });
+    strictEqual(direct.code, 7);
+    strictEqual(run.code, 7);
+    strictEqual(run.stdout, "stdout of the runtime\n");
+    const text = Deno.readTextFileSync(report);
+    match(text, new RegExp(`^pid ${run.pid}$`, "m"));
+    doesNotMatch(
+      directReport,
+      /^SigIgn:\s+0+$/m,
+      "the parent's ignored signals reach a direct child",
+    );
+    match(text, /^SigIgn:\s+0+$/m);
+    match(text, /^SigBlk:\s+0+$/m);
+    match(text, /^args --root \/x kill some-id KILL$/m);
+    const fds = (report: string) => report.trim().split("\n").pop()!.trim().split(" ");
+    ok(fds(text).includes("7"), "the fd the parent opened reaches the runtime");
+    deepStrictEqual(fds(text), fds(directReport), "no fd of the shim leaks into the runtime");
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("legacy mode: prestart hook added once, cgroup rules for the requested device only", [
+  "root",
+  "runc",
+  "nsenter",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "legacy" });
+  try {
+    // Stand-in for the legacy hook (its own issue): it creates every simulated node in the
+    // container's /dev, so the cgroup rules the shim adds decide which ones open.
+    const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
+    Deno.writeTextFileSync(
+      hook,
+      [
+        "#!/bin/sh",
+        "state=$(cat)",
+        `pid=$(echo "$state" | sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p')`,
+        `bundle=$(echo "$state" | sed -n 's/.*"bundle":"\\([^"]*\\)".*/\\1/p')`,
+        `exec nsenter -t "$pid" -m sh -c "mknod -m 666 $bundle/rootfs/dev/xpu0 c 1 11 && ` +
+        `mknod -m 666 $bundle/rootfs/dev/xpu1 c 240 0 && mknod -m 666 $bundle/rootfs/dev/xpuctl c 240 1"`,
+      ].join("\n") + "\n",
+    );
+    Deno.chmodSync(hook, 0o755);
+    Deno.writeTextFileSync(
+      lab.configPath,
+      Deno.readTextFileSync(lab.configPath) + `\n[xpu-container-runtime-hook]\npath = "${hook}"\n`,
+    );
+    const specPath = makeBundle(`${lab.dir}/bundle`, {
+      args: ["sh", "-c", PROBE],
+      env: ["XPU_VISIBLE_DEVICES=XPU-0b5e6f8a-1c2d-4e3f-8a9b-000000000001"],
+    });
+    const run = await runContainer({
+      runtime: toolArgv("xpu-container-runtime"),
+      lowLevel: ["runc"],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      id: nextId("legacy"),
+      env: lab.env,
+      logFile: lab.logFile,
+    });
+    strictEqual(run.createCode, 0, run.createStderr);
+    match(run.stdout, /\/dev\/xpu0: Operation not permitted/);
+    match(run.stdout, /\/dev\/xpu1: No such device or address/);
+    match(run.stdout, /\/dev\/xpuctl: No such device or address/);
+    const spec = JSON.parse(Deno.readTextFileSync(specPath));
+    deepStrictEqual(spec.hooks.prestart, [
+      { path: hook, args: ["xpu-container-runtime-hook", "prestart"] },
+    ]);
+    const rules = spec.linux.resources.devices.filter((r: { major?: number }) => r.major === 240);
+    deepStrictEqual(rules, [
+      { allow: true, type: "c", major: 240, minor: 0, access: "rwm" },
+      { allow: true, type: "c", major: 240, minor: 1, access: "rwm" },
+    ]);
+    ok(readLog(lab).some((e) => e.msg === "Using requested mode 'legacy'"));
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest("a mode-pinned name wins over the config; unknown devices fail before any write", [
+  "root",
+  "runc",
+  "busybox",
+], async () => {
+  const lab = await makeLab({ mode: "csv" });
+  try {
+    const legacy = toolArgvAs("xpu-container-runtime", "xpu-container-runtime.legacy", lab.dir);
+    const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
+    Deno.writeTextFileSync(hook, "#!/bin/sh\nexit 0\n");
+    Deno.chmodSync(hook, 0o755);
+    Deno.writeTextFileSync(
+      lab.configPath,
+      Deno.readTextFileSync(lab.configPath) + `\n[xpu-container-runtime-hook]\npath = "${hook}"\n`,
+    );
+    const specPath = makeBundle(`${lab.dir}/bundle`, {
+      args: ["true"],
+      env: ["XPU_VISIBLE_DEVICES=0"],
+    });
+    const created = await runContainer({
+      runtime: legacy,
+      lowLevel: ["runc"],
+      stateRoot: lab.stateRoot,
+      bundle: `${lab.dir}/bundle`,
+      bundleFlag: "-b",
+      id: nextId("pinned"),
+      env: lab.env,
+      logFile: lab.logFile,
+    });
+    strictEqual(created.createCode, 0, created.createStderr);
+    const spec = JSON.parse(Deno.readTextFileSync(specPath));
+    strictEqual(spec.hooks.prestart.length, 1);
+    strictEqual(spec.hooks.createContainer, undefined);
+    ok(readLog(lab).some((e) => e.msg === "Using mode 'legacy' pinned by the executable name"));
+
+    const unknown = makeBundle(`${lab.dir}/bundle2`, {
+      args: ["true"],
+      env: ["XPU_VISIBLE_DEVICES=7"],
+    });
+    const before = Deno.readTextFileSync(unknown);
+    const failed = await runTool(legacy, {
+      args: [
+        "--root",
+        lab.stateRoot,
+        "--log",
+        lab.logFile,
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        `${lab.dir}/bundle2`,
+        nextId("unknown"),
+      ],
+      env: lab.env,
+    });
+    strictEqual(failed.code, 1);
+    match(
+      failed.stderr,
+      /Cannot give the container XPU "7": no such device .* \(devices: 0 \(XPU-/,
+    );
+    strictEqual(Deno.readTextFileSync(unknown), before);
+  } finally {
+    cleanup(lab);
+  }
+});
+
+await e2eTest(
+  "cdi mode is refused clearly until CDI support lands",
+  ["root", "runc", "busybox"],
+  async () => {
+    const lab = await makeLab({ mode: "auto" });
+    try {
+      const specPath = makeBundle(`${lab.dir}/bundle`, {
+        args: ["true"],
+        env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"],
+      });
+      const before = Deno.readTextFileSync(specPath);
+      const run = await runTool(toolArgv("xpu-container-runtime"), {
+        args: [
+          "--root",
+          lab.stateRoot,
+          "--log",
+          lab.logFile,
+          "--log-format",
+          "json",
+          "create",
+          "--bundle",
+          `${lab.dir}/bundle`,
+          nextId("cdi"),
+        ],
+        env: lab.env,
+      });
+      strictEqual(run.code, 1);
+      match(run.stderr, /Cannot serve the container in mode 'cdi': CDI support is not available/);
+      strictEqual(Deno.readTextFileSync(specPath), before);
+      const log = readLog(lab);
+      ok(log.some((e) => e.msg === "Auto-detected mode as 'cdi'"));
+      ok(log.some((e) => e.level === "error" && e.msg.startsWith("Cannot serve the container")));
+    } finally {
+      cleanup(lab);
+    }
+  },
+);
