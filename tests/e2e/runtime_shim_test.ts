@@ -12,7 +12,7 @@ import {
   SIMULATED_LIB_DIR,
 } from "../../scripts/container_lab.ts";
 import { e2eTest } from "../helpers/e2e.ts";
-import { runTool, toolArgv, toolArgvAs, writeToolWrapper } from "../helpers/tools.ts";
+import { runTool, toolArgv, toolArgvAs, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 
 /** Probes the simulated devices and library from inside a container. */
 const PROBE = [

@@ -1,11 +1,12 @@
 /**
- * How tests start the toolkit's executables: `deno run` of the entry modules by default, or the
- * compiled binaries in `$XPU_BIN_DIR` (e.g. `XPU_BIN_DIR=dist/x86_64-unknown-linux-gnu`).
+ * How the tests, the demo and the benchmark start the toolkit's executables: `deno run` of the
+ * entry modules by default, or the compiled binaries in `$XPU_BIN_DIR`
+ * (e.g. `XPU_BIN_DIR=dist/x86_64-unknown-linux-gnu`).
  *
  * @module
  */
 
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "./container_lab.ts";
 
 /** The tool names, as `bin/<name>.ts` and `dist/<target>/<name>`. */
 export type ToolName = "xpu-container-runtime" | "xpu-ctk";

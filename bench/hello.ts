@@ -1,0 +1,7 @@
+/**
+ * Deno's own hello world: the start-up cost every Deno program pays, the benchmark's yardstick.
+ *
+ * @module
+ */
+
+console.log("hello");

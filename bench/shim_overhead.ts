@@ -1,0 +1,149 @@
+/**
+ * `deno task bench` — what the runtime shim costs on top of bare runc, measured paired in one run:
+ * a pass-through command (`state` of a missing container) and `create` of a container that asks
+ * for an XPU (csv mode: spec read, devices found, spec rewritten), next to Deno's own hello-world
+ * start-up. Each iteration runs every variant once, interleaved, so machine load hits all alike.
+ *
+ * ```sh
+ * deno task bench                     # 30 iterations
+ * deno task bench --iterations 100
+ * ```
+ *
+ * Overheads are medians of (shim − bare runc); ratios divide them by the hello-world median.
+ * Needs root, runc and busybox-static.
+ *
+ * @module
+ */
+
+import { makeBundle, makeSimulatedDriverRoot, REPO_ROOT, sh } from "../scripts/container_lab.ts";
+import { toolArgv } from "../scripts/toolkit_commands.ts";
+
+/** Runs a command with no stdio (a created container would hold a stdout pipe open). */
+async function run(argv: readonly string[], env?: Record<string, string>) {
+  const [program, ...args] = argv;
+  const start = performance.now();
+  const out = await new Deno.Command(program, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return { ms: performance.now() - start, code: out.code };
+}
+
+async function timed(argv: readonly string[], env?: Record<string, string>): Promise<number> {
+  return (await run(argv, env)).ms;
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function main(args: string[]): Promise<number> {
+  const at = args.indexOf("--iterations");
+  const iterations = at >= 0 ? Number(args[at + 1]) : 30;
+  if (Deno.uid() !== 0) {
+    console.error("The benchmark creates containers: run it as root with runc and busybox-static.");
+    return 1;
+  }
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-bench-" });
+  try {
+    const driverRoot = await makeSimulatedDriverRoot(`${dir}/host`);
+    Deno.mkdirSync(`${dir}/specs`);
+    Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/specs/xpu.csv`);
+    const config = `${dir}/config.toml`;
+    // The hooks the edits add run inside runc for both variants alike; /bin/true keeps them cheap.
+    Deno.writeTextFileSync(
+      config,
+      `[xpu-container-cli]\nroot = "${driverRoot}"\n[xpu-container-runtime]\nmode = "csv"\n` +
+        `runtimes = ["runc"]\n[xpu-container-runtime.modes.csv]\nmount-spec-path = "${dir}/specs"\n` +
+        `[xpu-ctk]\npath = "/bin/true"\n`,
+    );
+    const env = { XPU_CTK_CONFIG_FILE_PATH: config };
+    const shim = toolArgv("xpu-container-runtime");
+    const hello = [...toolArgv("xpu-ctk").slice(0, -1), `${REPO_ROOT}/bench/hello.ts`];
+    const state = ["--root", `${dir}/runc`, "state", "no-such-container"];
+
+    // Two bundles with the same final spec: the shim edits the pristine one on each create; bare
+    // runc gets the already-edited one, so runc's own work is identical in both.
+    const pristine = makeBundle(`${dir}/shim-bundle`, {
+      args: ["true"],
+      env: ["XPU_VISIBLE_DEVICES=0"],
+    });
+    const original = Deno.readTextFileSync(pristine);
+    const warmup = ["--root", `${dir}/runc`, "create", "--bundle", `${dir}/shim-bundle`, "warmup"];
+    if ((await run([...shim, ...warmup], env)).code !== 0) {
+      throw new Error("the shim could not create the warm-up container");
+    }
+    await sh("runc", ["--root", `${dir}/runc`, "delete", "--force", "warmup"]);
+    const edited = Deno.readTextFileSync(pristine);
+    makeBundle(`${dir}/runc-bundle`, { args: ["true"] });
+    Deno.writeTextFileSync(`${dir}/runc-bundle/config.json`, edited);
+
+    const samples: Record<string, number[]> = {
+      hello: [],
+      "runc state": [],
+      "shim state": [],
+      "runc create": [],
+      "shim create": [],
+    };
+    for (let i = 0; i < iterations; i++) {
+      samples.hello.push(await timed(hello));
+      samples["runc state"].push(await timed(["runc", ...state]));
+      samples["shim state"].push(await timed([...shim, ...state], env));
+      const create = (
+        bundle: string,
+        id: string,
+      ) => ["--root", `${dir}/runc`, "create", "--bundle", bundle, id];
+      samples["runc create"].push(await timed(["runc", ...create(`${dir}/runc-bundle`, `r${i}`)]));
+      Deno.writeTextFileSync(pristine, original);
+      samples["shim create"].push(
+        await timed([...shim, ...create(`${dir}/shim-bundle`, `s${i}`)], env),
+      );
+      if (Deno.readTextFileSync(pristine) !== edited) {
+        throw new Error("the shim did not edit the spec");
+      }
+      await sh("runc", ["--root", `${dir}/runc`, "delete", "--force", `r${i}`]);
+      await sh("runc", ["--root", `${dir}/runc`, "delete", "--force", `s${i}`]);
+    }
+
+    const median = (name: string) => quantile(samples[name], 0.5);
+    console.log(
+      `${iterations} paired iterations (${shim[0] === Deno.execPath() ? "deno run" : "compiled"})`,
+    );
+    console.log("variant        median ms   p90 ms");
+    for (const [name, values] of Object.entries(samples)) {
+      console.log(
+        `${name.padEnd(14)} ${quantile(values, 0.5).toFixed(1).padStart(9)} ${
+          quantile(values, 0.9).toFixed(1).padStart(8)
+        }`,
+      );
+    }
+    const helloMs = median("hello");
+    const passThrough = median("shim state") - median("runc state");
+    const create = median("shim create") - median("runc create");
+    console.log(
+      `pass-through overhead ${passThrough.toFixed(1)} ms = ${
+        (passThrough / helloMs).toFixed(2)
+      }× hello world (target ≤ 1.3×)`,
+    );
+    console.log(
+      `create overhead       ${create.toFixed(1)} ms = ${
+        (create / helloMs).toFixed(2)
+      }× hello world (target ≤ 1.6×)`,
+    );
+    return 0;
+  } finally {
+    await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `for id in $(runc --root ${dir}/runc list -q 2>/dev/null); do runc --root ${dir}/runc delete -f $id; done`,
+      ],
+    }).output();
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.exit(await main(Deno.args));
