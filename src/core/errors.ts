@@ -27,10 +27,9 @@ export class UsageError extends ToolError {
   override readonly name = "UsageError";
 }
 
-/** An invalid or unreadable configuration file (config.toml). */
-export class ConfigError extends ToolError {
+/** An error about a file's content: where it is, down to the line and column when known. */
+export abstract class FileError extends ToolError {
   readonly exitCode = 1;
-  override readonly name = "ConfigError";
   readonly path: string;
   readonly line?: number;
   readonly column?: number;
@@ -43,20 +42,14 @@ export class ConfigError extends ToolError {
   }
 }
 
-/** An invalid or unreadable input document: OCI config.json, OCI state, CSV or CDI spec. */
-export class SpecError extends ToolError {
-  readonly exitCode = 1;
-  override readonly name = "SpecError";
-  readonly path: string;
-  readonly line?: number;
-  readonly column?: number;
+/** An invalid or unreadable configuration file (config.toml). */
+export class ConfigError extends FileError {
+  override readonly name = "ConfigError";
+}
 
-  constructor(message: string, where: FilePosition, options?: ErrorOptions) {
-    super(message, options);
-    this.path = where.path;
-    this.line = where.line;
-    this.column = where.column;
-  }
+/** An invalid or unreadable input document: OCI config.json, OCI state, CSV or CDI spec. */
+export class SpecError extends FileError {
+  override readonly name = "SpecError";
 }
 
 /** A container's device request that cannot be served (unknown device, unsupported mode). */

@@ -184,11 +184,12 @@ function editForCsv(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): 
     }
     return parsed.entries;
   });
+  let ctkPath: string | undefined;
   const { edits, missing } = csvContainerEdits(entries, {
     fs: ctx.fs,
     driverRoot: config.cli.root,
     includeDevices: request.devices === "all" || request.devices.length > 0,
-    ctkPath: hookProgram(ctx, config.ctk.path, "[xpu-ctk] path"),
+    ctkPath: () => (ctkPath ??= hookProgram(ctx, config.ctk.path, "[xpu-ctk] path")),
   });
   for (const path of missing) logger.debug(`Mount spec entry "${path}" is not on this host`);
   removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);

@@ -30,8 +30,8 @@ export interface CsvEditOptions {
   driverRoot: string;
   /** False for an `XPU_VISIBLE_DEVICES=none` request: driver files only. */
   includeDevices: boolean;
-  /** Absolute path of `xpu-ctk`, the program the hooks run. */
-  ctkPath: string;
+  /** Absolute path of `xpu-ctk`, the program the hooks run; asked only when a hook is needed. */
+  ctkPath: () => string;
 }
 
 /**
@@ -106,7 +106,7 @@ export function csvContainerEdits(
   if (links.length > 0) {
     hooks.push({
       hookName: "createContainer",
-      path: options.ctkPath,
+      path: options.ctkPath(),
       args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
     });
   }
@@ -114,7 +114,7 @@ export function csvContainerEdits(
   if (folders.length > 0) {
     hooks.push({
       hookName: "createContainer",
-      path: options.ctkPath,
+      path: options.ctkPath(),
       args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
     });
   }

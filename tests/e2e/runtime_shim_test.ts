@@ -88,6 +88,26 @@ function nextId(name: string) {
   return `xpu-${name}-${Deno.pid}-${++labCount}`;
 }
 
+/** Starts the container of `lab.dir/<bundle>` through the shim (or `runtime`), as an engine would. */
+async function runInLab(
+  lab: Lab,
+  bundle: string,
+  options: { runtime?: string[]; lowLevel?: string[]; bundleFlag?: string } = {},
+) {
+  const id = nextId(bundle);
+  const run = await runContainer({
+    runtime: options.runtime ?? toolArgv("xpu-container-runtime"),
+    lowLevel: options.lowLevel ?? ["runc"],
+    stateRoot: lab.stateRoot,
+    bundle: `${lab.dir}/${bundle}`,
+    bundleFlag: options.bundleFlag,
+    id,
+    env: lab.env,
+    logFile: lab.logFile,
+  });
+  return { ...run, id };
+}
+
 await e2eTest("csv mode under runc: device usable, library mounted, symlinks recreated", [
   "root",
   "runc",
@@ -96,15 +116,7 @@ await e2eTest("csv mode under runc: device usable, library mounted, symlinks rec
   const lab = await makeLab({ mode: "csv" });
   try {
     makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE], env: ["XPU_VISIBLE_DEVICES=0"] });
-    const run = await runContainer({
-      runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: ["runc"],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      id: nextId("csv"),
-      env: lab.env,
-      logFile: lab.logFile,
-    });
+    const run = await runInLab(lab, "bundle");
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /^\/dev\/xpu0: open ok$/m);
     match(run.stdout, /^\/dev\/xpu1: absent$/m);
@@ -144,14 +156,7 @@ await e2eTest("csv mode under crun (private mount namespace wrapper)", [
       args: ["sh", "-c", PROBE],
       env: ["XPU_VISIBLE_DEVICES=all"],
     });
-    const run = await runContainer({
-      runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: [wrapper],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      id: nextId("crun"),
-      env: lab.env,
-    });
+    const run = await runInLab(lab, "bundle", { lowLevel: [wrapper] });
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /^\/dev\/xpu0: open ok$/m);
     match(run.stdout, /\/dev\/xpuctl: No such device or address/);
@@ -172,15 +177,7 @@ await e2eTest("a container that asks for no device runs with its config.json unt
     const specPath = makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE] });
     const before = Deno.readFileSync(specPath);
     const mtime = Deno.statSync(specPath).mtime?.getTime();
-    const run = await runContainer({
-      runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: ["runc"],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      id: nextId("plain"),
-      env: lab.env,
-      logFile: lab.logFile,
-    });
+    const run = await runInLab(lab, "bundle");
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /^\/dev\/xpu0: absent$/m);
     match(run.stdout, /No such file or directory/);
@@ -204,16 +201,7 @@ await e2eTest("a malformed config.json: exit 1, one error line in the --log, fil
       '"terminal": false',
     );
     Deno.writeTextFileSync(specPath, broken);
-    const id = nextId("broken");
-    const run = await runContainer({
-      runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: ["runc"],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      id,
-      env: lab.env,
-      logFile: lab.logFile,
-    });
+    const run = await runInLab(lab, "bundle");
     strictEqual(run.createCode, 1);
     strictEqual(run.stdout, "");
     const errors = readLog(lab).filter((e) => e.level === "error");
@@ -225,7 +213,7 @@ await e2eTest("a malformed config.json: exit 1, one error line in the --log, fil
     strictEqual(run.createStderr.trim().split("\n").length, 1);
     match(run.createStderr, /^xpu-container-runtime: Cannot parse OCI spec/);
     strictEqual(Deno.readTextFileSync(specPath), broken);
-    const state = await runTool(["runc"], { args: ["--root", lab.stateRoot, "state", id] });
+    const state = await runTool(["runc"], { args: ["--root", lab.stateRoot, "state", run.id] });
     ok(state.code !== 0, "runc must not have created the container");
   } finally {
     cleanup(lab);
@@ -343,15 +331,7 @@ await e2eTest("legacy mode: prestart hook added once, cgroup rules for the reque
       args: ["sh", "-c", PROBE],
       env: ["XPU_VISIBLE_DEVICES=XPU-0b5e6f8a-1c2d-4e3f-8a9b-000000000001"],
     });
-    const run = await runContainer({
-      runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: ["runc"],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      id: nextId("legacy"),
-      env: lab.env,
-      logFile: lab.logFile,
-    });
+    const run = await runInLab(lab, "bundle");
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /\/dev\/xpu0: Operation not permitted/);
     match(run.stdout, /\/dev\/xpu1: No such device or address/);
@@ -390,16 +370,7 @@ await e2eTest("a mode-pinned name wins over the config; unknown devices fail bef
       args: ["true"],
       env: ["XPU_VISIBLE_DEVICES=0"],
     });
-    const created = await runContainer({
-      runtime: legacy,
-      lowLevel: ["runc"],
-      stateRoot: lab.stateRoot,
-      bundle: `${lab.dir}/bundle`,
-      bundleFlag: "-b",
-      id: nextId("pinned"),
-      env: lab.env,
-      logFile: lab.logFile,
-    });
+    const created = await runInLab(lab, "bundle", { runtime: legacy, bundleFlag: "-b" });
     strictEqual(created.createCode, 0, created.createStderr);
     const spec = JSON.parse(Deno.readTextFileSync(specPath));
     strictEqual(spec.hooks.prestart.length, 1);
@@ -411,24 +382,10 @@ await e2eTest("a mode-pinned name wins over the config; unknown devices fail bef
       env: ["XPU_VISIBLE_DEVICES=7"],
     });
     const before = Deno.readTextFileSync(unknown);
-    const failed = await runTool(legacy, {
-      args: [
-        "--root",
-        lab.stateRoot,
-        "--log",
-        lab.logFile,
-        "--log-format",
-        "json",
-        "create",
-        "--bundle",
-        `${lab.dir}/bundle2`,
-        nextId("unknown"),
-      ],
-      env: lab.env,
-    });
-    strictEqual(failed.code, 1);
+    const failed = await runInLab(lab, "bundle2", { runtime: legacy });
+    strictEqual(failed.createCode, 1);
     match(
-      failed.stderr,
+      failed.createStderr,
       /Cannot give the container XPU "7": no such device .* \(devices: 0 \(XPU-/,
     );
     strictEqual(Deno.readTextFileSync(unknown), before);
@@ -448,23 +405,12 @@ await e2eTest(
         env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"],
       });
       const before = Deno.readTextFileSync(specPath);
-      const run = await runTool(toolArgv("xpu-container-runtime"), {
-        args: [
-          "--root",
-          lab.stateRoot,
-          "--log",
-          lab.logFile,
-          "--log-format",
-          "json",
-          "create",
-          "--bundle",
-          `${lab.dir}/bundle`,
-          nextId("cdi"),
-        ],
-        env: lab.env,
-      });
-      strictEqual(run.code, 1);
-      match(run.stderr, /Cannot serve the container in mode 'cdi': CDI support is not available/);
+      const run = await runInLab(lab, "bundle");
+      strictEqual(run.createCode, 1);
+      match(
+        run.createStderr,
+        /Cannot serve the container in mode 'cdi': CDI support is not available/,
+      );
       strictEqual(Deno.readTextFileSync(specPath), before);
       const log = readLog(lab);
       ok(log.some((e) => e.msg === "Auto-detected mode as 'cdi'"));

@@ -271,7 +271,7 @@ Deno.test("csvContainerEdits turns mount-spec entries into container edits", asy
         fs: FS,
         driverRoot: DRIVER_ROOT,
         includeDevices: c.input.includeDevices ?? true,
-        ctkPath: CTK,
+        ctkPath: () => CTK,
       });
       assert.deepEqual(actual, c.expected);
     });
