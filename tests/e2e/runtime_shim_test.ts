@@ -11,7 +11,7 @@ import {
   runContainer,
   SIMULATED_LIB_DIR,
 } from "../../scripts/container_lab.ts";
-import { e2eTest } from "../helpers/e2e.ts";
+import { e2eTest, type Need } from "../helpers/e2e.ts";
 import { runTool, toolArgv, toolArgvAs, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 
 /** Probes the simulated devices and library from inside a container. */
@@ -70,8 +70,21 @@ async function makeLab(
   };
 }
 
-function cleanup(lab: Lab) {
-  Deno.removeSync(lab.dir, { recursive: true });
+/** An end-to-end test with its own lab, removed afterwards. */
+function labTest(
+  name: string,
+  needs: Need[],
+  config: Parameters<typeof makeLab>[0],
+  fn: (lab: Lab) => Promise<void>,
+): Promise<void> {
+  return e2eTest(name, needs, async () => {
+    const lab = await makeLab(config);
+    try {
+      await fn(lab);
+    } finally {
+      Deno.removeSync(lab.dir, { recursive: true });
+    }
+  });
 }
 
 function readLog(lab: Lab): { level: string; msg: string; time: string }[] {
@@ -108,13 +121,15 @@ async function runInLab(
   return { ...run, id };
 }
 
-await e2eTest("csv mode under runc: device usable, library mounted, symlinks recreated", [
-  "root",
-  "runc",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "csv mode under runc: device usable, library mounted, symlinks recreated",
+  [
+    "root",
+    "runc",
+    "busybox",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE], env: ["XPU_VISIBLE_DEVICES=0"] });
     const run = await runInLab(lab, "bundle");
     strictEqual(run.createCode, 0, run.createStderr);
@@ -124,19 +139,19 @@ await e2eTest("csv mode under runc: device usable, library mounted, symlinks rec
     match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     match(run.stdout, /^link: libxpu\.so\.1$/m);
     ok(readLog(lab).some((e) => e.level === "info" && e.msg === "Using requested mode 'csv'"));
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("csv mode under crun (private mount namespace wrapper)", [
-  "root",
-  "crun",
-  "unshare",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "csv mode under crun (private mount namespace wrapper)",
+  [
+    "root",
+    "crun",
+    "unshare",
+    "busybox",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     // crun 1.8 refuses hybrid cgroup hosts; hide the unified mount in a private namespace.
     const wrapper = `${lab.dir}/tools/crun-wrapper`;
     Deno.writeTextFileSync(
@@ -162,18 +177,18 @@ await e2eTest("csv mode under crun (private mount namespace wrapper)", [
     match(run.stdout, /\/dev\/xpuctl: No such device or address/);
     match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     match(run.stdout, /^link: libxpu\.so\.1$/m);
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("a container that asks for no device runs with its config.json untouched", [
-  "root",
-  "runc",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "a container that asks for no device runs with its config.json untouched",
+  [
+    "root",
+    "runc",
+    "busybox",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     const specPath = makeBundle(`${lab.dir}/bundle`, { args: ["sh", "-c", PROBE] });
     const before = Deno.readFileSync(specPath);
     const mtime = Deno.statSync(specPath).mtime?.getTime();
@@ -183,18 +198,18 @@ await e2eTest("a container that asks for no device runs with its config.json unt
     match(run.stdout, /No such file or directory/);
     deepStrictEqual(Deno.readFileSync(specPath), before);
     strictEqual(Deno.statSync(specPath).mtime?.getTime(), mtime);
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("a malformed config.json: exit 1, one error line in the --log, file untouched", [
-  "root",
-  "runc",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "a malformed config.json: exit 1, one error line in the --log, file untouched",
+  [
+    "root",
+    "runc",
+    "busybox",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     const specPath = makeBundle(`${lab.dir}/bundle`, { args: ["true"] });
     const broken = Deno.readTextFileSync(specPath).replace(
       '"terminal": false,',
@@ -215,17 +230,17 @@ await e2eTest("a malformed config.json: exit 1, one error line in the --log, fil
     strictEqual(Deno.readTextFileSync(specPath), broken);
     const state = await runTool(["runc"], { args: ["--root", lab.stateRoot, "state", run.id] });
     ok(state.code !== 0, "runc must not have created the container");
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("pass-through: state of a missing container has runc's exit code and empty stdout", [
-  "root",
-  "runc",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "pass-through: state of a missing container has runc's exit code and empty stdout",
+  [
+    "root",
+    "runc",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     const args = ["--root", lab.stateRoot, "state", "no-such-container"];
     const bare = await runTool(["runc"], { args });
     const shim = await runTool(toolArgv("xpu-container-runtime"), { args, env: lab.env });
@@ -239,16 +254,16 @@ await e2eTest("pass-through: state of a missing container has runc's exit code a
       env: lab.env,
     });
     strictEqual(version.stdout, (await runTool(["runc"], { args: ["--version"] })).stdout);
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("the low-level runtime runs with the shim's PID, its fds and a clean signal state", [
-  "root",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "the low-level runtime runs with the shim's PID, its fds and a clean signal state",
+  [
+    "root",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     const report = `${lab.dir}/report`;
     const fake = `${lab.dir}/tools/fake-runc`;
     Deno.writeTextFileSync(
@@ -295,19 +310,19 @@ await e2eTest("the low-level runtime runs with the shim's PID, its fds and a cle
     const fds = (report: string) => report.trim().split("\n").pop()!.trim().split(" ");
     ok(fds(text).includes("7"), "the fd the parent opened reaches the runtime");
     deepStrictEqual(fds(text), fds(directReport), "no fd of the shim leaks into the runtime");
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("legacy mode: prestart hook added once, cgroup rules for the requested device only", [
-  "root",
-  "runc",
-  "nsenter",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "legacy" });
-  try {
+await labTest(
+  "legacy mode: prestart hook added once, cgroup rules for the requested device only",
+  [
+    "root",
+    "runc",
+    "nsenter",
+    "busybox",
+  ],
+  { mode: "legacy" },
+  async (lab) => {
     // Stand-in for the legacy hook (its own issue): it creates every simulated node in the
     // container's /dev, so the cgroup rules the shim adds decide which ones open.
     const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
@@ -346,18 +361,18 @@ await e2eTest("legacy mode: prestart hook added once, cgroup rules for the reque
       { allow: true, type: "c", major: 240, minor: 1, access: "rwm" },
     ]);
     ok(readLog(lab).some((e) => e.msg === "Using requested mode 'legacy'"));
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest("a mode-pinned name wins over the config; unknown devices fail before any write", [
-  "root",
-  "runc",
-  "busybox",
-], async () => {
-  const lab = await makeLab({ mode: "csv" });
-  try {
+await labTest(
+  "a mode-pinned name wins over the config; unknown devices fail before any write",
+  [
+    "root",
+    "runc",
+    "busybox",
+  ],
+  { mode: "csv" },
+  async (lab) => {
     const legacy = toolArgvAs("xpu-container-runtime", "xpu-container-runtime.legacy", lab.dir);
     const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
     Deno.writeTextFileSync(hook, "#!/bin/sh\nexit 0\n");
@@ -389,34 +404,28 @@ await e2eTest("a mode-pinned name wins over the config; unknown devices fail bef
       /Cannot give the container XPU "7": no such device .* \(devices: 0 \(XPU-/,
     );
     strictEqual(Deno.readTextFileSync(unknown), before);
-  } finally {
-    cleanup(lab);
-  }
-});
+  },
+);
 
-await e2eTest(
+await labTest(
   "cdi mode is refused clearly until CDI support lands",
   ["root", "runc", "busybox"],
-  async () => {
-    const lab = await makeLab({ mode: "auto" });
-    try {
-      const specPath = makeBundle(`${lab.dir}/bundle`, {
-        args: ["true"],
-        env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"],
-      });
-      const before = Deno.readTextFileSync(specPath);
-      const run = await runInLab(lab, "bundle");
-      strictEqual(run.createCode, 1);
-      match(
-        run.createStderr,
-        /Cannot serve the container in mode 'cdi': CDI support is not available/,
-      );
-      strictEqual(Deno.readTextFileSync(specPath), before);
-      const log = readLog(lab);
-      ok(log.some((e) => e.msg === "Auto-detected mode as 'cdi'"));
-      ok(log.some((e) => e.level === "error" && e.msg.startsWith("Cannot serve the container")));
-    } finally {
-      cleanup(lab);
-    }
+  { mode: "auto" },
+  async (lab) => {
+    const specPath = makeBundle(`${lab.dir}/bundle`, {
+      args: ["true"],
+      env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"],
+    });
+    const before = Deno.readTextFileSync(specPath);
+    const run = await runInLab(lab, "bundle");
+    strictEqual(run.createCode, 1);
+    match(
+      run.createStderr,
+      /Cannot serve the container in mode 'cdi': CDI support is not available/,
+    );
+    strictEqual(Deno.readTextFileSync(specPath), before);
+    const log = readLog(lab);
+    ok(log.some((e) => e.msg === "Auto-detected mode as 'cdi'"));
+    ok(log.some((e) => e.level === "error" && e.msg.startsWith("Cannot serve the container")));
   },
 );
