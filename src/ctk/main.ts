@@ -10,7 +10,7 @@ import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { UsageError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
-import { containerRootFromState } from "./container_root.ts";
+import { containerRootFromState } from "../core/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { updateLdcache } from "./update_ldcache.ts";
 

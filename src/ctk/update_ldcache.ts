@@ -7,30 +7,14 @@
  */
 
 import { ExecError } from "../core/errors.ts";
-import { isExecutableFile, lookPath } from "../core/executable_lookup.ts";
+import { findContainerLdconfig, ldconfigArgv } from "../core/container_ldconfig.ts";
+import { lookPath } from "../core/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { runProcess } from "../core/process.ts";
 import { hostPath, normalizeInRoot, resolveInRoot } from "../core/root_path.ts";
 
-/** Where images keep `ldconfig`, in the order tried. */
-export const LDCONFIG_CANDIDATES: readonly string[] = [
-  "/sbin/ldconfig",
-  "/usr/sbin/ldconfig",
-  "/sbin/ldconfig.real",
-  "/usr/sbin/ldconfig.real",
-];
-
 /** The drop-in that keeps the folders in the container's linker config. */
 export const LDCONFIG_DROP_IN = "/etc/ld.so.conf.d/00-xpu-ctk.conf";
-
-/** The container's `ldconfig` (in-root path), or `undefined` when the image has none. */
-export function findContainerLdconfig(rootfs: string, fs: HostFs = realHostFs): string | undefined {
-  for (const candidate of LDCONFIG_CANDIDATES) {
-    const resolved = resolveInRoot(fs, rootfs, candidate);
-    if (isExecutableFile(hostPath(rootfs, resolved))) return candidate;
-  }
-  return undefined;
-}
 
 /** What the hook did. */
 export type LdcacheOutcome =
@@ -51,14 +35,15 @@ export async function updateLdcache(
   const ldconfig = findContainerLdconfig(rootfs, fs);
   if (ldconfig === undefined) return { ran: false, reason: "the image has no ldconfig" };
   const dirs = [...new Set(folders.map(normalizeInRoot))];
-  const chroot = lookPath("chroot", { path: options.pathEnv });
-  if (chroot === undefined) {
+  const [program, ...args] = ldconfigArgv(rootfs, { ldconfig, dirs });
+  const resolved = lookPath(program, { path: options.pathEnv });
+  if (resolved === undefined) {
     throw new ExecError(
-      `Cannot update the ld cache: "chroot" is not in PATH: install coreutils on the host`,
+      `Cannot update the ld cache: "${program}" is not in PATH: install coreutils on the host`,
     );
   }
-  const result = await runProcess(chroot, {
-    args: [rootfs, ldconfig, ...dirs],
+  const result = await runProcess(resolved, {
+    args,
     env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
     clearEnv: true,
   });
@@ -77,7 +62,8 @@ function writeDropIn(rootfs: string, dirs: readonly string[], fs: HostFs): boole
   const confDir = resolveInRoot(fs, rootfs, "/etc/ld.so.conf.d");
   if (fs.stat(hostPath(rootfs, confDir))?.kind !== "dir" || dirs.length === 0) return false;
   try {
-    Deno.writeTextFileSync(hostPath(rootfs, `${confDir}/00-xpu-ctk.conf`), dirs.join("\n") + "\n");
+    const name = LDCONFIG_DROP_IN.slice(LDCONFIG_DROP_IN.lastIndexOf("/"));
+    Deno.writeTextFileSync(hostPath(rootfs, confDir + name), dirs.join("\n") + "\n");
     return true;
   } catch (error) {
     // A read-only rootfs still gets its cache refreshed when ldconfig can write it; the drop-in

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { SpecError } from "../../src/core/errors.ts";
-import { containerRootFromState, parseOciState } from "../../src/ctk/container_root.ts";
+import { containerRootFromState, parseOciState } from "../../src/core/oci_state.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
