@@ -9,7 +9,11 @@
 import { REPO_ROOT } from "./container_lab.ts";
 
 /** The tool names, as `bin/<name>.ts` and `dist/<target>/<name>`. */
-export type ToolName = "xpu-container-runtime" | "xpu-ctk";
+export type ToolName =
+  | "xpu-container-runtime"
+  | "xpu-container-runtime-hook"
+  | "xpu-container-cli"
+  | "xpu-ctk";
 
 /** Directory of compiled binaries under test, if any. */
 export const BIN_DIR = Deno.env.get("XPU_BIN_DIR");
@@ -40,11 +44,25 @@ export function toolArgvAs(name: ToolName, alias: string, dir: string): string[]
   return [link, ...args];
 }
 
-/** Writes an executable `/bin/sh` wrapper `dir/<name>` that runs the tool, for hooks and engines. */
+/** Deno's cache dir, so wrappers run by hooks with a bare environment still find the modules. */
+function denoDir(): string {
+  const explicit = Deno.env.get("DENO_DIR");
+  if (explicit) return explicit;
+  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`;
+  return `${cache}/deno`;
+}
+
+/**
+ * Writes an executable `/bin/sh` wrapper `dir/<name>` that runs the tool, for hooks and engines
+ * (which may run it with an empty environment).
+ */
 export function writeToolWrapper(name: ToolName, dir: string): string {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const path = `${dir}/${name}`;
-  Deno.writeTextFileSync(path, `#!/bin/sh\nexec ${toolArgv(name).map(quote).join(" ")} "$@"\n`);
+  const lines = ["#!/bin/sh"];
+  if (!BIN_DIR) lines.push(`export DENO_DIR=\${DENO_DIR:-${quote(denoDir())}}`);
+  lines.push(`exec ${toolArgv(name).map(quote).join(" ")} "$@"`);
+  Deno.writeTextFileSync(path, lines.join("\n") + "\n");
   Deno.chmodSync(path, 0o755);
   return path;
 }

@@ -7,6 +7,7 @@
 
 import type { Capability } from "./capabilities.ts";
 import type { DeviceProfile } from "./device_profile.ts";
+import { compareVersions } from "./dotted_version.ts";
 import type { HostFs } from "./host_fs.ts";
 import { expandGlobInRoot, hostPath } from "./root_path.ts";
 
@@ -152,6 +153,31 @@ export function discoverDriverFiles(
     }
   }
   return [...found.values()];
+}
+
+/**
+ * The driver version, from the profile's version library file name (`libxpu.so.1.2.3` → `1.2.3`);
+ * the highest when several are installed, `undefined` when none is.
+ */
+export function readDriverVersion(
+  fs: HostFs,
+  profile: DeviceProfile,
+  driverRoot: string,
+): string | undefined {
+  const library = profile.versionLibrary;
+  if (library === undefined) return undefined;
+  const dirs = [...new Set(profile.driverFiles.flatMap((g) => g.dirs))];
+  const prefix = `${library}.`;
+  let best: string | undefined;
+  for (const dir of dirs) {
+    for (const name of fs.readDir(hostPath(driverRoot, dir)) ?? []) {
+      const version = name.startsWith(prefix) ? name.slice(prefix.length) : "";
+      if (!/^\d+(\.\d+)+$/.test(version)) continue;
+      if (fs.lstat(hostPath(driverRoot, `${dir}/${name}`))?.kind !== "file") continue;
+      if (best === undefined || compareVersions(version, best) > 0) best = version;
+    }
+  }
+  return best;
 }
 
 /** The outcome of choosing devices by id. */

@@ -34,6 +34,11 @@ export interface DeviceProfile {
   /** Identity files of a device; `{index}` is replaced by its index. */
   identity: { uuid?: string; name?: string };
   driverFiles: readonly DriverFileGroup[];
+  /**
+   * The library whose versioned file name gives the driver version (`libxpu.so` with
+   * `libxpu.so.1.2.3` → `1.2.3`), searched in the driver files' directories.
+   */
+  versionLibrary?: string;
 }
 
 /** The generic `xpu` family of SPEC §3. */
@@ -52,6 +57,7 @@ export const XPU_PROFILE: DeviceProfile = {
     },
     { capabilities: ["utility"], dirs: ["/usr/bin"], patterns: ["xpu-smi"] },
   ],
+  versionLibrary: "libxpu.so",
 };
 
 /** Profiles built into the toolkit, by name. */

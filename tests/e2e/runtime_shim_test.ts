@@ -4,122 +4,9 @@
  */
 
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
-import {
-  makeBundle,
-  makeSimulatedDriverRoot,
-  REPO_ROOT,
-  runContainer,
-  SIMULATED_LIB_DIR,
-} from "../../scripts/container_lab.ts";
-import { e2eTest, type Need } from "../helpers/e2e.ts";
-import { runTool, toolArgv, toolArgvAs, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
-
-/** Probes the simulated devices and library from inside a container. */
-const PROBE = [
-  "for d in /dev/xpu0 /dev/xpu1 /dev/xpuctl; do",
-  '  if [ -e $d ]; then (exec 3>$d) 2>&1 && echo "$d: open ok"; else echo "$d: absent"; fi',
-  "done",
-  `cat ${SIMULATED_LIB_DIR}/libxpu.so 2>&1`,
-  `echo "link: $(readlink ${SIMULATED_LIB_DIR}/libxpu.so)"`,
-].join("\n");
-
-interface Lab {
-  dir: string;
-  driverRoot: string;
-  configPath: string;
-  stateRoot: string;
-  logFile: string;
-  env: Record<string, string>;
-}
-
-let labCount = 0;
-
-/** A temp dir with a simulated host, a mount-spec dir, a config file and an xpu-ctk wrapper. */
-async function makeLab(
-  config: { mode: string; runtimes?: string[]; extra?: string },
-): Promise<Lab> {
-  const dir = Deno.makeTempDirSync({ prefix: "xpu-e2e-" });
-  const driverRoot = await makeSimulatedDriverRoot(`${dir}/driver`);
-  Deno.mkdirSync(`${dir}/csv`);
-  Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/csv/xpu.csv`);
-  Deno.mkdirSync(`${dir}/tools`);
-  const ctk = writeToolWrapper("xpu-ctk", `${dir}/tools`);
-  const configPath = `${dir}/config.toml`;
-  Deno.writeTextFileSync(
-    configPath,
-    [
-      `[xpu-container-cli]`,
-      `root = ${JSON.stringify(driverRoot)}`,
-      `[xpu-container-runtime]`,
-      `mode = ${JSON.stringify(config.mode)}`,
-      `runtimes = ${JSON.stringify(config.runtimes ?? ["runc"])}`,
-      `[xpu-container-runtime.modes.csv]`,
-      `mount-spec-path = ${JSON.stringify(`${dir}/csv`)}`,
-      `[xpu-ctk]`,
-      `path = ${JSON.stringify(ctk)}`,
-      config.extra ?? "",
-    ].join("\n"),
-  );
-  return {
-    dir,
-    driverRoot,
-    configPath,
-    stateRoot: `${dir}/state`,
-    logFile: `${dir}/log.json`,
-    env: { XPU_CTK_CONFIG_FILE_PATH: configPath },
-  };
-}
-
-/** An end-to-end test with its own lab, removed afterwards. */
-function labTest(
-  name: string,
-  needs: Need[],
-  config: Parameters<typeof makeLab>[0],
-  fn: (lab: Lab) => Promise<void>,
-): Promise<void> {
-  return e2eTest(name, needs, async () => {
-    const lab = await makeLab(config);
-    try {
-      await fn(lab);
-    } finally {
-      Deno.removeSync(lab.dir, { recursive: true });
-    }
-  });
-}
-
-function readLog(lab: Lab): { level: string; msg: string; time: string }[] {
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(lab.logFile);
-  } catch {
-    return [];
-  }
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
-}
-
-function nextId(name: string) {
-  return `xpu-${name}-${Deno.pid}-${++labCount}`;
-}
-
-/** Starts the container of `lab.dir/<bundle>` through the shim (or `runtime`), as an engine would. */
-async function runInLab(
-  lab: Lab,
-  bundle: string,
-  options: { runtime?: string[]; lowLevel?: string[]; bundleFlag?: string } = {},
-) {
-  const id = nextId(bundle);
-  const run = await runContainer({
-    runtime: options.runtime ?? toolArgv("xpu-container-runtime"),
-    lowLevel: options.lowLevel ?? ["runc"],
-    stateRoot: lab.stateRoot,
-    bundle: `${lab.dir}/${bundle}`,
-    bundleFlag: options.bundleFlag,
-    id,
-    env: lab.env,
-    logFile: lab.logFile,
-  });
-  return { ...run, id };
-}
+import { makeBundle } from "../../scripts/container_lab.ts";
+import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
+import { labTest, PROBE, readLog, runInLab } from "../helpers/lab.ts";
 
 await labTest(
   "csv mode under runc: device usable, library mounted, symlinks recreated",
@@ -323,9 +210,9 @@ await labTest(
   ],
   { mode: "legacy" },
   async (lab) => {
-    // Stand-in for the legacy hook (its own issue): it creates every simulated node in the
-    // container's /dev, so the cgroup rules the shim adds decide which ones open.
-    const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
+    // A stand-in for the legacy hook that creates every simulated node in the container's /dev
+    // and adds no cgroup rule, so the rules the shim adds alone decide which ones open.
+    const hook = lab.tools.hook;
     Deno.writeTextFileSync(
       hook,
       [
@@ -336,11 +223,6 @@ await labTest(
         `exec nsenter -t "$pid" -m sh -c "mknod -m 666 $bundle/rootfs/dev/xpu0 c 1 11 && ` +
         `mknod -m 666 $bundle/rootfs/dev/xpu1 c 240 0 && mknod -m 666 $bundle/rootfs/dev/xpuctl c 240 1"`,
       ].join("\n") + "\n",
-    );
-    Deno.chmodSync(hook, 0o755);
-    Deno.writeTextFileSync(
-      lab.configPath,
-      Deno.readTextFileSync(lab.configPath) + `\n[xpu-container-runtime-hook]\npath = "${hook}"\n`,
     );
     const specPath = makeBundle(`${lab.dir}/bundle`, {
       args: ["sh", "-c", PROBE],
@@ -374,13 +256,8 @@ await labTest(
   { mode: "csv" },
   async (lab) => {
     const legacy = toolArgvAs("xpu-container-runtime", "xpu-container-runtime.legacy", lab.dir);
-    const hook = `${lab.dir}/tools/xpu-container-runtime-hook`;
-    Deno.writeTextFileSync(hook, "#!/bin/sh\nexit 0\n");
-    Deno.chmodSync(hook, 0o755);
-    Deno.writeTextFileSync(
-      lab.configPath,
-      Deno.readTextFileSync(lab.configPath) + `\n[xpu-container-runtime-hook]\npath = "${hook}"\n`,
-    );
+    // The real hook would refuse (the config says csv); this test is about the shim's choice.
+    Deno.writeTextFileSync(lab.tools.hook, "#!/bin/sh\nexit 0\n");
     const specPath = makeBundle(`${lab.dir}/bundle`, {
       args: ["true"],
       env: ["XPU_VISIBLE_DEVICES=0"],

@@ -1,0 +1,30 @@
+/**
+ * `--load-kmods`: make sure the profile's kernel module is loaded before devices are set up.
+ * Where modules cannot be loaded (no modprobe, inside a container, no such module) this is a
+ * logged no-op: the device nodes either exist already or discovery reports them missing.
+ *
+ * @module
+ */
+
+import { runProcess } from "../core/process.ts";
+
+/** What happened to the module. */
+export type ModuleOutcome = "present" | "loaded" | { skipped: string };
+
+/** Loads kernel module `name` unless `/sys/module/<name>` shows it is there. */
+export async function loadKernelModule(name: string): Promise<ModuleOutcome> {
+  if (name === "") return { skipped: "the profile names no kernel module" };
+  try {
+    Deno.statSync(`/sys/module/${name}`);
+    return "present";
+  } catch {
+    // Not loaded (or not built in): try modprobe.
+  }
+  try {
+    const result = await runProcess("modprobe", { args: [name] });
+    if (result.code === 0) return "loaded";
+    return { skipped: result.stderr.trim().split("\n").pop() || `modprobe exit ${result.code}` };
+  } catch (error) {
+    return { skipped: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,340 @@
+/**
+ * `xpu-container-cli`, the device-level worker: `info` and `list` report the host's XPUs and
+ * driver files; `configure` puts the requested devices, the control nodes and the driver files
+ * into a container that is being created (called by the legacy prestart hook).
+ *
+ * @module
+ */
+
+import { Command, CommanderError } from "commander";
+import { CAPABILITIES, type Capability } from "../core/capabilities.ts";
+import type { Config } from "../core/config.ts";
+import { loadConfig } from "../core/config_file.ts";
+import { findContainerLdconfig, ldconfigArgv } from "../core/container_ldconfig.ts";
+import {
+  describeDevices,
+  discoverDevices,
+  discoverDriverFiles,
+  readDriverVersion,
+  selectDevices,
+  type XpuDevice,
+} from "../core/device_discovery.ts";
+import { BUILTIN_PROFILES, builtinProfile, type DeviceProfile } from "../core/device_profile.ts";
+import { ExecError, RequestError, UsageError } from "../core/errors.ts";
+import { type HostFs, realHostFs } from "../core/host_fs.ts";
+import { createLogger, type Logger, silentLogger } from "../core/log.ts";
+import { firstUnmetRequirement } from "../core/requirements.ts";
+import { VERSION } from "../core/version.ts";
+import { applyInContainer, runInMountNamespace } from "./container_namespace.ts";
+import { parseOwner, planConfigure } from "./configure_plan.ts";
+import { allowDevices } from "./device_cgroup.ts";
+import { infoJson, renderInfo, renderList } from "./host_report.ts";
+import { loadKernelModule } from "./kernel_module.ts";
+
+/** The outside world as the cli sees it. */
+export interface CliIo {
+  env: Readonly<Record<string, string>>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  fs?: HostFs;
+}
+
+interface GlobalOptions {
+  root?: string;
+  debug?: string;
+  loadKmods?: boolean;
+  user?: string;
+  ldcache?: string;
+  profile?: string;
+}
+
+interface Context {
+  config: Config;
+  profile: DeviceProfile;
+  root: string;
+  logger: Logger;
+  fs: HostFs;
+  owner?: { uid: number; gid: number };
+}
+
+function context(options: GlobalOptions, io: CliIo): Context {
+  const { config } = loadConfig(io.env);
+  const name = options.profile ?? config.cli.profile;
+  const profile = builtinProfile(name);
+  if (profile === undefined) {
+    throw new UsageError(
+      `Cannot use profile "${name}": no such device profile: use one of ` +
+        Object.keys(BUILTIN_PROFILES).map((n) => `"${n}"`).join(", "),
+    );
+  }
+  const root = options.root ?? config.cli.root;
+  if (!root.startsWith("/")) {
+    throw new UsageError(`Cannot use --root "${root}": the driver root must be an absolute path`);
+  }
+  const logger = options.debug
+    ? createLogger({ level: "debug", sinks: [{ path: options.debug, format: "text" }] })
+    : silentLogger;
+  let owner: { uid: number; gid: number } | undefined;
+  if (options.user !== undefined) {
+    owner = parseOwner(options.user);
+    if (owner === undefined) {
+      throw new UsageError(
+        `Cannot use --user "${options.user}": expected UID or UID:GID (numbers)`,
+      );
+    }
+  }
+  if (options.ldcache) {
+    logger.debug(
+      `--ldcache "${options.ldcache}" is not needed: driver files come from the profile`,
+    );
+  }
+  return { config, profile, root, logger, fs: io.fs ?? realHostFs, owner };
+}
+
+function chosenCapabilities(options: Record<string, unknown>): Capability[] {
+  return CAPABILITIES.filter((c) => options[c] === true);
+}
+
+function chooseDevices(
+  ctx: Context,
+  all: readonly XpuDevice[],
+  ids: string | undefined,
+): XpuDevice[] {
+  if (ids === undefined || ids.trim() === "") return [];
+  const requested = ids.trim() === "all"
+    ? "all"
+    : ids.split(",").map((s) => s.trim()).filter((s) => s);
+  const selection = selectDevices(all, requested);
+  if (!selection.ok) {
+    throw new RequestError(
+      `Cannot give the container XPU ${selection.unknown.map((id) => `"${id}"`).join(", ")}: ` +
+        `no such device under "${ctx.root}" (devices: ${describeDevices(all)}): ` +
+        `request an existing index or UUID, or "all"`,
+    );
+  }
+  return selection.devices;
+}
+
+function addCapabilityOptions(command: Command): Command {
+  for (const capability of CAPABILITIES) {
+    command.option(`--${capability}`, `driver files for the ${capability} capability`);
+  }
+  return command;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Builds the command tree; actions run against `io`. */
+export function buildCliProgram(io: CliIo): Command {
+  const program = new Command("xpu-container-cli")
+    .description("XPU device worker: report the host's XPUs, configure containers")
+    .version(VERSION, "-V, --version")
+    .option("-r, --root <dir>", "driver root (default: [xpu-container-cli] root, else /)")
+    .option("-d, --debug <file>", "append debug lines to this file")
+    .option("-k, --load-kmods", "load the profile's kernel module first")
+    .option("-u, --user <uid[:gid]>", "owner of the device nodes created in containers")
+    .option(
+      "-l, --ldcache <file>",
+      "accepted for compatibility; driver files come from the profile",
+    )
+    .option("-p, --profile <name>", "device profile (default: [xpu-container-cli] profile)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: () => {},
+    });
+
+  program
+    .command("info")
+    .description("the host's devices, control nodes, driver version and driver files")
+    .option("--json", "print JSON")
+    .exitOverride()
+    .action((options: { json?: boolean }, command: Command) => {
+      const ctx = context(command.optsWithGlobals(), io);
+      const host = discoverDevices(ctx.fs, ctx.profile, { driverRoot: ctx.root });
+      const report = {
+        profile: ctx.profile.name,
+        ...host,
+        driverVersion: readDriverVersion(ctx.fs, ctx.profile, ctx.root),
+        driverFiles: discoverDriverFiles(ctx.fs, ctx.profile, {
+          driverRoot: ctx.root,
+          capabilities: CAPABILITIES,
+        }),
+      };
+      io.stdout(
+        options.json ? JSON.stringify(infoJson(report), null, 2) + "\n" : renderInfo(report),
+      );
+    });
+
+  addCapabilityOptions(
+    program
+      .command("list")
+      .description("the paths configure would inject (default: every device and capability)")
+      .option("--json", "print JSON")
+      .option("--device <ids>", "device indexes or UUIDs, or all", "all"),
+  )
+    .exitOverride()
+    .action((options: Record<string, unknown>, command: Command) => {
+      const ctx = context(command.optsWithGlobals(), io);
+      const host = discoverDevices(ctx.fs, ctx.profile, { driverRoot: ctx.root });
+      const devices = chooseDevices(ctx, host.devices, options.device as string);
+      const chosen = chosenCapabilities(options);
+      const files = discoverDriverFiles(ctx.fs, ctx.profile, {
+        driverRoot: ctx.root,
+        capabilities: chosen.length > 0 ? chosen : CAPABILITIES,
+      });
+      const nodes = devices.flatMap((d) => d.nodes);
+      if (nodes.length > 0) nodes.push(...host.controlNodes);
+      io.stdout(
+        options.json
+          ? JSON.stringify(
+            {
+              deviceNodes: nodes.map((n) => n.path),
+              driverFiles: files.map((f) => f.path),
+            },
+            null,
+            2,
+          ) +
+            "\n"
+          : renderList(nodes, files),
+      );
+    });
+
+  addCapabilityOptions(
+    program
+      .command("configure")
+      .description("set up XPUs in a container being created (run by the prestart hook)")
+      .argument("<rootfs>", "the container's rootfs on the host")
+      .requiredOption("--pid <pid>", "the container's init process")
+      .option("--device <ids>", "device indexes or UUIDs, or all (none: driver files only)")
+      .option("--require <expr>", "a requirement the host must meet (repeatable)", collect, [])
+      .option("--no-cgroups", "do not touch the device cgroup")
+      .option(
+        "--ldconfig <path>",
+        "ldconfig to run: @host-path, or a path in the image",
+        "@/sbin/ldconfig",
+      ),
+  )
+    .exitOverride()
+    .action(async (rootfs: string, options: Record<string, unknown>, command: Command) => {
+      const ctx = context(command.optsWithGlobals(), io);
+      const pid = Number(options.pid);
+      if (!Number.isInteger(pid) || pid <= 0) {
+        throw new UsageError(`Cannot use --pid "${options.pid}": expected a process id`);
+      }
+      if (!rootfs.startsWith("/")) {
+        throw new UsageError(`Cannot use rootfs "${rootfs}": expected an absolute path`);
+      }
+      await configure(ctx, {
+        pid,
+        rootfs,
+        deviceIds: options.device as string | undefined,
+        capabilities: chosenCapabilities(options),
+        requirements: options.require as string[],
+        cgroups: options.cgroups !== false,
+        ldconfig: options.ldconfig as string,
+        loadKmods: command.optsWithGlobals().loadKmods === true,
+      });
+    });
+
+  return program;
+}
+
+interface ConfigureRequest {
+  pid: number;
+  rootfs: string;
+  deviceIds?: string;
+  capabilities: Capability[];
+  requirements: string[];
+  cgroups: boolean;
+  ldconfig: string;
+  loadKmods: boolean;
+}
+
+async function configure(ctx: Context, request: ConfigureRequest): Promise<void> {
+  const { fs, logger, profile, root } = ctx;
+  if (request.loadKmods) {
+    const outcome = await loadKernelModule(profile.kernelModule);
+    logger.debug(`Kernel module "${profile.kernelModule}": ${JSON.stringify(outcome)}`);
+  }
+  const host = discoverDevices(fs, profile, { driverRoot: root });
+  const devices = chooseDevices(ctx, host.devices, request.deviceIds);
+  const driverVersion = readDriverVersion(fs, profile, root);
+  const unmet = firstUnmetRequirement(request.requirements, {
+    driver: driverVersion,
+    arch: Deno.build.arch,
+  });
+  if (unmet !== undefined) {
+    throw new RequestError(
+      `Cannot start the container: requirement "${unmet}" is not met: this host has driver ` +
+        `${driverVersion ?? "(unknown version)"} on ${Deno.build.arch}: run an image made for ` +
+        `this host, or set XPU_DISABLE_REQUIRE=true in the container`,
+    );
+  }
+  const driverFiles = discoverDriverFiles(fs, profile, {
+    driverRoot: root,
+    capabilities: request.capabilities,
+  });
+  const plan = planConfigure({
+    devices,
+    controlNodes: host.controlNodes,
+    driverFiles,
+    fs,
+    owner: ctx.owner,
+  });
+  logger.debug(
+    `Configuring pid ${request.pid} rootfs "${request.rootfs}": ${JSON.stringify(plan)}`,
+  );
+  await applyInContainer(request.pid, request.rootfs, plan.ops, fs);
+
+  if (request.cgroups && plan.cgroupRules.length > 0) {
+    const file = allowDevices(request.pid, plan.cgroupRules);
+    logger.debug(
+      file
+        ? `Allowed ${plan.cgroupRules.length} device(s) in "${file}"`
+        : "No cgroup v1 devices controller: access comes from the runtime's spec rules",
+    );
+  }
+
+  if (plan.libraryDirs.length > 0) {
+    const image = findContainerLdconfig(request.rootfs, fs);
+    if (image === undefined) {
+      logger.debug("The image has no ldconfig: not refreshing its ld cache");
+      return;
+    }
+    const argv = ldconfigArgv(request.rootfs, {
+      ldconfig: request.ldconfig,
+      dirs: plan.libraryDirs,
+    });
+    const result = await runInMountNamespace(request.pid, argv);
+    if (result.code !== 0) {
+      const detail = result.stderr.trim().split("\n").pop() || `exit status ${result.code}`;
+      throw new ExecError(
+        `Cannot refresh the container's ld cache with "${argv[0]}": ${detail}: ` +
+          `check --ldconfig (${request.ldconfig})`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs `xpu-container-cli` with `args` (without argv[0]).
+ *
+ * @returns 0 on success, help and version
+ * @throws {UsageError} for command-line mistakes; tool errors from the commands
+ */
+export async function cliMain(args: readonly string[], io: CliIo): Promise<number> {
+  const program = buildCliProgram(io);
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) return 0;
+    throw new UsageError(
+      `${error.message.replace(/^error: /, "")}: see "xpu-container-cli --help"`,
+      { cause: error },
+    );
+  }
+}

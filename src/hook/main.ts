@@ -1,0 +1,134 @@
+/**
+ * `xpu-container-runtime-hook` (also installed as `xpu-container-toolkit`): the OCI prestart hook
+ * of legacy mode. It reads the OCI state, decides from the container's spec whether it asked for
+ * XPUs, and hands over to `xpu-container-cli configure`.
+ *
+ * @module
+ */
+
+import type { Config } from "../core/config.ts";
+import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
+import { ConfigError, ExecError, SpecError } from "../core/errors.ts";
+import { isExecutableFile } from "../core/executable_lookup.ts";
+import { realHostFs } from "../core/host_fs.ts";
+import { isCsvPlatform } from "../core/mode.ts";
+import { parseOciState, readBundleSpec } from "../core/oci_state.ts";
+import { specRootfs } from "../core/oci_spec.ts";
+import type { ExecRequest } from "../core/process.ts";
+import { VERSION } from "../core/version.ts";
+import { HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
+import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";
+
+/** The outside world as the hook sees it. */
+export interface HookIo {
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readStdin(): Promise<string>;
+}
+
+/** How the hook ends: with an exit status, or by exec'ing the cli. */
+export type HookOutcome = { exitCode: number } | { exec: ExecRequest };
+
+function readConfig(
+  configPath: string | undefined,
+  io: HookIo,
+): { config: Config; warnings: string[] } {
+  if (configPath === undefined) return loadConfig(io.env);
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(configPath);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read "${configPath}" (-config): ${error instanceof Error ? error.message : error}: ` +
+        `pass an existing config file, or drop -config to use ${CONFIG_PATH_ENV} or the defaults`,
+      { path: configPath },
+      { cause: error },
+    );
+  }
+  return parseConfig(text, configPath);
+}
+
+/**
+ * Runs the hook with `args` (without argv[0]).
+ *
+ * @throws {UsageError} for bad flags; {ConfigError}, {SpecError}, {RequestError} for bad input
+ */
+export async function hookMain(args: readonly string[], io: HookIo): Promise<HookOutcome> {
+  const parsed = parseHookArgs(args);
+  const debug = (text: string) => {
+    if (parsed.debug) io.stderr(`xpu-container-runtime-hook: debug: ${text}\n`);
+  };
+  if (parsed.version) {
+    io.stdout(`xpu-container-runtime-hook ${VERSION}\n`);
+    return { exitCode: 0 };
+  }
+  if (parsed.help) {
+    io.stdout(HOOK_USAGE);
+    return { exitCode: 0 };
+  }
+  switch (parsed.command) {
+    case "poststart":
+    case "poststop":
+      return { exitCode: 0 };
+    case "prestart":
+      break;
+    default:
+      io.stderr(
+        (parsed.command === undefined ? "" : `Unknown command "${parsed.command}"\n\n`) +
+          HOOK_USAGE,
+      );
+      return { exitCode: 2 };
+  }
+
+  const { config, warnings } = readConfig(parsed.configPath, io);
+  warnings.forEach(debug);
+  const state = parseOciState(await io.readStdin(), io.cwd);
+  if (state.pid === undefined) {
+    throw new SpecError(
+      `Cannot set up the container: the OCI state on stdin has no "pid": ` +
+        `run this hook as a prestart hook of an OCI runtime`,
+      { path: "<stdin>" },
+    );
+  }
+  const { spec, path } = readBundleSpec(state.bundle);
+  const rootfs = specRootfs(spec, state.bundle);
+  if (rootfs === undefined) {
+    throw new SpecError(
+      `Cannot set up the container: "${path}" has no root.path: the engine wrote an invalid spec`,
+      { path },
+    );
+  }
+  const decision = decidePrestart({
+    spec,
+    rootfs,
+    pid: state.pid,
+    config,
+    isCsvPlatform: () => isCsvPlatform(realHostFs, config.cli.root),
+  });
+  switch (decision.action) {
+    case "skip":
+      debug(`nothing to do: ${decision.reason}`);
+      return { exitCode: 0 };
+    case "refuse":
+      io.stderr(decision.lines.join("\n") + "\n");
+      return { exitCode: 1 };
+    case "configure": {
+      const cli = resolveCliPath(config, { path: io.env.PATH, isExecutable: isExecutableFile });
+      if (!isExecutableFile(cli)) {
+        throw new ExecError(
+          `Cannot set up the container's XPUs: xpu-container-cli is not at "${cli}": install it ` +
+            `there or set [xpu-container-cli] path`,
+        );
+      }
+      const env = { ...io.env };
+      for (const entry of config.cli.environment) {
+        const eq = entry.indexOf("=");
+        if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+      }
+      debug(`exec ${cli} ${decision.args.join(" ")}`);
+      return { exec: { path: cli, argv: [cli, ...decision.args], env } };
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * What the legacy hook does at `prestart`, decided from data: whether the container asked for
+ * XPUs, whether legacy mode applies, which capabilities and requirements it has, and the exact
+ * `xpu-container-cli` command line (SPEC §5) that sets the devices up.
+ *
+ * @module
+ */
+
+import { type Capability, parseDriverCapabilities } from "../core/capabilities.ts";
+import type { Config } from "../core/config.ts";
+import { parseDeviceRequest } from "../core/device_request.ts";
+import { RequestError } from "../core/errors.ts";
+import { lookPath } from "../core/executable_lookup.ts";
+import { hostPath } from "../core/root_path.ts";
+import { describeMode, resolveMode } from "../core/mode.ts";
+import { isPrivileged, type OciSpec, specEnv, specMounts } from "../core/oci_spec.ts";
+import { collectRequirements } from "../core/requirements.ts";
+
+/** The second line of the refusal when the hook runs outside legacy mode (SPEC §5). */
+export const DIRECT_INVOCATION_ERROR =
+  "invoking the XPU Container Runtime Hook directly (e.g. specifying the docker --gpus flag) " +
+  "is not supported. Please use the XPU Container Runtime instead.";
+
+/** The environment variable naming the capabilities a container wants. */
+export const CAPABILITIES_ENV = "XPU_DRIVER_CAPABILITIES";
+
+/** What the hook knows when it decides. */
+export interface PrestartInput {
+  spec: OciSpec;
+  /** The container's rootfs on the host. */
+  rootfs: string;
+  pid: number;
+  config: Config;
+  /** Called only when the `auto` mode rules need to look at the platform. */
+  isCsvPlatform: () => boolean;
+}
+
+/** The hook's decision. */
+export type PrestartDecision =
+  | { action: "skip"; reason: string }
+  | { action: "refuse"; lines: [string, string] }
+  | { action: "configure"; args: string[] };
+
+/** What `xpu-container-cli configure` is asked to do. */
+export interface CliRequest {
+  /** `all`, or the ids; empty for `none` (driver files only). */
+  devices: "all" | readonly string[];
+  capabilities: readonly Capability[];
+  requirements: readonly string[];
+  pid: number;
+  rootfs: string;
+}
+
+/**
+ * The cli arguments (without the program) in the order of SPEC §5:
+ * `[--root=…] [--load-kmods] [--debug=…] [--ldcache=…] [--user=…] configure [--ldconfig=…]
+ * [--no-cgroups] [--device=<ids>] --<capability>… [--require=<expr>]… --pid=<pid> <rootfs>`.
+ */
+export function buildCliArgs(config: Config, request: CliRequest): string[] {
+  const cli = config.cli;
+  const args: string[] = [];
+  if (cli.root !== "/") args.push(`--root=${cli.root}`);
+  if (cli.loadKmods) args.push("--load-kmods");
+  if (cli.debug) args.push(`--debug=${cli.debug}`);
+  if (cli.ldcache) args.push(`--ldcache=${cli.ldcache}`);
+  if (cli.user) args.push(`--user=${cli.user}`);
+  args.push("configure");
+  if (cli.ldconfig) args.push(`--ldconfig=${cli.ldconfig}`);
+  if (cli.noCgroups) args.push("--no-cgroups");
+  const devices = request.devices === "all" ? "all" : request.devices.join(",");
+  if (devices !== "") args.push(`--device=${devices}`);
+  for (const capability of request.capabilities) args.push(`--${capability}`);
+  for (const requirement of request.requirements) args.push(`--require=${requirement}`);
+  args.push(`--pid=${request.pid}`, request.rootfs);
+  return args;
+}
+
+/**
+ * Decides the prestart step.
+ *
+ * @throws {RequestError} when the container asks for capabilities the host does not offer
+ */
+export function decidePrestart(input: PrestartInput): PrestartDecision {
+  const { spec, config } = input;
+  const env = specEnv(spec);
+  const { request, notes } = parseDeviceRequest(
+    { env, mounts: specMounts(spec), privileged: isPrivileged(spec) },
+    config,
+  );
+  if (request === undefined) {
+    return { action: "skip", reason: notes[0] ?? "the container asks for no XPU" };
+  }
+  if (!config.hook.skipModeDetection) {
+    const resolved = resolveMode({
+      configured: config.runtime.mode,
+      requested: request.devices,
+      isCsvPlatform: input.isCsvPlatform,
+    });
+    if (resolved.mode !== "legacy") {
+      return { action: "refuse", lines: [describeMode(resolved), DIRECT_INVOCATION_ERROR] };
+    }
+  }
+  const capabilities = parseDriverCapabilities(
+    env.get(CAPABILITIES_ENV),
+    config.supportedDriverCapabilities,
+  );
+  if (!capabilities.ok) {
+    const quoted = (names: string[]) => names.map((n) => `"${n}"`).join(", ");
+    const problem = capabilities.unknown.length > 0
+      ? `unknown capabilities ${quoted(capabilities.unknown)}`
+      : `capabilities ${quoted(capabilities.unsupported)} this host does not support ` +
+        `(supported-driver-capabilities = "${config.supportedDriverCapabilities.join(",")}")`;
+    throw new RequestError(
+      `Cannot start the container: ${CAPABILITIES_ENV} names ${problem}: ask for ` +
+        `${config.supportedDriverCapabilities.join(", ")} or "all"`,
+    );
+  }
+  return {
+    action: "configure",
+    args: buildCliArgs(config, {
+      devices: request.devices,
+      capabilities: capabilities.capabilities,
+      requirements: collectRequirements(env, { disabledByConfig: config.disableRequire }),
+      pid: input.pid,
+      rootfs: input.rootfs,
+    }),
+  };
+}
+
+/**
+ * Where `xpu-container-cli` is: `[xpu-container-cli] path` when set (a bare name is looked up in
+ * `PATH`), else the first `PATH` dir that has it under the driver root, else
+ * `/usr/bin/xpu-container-cli`.
+ */
+export function resolveCliPath(
+  config: Config,
+  options: { path?: string; isExecutable: (path: string) => boolean },
+): string {
+  const configured = config.cli.path;
+  if (configured.includes("/")) return configured;
+  if (configured) return lookPath(configured, options) ?? configured;
+  for (const dir of (options.path ?? "").split(":").filter((d) => d.startsWith("/"))) {
+    const candidate = hostPath(config.cli.root, `${dir}/xpu-container-cli`);
+    if (options.isExecutable(candidate)) return candidate;
+  }
+  return "/usr/bin/xpu-container-cli";
+}

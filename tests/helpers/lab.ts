@@ -1,0 +1,145 @@
+/**
+ * Labs for end-to-end tests: a temp dir with a simulated XPU host, a CSV mount spec, wrappers for
+ * the toolkit's executables, a config file pointing at all of them, and helpers to start
+ * containers through the shim and read its log.
+ *
+ * @module
+ */
+
+import {
+  makeSimulatedDriverRoot,
+  REPO_ROOT,
+  runContainer,
+  SIMULATED_LIB_DIR,
+} from "../../scripts/container_lab.ts";
+import { toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { e2eTest, type Need } from "./e2e.ts";
+
+/** Probes the simulated devices and library from inside a container. */
+export const PROBE = [
+  "for d in /dev/xpu0 /dev/xpu1 /dev/xpuctl; do",
+  '  if [ -e $d ]; then (exec 3>$d) 2>&1 && echo "$d: open ok"; else echo "$d: absent"; fi',
+  "done",
+  `cat ${SIMULATED_LIB_DIR}/libxpu.so 2>&1`,
+  `echo "link: $(readlink ${SIMULATED_LIB_DIR}/libxpu.so)"`,
+].join("\n");
+
+/** One lab. */
+export interface Lab {
+  dir: string;
+  driverRoot: string;
+  configPath: string;
+  stateRoot: string;
+  logFile: string;
+  /** Environment of the shim and the tools: the config file. */
+  env: Record<string, string>;
+  /** Wrappers of the toolkit's executables. */
+  tools: { hook: string; cli: string; ctk: string };
+}
+
+let labCount = 0;
+
+/** What a lab's config says. */
+export interface LabConfig {
+  mode: string;
+  runtimes?: string[];
+  /** The legacy hook program (default: the real hook's wrapper). */
+  hookPath?: string;
+  /** More TOML, appended. */
+  extra?: string;
+}
+
+/** A temp dir with a simulated host, a mount-spec dir, tool wrappers and a config file. */
+export async function makeLab(config: LabConfig): Promise<Lab> {
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-e2e-" });
+  const driverRoot = await makeSimulatedDriverRoot(`${dir}/driver`);
+  Deno.mkdirSync(`${dir}/csv`);
+  Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/csv/xpu.csv`);
+  Deno.mkdirSync(`${dir}/tools`);
+  const tools = {
+    hook: writeToolWrapper("xpu-container-runtime-hook", `${dir}/tools`),
+    cli: writeToolWrapper("xpu-container-cli", `${dir}/tools`),
+    ctk: writeToolWrapper("xpu-ctk", `${dir}/tools`),
+  };
+  const configPath = `${dir}/config.toml`;
+  Deno.writeTextFileSync(
+    configPath,
+    [
+      `[xpu-container-cli]`,
+      `root = ${JSON.stringify(driverRoot)}`,
+      `path = ${JSON.stringify(tools.cli)}`,
+      `[xpu-container-runtime]`,
+      `mode = ${JSON.stringify(config.mode)}`,
+      `runtimes = ${JSON.stringify(config.runtimes ?? ["runc"])}`,
+      `[xpu-container-runtime.modes.csv]`,
+      `mount-spec-path = ${JSON.stringify(`${dir}/csv`)}`,
+      `[xpu-container-runtime-hook]`,
+      `path = ${JSON.stringify(config.hookPath ?? tools.hook)}`,
+      `[xpu-ctk]`,
+      `path = ${JSON.stringify(tools.ctk)}`,
+      config.extra ?? "",
+    ].join("\n"),
+  );
+  return {
+    dir,
+    driverRoot,
+    configPath,
+    stateRoot: `${dir}/state`,
+    logFile: `${dir}/log.json`,
+    env: { XPU_CTK_CONFIG_FILE_PATH: configPath },
+    tools,
+  };
+}
+
+/** An end-to-end test with its own lab, removed afterwards. */
+export function labTest(
+  name: string,
+  needs: Need[],
+  config: LabConfig,
+  fn: (lab: Lab) => Promise<void>,
+): Promise<void> {
+  return e2eTest(name, needs, async () => {
+    const lab = await makeLab(config);
+    try {
+      await fn(lab);
+    } finally {
+      Deno.removeSync(lab.dir, { recursive: true });
+    }
+  });
+}
+
+/** The JSON lines of the lab's `--log` file. */
+export function readLog(lab: Lab): { level: string; msg: string; time: string }[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(lab.logFile);
+  } catch {
+    return [];
+  }
+  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+}
+
+/** A container id unique to this test run. */
+export function nextId(name: string) {
+  return `xpu-${name}-${Deno.pid}-${++labCount}`;
+}
+
+/** Starts the container of `lab.dir/<bundle>` through the shim (or `runtime`), as an engine would. */
+export async function runInLab(
+  lab: Lab,
+  bundle: string,
+  options: { runtime?: string[]; lowLevel?: string[]; bundleFlag?: string } = {},
+) {
+  const id = nextId(bundle);
+  const run = await runContainer({
+    runtime: options.runtime ?? toolArgv("xpu-container-runtime"),
+    lowLevel: options.lowLevel ?? ["runc"],
+    stateRoot: lab.stateRoot,
+    bundle: `${lab.dir}/${bundle}`,
+    bundleFlag: options.bundleFlag,
+    id,
+    env: lab.env,
+    logFile: lab.logFile,
+  });
+  return { ...run, id };
+}
