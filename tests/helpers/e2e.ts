@@ -9,7 +9,7 @@
 import { hasProgram } from "../../scripts/container_lab.ts";
 
 /** What an end-to-end test may need. */
-export type Need = "root" | "runc" | "crun" | "busybox" | "unshare" | "nsenter";
+export type Need = "root" | "runc" | "crun" | "busybox" | "unshare" | "nsenter" | "podman";
 
 const PACKAGES: Record<Need, string> = {
   root: "run the tests as root",
@@ -18,6 +18,7 @@ const PACKAGES: Record<Need, string> = {
   busybox: "apt-get install busybox-static",
   unshare: "apt-get install util-linux",
   nsenter: "apt-get install util-linux",
+  podman: "apt-get install podman",
 };
 
 async function missing(needs: readonly Need[]): Promise<string[]> {

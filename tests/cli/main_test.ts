@@ -1,0 +1,174 @@
+/** xpu-container-cli's commands, run in-process. */
+
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { cliMain } from "../../src/cli/main.ts";
+import { RequestError, UsageError } from "../../src/core/errors.ts";
+import { makeSimulatedDriverRoot } from "../../scripts/container_lab.ts";
+import { e2eTest } from "../helpers/e2e.ts";
+
+function fakeIo(dir: string) {
+  const out = { stdout: "", stderr: "" };
+  return {
+    out,
+    io: {
+      // No config file: the built-in defaults.
+      env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/no-config.toml` },
+      stdout: (text: string) => void (out.stdout += text),
+      stderr: (text: string) => void (out.stderr += text),
+    },
+  };
+}
+
+await e2eTest("xpu-container-cli info and list report the simulated host", ["root"], async (t) => {
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-cli-" });
+  try {
+    const root = await makeSimulatedDriverRoot(`${dir}/driver`);
+    await t.step("info --json", async () => {
+      const { out, io } = fakeIo(dir);
+      strictEqual(await cliMain(["--root", root, "info", "--json"], io), 0);
+      const info = JSON.parse(out.stdout);
+      strictEqual(info.driverVersion, "1.0.0");
+      deepStrictEqual(info.devices.map((d: { index: number; uuid: string }) => [d.index, d.uuid]), [
+        [0, "XPU-0b5e6f8a-1c2d-4e3f-8a9b-000000000000"],
+        [1, "XPU-0b5e6f8a-1c2d-4e3f-8a9b-000000000001"],
+      ]);
+      deepStrictEqual(info.devices[1].nodes, [{
+        path: "/dev/xpu1",
+        type: "c",
+        major: 240,
+        minor: 0,
+      }]);
+      deepStrictEqual(info.controlNodes, [{
+        path: "/dev/xpuctl",
+        type: "c",
+        major: 240,
+        minor: 1,
+      }]);
+      ok(info.driverFiles.some((f: { path: string }) => f.path === "/usr/bin/xpu-smi"));
+    });
+    await t.step("info text", async () => {
+      const { out, io } = fakeIo(dir);
+      await cliMain([`--root=${root}`, "info"], io);
+      match(out.stdout, /^Driver version: 1\.0\.0$/m);
+      match(
+        out.stdout,
+        /^ {2}XPU 1: XPU-0b5e6f8a-1c2d-4e3f-8a9b-000000000001, Simulated XPU: \/dev\/xpu1 \(c 240:0\)$/m,
+      );
+      match(out.stdout, /^Control nodes: \/dev\/xpuctl \(c 240:1\)$/m);
+    });
+    await t.step("list one device, one capability", async () => {
+      const { out, io } = fakeIo(dir);
+      await cliMain(["--root", root, "list", "--device", "1", "--utility"], io);
+      strictEqual(
+        out.stdout,
+        [
+          "/dev/xpu1",
+          "/dev/xpuctl",
+          "/usr/lib/x86_64-linux-gnu/libxpu.so",
+          "/usr/lib/x86_64-linux-gnu/libxpu.so.1",
+          "/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0",
+          "/usr/bin/xpu-smi",
+        ].join("\n") + "\n",
+      );
+    });
+    await t.step("an unknown device names the ones that exist", async () => {
+      const { io } = fakeIo(dir);
+      await rejects(
+        cliMain(["--root", root, "list", "--device", "7"], io),
+        (e: unknown) =>
+          e instanceof RequestError &&
+          /XPU "7": no such device .*\(devices: 0 \(XPU-[^)]+\), 1 \(XPU-/.test(e.message),
+      );
+    });
+    await t.step("usage mistakes", async () => {
+      const { io } = fakeIo(dir);
+      await rejects(cliMain(["--root", root, "configure", "/r"], io), UsageError); // no --pid
+      await rejects(cliMain(["--root", root, "configure", "--pid", "x", "/r"], io), UsageError);
+      await rejects(cliMain(["--root", "relative", "info"], io), UsageError);
+      await rejects(cliMain(["--user", "bob", "info"], io), UsageError);
+      await rejects(cliMain(["--profile", "nope", "info"], io), UsageError);
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+await e2eTest(
+  "configure sets up a container's mount namespace and refreshes its ld cache",
+  ["root", "unshare", "nsenter"],
+  async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "xpu-cli-" });
+    const sleeper = new Deno.Command("unshare", {
+      args: ["-m", "--propagation", "private", "sleep", "60"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const root = await makeSimulatedDriverRoot(`${dir}/driver`);
+      // A real ELF library as the driver, so ldconfig has something to index.
+      Deno.copyFileSync(
+        "/lib/x86_64-linux-gnu/libz.so.1.2.13",
+        `${root}/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0`,
+      );
+      const rootfs = `${dir}/rootfs`;
+      Deno.mkdirSync(`${rootfs}/sbin`, { recursive: true });
+      Deno.mkdirSync(`${rootfs}/etc`);
+      Deno.copyFileSync("/sbin/ldconfig", `${rootfs}/sbin/ldconfig`);
+      Deno.chmodSync(`${rootfs}/sbin/ldconfig`, 0o755);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // let unshare exec sleep
+      const { io } = fakeIo(dir);
+      const code = await cliMain([
+        "--root",
+        root,
+        "--user",
+        "1000:44",
+        "configure",
+        "--device=0",
+        "--compute",
+        "--no-cgroups",
+        `--pid=${sleeper.pid}`,
+        rootfs,
+      ], io);
+      strictEqual(code, 0);
+      const inside = async (...args: string[]) =>
+        new TextDecoder().decode(
+          (await new Deno.Command("nsenter", {
+            args: ["-t", String(sleeper.pid), "-m", ...args],
+            stdout: "piped",
+          })
+            .output()).stdout,
+        );
+      strictEqual(
+        await inside("stat", "-c", "%t:%T %a %u:%g", `${rootfs}/dev/xpu0`),
+        "1:b 666 1000:44\n",
+      );
+      strictEqual(await inside("stat", "-c", "%t:%T", `${rootfs}/dev/xpuctl`), "f0:1\n");
+      strictEqual(
+        await inside("readlink", `${rootfs}/usr/lib/x86_64-linux-gnu/libxpu.so.1`),
+        "libxpu.so.1.0.0\n",
+      );
+      match(
+        await inside(
+          "grep",
+          ` ${rootfs}/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0 `,
+          "/proc/self/mountinfo",
+        ),
+        / ro,/,
+      );
+      // ldconfig indexed the library under its soname in the container's own cache.
+      const cache = new TextDecoder("latin1").decode(
+        Deno.readFileSync(`${rootfs}/etc/ld.so.cache`),
+      );
+      ok(
+        cache.includes("/usr/lib/x86_64-linux-gnu/libz.so.1"),
+        "the cache lists the injected library",
+      );
+      // Nothing of it is mounted on the host.
+      strictEqual(Deno.readTextFileSync(`${rootfs}/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0`), "");
+    } finally {
+      sleeper.kill("SIGKILL");
+      await sleeper.status;
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);

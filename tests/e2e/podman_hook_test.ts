@@ -1,0 +1,138 @@
+/**
+ * A second, independent engine: podman runs the legacy hook from a hooks.d file (no runtime shim
+ * involved), and the hook and xpu-container-cli inject the device into a podman container.
+ */
+
+import { match, strictEqual } from "node:assert/strict";
+import { makeBusyboxRootfs, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
+import { type Lab, labTest, PROBE } from "../helpers/lab.ts";
+
+/** A private podman: its own storage, state, hooks dir and config, torn down afterwards. */
+async function withPodman(
+  lab: Lab,
+  fn: (
+    podman: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
+  ) => Promise<void>,
+) {
+  const dir = `${lab.dir}/podman`;
+  Deno.mkdirSync(`${dir}/tmp`, { recursive: true });
+  Deno.mkdirSync(`${dir}/hooks.d`);
+  Deno.writeTextFileSync(
+    `${dir}/containers.conf`,
+    [
+      "[containers]",
+      'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
+      'netns = "none"',
+      "[engine]",
+      'cgroup_manager = "cgroupfs"',
+      'events_logger = "file"',
+      'runtime = "runc"',
+      'lock_type = "file"',
+      `tmp_dir = "${dir}/tmp"`,
+      `hooks_dir = ["${dir}/hooks.d"]`,
+    ].join("\n") + "\n",
+  );
+  Deno.writeTextFileSync(
+    `${dir}/storage.conf`,
+    `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
+  );
+  // The hooks.d file cri-o and podman read (SPEC §9), with the config passed in the hook's env.
+  Deno.writeTextFileSync(
+    `${dir}/hooks.d/oci-xpu-hook.json`,
+    JSON.stringify({
+      version: "1.0.0",
+      hook: {
+        path: lab.tools.hook,
+        args: ["xpu-container-runtime-hook", "prestart"],
+        env: [
+          `XPU_CTK_CONFIG_FILE_PATH=${lab.configPath}`,
+          "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ],
+      },
+      when: { always: true },
+      stages: ["prestart"],
+    }),
+  );
+  const env = {
+    CONTAINERS_CONF: `${dir}/containers.conf`,
+    CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`,
+  };
+  const podman = async (args: string[], stdin?: Uint8Array) => {
+    const child = new Deno.Command("podman", {
+      args,
+      env,
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    if (stdin) {
+      const writer = child.stdin.getWriter();
+      await writer.write(stdin);
+      await writer.close();
+    }
+    const out = await child.output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  try {
+    const rootfs = makeBusyboxRootfs(`${dir}/image`);
+    const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })
+      .output();
+    const imported = await podman(
+      ["import", "--change", "ENV PATH=/bin", "-", "busybox:min"],
+      tar.stdout,
+    );
+    strictEqual(imported.code, 0, imported.stderr);
+    await fn((args) => podman(args));
+  } finally {
+    await podman(["rm", "--all", "--force", "--time", "0"]);
+    await podman(["system", "reset", "--force"]);
+  }
+}
+
+await labTest(
+  "podman runs the hook from hooks.d and the container gets xpu0",
+  [
+    "root",
+    "podman",
+    "nsenter",
+    "busybox",
+  ],
+  { mode: "auto" },
+  async (lab) => {
+    await withPodman(lab, async (podman) => {
+      const run = await podman([
+        "run",
+        "--rm",
+        "--hooks-dir",
+        `${lab.dir}/podman/hooks.d`,
+        "-e",
+        "XPU_VISIBLE_DEVICES=0",
+        "busybox:min",
+        "sh",
+        "-c",
+        PROBE,
+      ]);
+      strictEqual(run.code, 0, run.stderr);
+      match(run.stdout, /^\/dev\/xpu0: open ok$/m);
+      match(run.stdout, /^\/dev\/xpu1: absent$/m);
+      // No runtime shim here: the allow rule comes from xpu-container-cli's devices.allow write.
+      match(run.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+      match(run.stdout, /^fake libxpu 1\.0\.0$/m);
+
+      const plain = await podman([
+        "run",
+        "--rm",
+        "--hooks-dir",
+        `${lab.dir}/podman/hooks.d`,
+        "busybox:min",
+        "sh",
+        "-c",
+        PROBE,
+      ]);
+      strictEqual(plain.code, 0, plain.stderr);
+      match(plain.stdout, /^\/dev\/xpu0: absent$/m);
+      match(plain.stdout, new RegExp(`can't open '${SIMULATED_LIB_DIR}/libxpu.so'`));
+    });
+  },
+);
