@@ -26,7 +26,11 @@ export function devicesMountPoint(mountinfo: string): string | undefined {
     if (right === undefined) continue;
     const [fstype, , superOptions] = right.split(" ");
     if (fstype !== "cgroup" || !superOptions?.split(",").includes("devices")) continue;
-    return left.split(" ")[4];
+    // mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+    return left.split(" ")[4]?.replace(
+      /\\([0-7]{3})/g,
+      (_, octal) => String.fromCharCode(parseInt(octal, 8)),
+    );
   }
   return undefined;
 }

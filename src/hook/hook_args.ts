@@ -41,6 +41,11 @@ export function parseHookArgs(argv: readonly string[]): HookArgs {
   const result: HookArgs = { debug: false, version: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    if (arg === "--") {
+      // As in Go's flag package: the end of the flags.
+      result.command = argv[i + 1];
+      return result;
+    }
     const flag = /^--?([a-z-]+)(?:=(.*))?$/s.exec(arg);
     if (!flag) {
       result.command = arg;
