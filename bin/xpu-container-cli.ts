@@ -21,6 +21,8 @@ try {
   Deno.exit(
     await cliMain(Deno.args, {
       env: Deno.env.toObject(),
+      cwd: Deno.cwd(),
+      readStdin: async () => await new Response(Deno.stdin.readable).text(),
       stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
       stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
     }),

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { CAPABILITIES, type Capability } from "../core/capabilities.ts";
+import { attachIo, runProgram, type ToolIo } from "../core/command_line.ts";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { findContainerLdconfig, ldconfigArgv } from "../core/container_ldconfig.ts";
@@ -31,11 +32,8 @@ import { allowDevices } from "./device_cgroup.ts";
 import { infoJson, renderInfo, renderList } from "./host_report.ts";
 import { loadKernelModule } from "./kernel_module.ts";
 
-/** The outside world as the cli sees it. */
-export interface CliIo {
-  env: Readonly<Record<string, string>>;
-  stdout(text: string): void;
-  stderr(text: string): void;
+/** The outside world as the cli sees it; `fs` replaces the host's file system in tests. */
+export interface CliIo extends ToolIo {
   fs?: HostFs;
 }
 
@@ -137,13 +135,8 @@ export function buildCliProgram(io: CliIo): Command {
       "-l, --ldcache <file>",
       "accepted for compatibility; driver files come from the profile",
     )
-    .option("-p, --profile <name>", "device profile (default: [xpu-container-cli] profile)")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout(s),
-      writeErr: (s) => io.stderr(s),
-      outputError: () => {},
-    });
+    .option("-p, --profile <name>", "device profile (default: [xpu-container-cli] profile)");
+  attachIo(program, io);
 
   program
     .command("info")
@@ -325,16 +318,5 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
  * @throws {UsageError} for command-line mistakes; tool errors from the commands
  */
 export async function cliMain(args: readonly string[], io: CliIo): Promise<number> {
-  const program = buildCliProgram(io);
-  try {
-    await program.parseAsync([...args], { from: "user" });
-    return 0;
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) return 0;
-    throw new UsageError(
-      `${error.message.replace(/^error: /, "")}: see "xpu-container-cli --help"`,
-      { cause: error },
-    );
-  }
+  return await runProgram(buildCliProgram(io), args);
 }

@@ -5,38 +5,23 @@
  * @module
  */
 
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
+import { attachIo, runProgram, type ToolIo } from "../core/command_line.ts";
 import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
-import { UsageError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { updateLdcache } from "./update_ldcache.ts";
 
-/** The outside world as `xpu-ctk` sees it. */
-export interface CtkIo {
-  env: Readonly<Record<string, string>>;
-  cwd: string;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** The whole of stdin (the OCI state, for hooks). */
-  readStdin(): Promise<string>;
-}
-
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Builds the command tree; actions run against `io`. */
-export function buildCtkProgram(io: CtkIo): Command {
+export function buildCtkProgram(io: ToolIo): Command {
   const program = new Command("xpu-ctk")
     .description("XPU Container Toolkit administration: hooks, configuration")
-    .version(VERSION, "-v, --version")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout(s),
-      writeErr: (s) => io.stderr(s),
-      outputError: () => {},
-    });
+    .version(VERSION, "-v, --version");
+  attachIo(program, io);
 
   const hook = program
     .command("hook")
@@ -89,17 +74,6 @@ export function buildCtkProgram(io: CtkIo): Command {
  * @returns the exit status for help and version output (0)
  * @throws {UsageError} for command-line mistakes; other tool errors from the actions
  */
-export async function ctkMain(args: readonly string[], io: CtkIo): Promise<number> {
-  const program = buildCtkProgram(io);
-  try {
-    await program.parseAsync([...args], { from: "user" });
-    return 0;
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    if (error.exitCode === 0) return 0;
-    throw new UsageError(
-      `${error.message.replace(/^error: /, "")}: see "xpu-ctk --help"`,
-      { cause: error },
-    );
-  }
+export async function ctkMain(args: readonly string[], io: ToolIo): Promise<number> {
+  return await runProgram(buildCtkProgram(io), args);
 }

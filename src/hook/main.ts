@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ToolIo } from "../core/command_line.ts";
 import type { Config } from "../core/config.ts";
 import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
 import { ConfigError, ExecError, SpecError } from "../core/errors.ts";
@@ -20,13 +21,7 @@ import { HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
 import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";
 
 /** The outside world as the hook sees it. */
-export interface HookIo {
-  env: Readonly<Record<string, string>>;
-  cwd: string;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  readStdin(): Promise<string>;
-}
+export type HookIo = ToolIo;
 
 /** How the hook ends: with an exit status, or by exec'ing the cli. */
 export type HookOutcome = { exitCode: number } | { exec: ExecRequest };

@@ -13,6 +13,8 @@ function fakeIo(dir: string) {
     io: {
       // No config file: the built-in defaults.
       env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/no-config.toml` },
+      cwd: dir,
+      readStdin: () => Promise.resolve(""),
       stdout: (text: string) => void (out.stdout += text),
       stderr: (text: string) => void (out.stderr += text),
     },

@@ -1,0 +1,48 @@
+/**
+ * What the command-line tools share: their view of the outside world, and running a commander
+ * program so that help and version exit 0 and every parsing mistake becomes one usage error.
+ *
+ * @module
+ */
+
+import { type Command, CommanderError } from "commander";
+import { UsageError } from "./errors.ts";
+
+/** The outside world as a tool sees it; entry modules build it from Deno's globals. */
+export interface ToolIo {
+  env: Readonly<Record<string, string>>;
+  cwd: string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The whole of stdin (the OCI state, for hooks). */
+  readStdin(): Promise<string>;
+}
+
+/** Routes a commander program's output through `io` and makes it throw instead of exiting. */
+export function attachIo(program: Command, io: ToolIo): Command {
+  return program.exitOverride().configureOutput({
+    writeOut: (s) => io.stdout(s),
+    writeErr: (s) => io.stderr(s),
+    outputError: () => {},
+  });
+}
+
+/**
+ * Parses `args` (without argv[0]) with `program` and runs the chosen action.
+ *
+ * @returns 0 (also for `--help` and `--version`)
+ * @throws {UsageError} for command-line mistakes, pointing at `<name> --help`; the actions' errors
+ */
+export async function runProgram(program: Command, args: readonly string[]): Promise<number> {
+  try {
+    await program.parseAsync([...args], { from: "user" });
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.exitCode === 0) return 0;
+    throw new UsageError(
+      `${error.message.replace(/^error: /, "")}: see "${program.name()} --help"`,
+      { cause: error },
+    );
+  }
+}
