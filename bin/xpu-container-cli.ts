@@ -13,19 +13,12 @@
  */
 
 import { cliMain } from "../src/cli/main.ts";
+import { processIo } from "../src/core/tool_io.ts";
 import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
-
-const encoder = new TextEncoder();
 
 try {
   Deno.exit(
-    await cliMain(Deno.args, {
-      env: Deno.env.toObject(),
-      cwd: Deno.cwd(),
-      readStdin: async () => await new Response(Deno.stdin.readable).text(),
-      stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
-      stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
-    }),
+    await cliMain(Deno.args, processIo()),
   );
 } catch (error) {
   console.error(`xpu-container-cli: ${errorMessage(error)}`);

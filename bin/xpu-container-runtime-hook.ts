@@ -15,20 +15,13 @@
  * @module
  */
 
+import { processIo } from "../src/core/tool_io.ts";
 import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
 import { execve } from "../src/core/process.ts";
 import { hookMain } from "../src/hook/main.ts";
 
-const encoder = new TextEncoder();
-
 try {
-  const outcome = await hookMain(Deno.args, {
-    env: Deno.env.toObject(),
-    cwd: Deno.cwd(),
-    stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
-    stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
-    readStdin: async () => await new Response(Deno.stdin.readable).text(),
-  });
+  const outcome = await hookMain(Deno.args, processIo());
   if ("exec" in outcome) execve(outcome.exec);
   else Deno.exit(outcome.exitCode);
 } catch (error) {

@@ -10,19 +10,12 @@
  * @module
  */
 
+import { processIo } from "../src/core/tool_io.ts";
 import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
 import { ctkMain } from "../src/ctk/main.ts";
 
-const encoder = new TextEncoder();
-
 try {
-  const code = await ctkMain(Deno.args, {
-    env: Deno.env.toObject(),
-    cwd: Deno.cwd(),
-    stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
-    stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
-    readStdin: async () => await new Response(Deno.stdin.readable).text(),
-  });
+  const code = await ctkMain(Deno.args, processIo());
   Deno.exit(code);
 } catch (error) {
   console.error(`xpu-ctk: ${errorMessage(error)}`);

@@ -8,7 +8,8 @@
 
 import { Command } from "commander";
 import { CAPABILITIES, type Capability } from "../core/capabilities.ts";
-import { attachIo, runProgram, type ToolIo } from "../core/command_line.ts";
+import { attachIo, runProgram } from "../core/command_line.ts";
+import type { ToolIo } from "../core/tool_io.ts";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { findContainerLdconfig, ldconfigArgv } from "../core/container_ldconfig.ts";

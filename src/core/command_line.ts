@@ -1,22 +1,13 @@
 /**
- * What the command-line tools share: their view of the outside world, and running a commander
- * program so that help and version exit 0 and every parsing mistake becomes one usage error.
+ * Running a commander program (xpu-ctk, xpu-container-cli) so that help and version exit 0 and
+ * every parsing mistake becomes one usage error.
  *
  * @module
  */
 
 import { type Command, CommanderError } from "commander";
 import { UsageError } from "./errors.ts";
-
-/** The outside world as a tool sees it; entry modules build it from Deno's globals. */
-export interface ToolIo {
-  env: Readonly<Record<string, string>>;
-  cwd: string;
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** The whole of stdin (the OCI state, for hooks). */
-  readStdin(): Promise<string>;
-}
+import type { ToolIo } from "./tool_io.ts";
 
 /** Routes a commander program's output through `io` and makes it throw instead of exiting. */
 export function attachIo(program: Command, io: ToolIo): Command {

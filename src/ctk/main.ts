@@ -6,7 +6,8 @@
  */
 
 import { Command } from "commander";
-import { attachIo, runProgram, type ToolIo } from "../core/command_line.ts";
+import { attachIo, runProgram } from "../core/command_line.ts";
+import type { ToolIo } from "../core/tool_io.ts";
 import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { VERSION } from "../core/version.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ToolIo } from "../core/command_line.ts";
+import type { ToolIo } from "../core/tool_io.ts";
 import type { Config } from "../core/config.ts";
 import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
 import { ConfigError, ExecError, SpecError } from "../core/errors.ts";
