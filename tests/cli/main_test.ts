@@ -124,6 +124,9 @@ await e2eTest(
         root,
         "--user",
         "1000:44",
+        "--debug",
+        `${dir}/cli.log`,
+        "--load-kmods",
         "configure",
         "--device=0",
         "--compute",
@@ -165,6 +168,9 @@ await e2eTest(
         cache.includes("/usr/lib/x86_64-linux-gnu/libz.so.1"),
         "the cache lists the injected library",
       );
+      const log = Deno.readTextFileSync(`${dir}/cli.log`);
+      match(log, /level=debug msg="Kernel module \\"xpu\\": /);
+      match(log, new RegExp(`level=debug msg="Configuring pid ${sleeper.pid} rootfs`));
       // Nothing of it is mounted on the host.
       strictEqual(Deno.readTextFileSync(`${rootfs}/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0`), "");
     } finally {
