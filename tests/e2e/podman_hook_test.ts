@@ -7,6 +7,37 @@ import { match, strictEqual } from "node:assert/strict";
 import { makeBusyboxRootfs, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
 import { type Lab, labTest, PROBE } from "../helpers/lab.ts";
 
+/** The containers' cgroup parent, ours alone, removed afterwards. */
+const CGROUP_PARENT = `/xpu-test-podman-${Deno.pid}`;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a cgroup and its children (deepest first) from every v1 hierarchy. */
+function removeCgroups(path: string) {
+  const remove = (dir: string) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory) remove(`${dir}/${entry.name}`);
+    }
+    Deno.removeSync(dir);
+  };
+  for (const controller of Deno.readDirSync("/sys/fs/cgroup")) {
+    const dir = `/sys/fs/cgroup/${controller.name}${path}`;
+    if (!exists(dir)) continue;
+    try {
+      remove(dir);
+    } catch (error) {
+      console.error(`could not remove cgroup "${dir}": ${error}`);
+    }
+  }
+}
+
 /** A private podman: its own storage, state, hooks dir and config, torn down afterwards. */
 async function withPodman(
   lab: Lab,
@@ -74,6 +105,7 @@ async function withPodman(
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
   };
+  const hadLibpodParent = exists("/sys/fs/cgroup/devices/libpod_parent");
   try {
     const rootfs = makeBusyboxRootfs(`${dir}/image`);
     const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })
@@ -87,6 +119,8 @@ async function withPodman(
   } finally {
     await podman(["rm", "--all", "--force", "--time", "0"]);
     await podman(["system", "reset", "--force"]);
+    removeCgroups(CGROUP_PARENT);
+    if (!hadLibpodParent) removeCgroups("/libpod_parent");
   }
 }
 
@@ -104,6 +138,8 @@ await labTest(
       const run = await podman([
         "run",
         "--rm",
+        "--cgroup-parent",
+        CGROUP_PARENT,
         "--hooks-dir",
         `${lab.dir}/podman/hooks.d`,
         "-e",
@@ -123,6 +159,8 @@ await labTest(
       const plain = await podman([
         "run",
         "--rm",
+        "--cgroup-parent",
+        CGROUP_PARENT,
         "--hooks-dir",
         `${lab.dir}/podman/hooks.d`,
         "busybox:min",
