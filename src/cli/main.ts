@@ -21,7 +21,7 @@ import {
   selectDevices,
   type XpuDevice,
 } from "../core/device_discovery.ts";
-import { BUILTIN_PROFILES, builtinProfile, type DeviceProfile } from "../core/device_profile.ts";
+import { BUILTIN_PROFILES, type DeviceProfile, findProfile } from "../core/device_profile.ts";
 import { ExecError, RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/log.ts";
@@ -59,11 +59,12 @@ interface Context {
 function context(options: GlobalOptions, io: CliIo): Context {
   const { config } = loadConfig(io.env);
   const name = options.profile ?? config.cli.profile;
-  const profile = builtinProfile(name);
+  const profile = findProfile(config.profiles, name);
   if (profile === undefined) {
     throw new UsageError(
       `Cannot use profile "${name}": no such device profile: use one of ` +
-        Object.keys(BUILTIN_PROFILES).map((n) => `"${n}"`).join(", "),
+        [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)].map((n) => `"${n}"`)
+          .join(", "),
     );
   }
   const root = options.root ?? config.cli.root;

@@ -7,6 +7,7 @@
  */
 
 import type { Capability } from "./capabilities.ts";
+import type { DeviceProfile } from "./device_profile.ts";
 
 /** How the runtime shim edits a container's spec. */
 export const MODES = ["auto", "legacy", "csv", "cdi"] as const;
@@ -58,6 +59,8 @@ export interface Config {
   };
   hook: { path: string; skipModeDetection: boolean };
   ctk: { path: string };
+  /** Device profiles defined in the file (`[profiles.<name>]`), by name. */
+  profiles: Record<string, DeviceProfile>;
 }
 
 /** The built-in defaults (SPEC §14). Returns a fresh object each call. */
@@ -96,6 +99,7 @@ export function defaultConfig(): Config {
     },
     hook: { path: "xpu-container-runtime-hook", skipModeDetection: false },
     ctk: { path: "xpu-ctk" },
+    profiles: {},
   };
 }
 

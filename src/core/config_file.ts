@@ -17,7 +17,8 @@ import {
   getField,
   setField,
 } from "./config.ts";
-import { BUILTIN_PROFILES, builtinProfile } from "./device_profile.ts";
+import { parseProfiles } from "./config_profiles.ts";
+import { BUILTIN_PROFILES, findProfile } from "./device_profile.ts";
 import { ConfigError, describePosition } from "./errors.ts";
 
 /** The system-wide config file. */
@@ -77,7 +78,11 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     for (const [name, value] of Object.entries(table)) {
       const key = prefix ? `${prefix}.${name}` : name;
       const spec = known.get(key);
-      if (spec) {
+      if (key === "profiles") {
+        const parsed = parseProfiles(value, { path, lineOf: (k) => findKeyLine(text, k) });
+        config.profiles = parsed.profiles;
+        warnings.push(...parsed.warnings);
+      } else if (spec) {
         setField(config, spec.field, checkValue(spec, value, { path, text }));
       } else if (tables.has(key)) {
         if (!isTable(value)) {
@@ -99,6 +104,17 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     }
   };
   visit(tree, "");
+  if (findProfile(config.profiles, config.cli.profile) === undefined) {
+    const where = { path, line: findKeyLine(text, "xpu-container-cli.profile") };
+    const names = [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)];
+    throw new ConfigError(
+      `Cannot load ${describePosition(where)}: "xpu-container-cli.profile" is ` +
+        `"${config.cli.profile}", expected a known device profile ` +
+        `(${names.map((n) => `"${n}"`).join(", ")}): name a built-in profile or define ` +
+        `[profiles.${config.cli.profile}]`,
+      where,
+    );
+  }
   return { config, warnings };
 }
 
@@ -209,11 +225,8 @@ function checkValue(
       return problem ? fail(`a valid CDI kind (${problem})`, fixValue) : value;
     }
     case "profile":
-      if (typeof value !== "string" || builtinProfile(value) === undefined) {
-        const names = Object.keys(BUILTIN_PROFILES).map((n) => `"${n}"`).join(", ");
-        return fail(`a known device profile (${names})`, fixValue);
-      }
-      return value;
+      // Whether the profile exists is checked once [profiles.*] has been read.
+      return typeof value === "string" ? value : fail("a profile name", fixValue);
   }
 }
 

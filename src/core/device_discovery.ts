@@ -90,10 +90,19 @@ export function discoverDevices(
       byIndex.set(index, [...(byIndex.get(index) ?? []), node]);
     });
   }
+  const keyed = profile.identityFiles
+    ? readIdentityFiles(fs, roots.driverRoot, profile.identityFiles)
+    : new Map<number, { uuid?: string; name?: string }>();
   const devices = [...byIndex.keys()].sort((a, b) => a - b).map((index) => {
-    const device: XpuDevice = { index, nodes: byIndex.get(index)! };
-    const uuid = readIdentity(fs, roots.driverRoot, profile.identity.uuid, index);
-    const name = readIdentity(fs, roots.driverRoot, profile.identity.name, index);
+    const nodes = byIndex.get(index)!;
+    const device: XpuDevice = { index, nodes };
+    const node = nodes[0].path.slice(nodes[0].path.lastIndexOf("/") + 1);
+    const template = (t: string | undefined) =>
+      t?.replaceAll("{index}", String(index)).replaceAll("{node}", node);
+    const uuid = readIdentity(fs, roots.driverRoot, template(profile.identity.uuid)) ??
+      keyed.get(index)?.uuid;
+    const name = readIdentity(fs, roots.driverRoot, template(profile.identity.name)) ??
+      keyed.get(index)?.name;
     if (uuid !== undefined) device.uuid = uuid;
     if (name !== undefined) device.name = name;
     return device;
@@ -113,13 +122,36 @@ function suffixIndex(path: string): number | undefined {
 function readIdentity(
   fs: HostFs,
   driverRoot: string,
-  template: string | undefined,
-  index: number,
+  path: string | undefined,
 ): string | undefined {
-  if (template === undefined) return undefined;
-  const text = fs.readTextFile(hostPath(driverRoot, template.replaceAll("{index}", String(index))));
-  const value = text?.trim();
+  if (path === undefined) return undefined;
+  const value = fs.readTextFile(hostPath(driverRoot, path))?.trim();
   return value ? value : undefined;
+}
+
+/** Reads `Key: value` identity files; the `indexKey` value says which device a file describes. */
+function readIdentityFiles(
+  fs: HostFs,
+  driverRoot: string,
+  spec: NonNullable<DeviceProfile["identityFiles"]>,
+): Map<number, { uuid?: string; name?: string }> {
+  const byIndex = new Map<number, { uuid?: string; name?: string }>();
+  for (const path of expandGlobInRoot(fs, driverRoot, spec.glob)) {
+    const fields = new Map<string, string>();
+    for (const line of (fs.readTextFile(hostPath(driverRoot, path)) ?? "").split("\n")) {
+      const colon = line.indexOf(":");
+      if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+    }
+    const index = Number.parseInt(fields.get(spec.indexKey) ?? "", 10);
+    if (Number.isNaN(index)) continue;
+    const identity: { uuid?: string; name?: string } = {};
+    const uuid = spec.uuidKey ? fields.get(spec.uuidKey) : undefined;
+    const name = spec.nameKey ? fields.get(spec.nameKey) : undefined;
+    if (uuid) identity.uuid = uuid;
+    if (name) identity.name = name;
+    byIndex.set(index, identity);
+  }
+  return byIndex;
 }
 
 /** A driver file found under the driver root. */

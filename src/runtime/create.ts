@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../core/atomic_file.ts";
 import type { Config } from "../core/config.ts";
 import { applyContainerEdits, removeHooksNamed } from "../core/container_edits.ts";
 import { describeDevices, discoverDevices, selectDevices } from "../core/device_discovery.ts";
-import { builtinProfile, XPU_PROFILE } from "../core/device_profile.ts";
+import { findProfile, XPU_PROFILE } from "../core/device_profile.ts";
 import { type DeviceRequest, parseDeviceRequest } from "../core/device_request.ts";
 import { RequestError, SpecError } from "../core/errors.ts";
 import { resolveHookProgram } from "../core/executable_lookup.ts";
@@ -148,7 +148,7 @@ function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext
       );
     }
   }
-  const profile = builtinProfile(config.cli.profile) ?? XPU_PROFILE;
+  const profile = findProfile(config.profiles, config.cli.profile) ?? XPU_PROFILE;
   const host = discoverDevices(ctx.fs, profile, { driverRoot: config.cli.root });
   const selection = selectDevices(host.devices, ids);
   if (!selection.ok) {
