@@ -16,12 +16,24 @@ export const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).path
   "",
 );
 
-/** Device nodes of the simulated host. */
-export const SIMULATED_NODES = [
-  { path: "/dev/xpu0", major: 1, minor: 11 },
-  { path: "/dev/xpu1", major: 240, minor: 0 },
-  { path: "/dev/xpuctl", major: 240, minor: 1 },
-] as const;
+/** A device node of a fixture driver root (`fixtures/driver-root/<profile>.nodes.json`). */
+export interface FixtureNode {
+  path: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** The device nodes of a fixture driver root, which git cannot hold. */
+export function fixtureNodes(profile: string): FixtureNode[] {
+  return JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/driver-root/${profile}.nodes.json`));
+}
+
+/** Device nodes of the simulated XPU host. */
+export const SIMULATED_NODES: readonly FixtureNode[] = fixtureNodes("xpu");
 
 /** The driver library's in-root directory on the simulated host. */
 export const SIMULATED_LIB_DIR = "/usr/lib/x86_64-linux-gnu";
@@ -48,14 +60,17 @@ export async function hasProgram(name: string): Promise<boolean> {
 }
 
 /**
- * Builds a simulated XPU driver root in `dir`: the fixture tree (libraries, identity files, a
- * utility) plus real device nodes. Needs root for `mknod`.
+ * Builds a simulated driver root in `dir` from a fixture: the file tree (libraries, identity
+ * files, utilities) plus real device nodes. Needs root for `mknod`.
  */
-export async function makeSimulatedDriverRoot(dir: string): Promise<string> {
-  await sh("cp", ["-a", `${REPO_ROOT}/fixtures/driver-root/xpu/.`, dir]);
-  Deno.mkdirSync(`${dir}/dev`, { recursive: true });
-  for (const node of SIMULATED_NODES) {
-    await sh("mknod", ["-m", "666", `${dir}${node.path}`, "c", `${node.major}`, `${node.minor}`]);
+export async function makeSimulatedDriverRoot(dir: string, profile = "xpu"): Promise<string> {
+  await sh("cp", ["-a", `${REPO_ROOT}/fixtures/driver-root/${profile}/.`, dir]);
+  for (const node of fixtureNodes(profile)) {
+    const path = `${dir}${node.path}`;
+    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    const mode = node.mode.toString(8);
+    await sh("mknod", ["-m", mode, path, node.type, `${node.major}`, `${node.minor}`]);
+    Deno.chownSync(path, node.uid, node.gid);
   }
   return dir;
 }

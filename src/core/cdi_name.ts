@@ -13,7 +13,8 @@ export interface QualifiedName {
 }
 
 const VENDOR = /^[A-Za-z](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
-const CLASS = /^[A-Za-z](?:[A-Za-z0-9_-]*[A-Za-z0-9])?$/;
+// Dots in a class are valid CDI (a spec using them needs cdiVersion 0.6.0).
+const CLASS = /^[A-Za-z](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?$/;
 const DEVICE = /^[A-Za-z0-9](?:[A-Za-z0-9_.:-]*[A-Za-z0-9])?$/;
 
 /** Why a vendor name is invalid, or `undefined` when it is valid. */
@@ -25,7 +26,7 @@ export function vendorNameProblem(vendor: string): string | undefined {
 /** Why a class name is invalid, or `undefined` when it is valid. */
 export function classNameProblem(cls: string): string | undefined {
   return CLASS.test(cls) ? undefined : `class "${cls}" must start with a letter, ` +
-    `end with a letter or digit and hold only letters, digits, "-" and "_"`;
+    `end with a letter or digit and hold only letters, digits, "-", "_" and "."`;
 }
 
 /** Why a device name is invalid, or `undefined` when it is valid. */
@@ -37,7 +38,9 @@ export function deviceNameProblem(name: string): string | undefined {
 /** Why a kind (`vendor/class`) is invalid, or `undefined` when it is valid. */
 export function kindProblem(kind: string): string | undefined {
   const slash = kind.indexOf("/");
-  if (slash < 0) return `kind "${kind}" must have the form "vendor/class"`;
+  if (slash <= 0 || slash === kind.length - 1) {
+    return `kind "${kind}" must have the form "vendor/class"`;
+  }
   return vendorNameProblem(kind.slice(0, slash)) ?? classNameProblem(kind.slice(slash + 1));
 }
 

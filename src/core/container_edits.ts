@@ -38,7 +38,7 @@ export interface DeviceNodeEdit {
   permissions?: string;
 }
 
-/** A mount to add. */
+/** A mount to add: written as given (no type or options are assumed). */
 export interface MountEdit {
   hostPath: string;
   containerPath: string;
@@ -62,6 +62,10 @@ export interface ContainerEdits {
   mounts?: MountEdit[];
   hooks?: HookEdit[];
   additionalGids?: number[];
+  /** Intel RDT settings (`linux.intelRdt`), replaced as a whole. */
+  intelRdt?: Record<string, unknown>;
+  /** Network devices to move in (`linux.netDevices`, keyed by host interface name). */
+  netDevices?: { hostInterfaceName: string; name: string }[];
 }
 
 /** Mount options of a read-only driver file. */
@@ -120,19 +124,39 @@ export function addDeviceNode(spec: OciSpec, node: DeviceNodeEdit): void {
   }
 }
 
-/** Adds a mount; one already at the same destination is replaced unless it is identical. */
-export function addMount(spec: OciSpec, mount: MountEdit): void {
+/**
+ * Adds a mount; one already at the same destination is replaced unless it is identical.
+ *
+ * @returns whether the mounts changed
+ */
+export function addMount(spec: OciSpec, mount: MountEdit): boolean {
   const mounts = arrayAt(spec, "mounts", "mounts");
-  const entry: JsonObject = {
-    destination: mount.containerPath,
-    type: mount.type ?? "bind",
-    source: mount.hostPath,
-    options: mount.options ?? [...READ_ONLY_BIND_OPTIONS],
-  };
+  const entry: JsonObject = { destination: mount.containerPath };
+  if (mount.type !== undefined) entry.type = mount.type;
+  entry.source = mount.hostPath;
+  if (mount.options !== undefined) entry.options = mount.options;
   const same = (m: unknown) => isJsonObject(m) && m.destination === mount.containerPath;
-  if (mounts.some((m) => same(m) && sameJson(m, entry))) return;
-  for (let i = mounts.length - 1; i >= 0; i--) if (same(mounts[i])) mounts.splice(i, 1);
+  if (mounts.some((m) => same(m) && sameJson(m, entry))) return false;
+  const at = mounts.findIndex(same);
+  if (at >= 0) mounts.splice(at, 1);
   mounts.push(entry);
+  return true;
+}
+
+/**
+ * Orders mounts by the depth of their destination (stable), so a parent is always mounted
+ * before what is mounted inside it — what the CDI reference does after adding mounts.
+ */
+export function sortMountsByDepth(spec: OciSpec): void {
+  if (!Array.isArray(spec.mounts)) return;
+  const depth = (m: unknown) =>
+    isJsonObject(m) && typeof m.destination === "string"
+      ? m.destination.split("/").filter((p) => p !== "" && p !== ".").length
+      : 0;
+  const sorted = spec.mounts.map((m, i) => ({ m, i, d: depth(m) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .map((x) => x.m);
+  if (sorted.some((m, i) => m !== (spec.mounts as unknown[])[i])) spec.mounts = sorted;
 }
 
 /** Adds a hook at its stage unless an identical one (path, args, env, timeout) is present. */
@@ -163,12 +187,12 @@ export function hasHookNamed(spec: OciSpec, stage: HookStage, names: readonly st
   );
 }
 
-/** Adds group ids to `process.user.additionalGids`. */
+/** Adds group ids to `process.user.additionalGids` (0 and ids already there are skipped). */
 export function addAdditionalGids(spec: OciSpec, gids: readonly number[]): void {
-  if (gids.length === 0) return;
+  if (gids.every((gid) => gid === 0)) return;
   const user = objectAt(objectAt(spec, "process", "process"), "user", "process.user");
   const list = arrayAt(user, "additionalGids", "process.user.additionalGids");
-  for (const gid of gids) if (!list.includes(gid)) list.push(gid);
+  for (const gid of gids) if (gid !== 0 && !list.includes(gid)) list.push(gid);
 }
 
 /**
@@ -179,8 +203,15 @@ export function addAdditionalGids(spec: OciSpec, gids: readonly number[]): void 
 export function applyContainerEdits(spec: OciSpec, edits: ContainerEdits): void {
   setEnv(spec, edits.env ?? []);
   for (const node of edits.deviceNodes ?? []) addDeviceNode(spec, node);
-  for (const mount of edits.mounts ?? []) addMount(spec, mount);
+  for (const net of edits.netDevices ?? []) {
+    const devices = objectAt(objectAt(spec, "linux", "linux"), "netDevices", "linux.netDevices");
+    devices[net.hostInterfaceName] = { name: net.name };
+  }
+  let mounted = false;
+  for (const mount of edits.mounts ?? []) mounted = addMount(spec, mount) || mounted;
+  if (mounted) sortMountsByDepth(spec);
   for (const hook of edits.hooks ?? []) addHook(spec, hook);
+  if (edits.intelRdt !== undefined) objectAt(spec, "linux", "linux").intelRdt = edits.intelRdt;
   addAdditionalGids(spec, edits.additionalGids ?? []);
 }
 

@@ -10,6 +10,9 @@ import { attachIo, runProgram } from "../core/command_line.ts";
 import type { ToolIo } from "../core/tool_io.ts";
 import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
+import { loadConfig } from "../core/config_file.ts";
+import { SpecError } from "../core/errors.ts";
+import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
 import { VERSION } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
@@ -54,6 +57,57 @@ export function buildCtkProgram(io: ToolIo): Command {
     .action(async (options: { folder: string[] }) => {
       const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
       await updateLdcache(rootfs, options.folder, { pathEnv: io.env.PATH });
+    });
+
+  const cdi = program
+    .command("cdi")
+    .description("Container Device Interface specs")
+    .exitOverride();
+  cdi
+    .command("generate")
+    .description("write a CDI spec for the host's devices")
+    .option(
+      "--driver-root <dir>",
+      "where driver files are read (default: [xpu-container-cli] root)",
+    )
+    .option("--dev-root <dir>", "where device nodes are read (default: the driver root)")
+    .option("--profile <name>", "device profile (default: [xpu-container-cli] profile)")
+    .option(
+      "--kind <vendor/class>",
+      "CDI kind (default: [xpu-container-runtime.modes.cdi] default-kind)",
+    )
+    .option("--hook-path <path>", "xpu-ctk for the spec's hooks (default: [xpu-ctk] path)")
+    .option("--output <file>", "write here (atomically, mode 0644) instead of stdout")
+    .option("--format <json|yaml>", "output format (default: from the --output name, else yaml)")
+    .exitOverride()
+    .action(async (options: GenerateFlags) => await cdiGenerate(options, io));
+  cdi
+    .command("list")
+    .description("the CDI devices the spec dirs offer, one qualified name per line")
+    .option("--spec-dir <dir>", "a spec dir, lowest priority first (repeatable)", collect, [])
+    .exitOverride()
+    .action(async (options: { specDir: string[] }) => {
+      const dirs = options.specDir.length > 0
+        ? options.specDir
+        : loadConfig(io.env).config.runtime.modes.cdi.specDirs;
+      await cdiList(dirs, io);
+    });
+  cdi
+    .command("validate")
+    .description("check CDI spec files")
+    .argument("<file...>", "spec files (.json or .yaml)")
+    .exitOverride()
+    .action(async (files: string[]) => {
+      const invalid = await cdiValidate(files, io);
+      if (invalid > 0) {
+        throw new SpecError(
+          `Cannot accept ${invalid} of ${files.length} spec file${
+            files.length === 1 ? "" : "s"
+          }: ` +
+            `see the errors above`,
+          { path: files[0] },
+        );
+      }
     });
 
   const config = program

@@ -24,9 +24,11 @@ import {
   type OciSpec,
   parseOciSpec,
   serializeOciSpec,
+  specAnnotations,
   specEnv,
   specMounts,
 } from "../core/oci_spec.ts";
+import { applyCdiDevices, cdiAnnotationDevices, qualifyRequest } from "./cdi_edits.ts";
 import { csvContainerEdits } from "./csv_edits.ts";
 import { parseCsvMountSpec } from "./csv_mount_spec.ts";
 import { applyLegacyEdits, LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
@@ -57,7 +59,7 @@ export interface CreateOutcome {
  * @throws {SpecError} for an unreadable or malformed spec
  * @throws {RequestError} for a request this host cannot serve
  */
-export function editBundleForCreate(ctx: CreateContext): CreateOutcome {
+export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOutcome> {
   const specPath = `${ctx.bundle.replace(/\/+$/, "")}/config.json`;
   let text: string;
   try {
@@ -77,21 +79,25 @@ export function editBundleForCreate(ctx: CreateContext): CreateOutcome {
     config,
   );
   notes.forEach((note) => logger.info(note));
-  if (request === undefined) {
+  const annotated = cdiAnnotationDevices(
+    specAnnotations(spec),
+    config.runtime.modes.cdi.annotationPrefixes,
+  );
+  if (request === undefined && annotated.length === 0) {
     logger.debug("No XPU devices requested: leaving the spec unchanged");
     return { written: false };
   }
   const resolved = resolveMode({
     configured: config.runtime.mode,
     pinned: ctx.pinnedMode,
-    requested: request.devices,
+    requested: request?.devices === "all" ? "all" : [...(request?.devices ?? []), ...annotated],
     isCsvPlatform: () => isCsvPlatform(ctx.fs, config.cli.root),
   });
   logger.info(describeMode(resolved));
 
   const before = JSON.stringify(spec);
   try {
-    MODE_EDITS[resolved.mode](spec, request, ctx);
+    await MODE_EDITS[resolved.mode](spec, { devices: request, annotated }, ctx);
   } catch (error) {
     if (error instanceof SpecError && error.path === "") {
       throw new SpecError(
@@ -112,19 +118,48 @@ export function editBundleForCreate(ctx: CreateContext): CreateOutcome {
   return { mode: resolved.mode, written: true };
 }
 
-type ModeEdit = (spec: OciSpec, request: DeviceRequest, ctx: CreateContext) => void;
+/** What a container asked for: devices by env or volume mounts, and CDI names by annotation. */
+interface ContainerRequest {
+  devices?: DeviceRequest;
+  annotated: string[];
+}
+
+type ModeEdit = (
+  spec: OciSpec,
+  request: ContainerRequest,
+  ctx: CreateContext,
+) => void | Promise<void>;
 
 const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
-  legacy: editForLegacy,
-  csv: editForCsv,
-  cdi: () => {
-    throw new RequestError(
-      `Cannot serve the container in mode 'cdi': CDI support is not available in this release ` +
-        `of the shim yet: request devices by index or UUID and set [xpu-container-runtime] mode ` +
-        `to "legacy" or "csv", or use xpu-container-runtime without the .cdi suffix`,
-    );
-  },
+  legacy: (spec, request, ctx) =>
+    onlyDevices(request, ctx, (devices) => editForLegacy(spec, devices, ctx)),
+  csv: (spec, request, ctx) =>
+    onlyDevices(request, ctx, (devices) => editForCsv(spec, devices, ctx)),
+  cdi: editForCdi,
 };
+
+/** Legacy and csv modes serve `XPU_VISIBLE_DEVICES`; CDI annotations need cdi mode. */
+function onlyDevices(
+  request: ContainerRequest,
+  ctx: CreateContext,
+  edit: (devices: DeviceRequest) => void,
+): void {
+  if (request.annotated.length > 0) {
+    ctx.logger.warn(
+      `Ignoring CDI annotations (${
+        request.annotated.join(", ")
+      }): they are served in mode 'cdi' only`,
+    );
+  }
+  if (request.devices !== undefined) edit(request.devices);
+}
+
+async function editForCdi(spec: OciSpec, request: ContainerRequest, ctx: CreateContext) {
+  const cdi = ctx.config.runtime.modes.cdi;
+  const fromEnv = request.devices ? qualifyRequest(request.devices.devices, cdi.defaultKind) : [];
+  const names = [...new Set([...fromEnv, ...request.annotated])];
+  await applyCdiDevices(spec, { names, specDirs: cdi.specDirs, fs: ctx.fs, logger: ctx.logger });
+}
 
 function hookProgram(ctx: CreateContext, configured: string, key: string): string {
   const { path, found } = resolveHookProgram(configured, { path: ctx.env.PATH });

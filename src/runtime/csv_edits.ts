@@ -6,11 +6,12 @@
  * @module
  */
 
-import type {
-  ContainerEdits,
-  DeviceNodeEdit,
-  HookEdit,
-  MountEdit,
+import {
+  type ContainerEdits,
+  type DeviceNodeEdit,
+  type HookEdit,
+  type MountEdit,
+  READ_ONLY_BIND_OPTIONS,
 } from "../core/container_edits.ts";
 import { readDeviceNode } from "../core/device_discovery.ts";
 import type { HostFs } from "../core/host_fs.ts";
@@ -52,7 +53,12 @@ export function csvContainerEdits(
   const mount = (containerPath: string, realPath: string) => {
     if (mounted.has(containerPath)) return;
     mounted.add(containerPath);
-    mounts.push({ hostPath: hostPath(driverRoot, realPath), containerPath });
+    mounts.push({
+      hostPath: hostPath(driverRoot, realPath),
+      containerPath,
+      type: "bind",
+      options: [...READ_ONLY_BIND_OPTIONS],
+    });
   };
 
   for (const entry of entries) {

@@ -72,7 +72,7 @@ export async function runShim(
       const { editBundleForCreate } = await import("./create.ts");
       const { realHostFs } = await import("../core/host_fs.ts");
       const { modeFromExecutableName } = await import("../core/mode.ts");
-      editBundleForCreate({
+      await editBundleForCreate({
         bundle: bundle.startsWith("/") ? bundle : `${input.cwd}/${bundle}`,
         config,
         pinnedMode: modeFromExecutableName(input.executableName),

@@ -41,7 +41,11 @@ Deno.test("parseQualifiedName", async (t) => {
     { name: "empty class", input: "vendor.com/=name", expected: undefined },
     { name: "vendor starting with a digit", input: "1vendor.com/class=name", expected: undefined },
     { name: "vendor ending with a dot", input: "vendor./class=name", expected: undefined },
-    { name: 'class with "."', input: "vendor.com/cl.ass=name", expected: undefined },
+    {
+      name: 'class with "." (valid CDI; the spec then needs 0.6.0)',
+      input: "vendor.com/cl.ass=name",
+      expected: { vendor: "vendor.com", class: "cl.ass", name: "name" },
+    },
     { name: 'class with "/"', input: "vendor.com/a/b=name", expected: undefined },
     { name: 'name starting with "-"', input: "vendor.com/class=-name", expected: undefined },
     { name: 'name ending with ":"', input: "vendor.com/class=name:", expected: undefined },
@@ -68,9 +72,20 @@ Deno.test("kindProblem", async (t) => {
       expected: /"noslash" must have the form "vendor\/class"/,
     },
     { name: "vendor starting with a digit", input: "1x.dev/xpu", expected: /vendor "1x.dev"/ },
-    { name: "empty vendor", input: "/xpu", expected: /vendor ""/ },
-    { name: 'class with "."', input: "xpu.dev/x.pu", expected: /class "x.pu"/ },
-    { name: "empty class", input: "xpu.dev/", expected: /class ""/ },
+    { name: "empty vendor", input: "/xpu", expected: /must have the form "vendor\/class"/ },
+    { name: 'class with "."', input: "xpu.dev/x.pu", expected: undefined },
+    { name: "empty class", input: "xpu.dev/", expected: /must have the form "vendor\/class"/ },
+    {
+      name: "no slash",
+      input: "vendor1.comdevice",
+      expected: /must have the form "vendor\/class"/,
+    },
+    {
+      name: "vendor ending with '-'",
+      input: "vendor.com-/device",
+      expected: /vendor "vendor.com-"/,
+    },
+    { name: "class ending with '='", input: "vendor.com/device=", expected: /class "device="/ },
     { name: "two slashes", input: "xpu.dev/a/b", expected: /class "a\/b"/ },
   ];
   for (const c of cases) {
@@ -79,5 +94,45 @@ Deno.test("kindProblem", async (t) => {
       if (c.expected === undefined) strictEqual(problem, undefined);
       else match(problem ?? "(valid)", c.expected);
     });
+  }
+});
+
+// The CDI reference's qualified-name table (pkg/parser/parser_test.go), carried over as facts.
+Deno.test("parseQualifiedName: the CDI reference table", async (t) => {
+  const valid: [string, string, string, string][] = [
+    ["vendor.com/class=dev", "vendor.com", "class", "dev"],
+    ["a/b=c", "a", "b", "c"],
+    ["aa/b=cc", "aa", "b", "cc"],
+    ["a/bb=cc", "a", "bb", "cc"],
+    ["vendor.com/class=0", "vendor.com", "class", "0"],
+    ["vendor1.com/class1=dev1", "vendor1.com", "class1", "dev1"],
+    ["vendor1.com/class.subclass=dev1", "vendor1.com", "class.subclass", "dev1"],
+    ["other-vendor1.com/class_1=dev_1", "other-vendor1.com", "class_1", "dev_1"],
+    [
+      "yet_another-vendor2.com/c-lass_2=dev_1:2.3",
+      "yet_another-vendor2.com",
+      "c-lass_2",
+      "dev_1:2.3",
+    ],
+  ];
+  for (const [input, vendor, cls, name] of valid) {
+    await t.step(`valid ${input}`, () => {
+      deepStrictEqual(parseQualifiedName(input), { vendor, class: cls, name });
+    });
+  }
+  const invalid = [
+    "_invalid.com/class=dev",
+    "invalid2.com-/class=dev",
+    "invalid3.com/_class=dev",
+    "invalid4.com/class_=dev",
+    "invalid5.com/class=-dev",
+    "invalid6.com/class=dev:",
+    "*.com/*dev=*gpu*",
+  ];
+  for (const input of invalid) {
+    await t.step(
+      `invalid ${input}`,
+      () => strictEqual(parseQualifiedName(input), undefined),
+    );
   }
 });

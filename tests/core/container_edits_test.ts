@@ -154,7 +154,12 @@ Deno.test("applyContainerEdits", async (t) => {
           ],
         },
         edits: {
-          mounts: [{ hostPath: "/usr/lib/libxpu.so.1", containerPath: "/usr/lib/libxpu.so.1" }],
+          mounts: [{
+            hostPath: "/usr/lib/libxpu.so.1",
+            containerPath: "/usr/lib/libxpu.so.1",
+            type: "bind",
+            options: RO,
+          }],
         },
       },
       expected: {
@@ -183,7 +188,14 @@ Deno.test("applyContainerEdits", async (t) => {
             { destination: "/proc", type: "proc", source: "proc" },
           ],
         },
-        edits: { mounts: [{ hostPath: "/usr/bin/xpu-smi", containerPath: "/usr/bin/xpu-smi" }] },
+        edits: {
+          mounts: [{
+            hostPath: "/usr/bin/xpu-smi",
+            containerPath: "/usr/bin/xpu-smi",
+            type: "bind",
+            options: RO,
+          }],
+        },
       },
       expected: {
         mounts: [
@@ -196,6 +208,24 @@ Deno.test("applyContainerEdits", async (t) => {
           { destination: "/proc", type: "proc", source: "proc" },
         ],
       },
+    },
+    {
+      name: "mounts are written as given and ordered by depth (parents first)",
+      input: {
+        spec: { mounts: [{ destination: "/a/b/c", source: "x" }] },
+        edits: { mounts: [{ hostPath: "/h", containerPath: "/a" }] },
+      },
+      expected: {
+        mounts: [{ destination: "/a", source: "/h" }, { destination: "/a/b/c", source: "x" }],
+      },
+    },
+    {
+      name: "additional gid 0 and ones already there are skipped",
+      input: {
+        spec: { process: { user: { additionalGids: [5] } } },
+        edits: { additionalGids: [0, 5, 6, 6] },
+      },
+      expected: { process: { user: { additionalGids: [5, 6] } } },
     },
     {
       name: "two mounts to one destination in one edit: the last wins",

@@ -35,7 +35,12 @@ function node(path: string, minor: number, fileMode = 0o666): DeviceNodeEdit {
 }
 
 function bind(containerPath: string, realPath: string): MountEdit {
-  return { hostPath: DRIVER_ROOT + realPath, containerPath };
+  return {
+    hostPath: DRIVER_ROOT + realPath,
+    containerPath,
+    type: "bind",
+    options: ["ro", "nosuid", "nodev", "bind"],
+  };
 }
 
 function ldcache(...folders: string[]): HookEdit {

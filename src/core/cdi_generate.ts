@@ -1,0 +1,131 @@
+/**
+ * Generating a CDI spec from what a device profile finds on the host: one device per index and
+ * per UUID plus `all`, common edits with the control nodes, read-only mounts of the driver files,
+ * the hooks that recreate their symlinks and refresh the ld cache, and the lowest `cdiVersion`
+ * that can express it all.
+ *
+ * @module
+ */
+
+import { CAPABILITIES } from "./capabilities.ts";
+import type { CdiDevice, CdiDeviceNode, CdiEdits, CdiHook, CdiMount, CdiSpec } from "./cdi_spec.ts";
+import { minimumCdiVersion } from "./cdi_version.ts";
+import { READ_ONLY_BIND_OPTIONS } from "./container_edits.ts";
+import { type DeviceNode, discoverDevices, discoverDriverFiles } from "./device_discovery.ts";
+import type { DeviceProfile } from "./device_profile.ts";
+import { RequestError } from "./errors.ts";
+import type { HostFs } from "./host_fs.ts";
+import { dirnameInRoot } from "./root_path.ts";
+
+/** Inputs of {@link generateCdiSpec}. */
+export interface GenerateOptions {
+  profile: DeviceProfile;
+  fs: HostFs;
+  /** Where driver files are read; mounts' host paths are under it. */
+  driverRoot: string;
+  /** Where device nodes are read (default: the driver root); node host paths are under it. */
+  devRoot?: string;
+  /** `vendor/class` of the devices. */
+  kind: string;
+  /** Absolute path of `xpu-ctk` for the hooks. */
+  ctkPath: string;
+}
+
+function join(root: string, path: string): string {
+  return root === "/" ? path : root.replace(/\/+$/, "") + path;
+}
+
+/** A node needs its group in `additionalGids` when only its owner and group may open it. */
+function restrictedGid(node: DeviceNode): number | undefined {
+  const others = node.fileMode & 0o006;
+  const group = node.fileMode & 0o060;
+  return others === 0 && group !== 0 && node.gid !== 0 ? node.gid : undefined;
+}
+
+function edits(
+  nodes: readonly DeviceNode[],
+  devRoot: string,
+): CdiEdits {
+  const deviceNodes: CdiDeviceNode[] = nodes.map((node) => {
+    const host = join(devRoot, node.path);
+    return host === node.path ? { path: node.path } : { path: node.path, hostPath: host };
+  });
+  const result: CdiEdits = { deviceNodes };
+  const gids = [...new Set(nodes.map(restrictedGid).filter((g): g is number => g !== undefined))];
+  if (gids.length > 0) result.additionalGids = gids.sort((a, b) => a - b);
+  return result;
+}
+
+/**
+ * Generates the spec.
+ *
+ * @throws {RequestError} when the profile finds no device under the dev root
+ */
+export function generateCdiSpec(options: GenerateOptions): CdiSpec {
+  const { fs, profile, driverRoot } = options;
+  const devRoot = options.devRoot ?? driverRoot;
+  const host = discoverDevices(fs, profile, { driverRoot, devRoot });
+  if (host.devices.length === 0) {
+    throw new RequestError(
+      `Cannot generate a CDI spec: the "${profile.name}" profile finds no device under ` +
+        `"${devRoot}" (${profile.deviceNodes.join(", ")}): load the driver, or pass --dev-root ` +
+        `or --profile`,
+    );
+  }
+  const devices: CdiDevice[] = [];
+  for (const device of host.devices) {
+    devices.push({ name: String(device.index), containerEdits: edits(device.nodes, devRoot) });
+  }
+  for (const device of host.devices) {
+    if (device.uuid) {
+      devices.push({ name: device.uuid, containerEdits: edits(device.nodes, devRoot) });
+    }
+  }
+  devices.push({
+    name: "all",
+    containerEdits: edits(host.devices.flatMap((d) => d.nodes), devRoot),
+  });
+
+  const files = discoverDriverFiles(fs, profile, { driverRoot, capabilities: CAPABILITIES });
+  const mounts: CdiMount[] = [];
+  const links: string[] = [];
+  const libraryDirs: string[] = [];
+  for (const file of files) {
+    const info = fs.lstat(file.hostPath);
+    if (info?.kind === "symlink") links.push(`${fs.readLink(file.hostPath)}::${file.path}`);
+    else if (info?.kind === "file") {
+      mounts.push({
+        hostPath: join(driverRoot, file.path),
+        containerPath: file.path,
+        options: [...READ_ONLY_BIND_OPTIONS],
+      });
+    } else continue;
+    if (/\.so(\.|$)/.test(file.path)) libraryDirs.push(dirnameInRoot(file.path));
+  }
+  const hooks: CdiHook[] = [];
+  if (links.length > 0) {
+    hooks.push({
+      hookName: "createContainer",
+      path: options.ctkPath,
+      args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
+    });
+  }
+  const folders = [...new Set(libraryDirs)];
+  if (folders.length > 0) {
+    hooks.push({
+      hookName: "createContainer",
+      path: options.ctkPath,
+      args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
+    });
+  }
+  const common = edits(host.controlNodes, devRoot);
+  const containerEdits: CdiEdits = {};
+  if (common.deviceNodes!.length > 0) containerEdits.deviceNodes = common.deviceNodes;
+  if (mounts.length > 0) containerEdits.mounts = mounts;
+  if (hooks.length > 0) containerEdits.hooks = hooks;
+  if (common.additionalGids) containerEdits.additionalGids = common.additionalGids;
+
+  const spec: CdiSpec = { cdiVersion: "", kind: options.kind, devices, containerEdits };
+  spec.cdiVersion = minimumCdiVersion(spec);
+  return spec;
+}

@@ -1,0 +1,118 @@
+/**
+ * `xpu-ctk cdi generate | list | validate`: writing a CDI spec for the host's devices, listing the
+ * devices the spec dirs offer, and checking spec files.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../core/atomic_file.ts";
+import { kindProblem } from "../core/cdi_name.ts";
+import { generateCdiSpec } from "../core/cdi_generate.ts";
+import { loadCdiRegistry } from "../core/cdi_registry.ts";
+import { cdiFormatOf, formatCdiSpec, parseCdiSpec } from "../core/cdi_spec.ts";
+import { loadConfig } from "../core/config_file.ts";
+import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
+import { errorMessage, UsageError } from "../core/errors.ts";
+import { resolveHookProgram } from "../core/executable_lookup.ts";
+import { type HostFs, realHostFs } from "../core/host_fs.ts";
+import type { ToolIo } from "../core/tool_io.ts";
+
+/** Flags of `cdi generate`. */
+export interface GenerateFlags {
+  driverRoot?: string;
+  devRoot?: string;
+  profile?: string;
+  kind?: string;
+  hookPath?: string;
+  output?: string;
+  format?: string;
+}
+
+/** Writes (or prints) a CDI spec for the host's devices. */
+export async function cdiGenerate(
+  flags: GenerateFlags,
+  io: ToolIo,
+  fs: HostFs = realHostFs,
+): Promise<void> {
+  const { config } = loadConfig(io.env);
+  const profileName = flags.profile ?? config.cli.profile;
+  const profile = findProfile(config.profiles, profileName);
+  if (profile === undefined) {
+    const names = [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)];
+    throw new UsageError(
+      `Cannot use --profile "${profileName}": no such device profile: use one of ` +
+        `${
+          names.map((n) => `"${n}"`).join(", ")
+        }, or define [profiles.${profileName}] in the config`,
+    );
+  }
+  const kind = flags.kind ?? config.runtime.modes.cdi.defaultKind;
+  const problem = kindProblem(kind);
+  if (problem) throw new UsageError(`Cannot use --kind "${kind}": ${problem}`);
+  const format = flags.format ?? (flags.output ? cdiFormatOf(flags.output) : undefined) ?? "yaml";
+  if (format !== "json" && format !== "yaml") {
+    throw new UsageError(`Cannot use --format "${format}": use json or yaml`);
+  }
+  for (
+    const [flag, value] of [["--driver-root", flags.driverRoot], ["--dev-root", flags.devRoot]]
+  ) {
+    if (value !== undefined && !value.startsWith("/")) {
+      throw new UsageError(`Cannot use ${flag} "${value}": expected an absolute path`);
+    }
+  }
+  const hook = flags.hookPath ?? resolveHookProgram(config.ctk.path, { path: io.env.PATH }).path;
+  const driverRoot = flags.driverRoot ?? config.cli.root;
+  const spec = generateCdiSpec({
+    profile,
+    fs,
+    driverRoot,
+    devRoot: flags.devRoot ?? driverRoot,
+    kind,
+    ctkPath: hook,
+  });
+  const text = await formatCdiSpec(spec, format);
+  // What is written must read back: the same parser the shim uses checks it first.
+  await parseCdiSpec(text, flags.output ?? `<stdout>.${format}`);
+  if (flags.output === undefined) io.stdout(text);
+  else writeFileAtomic(flags.output, text, { mode: 0o644 });
+}
+
+/** Prints every resolvable device of the spec dirs; problems go to stderr. */
+export async function cdiList(specDirs: readonly string[], io: ToolIo): Promise<void> {
+  const registry = await loadCdiRegistry(specDirs);
+  // A conflict is recorded for each of the two files; say it once.
+  for (const message of new Set(registry.errors.map((e) => e.message))) {
+    io.stderr(`xpu-ctk: warning: ${message}\n`);
+  }
+  for (const s of registry.shadowed) {
+    io.stderr(
+      `xpu-ctk: warning: "${s.name}" from "${s.winner}" shadows the one in "${s.hidden}"\n`,
+    );
+  }
+  io.stdout([...registry.devices.keys()].sort().map((n) => `${n}\n`).join(""));
+}
+
+/**
+ * Checks spec files; prints one line per valid file and one error line per invalid one.
+ *
+ * @returns the number of invalid files
+ */
+export async function cdiValidate(files: readonly string[], io: ToolIo): Promise<number> {
+  let invalid = 0;
+  for (const file of files) {
+    try {
+      if (cdiFormatOf(file) === undefined) {
+        throw new UsageError(`Cannot validate "${file}": CDI spec files end in .json or .yaml`);
+      }
+      const spec = await parseCdiSpec(Deno.readTextFileSync(file), file);
+      io.stdout(
+        `${file}: valid, kind ${spec.kind}, cdiVersion ${spec.cdiVersion}, ` +
+          `${spec.devices.length} device${spec.devices.length === 1 ? "" : "s"}\n`,
+      );
+    } catch (error) {
+      invalid++;
+      io.stderr(`xpu-ctk: ${errorMessage(error)}\n`);
+    }
+  }
+  return invalid;
+}
