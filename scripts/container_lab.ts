@@ -29,7 +29,9 @@ export interface FixtureNode {
 
 /** The device nodes of a fixture driver root, which git cannot hold. */
 export function fixtureNodes(profile: string): FixtureNode[] {
-  return JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/driver-root/${profile}.nodes.json`));
+  return JSON.parse(
+    Deno.readTextFileSync(`${REPO_ROOT}/fixtures/driver-root/${profile}.nodes.json`),
+  );
 }
 
 /** Device nodes of the simulated XPU host. */
