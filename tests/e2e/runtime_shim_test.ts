@@ -286,26 +286,3 @@ await labTest(
     strictEqual(Deno.readTextFileSync(unknown), before);
   },
 );
-
-await labTest(
-  "cdi mode is refused clearly until CDI support lands",
-  ["root", "runc", "busybox"],
-  { mode: "auto" },
-  async (lab) => {
-    const specPath = makeBundle(`${lab.dir}/bundle`, {
-      args: ["true"],
-      env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"],
-    });
-    const before = Deno.readTextFileSync(specPath);
-    const run = await runInLab(lab, "bundle");
-    strictEqual(run.createCode, 1);
-    match(
-      run.createStderr,
-      /Cannot serve the container in mode 'cdi': CDI support is not available/,
-    );
-    strictEqual(Deno.readTextFileSync(specPath), before);
-    const log = readLog(lab);
-    ok(log.some((e) => e.msg === "Auto-detected mode as 'cdi'"));
-    ok(log.some((e) => e.level === "error" && e.msg.startsWith("Cannot serve the container")));
-  },
-);

@@ -29,6 +29,8 @@ export interface Lab {
   dir: string;
   driverRoot: string;
   configPath: string;
+  /** The CDI spec dir the config names. */
+  cdiDir: string;
   stateRoot: string;
   logFile: string;
   /** Environment of the shim and the tools: the config file. */
@@ -56,6 +58,7 @@ export async function makeLab(config: LabConfig): Promise<Lab> {
   Deno.mkdirSync(`${dir}/csv`);
   Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/csv/xpu.csv`);
   Deno.mkdirSync(`${dir}/tools`);
+  Deno.mkdirSync(`${dir}/cdi`);
   const tools = {
     hook: writeToolWrapper("xpu-container-runtime-hook", `${dir}/tools`),
     cli: writeToolWrapper("xpu-container-cli", `${dir}/tools`),
@@ -73,6 +76,8 @@ export async function makeLab(config: LabConfig): Promise<Lab> {
       `runtimes = ${JSON.stringify(config.runtimes ?? ["runc"])}`,
       `[xpu-container-runtime.modes.csv]`,
       `mount-spec-path = ${JSON.stringify(`${dir}/csv`)}`,
+      `[xpu-container-runtime.modes.cdi]`,
+      `spec-dirs = [${JSON.stringify(`${dir}/cdi`)}]`,
       `[xpu-container-runtime-hook]`,
       `path = ${JSON.stringify(config.hookPath ?? tools.hook)}`,
       `[xpu-ctk]`,
@@ -84,6 +89,7 @@ export async function makeLab(config: LabConfig): Promise<Lab> {
     dir,
     driverRoot,
     configPath,
+    cdiDir: `${dir}/cdi`,
     stateRoot: `${dir}/state`,
     logFile: `${dir}/log.json`,
     env: { XPU_CTK_CONFIG_FILE_PATH: configPath },
