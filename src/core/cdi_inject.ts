@@ -141,7 +141,7 @@ export function toContainerEdits(
     }
     merged.additionalGids!.push(...(e.additionalGids ?? []));
     merged.netDevices!.push(...(e.netDevices ?? []));
-    if (e.intelRdt !== undefined) merged.intelRdt = { ...e.intelRdt };
+    if (e.intelRdt != null) merged.intelRdt = { ...e.intelRdt };
   }
   return merged;
 }

@@ -298,7 +298,7 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
   const closID = edits.intelRdt?.closID;
   if (
     closID !== undefined && closID !== "/" &&
-    (closID === "" || closID === "." || closID === ".." || /[/\n]/.test(closID) ||
+    (closID === "." || closID === ".." || /[/\n]/.test(closID) ||
       closID.length >= 4096)
   ) {
     return {
@@ -329,6 +329,8 @@ export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
   if (shape) return shape;
   const spec = document as CdiSpec;
   if (!spec.cdiVersion) return { at: ["cdiVersion"], message: "cdiVersion is missing" };
+  const version = cdiVersionProblem(spec);
+  if (version) return { at: ["cdiVersion"], message: version };
   if (!spec.kind) return { at: ["kind"], message: "kind is missing" };
   const slash = spec.kind.indexOf("/");
   if (slash <= 0 || slash === spec.kind.length - 1) {
@@ -337,8 +339,6 @@ export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
   const kindProblem = vendorNameProblem(spec.kind.slice(0, slash)) ??
     classNameProblem(spec.kind.slice(slash + 1));
   if (kindProblem) return { at: ["kind"], message: kindProblem };
-  const version = cdiVersionProblem(spec);
-  if (version) return { at: ["cdiVersion"], message: version };
   const global = editsProblem(spec.containerEdits ?? undefined, ["containerEdits"]);
   if (global) return global;
   const seen = new Set<string>();
@@ -410,20 +410,21 @@ async function locate(
  */
 export async function parseCdiSpec(text: string, path: string): Promise<CdiSpec> {
   const fix = "fix the spec or remove the file";
+  if (text.trim() === "") {
+    throw new SpecError(`Cannot load CDI spec "${path}": the file is empty: ${fix}`, { path });
+  }
   let document: unknown;
   if (cdiFormatOf(path) === "json") {
-    try {
-      document = JSON.parse(text);
-    } catch (error) {
-      const found = findJsonSyntaxError(text);
-      const where = { path, line: found?.line, column: found?.column };
+    // The scanner also rejects repeated keys, as the reference's strict reader does.
+    const found = findJsonSyntaxError(text, { uniqueKeys: true });
+    if (found) {
+      const where = { path, line: found.line, column: found.column };
       throw new SpecError(
-        `Cannot load CDI spec ${describePosition(where)}: ` +
-          `${found?.detail ?? (error as Error).message}: ${fix}`,
+        `Cannot load CDI spec ${describePosition(where)}: ${found.detail}: ${fix}`,
         where,
-        { cause: error },
       );
     }
+    document = JSON.parse(text);
   } else {
     const yaml = await yamlModule();
     const lineCounter = new yaml.LineCounter();

@@ -33,14 +33,15 @@ const REQUIREMENTS: readonly { version: string; needs: (spec: CdiSpec) => boolea
     version: "1.1.0",
     needs: (spec) =>
       allEdits(spec).some((e) =>
-        e.intelRdt?.schemata !== undefined || e.intelRdt?.enableMonitoring === true ||
+        // A null field is an absent field (the shape check lets JSON null through).
+        e.intelRdt?.schemata != null || e.intelRdt?.enableMonitoring === true ||
         (e.netDevices?.length ?? 0) > 0
       ),
   },
   {
     version: "0.7.0",
     needs: (spec) =>
-      allEdits(spec).some((e) => e.intelRdt !== undefined || (e.additionalGids?.length ?? 0) > 0),
+      allEdits(spec).some((e) => e.intelRdt != null || (e.additionalGids?.length ?? 0) > 0),
   },
   {
     version: "0.6.0",

@@ -232,19 +232,27 @@ function checkValue(
 
 /**
  * The 1-based line where a dotted key (or table header) is defined, found by a light scan of the
- * text; `undefined` when the scan cannot tell.
+ * text; `undefined` when the scan cannot tell. The n-th table of an array of tables
+ * (`[[a.b]]`) is addressed with its index: `a.b.1.key`.
  */
 export function findKeyLine(text: string, key: string): number | undefined {
   const want = key.split(".");
   const same = (parts: string[]) =>
     parts.length === want.length && parts.every((p, i) => p === want[i]);
   let table: string[] = [];
+  const arrayTables = new Map<string, number>();
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
-    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
+    const header = /^(\[\[?)\s*([^\]]+?)\s*\]\]?/.exec(line);
     if (header) {
-      table = splitDottedKey(header[1]);
+      table = splitDottedKey(header[2]);
+      if (header[1] === "[[") {
+        const name = table.join(".");
+        const index = arrayTables.get(name) ?? 0;
+        arrayTables.set(name, index + 1);
+        table = [...table, String(index)];
+      }
       if (same(table)) return i + 1;
       continue;
     }

@@ -55,8 +55,9 @@ export function parseProfiles(
   value: unknown,
   source: ProfileSource,
 ): { profiles: Record<string, DeviceProfile>; warnings: string[] } {
-  const fail = (key: string, expected: string): never => {
-    const where = { path: source.path, line: source.lineOf(key) };
+  /** `lineKey` locates the line: the key, or its table's header when the key is missing. */
+  const fail = (key: string, expected: string, lineKey = key): never => {
+    const where = { path: source.path, line: source.lineOf(lineKey) ?? source.lineOf(key) };
     throw new ConfigError(
       `Cannot load ${describePosition(where)}: "${key}" must be ${expected}: fix the profile ` +
         `or remove it`,
@@ -86,17 +87,23 @@ export function parseProfiles(
       if (v === undefined) return undefined;
       return typeof v === "string" ? v : fail(at(key), "a string");
     };
-    const paths = (key: string, from: Record<string, unknown>, label: string): string[] => {
+    const paths = (
+      key: string,
+      from: Record<string, unknown>,
+      label: string,
+      lineKey = label,
+    ): string[] => {
       const v = from[key];
       if (v === undefined) return [];
       if (!Array.isArray(v) || !v.every((p) => typeof p === "string" && p.startsWith("/"))) {
-        return fail(label, "an array of absolute paths");
+        return fail(label, "an array of absolute paths", lineKey);
       }
       return v as string[];
     };
     const deviceNodes = paths("device-nodes", table, at("device-nodes"));
     if (deviceNodes.length === 0) {
-      fail(at("device-nodes"), "a non-empty array of device node globs");
+      const lineKey = table["device-nodes"] === undefined ? `profiles.${name}` : at("device-nodes");
+      fail(at("device-nodes"), "a non-empty array of device node globs", lineKey);
     }
     const indexFrom = string("index-from") ?? "suffix";
     if (indexFrom !== "suffix" && indexFrom !== "order") {
@@ -106,15 +113,19 @@ export function parseProfiles(
     if (!Array.isArray(groups) || !groups.every(isTable)) {
       fail(at("driver-files"), "an array of tables ([[profiles.<name>.driver-files]])");
     }
-    const driverFiles: DriverFileGroup[] = (groups as Record<string, unknown>[]).map((group) => {
+    const driverFiles: DriverFileGroup[] = (groups as Record<string, unknown>[]).map((group, n) => {
+      // Lines of the n-th [[profiles.<name>.driver-files]] table and of its keys.
+      const line = (key?: string) => at(`driver-files.${n}${key ? `.${key}` : ""}`);
+      const label = (key: string) => `profiles.${name}.driver-files[${n}].${key}`;
       const capabilities = group.capabilities ?? [...CAPABILITIES];
       if (
         !Array.isArray(capabilities) ||
         !capabilities.every((c) => typeof c === "string" && isCapability(c))
       ) {
         return fail(
-          at("driver-files.capabilities"),
+          label("capabilities"),
           `capability names (${CAPABILITIES.join(", ")})`,
+          line("capabilities"),
         );
       }
       const patterns = group.patterns;
@@ -122,11 +133,15 @@ export function parseProfiles(
         !Array.isArray(patterns) || patterns.length === 0 ||
         !patterns.every((p) => typeof p === "string")
       ) {
-        return fail(at("driver-files.patterns"), "a non-empty array of file-name globs");
+        return fail(
+          label("patterns"),
+          "a non-empty array of file-name globs",
+          patterns === undefined ? line() : line("patterns"),
+        );
       }
       return {
         capabilities: capabilities as Capability[],
-        dirs: paths("dirs", group, at("driver-files.dirs")),
+        dirs: paths("dirs", group, label("dirs"), line("dirs")),
         patterns: patterns as string[],
       };
     });

@@ -149,9 +149,10 @@ export function addMount(spec: OciSpec, mount: MountEdit): boolean {
  */
 export function sortMountsByDepth(spec: OciSpec): void {
   if (!Array.isArray(spec.mounts)) return;
+  // As the reference: the number of separators of the cleaned destination ("/" and "/a" are 1).
   const depth = (m: unknown) =>
     isJsonObject(m) && typeof m.destination === "string"
-      ? m.destination.split("/").filter((p) => p !== "" && p !== ".").length
+      ? Math.max(1, m.destination.split("/").filter((p) => p !== "" && p !== ".").length)
       : 0;
   const sorted = spec.mounts.map((m, i) => ({ m, i, d: depth(m) }))
     .sort((a, b) => a.d - b.d || a.i - b.i)

@@ -19,7 +19,8 @@ export interface JsonSyntaxError {
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 /**
- * Finds the first syntax error of `text` (strict JSON: no comments, no trailing commas).
+ * Finds the first syntax error of `text` (strict JSON: no comments, no trailing commas); with
+ * `uniqueKeys`, a key repeated in one object is an error too (JSON.parse keeps the last silently).
  *
  * @returns the error, or `undefined` when the text is valid JSON
  * @example
@@ -27,7 +28,10 @@ const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
  * findJsonSyntaxError('{\n  "a": ,\n}'); // { line: 2, column: 8, detail: 'unexpected ","' }
  * ```
  */
-export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
+export function findJsonSyntaxError(
+  text: string,
+  options: { uniqueKeys?: boolean } = {},
+): JsonSyntaxError | undefined {
   let i = 0;
   const fail = (): never => {
     throw new JsonStop(i);
@@ -59,11 +63,18 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
         i++;
         return;
       }
+      const keys = new Set<string>();
       for (;;) {
         if (close === "}") {
           skipSpace();
           if (text[i] !== '"') fail();
+          const start = i;
           string();
+          if (options.uniqueKeys) {
+            const key = JSON.parse(text.slice(start, i)) as string;
+            if (keys.has(key)) throw new JsonStop(start, `duplicate key ${JSON.stringify(key)}`);
+            keys.add(key);
+          }
           skipSpace();
           if (text[i] !== ":") fail();
           i++;
@@ -105,13 +116,14 @@ export function findJsonSyntaxError(text: string): JsonSyntaxError | undefined {
     const before = text.slice(0, error.offset);
     const line = before.split("\n").length;
     const column = error.offset - before.lastIndexOf("\n");
-    const detail = error.offset >= text.length
-      ? "unexpected end of the document"
-      : `unexpected ${JSON.stringify(text[error.offset])}`;
+    const detail = error.detail ??
+      (error.offset >= text.length
+        ? "unexpected end of the document"
+        : `unexpected ${JSON.stringify(text[error.offset])}`);
     return { line, column, detail };
   }
 }
 
 class JsonStop {
-  constructor(readonly offset: number) {}
+  constructor(readonly offset: number, readonly detail?: string) {}
 }

@@ -49,9 +49,22 @@ export async function cdiGenerate(
   const kind = flags.kind ?? config.runtime.modes.cdi.defaultKind;
   const problem = kindProblem(kind);
   if (problem) throw new UsageError(`Cannot use --kind "${kind}": ${problem}`);
-  const format = flags.format ?? (flags.output ? cdiFormatOf(flags.output) : undefined) ?? "yaml";
+  const named = flags.output ? cdiFormatOf(flags.output) : undefined;
+  if (flags.output !== undefined && named === undefined) {
+    throw new UsageError(
+      `Cannot write "${flags.output}": CDI consumers read only *.json and *.yaml files: ` +
+        `name the output with one of those extensions`,
+    );
+  }
+  const format = flags.format ?? named ?? "yaml";
   if (format !== "json" && format !== "yaml") {
     throw new UsageError(`Cannot use --format "${format}": use json or yaml`);
+  }
+  if (named !== undefined && format !== named) {
+    throw new UsageError(
+      `Cannot write ${format} to "${flags.output}": the name says ${named}: drop --format or ` +
+        `rename the output`,
+    );
   }
   for (
     const [flag, value] of [["--driver-root", flags.driverRoot], ["--dev-root", flags.devRoot]]
