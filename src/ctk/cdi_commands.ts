@@ -73,7 +73,17 @@ export async function cdiGenerate(
       throw new UsageError(`Cannot use ${flag} "${value}": expected an absolute path`);
     }
   }
-  const hook = flags.hookPath ?? resolveHookProgram(config.ctk.path, { path: io.env.PATH }).path;
+  let hook = flags.hookPath;
+  if (hook === undefined) {
+    const resolved = resolveHookProgram(config.ctk.path, { path: io.env.PATH });
+    if (!resolved.found) {
+      io.stderr(
+        `xpu-ctk: warning: "${config.ctk.path}" ([xpu-ctk] path) is not in PATH: the spec's ` +
+          `hooks run "${resolved.path}"; pass --hook-path if it lives elsewhere\n`,
+      );
+    }
+    hook = resolved.path;
+  }
   const driverRoot = flags.driverRoot ?? config.cli.root;
   const spec = generateCdiSpec({
     profile,
