@@ -8,7 +8,7 @@
 
 import type { DeviceNode, DriverFile, XpuDevice } from "../core/device_discovery.ts";
 import type { HostFs } from "../core/host_fs.ts";
-import { dirnameInRoot } from "../core/root_path.ts";
+import { layoutDriverFiles } from "../core/driver_file_layout.ts";
 
 /** One change inside the container's mount namespace. Paths are in-container. */
 export type ConfigureOp =
@@ -73,17 +73,11 @@ export function planConfigure(input: ConfigureInput): ConfigurePlan {
     });
     cgroupRules.push({ type: node.type, major: node.major, minor: node.minor });
   }
-  const libraryDirs: string[] = [];
-  for (const file of input.driverFiles) {
-    const info = input.fs.lstat(file.hostPath);
-    if (info?.kind === "symlink") {
-      ops.push({ op: "link", target: input.fs.readLink(file.hostPath), path: file.path });
-    } else if (info?.kind === "file") {
-      ops.push({ op: "bind", source: file.hostPath, path: file.path });
-    } else continue;
-    if (/\.so(\.|$)/.test(file.path)) libraryDirs.push(dirnameInRoot(file.path));
-  }
-  return { ops, cgroupRules, libraryDirs: [...new Set(libraryDirs)] };
+  const layout = layoutDriverFiles(input.fs, input.driverFiles);
+  // The real files first, then the links that point at them.
+  for (const file of layout.files) ops.push({ op: "bind", source: file.hostPath, path: file.path });
+  for (const link of layout.links) ops.push({ op: "link", target: link.target, path: link.path });
+  return { ops, cgroupRules, libraryDirs: layout.libraryDirs };
 }
 
 /** Parses `--user UID[:GID]` (numeric ids; the group defaults to the uid). */

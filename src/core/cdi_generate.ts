@@ -15,7 +15,7 @@ import { type DeviceNode, discoverDevices, discoverDriverFiles } from "./device_
 import type { DeviceProfile } from "./device_profile.ts";
 import { RequestError } from "./errors.ts";
 import type { HostFs } from "./host_fs.ts";
-import { dirnameInRoot } from "./root_path.ts";
+import { ctkHooks, layoutDriverFiles } from "./driver_file_layout.ts";
 
 /** Inputs of {@link generateCdiSpec}. */
 export interface GenerateOptions {
@@ -86,38 +86,16 @@ export function generateCdiSpec(options: GenerateOptions): CdiSpec {
     containerEdits: edits(host.devices.flatMap((d) => d.nodes), devRoot),
   });
 
-  const files = discoverDriverFiles(fs, profile, { driverRoot, capabilities: CAPABILITIES });
-  const mounts: CdiMount[] = [];
-  const links: string[] = [];
-  const libraryDirs: string[] = [];
-  for (const file of files) {
-    const info = fs.lstat(file.hostPath);
-    if (info?.kind === "symlink") links.push(`${fs.readLink(file.hostPath)}::${file.path}`);
-    else if (info?.kind === "file") {
-      mounts.push({
-        hostPath: join(driverRoot, file.path),
-        containerPath: file.path,
-        options: [...READ_ONLY_BIND_OPTIONS],
-      });
-    } else continue;
-    if (/\.so(\.|$)/.test(file.path)) libraryDirs.push(dirnameInRoot(file.path));
-  }
-  const hooks: CdiHook[] = [];
-  if (links.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: options.ctkPath,
-      args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
-    });
-  }
-  const folders = [...new Set(libraryDirs)];
-  if (folders.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: options.ctkPath,
-      args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
-    });
-  }
+  const layout = layoutDriverFiles(
+    fs,
+    discoverDriverFiles(fs, profile, { driverRoot, capabilities: CAPABILITIES }),
+  );
+  const mounts: CdiMount[] = layout.files.map((file) => ({
+    hostPath: join(driverRoot, file.path),
+    containerPath: file.path,
+    options: [...READ_ONLY_BIND_OPTIONS],
+  }));
+  const hooks: CdiHook[] = ctkHooks(options.ctkPath, layout);
   const common = edits(host.controlNodes, devRoot);
   const containerEdits: CdiEdits = {};
   if (common.deviceNodes!.length > 0) containerEdits.deviceNodes = common.deviceNodes;

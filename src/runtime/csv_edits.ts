@@ -9,11 +9,11 @@
 import {
   type ContainerEdits,
   type DeviceNodeEdit,
-  type HookEdit,
   type MountEdit,
   READ_ONLY_BIND_OPTIONS,
 } from "../core/container_edits.ts";
 import { readDeviceNode } from "../core/device_discovery.ts";
+import { ctkHooks, type LinkSpec } from "../core/driver_file_layout.ts";
 import type { HostFs } from "../core/host_fs.ts";
 import {
   dirnameInRoot,
@@ -46,7 +46,7 @@ export function csvContainerEdits(
   const { fs, driverRoot } = options;
   const deviceNodes: DeviceNodeEdit[] = [];
   const mounts: MountEdit[] = [];
-  const links: string[] = [];
+  const links: LinkSpec[] = [];
   const libraryDirs: string[] = [];
   const missing: string[] = [];
   const mounted = new Set<string>();
@@ -99,8 +99,9 @@ export function csvContainerEdits(
           mount(chain.final, resolveInRoot(fs, driverRoot, chain.final));
           libraryDirs.push(dirnameInRoot(chain.final));
           for (const hop of chain.hops) {
-            const link = `${hop.target}::${hop.link}`;
-            if (!links.includes(link)) links.push(link);
+            if (!links.some((l) => l.path === hop.link && l.target === hop.target)) {
+              links.push({ target: hop.target, path: hop.link });
+            }
           }
           break;
         }
@@ -108,21 +109,6 @@ export function csvContainerEdits(
     }
   }
 
-  const hooks: HookEdit[] = [];
-  if (links.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: options.ctkPath(),
-      args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
-    });
-  }
-  const folders = [...new Set(libraryDirs)];
-  if (folders.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: options.ctkPath(),
-      args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
-    });
-  }
+  const hooks = ctkHooks(options.ctkPath, { links, libraryDirs: [...new Set(libraryDirs)] });
   return { edits: { deviceNodes, mounts, hooks }, missing };
 }

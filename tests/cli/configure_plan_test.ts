@@ -114,8 +114,8 @@ Deno.test("planConfigure plans nodes, driver files, cgroup rules and ld cache di
       },
       expected: {
         ops: [
-          { op: "link", target: "libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1" },
           { op: "bind", source: "/drv/usr/lib/libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1.0.0" },
+          { op: "link", target: "libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1" },
           { op: "link", target: "/usr/bin/xpu-smi", path: "/usr/bin/xpu-smi-link" },
         ],
         cgroupRules: [],
@@ -156,9 +156,9 @@ Deno.test("planConfigure plans nodes, driver files, cgroup rules and ld cache di
             path: "/usr/lib64/libxpu.so.1.0.0",
           },
           { op: "bind", source: "/drv/usr/bin/xpu-smi", path: "/usr/bin/xpu-smi" },
-          { op: "link", target: "libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1" },
           { op: "bind", source: "/drv/usr/lib/libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1.0.0" },
           { op: "bind", source: "/drv/usr/lib/libxpu-ml.so", path: "/usr/lib/libxpu-ml.so" },
+          { op: "link", target: "libxpu.so.1.0.0", path: "/usr/lib/libxpu.so.1" },
         ],
         cgroupRules: [rule(XPU0)],
         libraryDirs: ["/usr/lib64", "/usr/lib"],
