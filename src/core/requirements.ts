@@ -10,16 +10,12 @@
 
 import { compareVersions } from "./dotted_version.ts";
 import { UsageError } from "./errors.ts";
+import { isTruthy } from "./truthy.ts";
 
 /** Prefix of the variables that carry requirements. */
 export const REQUIRE_PREFIX = "XPU_REQUIRE_";
 /** The variable that turns requirement checks off. */
 export const DISABLE_REQUIRE_ENV = "XPU_DISABLE_REQUIRE";
-
-/** Whether a value is true in the sense of Go's `strconv.ParseBool` (what images already use). */
-export function isTruthy(value: string | undefined): boolean {
-  return value !== undefined && ["1", "t", "T", "true", "TRUE", "True"].includes(value.trim());
-}
 
 /**
  * The requirement expressions of a container environment, ordered by variable name; none when

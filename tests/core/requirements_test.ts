@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
+import { isTruthy } from "../../src/core/truthy.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import {
   collectRequirements,
   type Constraint,
   firstUnmetRequirement,
   type HostFacts,
-  isTruthy,
   parseRequirement,
 } from "../../src/core/requirements.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";

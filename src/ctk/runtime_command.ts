@@ -1,0 +1,295 @@
+/**
+ * `xpu-ctk runtime configure | unconfigure | setup | cleanup`: wiring a container engine (docker,
+ * containerd, cri-o) to the toolkit's runtime and taking it off again — flags first, then their
+ * environment variables, then each engine's defaults; every file planned, then written under a
+ * lock (or diffed for `--dry-run`), then the engine restarted.
+ *
+ * @module
+ */
+
+import { UsageError } from "../core/errors.ts";
+import { isFalsy, isTruthy } from "../core/truthy.ts";
+import type { ToolIo } from "../core/tool_io.ts";
+import {
+  diffChange,
+  readIfExists,
+  withDirLock,
+  writeChanges,
+} from "../engines/config_transaction.ts";
+import {
+  configureContainerd,
+  CONTAINERD_CONFIG,
+  CONTAINERD_DROP_IN,
+  unconfigureContainerd,
+} from "../engines/containerd.ts";
+import {
+  configureCrioDropIn,
+  configureCrioHook,
+  CRIO_CONFIG,
+  CRIO_DROP_IN,
+  CRIO_HOOK_FILENAME,
+  CRIO_HOOKS_DIR,
+  renderCrioDropIn,
+  unconfigureCrioDropIn,
+  unconfigureCrioHook,
+} from "../engines/crio.ts";
+import { configureDocker, DOCKER_CONFIG, unconfigureDocker } from "../engines/docker.ts";
+import { type FileChange, operatorHandlers, type RuntimeHandler } from "../engines/engine_edit.ts";
+import {
+  type Engine,
+  planRestart,
+  RESTART_MODES,
+  restartEngine,
+  type RestartMode,
+} from "../engines/restart.ts";
+import { readMemory } from "../engines/revert_memory.ts";
+
+/** The command's flags as commander gives them. */
+export interface RuntimeFlags {
+  runtime?: string;
+  config?: string;
+  dropInConfig?: string;
+  runtimeName?: string;
+  xpuRuntimeName?: string;
+  runtimeClass?: string;
+  runtimePath?: string;
+  runtimeDir?: string;
+  setAsDefault?: boolean | string;
+  cdiEnabled?: boolean | string;
+  restartMode?: string;
+  socket?: string;
+  hostRoot?: string;
+  configMode?: string;
+  hooksDir?: string;
+  hookFilename?: string;
+  hookPath?: string;
+  dryRun?: boolean;
+}
+
+/** The four actions. */
+export type RuntimeAction = "configure" | "unconfigure" | "setup" | "cleanup";
+
+/** Each setting's environment variables, generic first. */
+const ENV: Record<string, (engine: Engine) => string[]> = {
+  config: (e) => ["RUNTIME_CONFIG", `${e.toUpperCase()}_CONFIG`],
+  dropInConfig: (e) => ["RUNTIME_DROP_IN_CONFIG", `${e.toUpperCase()}_DROP_IN_CONFIG`],
+  socket: (e) => ["RUNTIME_SOCKET", `${e.toUpperCase()}_SOCKET`],
+  restartMode: (e) => ["RUNTIME_RESTART_MODE", `${e.toUpperCase()}_RESTART_MODE`],
+  hostRoot: () => ["HOST_ROOT_MOUNT"],
+  runtimeName: () => ["XPU_RUNTIME_NAME", "CONTAINERD_RUNTIME_CLASS"],
+  runtimeDir: () => ["RUNTIME_DIR"],
+  setAsDefault: () => ["XPU_RUNTIME_SET_AS_DEFAULT", "RUNTIME_SET_AS_DEFAULT"],
+  cdiEnabled: () => ["RUNTIME_ENABLE_CDI", "CDI_ENABLED"],
+  configMode: () => ["CRIO_CONFIG_MODE"],
+  hooksDir: () => ["CRIO_HOOKS_DIR"],
+  hookFilename: () => ["CRIO_HOOK_FILENAME"],
+};
+
+/** Engine defaults. */
+const DEFAULTS: Record<
+  Engine,
+  { config: string; dropIn: string; socket: string; restart: RestartMode }
+> = {
+  docker: { config: DOCKER_CONFIG, dropIn: "", socket: "/var/run/docker.sock", restart: "signal" },
+  containerd: {
+    config: CONTAINERD_CONFIG,
+    dropIn: CONTAINERD_DROP_IN,
+    socket: "/run/containerd/containerd.sock",
+    restart: "systemd",
+  },
+  crio: {
+    config: CRIO_CONFIG,
+    dropIn: CRIO_DROP_IN,
+    socket: "/var/run/crio/crio.sock",
+    restart: "systemd",
+  },
+};
+
+/** Every setting resolved. */
+export interface RuntimeSettings {
+  engine: Engine;
+  action: RuntimeAction;
+  config: string;
+  dropIn: string;
+  handlers: RuntimeHandler[];
+  defaultRuntime?: string;
+  cdi: boolean;
+  restartMode: RestartMode;
+  socket: string;
+  hostRoot?: string;
+  crioMode: "hook" | "config";
+  hookFile: string;
+  hookPath: string;
+  dryRun: boolean;
+}
+
+function parseBoolean(value: boolean | string | undefined, name: string): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  if (isTruthy(value)) return true;
+  if (isFalsy(value)) return false;
+  throw new UsageError(`Cannot use ${name} "${value}": expected true or false`);
+}
+
+/**
+ * Resolves flags, environment and defaults (pure).
+ *
+ * @throws {UsageError} for an unknown engine, restart mode or config mode, or a missing RUNTIME_DIR
+ */
+export function resolveRuntimeSettings(
+  action: RuntimeAction,
+  flags: RuntimeFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  positional?: string,
+): RuntimeSettings {
+  const engine = flags.runtime ?? env.RUNTIME;
+  if (engine !== "docker" && engine !== "containerd" && engine !== "crio") {
+    throw new UsageError(
+      `Cannot ${action}: ${
+        engine === undefined ? "no --runtime given" : `unknown runtime "${engine}"`
+      }: ` +
+        `pass --runtime docker, containerd or crio`,
+    );
+  }
+  const fromEnv = (key: string): string | undefined => {
+    for (const name of ENV[key](engine)) {
+      if (env[name] !== undefined && env[name] !== "") return env[name];
+    }
+    return undefined;
+  };
+  const pick = (key: keyof RuntimeFlags): string | undefined => {
+    const value = flags[key];
+    return typeof value === "string" ? value : fromEnv(key);
+  };
+  const defaults = DEFAULTS[engine];
+  const restartMode = pick("restartMode") ?? defaults.restart;
+  if (!(RESTART_MODES as readonly string[]).includes(restartMode)) {
+    throw new UsageError(`Cannot use --restart-mode "${restartMode}": use none, signal or systemd`);
+  }
+  const crioMode = pick("configMode") ?? "config";
+  if (crioMode !== "hook" && crioMode !== "config") {
+    throw new UsageError(`Cannot use --config-mode "${crioMode}": use hook or config`);
+  }
+  const name = flags.runtimeName ?? flags.xpuRuntimeName ?? flags.runtimeClass ??
+    fromEnv("runtimeName") ?? "xpu";
+  const operator = action === "setup" || action === "cleanup";
+  const runtimeDir = positional ?? pick("runtimeDir");
+  if (operator && !runtimeDir) {
+    throw new UsageError(`Cannot ${action}: the runtime directory is missing: pass RUNTIME_DIR`);
+  }
+  const handlers = operator
+    ? operatorHandlers(runtimeDir!, name)
+    : [{ name, path: flags.runtimePath ?? "/usr/bin/xpu-container-runtime" }];
+  const setAsDefault = parseBoolean(flags.setAsDefault, "--set-as-default") ??
+    parseBoolean(fromEnv("setAsDefault"), "XPU_RUNTIME_SET_AS_DEFAULT") ?? operator;
+  const cdi = parseBoolean(flags.cdiEnabled, "--cdi.enabled") ??
+    parseBoolean(fromEnv("cdiEnabled"), "RUNTIME_ENABLE_CDI") ?? false;
+  const hookDir = operator ? runtimeDir!.replace(/\/+$/, "") : "/usr/bin";
+  return {
+    engine,
+    action,
+    config: pick("config") ?? defaults.config,
+    dropIn: flags.dropInConfig ?? fromEnv("dropInConfig") ?? defaults.dropIn,
+    handlers,
+    defaultRuntime: setAsDefault ? name : undefined,
+    cdi,
+    restartMode: restartMode as RestartMode,
+    socket: pick("socket") ?? defaults.socket,
+    hostRoot: pick("hostRoot"),
+    crioMode,
+    hookFile: `${(pick("hooksDir") ?? CRIO_HOOKS_DIR).replace(/\/+$/, "")}/${
+      pick("hookFilename") ?? CRIO_HOOK_FILENAME
+    }`,
+    hookPath: flags.hookPath ?? `${hookDir}/xpu-container-runtime-hook`,
+    dryRun: flags.dryRun === true,
+  };
+}
+
+/** Plans every file change of the action (reads the files; writes nothing). */
+export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
+  const configure = s.action === "configure" || s.action === "setup";
+  const request = { handlers: s.handlers, defaultRuntime: s.defaultRuntime, cdi: s.cdi };
+  const names = s.handlers.map((h) => h.name);
+  switch (s.engine) {
+    case "docker": {
+      const text = readIfExists(s.config);
+      const memory = readMemory(s.config);
+      return [
+        configure
+          ? configureDocker(s.config, text, request, memory)
+          : unconfigureDocker(s.config, text, { names }, memory),
+      ];
+    }
+    case "containerd": {
+      const texts = {
+        config: readIfExists(s.config),
+        dropIn: s.dropIn ? readIfExists(s.dropIn) : null,
+        configMemory: readMemory(s.config),
+        dropInMemory: s.dropIn ? readMemory(s.dropIn) : undefined,
+      };
+      const files = { config: s.config, dropIn: s.dropIn };
+      return configure
+        ? configureContainerd(files, texts, request)
+        : unconfigureContainerd(files, texts, { names });
+    }
+    case "crio": {
+      if (s.crioMode === "hook") {
+        const text = readIfExists(s.hookFile);
+        const memory = readMemory(s.hookFile);
+        const change = configure
+          ? configureCrioHook(s.hookFile, text, s.hookPath, memory)
+          : unconfigureCrioHook(s.hookFile, text, memory);
+        return change ? [change] : [];
+      }
+      const text = readIfExists(s.dropIn);
+      const memory = readMemory(s.dropIn);
+      const change = configure
+        ? configureCrioDropIn(
+          s.dropIn,
+          text,
+          renderCrioDropIn(readIfExists(s.config), s.config, request),
+          memory,
+        )
+        : unconfigureCrioDropIn(s.dropIn, text, memory);
+      return change ? [change] : [];
+    }
+  }
+}
+
+/** Runs the action: plan under the lock, write or diff, restart. */
+export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): Promise<void> {
+  const lockDir =
+    (settings.engine === "crio" && settings.crioMode === "hook"
+      ? settings.hookFile
+      : settings.config)
+      .replace(/\/[^/]*$/, "") || "/";
+  // A restart plan that cannot work (signal for containerd) fails before anything is written.
+  const restart = settings.engine === "crio" && settings.crioMode === "hook"
+    ? undefined
+    : planRestart(settings.engine, settings.restartMode, {
+      socket: settings.socket,
+      hostRoot: settings.hostRoot,
+    });
+  const changed = await withDirLock(lockDir, () => {
+    const changes = planRuntimeChanges(settings);
+    const effective = changes.filter((c) => c.before !== c.after);
+    if (settings.dryRun) {
+      for (const change of effective) io.stdout(diffChange(change));
+      return effective;
+    }
+    for (const line of writeChanges(changes)) io.stdout(line + "\n");
+    return effective;
+  });
+  if (changed.length === 0) {
+    io.stdout(`Nothing to change: the ${settings.engine} configuration already is as asked\n`);
+    return;
+  }
+  if (restart === undefined) {
+    io.stdout("No restart needed: cri-o reads hook files for every new container\n");
+  } else if (settings.dryRun) {
+    io.stdout(
+      `Dry run: nothing written; a real run would then restart with mode "${settings.restartMode}"\n`,
+    );
+  } else {
+    io.stdout((await restartEngine(restart)) + "\n");
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * cri-o: either the OCI hook file cri-o (and podman) read from a hooks dir — legacy injection for
+ * every container, no restart needed — or a drop-in that adds our runtime handlers (with the
+ * default runtime's settings). The main `crio.conf` is only read, never rewritten.
+ *
+ * @module
+ */
+
+import { parse, stringify, TomlError } from "smol-toml";
+import { ConfigError, describePosition } from "../core/errors.ts";
+import type { ConfigureRequest, FileChange } from "./engine_edit.ts";
+import { beginMemory, type RevertMemory } from "./revert_memory.ts";
+
+/** cri-o's main config (read only). */
+export const CRIO_CONFIG = "/etc/crio/crio.conf";
+/** Our drop-in. */
+export const CRIO_DROP_IN = "/etc/crio/crio.conf.d/99-xpu.toml";
+/** Where cri-o and podman read OCI hook files. */
+export const CRIO_HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
+/** Our hook file's name. */
+export const CRIO_HOOK_FILENAME = "oci-xpu-hook.json";
+
+const DROP_IN_HEADER =
+  "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\n";
+const STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The hooks.d file that runs the legacy hook at prestart for every container. */
+export function renderCrioHook(hookPath: string): string {
+  const dir = hookPath.slice(0, Math.max(1, hookPath.lastIndexOf("/")));
+  return JSON.stringify(
+    {
+      version: "1.0.0",
+      hook: {
+        path: hookPath,
+        args: ["xpu-container-runtime-hook", "prestart"],
+        env: [`PATH=${dir}:${STANDARD_PATH}`],
+      },
+      when: { always: true },
+      stages: ["prestart"],
+    },
+    null,
+    2,
+  ) + "\n";
+}
+
+/** Whether a hooks.d file is one we wrote (for an unconfigure without memory). */
+function isOurHook(text: string): boolean {
+  try {
+    const hook = JSON.parse(text);
+    return hook?.hook?.args?.[0] === "xpu-container-runtime-hook";
+  } catch {
+    return false;
+  }
+}
+
+/** Plans writing our own file (`after`), remembering what was there. */
+function ownFile(
+  path: string,
+  text: string | null,
+  after: string,
+  previous: RevertMemory | undefined,
+): FileChange {
+  if (text === after) return { path, before: text, after, memory: previous };
+  const memory = beginMemory(previous, { engine: "crio", file: path, before: text });
+  memory.after = after;
+  return { path, before: text, after, memory, mode: 0o644 };
+}
+
+/** Plans removing our own file: what was there before comes back; a file of someone else stays. */
+function removeOwnFile(
+  path: string,
+  text: string | null,
+  memory: RevertMemory | undefined,
+  isOurs: (text: string) => boolean,
+): FileChange | undefined {
+  if (text === null) {
+    return memory ? { path, before: null, after: null, memory: undefined } : undefined;
+  }
+  if (memory && text === memory.after) {
+    return { path, before: text, after: memory.before, memory: undefined };
+  }
+  if (memory || isOurs(text)) return { path, before: text, after: null, memory: undefined };
+  return undefined;
+}
+
+/** Plans the hooks.d file. */
+export function configureCrioHook(
+  file: string,
+  text: string | null,
+  hookPath: string,
+  memory: RevertMemory | undefined,
+): FileChange {
+  return ownFile(file, text, renderCrioHook(hookPath), memory);
+}
+
+/** Plans removing the hooks.d file. */
+export function unconfigureCrioHook(
+  file: string,
+  text: string | null,
+  memory: RevertMemory | undefined,
+): FileChange | undefined {
+  return removeOwnFile(file, text, memory, isOurHook);
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+/**
+ * Renders the drop-in: each handler as `[crio.runtime.runtimes.<name>]` with the default runtime's
+ * settings, `runtime_path` and `runtime_type = "oci"`; `default_runtime` when asked.
+ *
+ * @param mainText crio.conf's text (`null`: missing), read for the default runtime's settings
+ * @throws {ConfigError} when crio.conf does not parse
+ */
+export function renderCrioDropIn(
+  mainText: string | null,
+  mainPath: string,
+  request: ConfigureRequest,
+): string {
+  let main: Record<string, unknown> = {};
+  if (mainText !== null) {
+    try {
+      main = parse(mainText) as Record<string, unknown>;
+    } catch (error) {
+      if (!(error instanceof TomlError)) throw error;
+      const where = { path: mainPath, line: error.line, column: error.column };
+      throw new ConfigError(
+        `Cannot read ${describePosition(where)}: ${
+          error.message.split("\n")[0].replace(/^Invalid TOML document: /, "")
+        }: ` +
+          `fix the TOML (cri-o rejects it too) and re-run`,
+        where,
+        { cause: error },
+      );
+    }
+  }
+  const runtime = isTable(main.crio) && isTable(main.crio.runtime) ? main.crio.runtime : {};
+  const runtimes = isTable(runtime.runtimes) ? runtime.runtimes : {};
+  const ours = request.handlers.map((h) => h.name);
+  const defaultName = typeof runtime.default_runtime === "string"
+    ? runtime.default_runtime
+    : "runc";
+  const source =
+    [defaultName, "runc", "crun"].filter((n) => !ours.includes(n)).map((n) => runtimes[n])
+      .find(isTable) ?? {};
+  const handlers: Record<string, unknown> = {};
+  for (const handler of request.handlers) {
+    handlers[handler.name] = {
+      ...structuredClone(source),
+      runtime_path: handler.path,
+      runtime_type: "oci",
+    };
+  }
+  const dropIn: Record<string, unknown> = { runtimes: handlers };
+  if (request.defaultRuntime) dropIn.default_runtime = request.defaultRuntime;
+  return DROP_IN_HEADER + stringify({ crio: { runtime: dropIn } }) + "\n";
+}
+
+/** Plans the drop-in. */
+export function configureCrioDropIn(
+  file: string,
+  text: string | null,
+  rendered: string,
+  memory: RevertMemory | undefined,
+): FileChange {
+  return ownFile(file, text, rendered, memory);
+}
+
+/** Plans removing the drop-in. */
+export function unconfigureCrioDropIn(
+  file: string,
+  text: string | null,
+  memory: RevertMemory | undefined,
+): FileChange | undefined {
+  return removeOwnFile(file, text, memory, (t) => t.startsWith(DROP_IN_HEADER));
+}
