@@ -6,17 +6,10 @@
  * @module
  */
 
-import {
-  applyEdits,
-  type FormattingOptions,
-  modify,
-  type Node,
-  type ParseError,
-  parseTree,
-  printParseErrorCode,
-} from "jsonc-parser";
+import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import { ConfigError, describePosition } from "../core/errors.ts";
 import type { ConfigureRequest, FileChange, UnconfigureRequest } from "./engine_edit.ts";
+import { removeJsonValue, setJsonValue } from "./json_edit.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
 
 /** jsonc-parser's error codes in words. */
@@ -112,16 +105,6 @@ function nodeValue(node: Node): Json {
   }
 }
 
-/** The file's own layout, so inserted keys look like their neighbours. */
-export function formattingOf(text: string): FormattingOptions {
-  const indent = /\n([ \t]+)"/.exec(text)?.[1] ?? "  ";
-  return {
-    insertSpaces: !indent.startsWith("\t"),
-    tabSize: indent.startsWith("\t") ? 1 : indent.length,
-    eol: text.includes("\r\n") ? "\r\n" : "\n",
-  };
-}
-
 function getAt(value: Record<string, Json>, path: string[]): Json {
   let current: Json = value;
   for (const key of path) {
@@ -140,9 +123,11 @@ class JsonDocument {
   get value(): Record<string, Json> {
     return parseDaemonJson(this.text, this.file);
   }
+  /** Sets (or, for `undefined`, removes) a key, touching no other byte. */
   set(path: string[], value: Json): void {
-    const formattingOptions = formattingOf(this.text);
-    this.text = applyEdits(this.text, modify(this.text, path, value, { formattingOptions }));
+    this.text = value === undefined
+      ? removeJsonValue(this.text, path)
+      : setJsonValue(this.text, path, value);
   }
 }
 

@@ -248,6 +248,11 @@ function indentStep(layout: TomlLayout): string {
 
 /** The indentation the file gives a header `extra` levels below an existing one. */
 function headerIndent(layout: TomlLayout, path: string[]): string {
+  // A sibling table ([a.b.runc] for a new [a.b.xpu]) shows the indentation to use.
+  const sibling = layout.tables.find((t) =>
+    t.path.length === path.length && startsWith(t.path, path.slice(0, -1))
+  );
+  if (sibling) return indentOf(layout.lines[sibling.header]);
   let best: Table | undefined;
   for (const table of layout.tables) {
     if (
