@@ -176,7 +176,12 @@ export function unconfigureDocker(
   request: UnconfigureRequest,
   memory: RevertMemory | undefined,
 ): FileChange {
-  if (memory && text === memory.after) {
+  // An untouched file comes back byte for byte — unless we made a runtime the default where the
+  // file named none: dockerd keeps a default whose key vanished, so it must be written explicitly.
+  const defaultWasImplicit = memory?.changes.some((c) =>
+    same(c.path, ["default-runtime"]) && !c.had
+  );
+  if (memory && text === memory.after && !defaultWasImplicit) {
     return { path: file, before: text, after: memory.before, memory: undefined };
   }
   if (text === null) return { path: file, before: null, after: null, memory: undefined };
@@ -190,16 +195,21 @@ export function unconfigureDocker(
     else if (getAt(doc.value, path) !== undefined) doc.set(path, undefined);
     if (before?.had) removed.delete(name);
   }
+  // The default runtime: what configure replaced comes back; where the file named none, runc is
+  // named explicitly (dockerd keeps a default whose key vanished). Without memory, a default that
+  // names a removed handler becomes runc.
+  const defaultChange = recorded(["default-runtime"]);
   const current = doc.value["default-runtime"];
-  if (typeof current === "string" && removed.has(current)) {
-    const before = recorded(["default-runtime"]);
-    const runtimes = (doc.value.runtimes ?? {}) as Record<string, Json>;
-    const previousDefault = before?.had && typeof before.value === "string"
-      ? before.value
+  const runtimes = (doc.value.runtimes ?? {}) as Record<string, Json>;
+  if (defaultChange) {
+    const previous = defaultChange.had && typeof defaultChange.value === "string"
+      ? defaultChange.value
       : undefined;
-    const usable = previousDefault !== undefined &&
-      (previousDefault === "runc" || runtimes[previousDefault] !== undefined);
-    doc.set(["default-runtime"], usable ? previousDefault : "runc");
+    const usable = previous !== undefined &&
+      (previous === "runc" || runtimes[previous] !== undefined);
+    doc.set(["default-runtime"], usable ? previous : "runc");
+  } else if (typeof current === "string" && removed.has(current)) {
+    doc.set(["default-runtime"], "runc");
   }
   const cdi = recorded(["features", "cdi"]);
   if (cdi) doc.set(["features", "cdi"], cdi.had ? cdi.value : undefined);

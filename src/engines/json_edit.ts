@@ -28,10 +28,32 @@ function lineIndent(text: string, offset: number): string {
   return /^[ \t]*/.exec(text.slice(start))![0];
 }
 
-/** Writes a value at an indentation: `JSON.stringify` with the file's unit, re-indented. */
+/**
+ * Writes a value at an indentation: objects one property per line in the file's unit, lists of
+ * plain values on one line (`["--debug"]`), as people write daemon.json.
+ */
 function render(value: unknown, indent: string, unit: string, inline: boolean): string {
-  if (inline) return JSON.stringify(value).replace(/([,:])(?=["{[\d tfn-])/g, "$1 ");
-  return JSON.stringify(value, null, unit).replace(/\n/g, `\n${indent}`);
+  if (Array.isArray(value)) {
+    const plain = value.every((v) => typeof v !== "object" || v === null);
+    if (inline || plain) return `[${value.map((v) => render(v, indent, unit, true)).join(", ")}]`;
+    const inner = indent + unit;
+    return `[\n${value.map((v) => inner + render(v, inner, unit, false)).join(",\n")}\n${indent}]`;
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) return "{}";
+    if (inline) {
+      return `{ ${
+        entries.map(([k, v]) => `${JSON.stringify(k)}: ${render(v, indent, unit, true)}`).join(", ")
+      } }`;
+    }
+    const inner = indent + unit;
+    const lines = entries.map(([k, v]) =>
+      `${inner}${JSON.stringify(k)}: ${render(v, inner, unit, false)}`
+    );
+    return `{\n${lines.join(",\n")}\n${indent}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /**

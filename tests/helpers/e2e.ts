@@ -9,7 +9,16 @@
 import { hasProgram } from "../../scripts/container_lab.ts";
 
 /** What an end-to-end test may need. */
-export type Need = "root" | "runc" | "crun" | "busybox" | "unshare" | "nsenter" | "podman";
+export type Need =
+  | "root"
+  | "runc"
+  | "crun"
+  | "busybox"
+  | "unshare"
+  | "nsenter"
+  | "podman"
+  | "dockerd"
+  | "containerd";
 
 const PACKAGES: Record<Need, string> = {
   root: "run the tests as root",
@@ -19,6 +28,8 @@ const PACKAGES: Record<Need, string> = {
   unshare: "apt-get install util-linux",
   nsenter: "apt-get install util-linux",
   podman: "apt-get install podman",
+  dockerd: "apt-get install docker.io",
+  containerd: "apt-get install containerd",
 };
 
 async function missing(needs: readonly Need[]): Promise<string[]> {

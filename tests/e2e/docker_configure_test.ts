@@ -1,0 +1,119 @@
+/**
+ * docker end to end: a private dockerd whose daemon.json has other settings; `xpu-ctk runtime
+ * configure --set-as-default --cdi.enabled` with restart mode `signal` makes dockerd run
+ * containers through our runtime, which gives them the XPU they ask for; unconfigure brings
+ * daemon.json back byte for byte, and dockerd — still alive — runs containers on runc again.
+ */
+
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
+import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { withDockerd } from "../helpers/dockerd.ts";
+import { labTest, PROBE } from "../helpers/lab.ts";
+
+const ORIGINAL = `{
+  "log-level": "warn",
+  "max-concurrent-downloads": 2,
+  "debug": false
+}
+`;
+
+await labTest(
+  "docker: configure, signal, run with the XPU, unconfigure, run on runc",
+  [
+    "root",
+    "runc",
+    "nsenter",
+    "busybox",
+    "dockerd",
+  ],
+  { mode: "legacy" },
+  async (lab) => {
+    const dir = `${lab.dir}/docker`;
+    Deno.mkdirSync(dir);
+    const daemonJson = `${dir}/daemon.json`;
+    Deno.writeTextFileSync(daemonJson, ORIGINAL);
+    const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
+    const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+    await withDockerd(dir, daemonJson, env, async (d) => {
+      const ctk = (action: string, extra: string[] = []) =>
+        runTool(toolArgv("xpu-ctk"), {
+          args: [
+            "runtime",
+            action,
+            "--runtime",
+            "docker",
+            "--config",
+            daemonJson,
+            "--socket",
+            d.socket,
+            "--restart-mode",
+            "signal",
+            ...extra,
+          ],
+        });
+      const defaultRuntime = async () =>
+        (await d.docker(["info", "--format", "{{.DefaultRuntime}}"])).stdout.trim();
+      const waitFor = async (want: string) => {
+        const deadline = Date.now() + 10_000;
+        while ((await defaultRuntime()) !== want) {
+          if (Date.now() > deadline) throw new Error(`dockerd's default runtime is not "${want}"`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+
+      const configured = await ctk("configure", [
+        "--runtime-path",
+        shim,
+        "--set-as-default",
+        "--cdi.enabled",
+      ]);
+      strictEqual(configured.code, 0, configured.stderr);
+      match(configured.stdout, new RegExp(`Sent SIGHUP to dockerd \\(pid ${d.pid}\\)`));
+      await waitFor("xpu");
+      const info = JSON.parse((await d.docker(["info", "--format", "{{json .Runtimes}}"])).stdout);
+      strictEqual(info.xpu.path, shim);
+      const saved = JSON.parse(Deno.readTextFileSync(daemonJson));
+      deepStrictEqual(saved.features, { cdi: true });
+      strictEqual(saved["max-concurrent-downloads"], 2);
+
+      const run = await d.docker([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        "XPU_VISIBLE_DEVICES=0",
+        "busybox:min",
+        "sh",
+        "-c",
+        PROBE,
+      ]);
+      strictEqual(run.code, 0, run.stderr);
+      match(run.stdout, /^\/dev\/xpu0: open ok$/m);
+      match(run.stdout, /^\/dev\/xpu1: absent$/m);
+      match(run.stdout, /^fake libxpu 1\.0\.0$/m);
+
+      const unconfigured = await ctk("unconfigure");
+      strictEqual(unconfigured.code, 0, unconfigured.stderr);
+      await waitFor("runc");
+      // The original named no default runtime; dockerd would keep "xpu" if the key just vanished.
+      strictEqual(
+        Deno.readTextFileSync(daemonJson),
+        ORIGINAL.replace('"debug": false\n', '"debug": false,\n  "default-runtime": "runc"\n'),
+      );
+      const plain = await d.docker([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox:min",
+        "sh",
+        "-c",
+        PROBE,
+      ]);
+      strictEqual(plain.code, 0, plain.stderr);
+      match(plain.stdout, /^\/dev\/xpu0: absent$/m);
+      ok(d.alive(), "dockerd is still running");
+    });
+  },
+);

@@ -1,0 +1,128 @@
+/**
+ * A private dockerd for end-to-end tests (HARNESS.md): its own data and exec roots, socket and
+ * cgroup parent; a busybox image imported from a tiny rootfs; everything removed afterwards.
+ *
+ * @module
+ */
+
+import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
+
+/** A running private dockerd. */
+export interface Dockerd {
+  socket: string;
+  pid: number;
+  /** Runs the docker CLI against it. */
+  docker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  alive(): boolean;
+}
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
+/** Starts dockerd with `daemonJson` as its config, runs `fn`, tears everything down. */
+export async function withDockerd(
+  dir: string,
+  daemonJson: string,
+  env: Record<string, string>,
+  fn: (d: Dockerd) => Promise<void>,
+): Promise<void> {
+  Deno.mkdirSync(`${dir}/data`, { recursive: true });
+  Deno.mkdirSync(`${dir}/exec`, { recursive: true });
+  const cgroupParent = `/xpu-test-docker-${Deno.pid}`;
+  const socket = `${dir}/docker.sock`;
+  const log = Deno.openSync(`${dir}/dockerd.log`, { write: true, create: true, append: true });
+  const child = new Deno.Command("dockerd", {
+    args: [
+      "--config-file",
+      daemonJson,
+      "--iptables=false",
+      "--ip6tables=false",
+      "--bridge=none",
+      "--storage-driver=overlay2",
+      "--data-root",
+      `${dir}/data`,
+      "--exec-root",
+      `${dir}/exec`,
+      "-H",
+      `unix://${socket}`,
+      "--pidfile",
+      `${dir}/dockerd.pid`,
+      "--cgroup-parent",
+      cgroupParent,
+    ],
+    env,
+    stdin: "null",
+    stdout: log.writable ? "piped" : "null",
+    stderr: "piped",
+  }).spawn();
+  // Keep the daemon's output for troubleshooting without blocking it.
+  const drain = (stream: ReadableStream<Uint8Array>) =>
+    stream.pipeTo(new WritableStream({ write: (chunk) => void log.writeSync(chunk) })).catch(
+      () => {},
+    );
+  const drained = [drain(child.stdout), drain(child.stderr)];
+  const docker = async (args: string[]) => {
+    const out = await new Deno.Command("docker", {
+      args,
+      env: { DOCKER_HOST: `unix://${socket}` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+  };
+  const alive = () => {
+    try {
+      Deno.kill(child.pid, "SIGCONT");
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    const deadline = Date.now() + 30_000;
+    while ((await docker(["version"])).code !== 0) {
+      if (Date.now() > deadline || !alive()) {
+        throw new Error(
+          `dockerd did not start: ${Deno.readTextFileSync(`${dir}/dockerd.log`).slice(-2000)}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rootfs = makeBusyboxRootfs(`${dir}/image`);
+    const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })
+      .output();
+    const imported = new Deno.Command("docker", {
+      args: ["import", "-c", "ENV PATH=/bin", "-", "busybox:min"],
+      env: { DOCKER_HOST: `unix://${socket}` },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const writer = imported.stdin.getWriter();
+    await writer.write(tar.stdout);
+    await writer.close();
+    const result = await imported.output();
+    if (!result.success) throw new Error(`docker import failed: ${decode(result.stderr)}`);
+    await fn({ socket, pid: child.pid, docker, alive });
+  } finally {
+    const ids = (await docker(["ps", "-aq"])).stdout.trim().split("\n").filter((id) => id);
+    if (ids.length > 0) await docker(["rm", "-f", ...ids]);
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Already gone.
+    }
+    await child.status;
+    await Promise.all(drained);
+    log.close();
+    // Mounts and cgroups a daemon can leave behind.
+    await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null; ` +
+        `for c in /sys/fs/cgroup/*${cgroupParent}; do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done; true`,
+      ],
+    }).output();
+  }
+}
