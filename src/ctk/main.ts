@@ -155,6 +155,7 @@ export function buildCtkProgram(io: ToolIo): Command {
       .option("--hooks-dir <dir>", "cri-o hook mode: the hooks dir")
       .option("--hook-filename <name>", "cri-o hook mode: the hook file's name")
       .option("--hook-path <path>", "cri-o hook mode: the legacy hook program")
+      .option("--state-dir <dir>", "where what configure replaced is kept (env XPU_CTK_STATE_DIR)")
       .option("--dry-run", "print a unified diff of each file that would change; write nothing")
       .action(async (...args: unknown[]) => {
         const command = args[args.length - 1] as Command;

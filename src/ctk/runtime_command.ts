@@ -42,7 +42,7 @@ import {
   restartEngine,
   type RestartMode,
 } from "../engines/restart.ts";
-import { readMemory } from "../engines/revert_memory.ts";
+import { DEFAULT_STATE_DIR, readMemory } from "../engines/revert_memory.ts";
 
 /** The command's flags as commander gives them. */
 export interface RuntimeFlags {
@@ -63,6 +63,7 @@ export interface RuntimeFlags {
   hooksDir?: string;
   hookFilename?: string;
   hookPath?: string;
+  stateDir?: string;
   dryRun?: boolean;
 }
 
@@ -81,6 +82,7 @@ const ENV: Record<string, (engine: Engine) => string[]> = {
   setAsDefault: () => ["XPU_RUNTIME_SET_AS_DEFAULT", "RUNTIME_SET_AS_DEFAULT"],
   cdiEnabled: () => ["RUNTIME_ENABLE_CDI", "CDI_ENABLED"],
   configMode: () => ["CRIO_CONFIG_MODE"],
+  stateDir: () => ["XPU_CTK_STATE_DIR"],
   hooksDir: () => ["CRIO_HOOKS_DIR"],
   hookFilename: () => ["CRIO_HOOK_FILENAME"],
 };
@@ -120,6 +122,8 @@ export interface RuntimeSettings {
   crioMode: "hook" | "config";
   hookFile: string;
   hookPath: string;
+  /** Where revert memories are kept. */
+  stateDir: string;
   dryRun: boolean;
 }
 
@@ -200,19 +204,21 @@ export function resolveRuntimeSettings(
       pick("hookFilename") ?? CRIO_HOOK_FILENAME
     }`,
     hookPath: flags.hookPath ?? `${hookDir}/xpu-container-runtime-hook`,
+    stateDir: pick("stateDir") ?? DEFAULT_STATE_DIR,
     dryRun: flags.dryRun === true,
   };
 }
 
 /** Plans every file change of the action (reads the files; writes nothing). */
 export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
+  const memoryOf = (file: string) => readMemory(file, s.stateDir);
   const configure = s.action === "configure" || s.action === "setup";
   const request = { handlers: s.handlers, defaultRuntime: s.defaultRuntime, cdi: s.cdi };
   const names = s.handlers.map((h) => h.name);
   switch (s.engine) {
     case "docker": {
       const text = readIfExists(s.config);
-      const memory = readMemory(s.config);
+      const memory = memoryOf(s.config);
       return [
         configure
           ? configureDocker(s.config, text, request, memory)
@@ -223,8 +229,8 @@ export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
       const texts = {
         config: readIfExists(s.config),
         dropIn: s.dropIn ? readIfExists(s.dropIn) : null,
-        configMemory: readMemory(s.config),
-        dropInMemory: s.dropIn ? readMemory(s.dropIn) : undefined,
+        configMemory: memoryOf(s.config),
+        dropInMemory: s.dropIn ? memoryOf(s.dropIn) : undefined,
       };
       const files = { config: s.config, dropIn: s.dropIn };
       return configure
@@ -234,14 +240,14 @@ export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
     case "crio": {
       if (s.crioMode === "hook") {
         const text = readIfExists(s.hookFile);
-        const memory = readMemory(s.hookFile);
+        const memory = memoryOf(s.hookFile);
         const change = configure
           ? configureCrioHook(s.hookFile, text, s.hookPath, memory)
           : unconfigureCrioHook(s.hookFile, text, memory);
         return change ? [change] : [];
       }
       const text = readIfExists(s.dropIn);
-      const memory = readMemory(s.dropIn);
+      const memory = memoryOf(s.dropIn);
       const change = configure
         ? configureCrioDropIn(
           s.dropIn,
@@ -276,7 +282,7 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
       for (const change of effective) io.stdout(diffChange(change));
       return effective;
     }
-    for (const line of writeChanges(changes)) io.stdout(line + "\n");
+    for (const line of writeChanges(changes, settings.stateDir)) io.stdout(line + "\n");
     return effective;
   });
   if (changed.length === 0) {

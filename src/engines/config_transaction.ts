@@ -1,7 +1,8 @@
 /**
  * Writing planned file changes safely: under an exclusive lock of the config's directory (two
  * configures at once do not lose an update), each file atomically with its mode and owner kept,
- * its revert memory after it; or, for a dry run, a unified diff of each change and no write.
+ * its revert memory (in the state dir) after it; or, for a dry run, a unified diff of each change
+ * and no write.
  *
  * @module
  */
@@ -63,7 +64,7 @@ export function diffChange(change: FileChange): string {
  *
  * @returns one line per file saying what happened
  */
-export function writeChanges(changes: readonly FileChange[]): string[] {
+export function writeChanges(changes: readonly FileChange[], stateDir: string): string[] {
   const report: string[] = [];
   for (const change of changes) {
     if (change.before !== change.after) {
@@ -80,7 +81,7 @@ export function writeChanges(changes: readonly FileChange[]): string[] {
         report.push(`${change.before === null ? "Created" : "Updated"} "${change.path}"`);
       }
     }
-    writeMemory(change.path, change.memory);
+    writeMemory(change.path, change.memory, stateDir);
   }
   return report;
 }

@@ -8,8 +8,8 @@
  * - in place (`--drop-in-config ""`, and always for version 1): our keys are edited into the
  *   user's file, byte-preserving everything else;
  * - a drop-in (default for versions 2 and 3): our file, listed in the main file's `imports`.
- *   containerd 1.6 lets an imported file replace whole keys of a plugin's section, so the drop-in
- *   carries the main file's complete `containerd` table with our runtimes added.
+ *   containerd 1.6 lets an imported file replace a plugin's whole section, so the drop-in
+ *   carries the main file's complete CRI plugin section with our keys added.
  *
  * @module
  */
@@ -247,13 +247,14 @@ export function configureContainerd(
     return [{ path: files.config, before: mainText, after, memory: mainMemory, mode: 0o644 }];
   }
 
-  // The drop-in: the main file's `containerd` table and our keys, as one document.
+  // The drop-in: the main file's whole CRI plugin section and our keys, as one document
+  // (containerd 1.6 lets an imported plugin section replace the main file's entirely).
   const cri = CRI_PLUGIN[version];
-  const containerd = structuredClone(getAt(doc, [...cri, "containerd"]));
+  const section = structuredClone(getAt(doc, cri));
   const merged: Table = { version };
   let target: Table = merged;
-  for (const key of cri) target = (target[key] = {}) as Table;
-  if (isTable(containerd)) target.containerd = containerd;
+  for (const key of cri.slice(0, -1)) target = (target[key] = {}) as Table;
+  target[cri[cri.length - 1]] = isTable(section) ? section : {};
   for (const [path, value] of keys) {
     let at: Table = merged;
     for (const key of path.slice(0, -1)) {

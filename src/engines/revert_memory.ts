@@ -1,7 +1,10 @@
 /**
- * What a configure replaced, kept beside the engine's config file (`.<name>.xpu-ctk.json`) so an
- * unconfigure — later, from another process — puts it back: the file's bytes before and after our
- * edit (an untouched file is restored byte for byte) and, key by key, what each key we set held.
+ * What a configure replaced, kept in a state dir (one file per edited file) so an unconfigure —
+ * later, from another process — puts it back: the file's bytes before and after our edit (an
+ * untouched file is restored byte for byte) and, key by key, what each key we set held.
+ *
+ * The state dir is not next to the config: engines read every file of some dirs (podman and
+ * cri-o parse every `*.json` in hooks.d, hidden ones too).
  *
  * @module
  */
@@ -34,15 +37,17 @@ export interface RevertMemory {
   created: string[][];
 }
 
-/** Where the memory of `file` is kept. */
-export function memoryPath(file: string): string {
-  const slash = file.lastIndexOf("/");
-  return `${file.slice(0, slash + 1)}.${file.slice(slash + 1)}.xpu-ctk.json`;
+/** The default state dir (override: `--state-dir`, `XPU_CTK_STATE_DIR`). */
+export const DEFAULT_STATE_DIR = "/etc/xpu-container-runtime/revert";
+
+/** Where the memory of `file` is kept in `stateDir`. */
+export function memoryPath(file: string, stateDir: string): string {
+  return `${stateDir.replace(/\/+$/, "")}/${encodeURIComponent(file)}.json`;
 }
 
 /** Reads the memory of `file`, if any. */
-export function readMemory(file: string): RevertMemory | undefined {
-  const path = memoryPath(file);
+export function readMemory(file: string, stateDir: string): RevertMemory | undefined {
+  const path = memoryPath(file, stateDir);
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
@@ -65,8 +70,12 @@ export function readMemory(file: string): RevertMemory | undefined {
 }
 
 /** Writes (or, for `undefined`, removes) the memory of `file`. */
-export function writeMemory(file: string, memory: RevertMemory | undefined): void {
-  const path = memoryPath(file);
+export function writeMemory(
+  file: string,
+  memory: RevertMemory | undefined,
+  stateDir: string,
+): void {
+  const path = memoryPath(file, stateDir);
   if (memory === undefined) {
     try {
       Deno.removeSync(path);
@@ -81,6 +90,7 @@ export function writeMemory(file: string, memory: RevertMemory | undefined): voi
   } catch {
     // Not written yet.
   }
+  Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   writeFileAtomic(path, text, { mode: 0o600 });
 }
 

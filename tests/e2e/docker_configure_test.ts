@@ -48,6 +48,8 @@ await labTest(
             d.socket,
             "--restart-mode",
             "signal",
+            "--state-dir",
+            `${dir}/revert`,
             ...extra,
           ],
         });

@@ -40,7 +40,10 @@ function removeCgroups(path: string) {
   }
 }
 
-/** Runs `fn` with a private podman: its own storage, state, hooks dir and config, torn down afterwards. */
+/**
+ * Runs `fn` with a private podman: its own storage, state, config and hooks dir
+ * (`<lab>/podman/hooks.d`, empty: tests put hook files there), torn down afterwards.
+ */
 export async function withPodman(
   lab: Lab,
   fn: (
@@ -68,23 +71,6 @@ export async function withPodman(
   Deno.writeTextFileSync(
     `${dir}/storage.conf`,
     `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
-  );
-  // The hooks.d file cri-o and podman read (SPEC §9), with the config passed in the hook's env.
-  Deno.writeTextFileSync(
-    `${dir}/hooks.d/oci-xpu-hook.json`,
-    JSON.stringify({
-      version: "1.0.0",
-      hook: {
-        path: lab.tools.hook,
-        args: ["xpu-container-runtime-hook", "prestart"],
-        env: [
-          `XPU_CTK_CONFIG_FILE_PATH=${lab.configPath}`,
-          "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        ],
-      },
-      when: { always: true },
-      stages: ["prestart"],
-    }),
   );
   const env = {
     CONTAINERS_CONF: `${dir}/containers.conf`,
