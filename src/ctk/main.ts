@@ -12,6 +12,7 @@ import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { SpecError } from "../core/errors.ts";
+import { isFalsy, isTruthy } from "../core/truthy.ts";
 import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
 import {
   resolveRuntimeSettings,
@@ -159,12 +160,23 @@ export function buildCtkProgram(io: ToolIo): Command {
       .option("--dry-run", "print a unified diff of each file that would change; write nothing")
       .action(async (...args: unknown[]) => {
         const command = args[args.length - 1] as Command;
-        const positional = typeof args[0] === "string" ? args[0] : undefined;
+        let positional = typeof args[0] === "string" ? args[0] : undefined;
         const options = command.opts() as RuntimeFlags & Record<string, unknown>;
         const flags: RuntimeFlags = {
           ...options,
           cdiEnabled: options["cdi.enabled"] as boolean | string,
         };
+        // `--set-as-default /dir`: an optional flag value that is no boolean is RUNTIME_DIR.
+        for (const key of ["setAsDefault", "cdiEnabled"] as const) {
+          const value = flags[key];
+          if (
+            typeof value === "string" && !isTruthy(value) && !isFalsy(value) &&
+            positional === undefined
+          ) {
+            positional = value;
+            flags[key] = true;
+          }
+        }
         await runRuntimeAction(resolveRuntimeSettings(action, flags, io.env, positional), io);
       });
   }

@@ -29,7 +29,6 @@ import {
   CRIO_DROP_IN,
   CRIO_HOOK_FILENAME,
   CRIO_HOOKS_DIR,
-  renderCrioDropIn,
   unconfigureCrioDropIn,
   unconfigureCrioHook,
 } from "../engines/crio.ts";
@@ -248,14 +247,10 @@ export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
       }
       const text = readIfExists(s.dropIn);
       const memory = memoryOf(s.dropIn);
+      const main = { path: s.config, text: readIfExists(s.config) };
       const change = configure
-        ? configureCrioDropIn(
-          s.dropIn,
-          text,
-          renderCrioDropIn(readIfExists(s.config), s.config, request),
-          memory,
-        )
-        : unconfigureCrioDropIn(s.dropIn, text, memory);
+        ? configureCrioDropIn(s.dropIn, text, main, request, memory)
+        : unconfigureCrioDropIn(s.dropIn, text, main, { names }, memory);
       return change ? [change] : [];
     }
   }

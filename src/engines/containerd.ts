@@ -16,11 +16,13 @@
 
 import { parse, stringify, TomlError } from "smol-toml";
 import { ConfigError, describePosition } from "../core/errors.ts";
-import type {
-  ConfigureRequest,
-  FileChange,
-  RuntimeHandler,
-  UnconfigureRequest,
+import {
+  type ConfigureRequest,
+  type FileChange,
+  mergeRequests,
+  type RuntimeHandler,
+  type UnconfigureRequest,
+  withoutHandlers,
 } from "./engine_edit.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
 import {
@@ -214,18 +216,22 @@ function importsCover(imports: unknown, path: string): boolean {
  */
 export function configureContainerd(
   files: ContainerdFiles,
-  texts: {
-    config: string | null;
-    dropIn: string | null;
-    configMemory?: RevertMemory;
-    dropInMemory?: RevertMemory;
-  },
+  texts: ContainerdTexts,
   request: ConfigureRequest,
 ): FileChange[] {
   const mainText = texts.config;
   const doc = mainText === null ? { version: 2 } : parseContainerdConfig(mainText, files.config);
   const version = mainText === null ? 2 : configVersion(doc, files.config);
-  const keys = desiredKeys(doc, version, request);
+  // Everything configured so far: a drop-in is rebuilt from all of it.
+  const effective = mergeRequests(
+    texts.dropInMemory?.request ?? texts.configMemory?.request,
+    request,
+  );
+  const keys = desiredKeys(
+    doc,
+    version,
+    files.dropIn === "" || version === 1 ? request : effective,
+  );
   const mainMemory = beginMemory(texts.configMemory, {
     engine: "containerd",
     file: files.config,
@@ -236,14 +242,11 @@ export function configureContainerd(
     const start = mainText ?? setTomlValue("", ["version"], "2", { file: files.config }).text;
     const after = editInPlace(files.config, start, keys, mainMemory);
     if (after === mainText) {
-      return [{
-        path: files.config,
-        before: mainText,
-        after: mainText,
-        memory: texts.configMemory,
-      }];
+      const kept = texts.configMemory ? { ...texts.configMemory, request: effective } : undefined;
+      return [{ path: files.config, before: mainText, after: mainText, memory: kept }];
     }
     mainMemory.after = after;
+    mainMemory.request = effective;
     return [{ path: files.config, before: mainText, after, memory: mainMemory, mode: 0o644 }];
   }
 
@@ -262,13 +265,14 @@ export function configureContainerd(
     }
     at[path[path.length - 1]] = value;
   }
-  const dropInText = DROP_IN_HEADER + stringify(merged) + "\n";
+  const dropInText = DROP_IN_HEADER + stringify(merged).replace(/\n*$/, "\n");
   const changes: FileChange[] = [];
   const dropInMemory = beginMemory(texts.dropInMemory, {
     engine: "containerd",
     file: files.dropIn,
     before: texts.dropIn,
   });
+  dropInMemory.request = effective;
   if (dropInText !== texts.dropIn) {
     dropInMemory.after = dropInText;
     changes.push({
@@ -277,6 +281,13 @@ export function configureContainerd(
       after: dropInText,
       memory: dropInMemory,
       mode: 0o644,
+    });
+  } else if (texts.dropInMemory) {
+    changes.push({
+      path: files.dropIn,
+      before: texts.dropIn,
+      after: texts.dropIn,
+      memory: dropInMemory,
     });
   }
   if (!importsCover(doc.imports, files.dropIn)) {
@@ -289,12 +300,51 @@ export function configureContainerd(
   return changes;
 }
 
+/** The current texts and memories of the main file and the drop-in. */
+export interface ContainerdTexts {
+  config: string | null;
+  dropIn: string | null;
+  configMemory?: RevertMemory;
+  dropInMemory?: RevertMemory;
+}
+
 /**
- * Plans an unconfigure of both ways: files we left untouched since come back byte for byte;
+ * Plans an unconfigure of `names`. Handlers other configures added stay: everything we added is
+ * reverted, then what remains is configured again.
+ */
+export function unconfigureContainerd(
+  files: ContainerdFiles,
+  texts: ContainerdTexts,
+  request: UnconfigureRequest,
+): FileChange[] {
+  const configured = texts.dropInMemory?.request ?? texts.configMemory?.request;
+  if (configured === undefined) return revertContainerd(files, texts, request);
+  const all = [...new Set([...configured.handlers.map((h) => h.name), ...request.names])];
+  const reverted = revertContainerd(files, texts, { names: all });
+  const remaining = withoutHandlers(configured, request.names);
+  if (remaining === undefined) return reverted;
+  const after = (path: string, before: string | null) => {
+    const change = reverted.find((c) => c.path === path);
+    return change ? change.after : before;
+  };
+  const again = configureContainerd(files, {
+    config: after(files.config, texts.config),
+    dropIn: files.dropIn ? after(files.dropIn, texts.dropIn) : null,
+  }, remaining);
+  const paths = [...new Set([...reverted, ...again].map((c) => c.path))];
+  return paths.map((path) => {
+    const first = path === files.config ? texts.config : texts.dropIn;
+    const change = again.find((c) => c.path === path) ?? reverted.find((c) => c.path === path)!;
+    return { ...change, before: first };
+  });
+}
+
+/**
+ * Reverts our edits of `names` both ways: files we left untouched since come back byte for byte;
  * otherwise our keys are removed or restored, a default runtime that named a removed handler is
  * restored (or set to `runc`), and the drop-in is removed.
  */
-export function unconfigureContainerd(
+function revertContainerd(
   files: ContainerdFiles,
   texts: {
     config: string | null;
@@ -354,7 +404,7 @@ export function unconfigureContainerd(
     result = setTomlValue(result, defaultPath, tomlValue("runc"), { file: files.config }).text;
   }
   for (const table of [...(memory?.created ?? [])].sort((a, b) => b.length - a.length)) {
-    result = removeEmptyTomlTable(result, table);
+    result = removeEmptyTomlTable(result, table, { evenWithSubTables: true });
   }
   if (result !== text) {
     changes.push({ path: files.config, before: text, after: result, memory: undefined });

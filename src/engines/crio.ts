@@ -8,7 +8,13 @@
 
 import { parse, stringify, TomlError } from "smol-toml";
 import { ConfigError, describePosition } from "../core/errors.ts";
-import type { ConfigureRequest, FileChange } from "./engine_edit.ts";
+import {
+  type ConfigureRequest,
+  type FileChange,
+  mergeRequests,
+  type UnconfigureRequest,
+  withoutHandlers,
+} from "./engine_edit.ts";
 import { beginMemory, type RevertMemory } from "./revert_memory.ts";
 
 /** cri-o's main config (read only). */
@@ -155,24 +161,41 @@ export function renderCrioDropIn(
   }
   const dropIn: Record<string, unknown> = { runtimes: handlers };
   if (request.defaultRuntime) dropIn.default_runtime = request.defaultRuntime;
-  return DROP_IN_HEADER + stringify({ crio: { runtime: dropIn } }) + "\n";
+  return DROP_IN_HEADER + stringify({ crio: { runtime: dropIn } }).replace(/\n*$/, "\n");
 }
 
-/** Plans the drop-in. */
+/** crio.conf, read for the default runtime's settings. */
+export interface CrioMain {
+  path: string;
+  /** Its text; `null` when missing. */
+  text: string | null;
+}
+
+/** Plans the drop-in: rebuilt from everything configured so far, this request included. */
 export function configureCrioDropIn(
   file: string,
   text: string | null,
-  rendered: string,
+  main: CrioMain,
+  request: ConfigureRequest,
   memory: RevertMemory | undefined,
 ): FileChange {
-  return ownFile(file, text, rendered, memory);
+  const effective = mergeRequests(memory?.request, request);
+  const change = ownFile(file, text, renderCrioDropIn(main.text, main.path, effective), memory);
+  return change.memory ? { ...change, memory: { ...change.memory, request: effective } } : change;
 }
 
-/** Plans removing the drop-in. */
+/** Plans removing handlers from the drop-in: rebuilt with the rest, or removed when none is left. */
 export function unconfigureCrioDropIn(
   file: string,
   text: string | null,
+  main: CrioMain,
+  request: UnconfigureRequest,
   memory: RevertMemory | undefined,
 ): FileChange | undefined {
+  const remaining = memory?.request ? withoutHandlers(memory.request, request.names) : undefined;
+  if (remaining && text !== null) {
+    const after = renderCrioDropIn(main.text, main.path, remaining);
+    return { path: file, before: text, after, memory: { ...memory!, after, request: remaining } };
+  }
   return removeOwnFile(file, text, memory, (t) => t.startsWith(DROP_IN_HEADER));
 }

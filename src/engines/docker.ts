@@ -8,7 +8,13 @@
 
 import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import { ConfigError, describePosition } from "../core/errors.ts";
-import type { ConfigureRequest, FileChange, UnconfigureRequest } from "./engine_edit.ts";
+import {
+  type ConfigureRequest,
+  type FileChange,
+  mergeRequests,
+  type UnconfigureRequest,
+  withoutHandlers,
+} from "./engine_edit.ts";
 import { removeJsonValue, setJsonValue } from "./json_edit.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
 
@@ -159,18 +165,45 @@ export function configureDocker(
     doc.set(path, value);
   }
   const after = doc.text === (text ?? "{}\n") ? text : doc.text;
-  if (after === text) return { path: file, before: text, after: text, memory: previous };
+  if (after === text) {
+    const kept = previous
+      ? { ...previous, request: mergeRequests(previous.request, request) }
+      : undefined;
+    return { path: file, before: text, after: text, memory: kept };
+  }
   memory.after = after;
+  memory.request = mergeRequests(previous?.request, request);
   return { path: file, before: text, after, memory, mode: 0o644 };
 }
 
 /**
- * Plans an unconfigure: an untouched file comes back byte for byte; otherwise our keys are removed
- * or restored one by one. A default runtime that pointed at a removed handler is set explicitly
- * to what it was before, or `runc` — dockerd keeps a default whose key vanished and crashes on
- * reload when that runtime is gone.
+ * Plans an unconfigure of `names`. Handlers other configures added stay: everything we added is
+ * reverted, then what remains is configured again — the file ends as if only those had been
+ * configured.
  */
 export function unconfigureDocker(
+  file: string,
+  text: string | null,
+  request: UnconfigureRequest,
+  memory: RevertMemory | undefined,
+): FileChange {
+  const configured = memory?.request;
+  if (configured === undefined) return revertDocker(file, text, request, memory);
+  const all = [...new Set([...configured.handlers.map((h) => h.name), ...request.names])];
+  const reverted = revertDocker(file, text, { names: all }, memory);
+  const remaining = withoutHandlers(configured, request.names);
+  if (remaining === undefined) return reverted;
+  const again = configureDocker(file, reverted.after, remaining, undefined);
+  return { ...again, before: text };
+}
+
+/**
+ * Reverts our edits of `names`: an untouched file comes back byte for byte; otherwise our keys are
+ * removed or restored one by one. A default runtime that pointed at a removed handler is set
+ * explicitly to what it was before, or `runc` — dockerd keeps a default whose key vanished and
+ * crashes on reload when that runtime is gone.
+ */
+function revertDocker(
   file: string,
   text: string | null,
   request: UnconfigureRequest,

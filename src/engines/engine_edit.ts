@@ -49,3 +49,30 @@ export function operatorHandlers(runtimeDir: string, baseName = "xpu"): RuntimeH
     { name: `${baseName}-legacy`, path: `${dir}/xpu-container-runtime.legacy` },
   ];
 }
+
+/** Two configure requests as one: handlers by name (the later path wins), the later default. */
+export function mergeRequests(
+  earlier: ConfigureRequest | undefined,
+  later: ConfigureRequest,
+): ConfigureRequest {
+  const names = new Set(later.handlers.map((h) => h.name));
+  return {
+    handlers: [...(earlier?.handlers ?? []).filter((h) => !names.has(h.name)), ...later.handlers],
+    defaultRuntime: later.defaultRuntime ?? earlier?.defaultRuntime,
+    cdi: (earlier?.cdi ?? false) || later.cdi,
+  };
+}
+
+/** What stays configured once `names` are removed; `undefined` when no handler is left. */
+export function withoutHandlers(
+  request: ConfigureRequest,
+  names: readonly string[],
+): ConfigureRequest | undefined {
+  const handlers = request.handlers.filter((h) => !names.includes(h.name));
+  if (handlers.length === 0) return undefined;
+  const defaultRuntime =
+    request.defaultRuntime !== undefined && names.includes(request.defaultRuntime)
+      ? undefined
+      : request.defaultRuntime;
+  return { handlers, defaultRuntime, cdi: request.cdi };
+}

@@ -11,6 +11,7 @@
 
 import { writeFileAtomic } from "../core/atomic_file.ts";
 import { ConfigError } from "../core/errors.ts";
+import type { ConfigureRequest } from "./engine_edit.ts";
 
 /** What one key held before our first edit of it. */
 export interface KeyChange {
@@ -35,6 +36,8 @@ export interface RevertMemory {
   changes: KeyChange[];
   /** Tables (TOML) or objects (JSON) our edits created. */
   created: string[][];
+  /** Everything configured into the file so far (all configures together). */
+  request?: ConfigureRequest;
 }
 
 /** The default state dir (override: `--state-dir`, `XPU_CTK_STATE_DIR`). */

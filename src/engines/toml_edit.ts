@@ -149,7 +149,7 @@ export function readTomlLayout(text: string): TomlLayout {
     if (trimmed === "" || trimmed.startsWith("#")) continue;
     if (trimmed.startsWith("[")) {
       const array = trimmed.startsWith("[[");
-      const close = array ? trimmed.indexOf("]]") : findClose(trimmed);
+      const close = findClose(array ? trimmed.slice(1) : trimmed) + (array ? 1 : 0);
       table = splitTomlKey(trimmed.slice(array ? 2 : 1, close));
       if (tables.length > 0) tables[tables.length - 1].end = i - 1;
       tables.push({ path: table, array, header: i, end: lines.length - 1 });
@@ -312,7 +312,9 @@ export function setTomlValue(
   if (existing) {
     const first = lines[existing.first];
     const eq = findEquals(first);
-    const rest = existing.first === existing.last ? first.slice(eq + 1) : "";
+    // A trailing comment sits on the value's last line (after `]` or `"""` for multi-line ones).
+    const last = lines[existing.last];
+    const rest = existing.first === existing.last ? first.slice(eq + 1) : last;
     const comment = rest.slice(stripComment(rest).length);
     const spacing = /^\s*/.exec(first.slice(eq + 1))![0] || " ";
     const replaced = `${first.slice(0, eq + 1)}${spacing}${valueText}${
@@ -368,15 +370,17 @@ export function setTomlValue(
   while (anchor > 0 && lines[anchor].trim() === "") anchor--;
   const indent = headerIndent(layout, tablePath);
   const step = indentStep(layout);
+  const empty = lines.every((l) => l.trim() === "");
   const block = [
-    "",
+    ...(empty ? [] : [""]),
     `${indent}[${tomlKey(tablePath)}]`,
     `${indent}${step}${tomlKeyPart(key)} = ${valueText}`,
   ];
   const atEnd = lines.slice(anchor + 1).every((l) => l.trim() === "");
   lines.splice(anchor + 1, 0, ...block);
   let result = lines.join("\n");
-  if (atEnd && !result.endsWith("\n")) result += "\n";
+  // Keep the file's own ending: a final newline only where there was one (or nothing at all).
+  if (atEnd && !result.endsWith("\n") && (text === "" || text.endsWith("\n"))) result += "\n";
   return { text: result, createdTables: [tablePath] };
 }
 
@@ -390,15 +394,30 @@ export function removeTomlValue(text: string, path: readonly string[]): string {
 }
 
 /**
- * Removes the header of table `path` when it holds no key and no sub-table, with the blank line
- * before it; the text is unchanged otherwise.
+ * Removes the header of table `path` when it holds no key (and, unless `evenWithSubTables`, no
+ * sub-table), with the blank line before it; the text is unchanged otherwise.
  */
-export function removeEmptyTomlTable(text: string, path: readonly string[]): string {
+export function removeEmptyTomlTable(
+  text: string,
+  path: readonly string[],
+  options: { evenWithSubTables?: boolean } = {},
+): string {
   const layout = readTomlLayout(text);
   const table = layout.tables.find((t) => !t.array && same(t.path, path));
   if (table === undefined) return text;
-  if (layout.entries.some((e) => startsWith(e.path, path))) return text;
-  if (layout.tables.some((t) => t !== table && startsWith(t.path, path))) return text;
+  if (
+    layout.entries.some((e) =>
+      same(e.table, path) || (!options.evenWithSubTables && startsWith(e.path, path))
+    )
+  ) {
+    return text;
+  }
+  // A header of its own is not needed for sub-tables to exist ([a.b] implies [a]).
+  if (
+    !options.evenWithSubTables && layout.tables.some((t) => t !== table && startsWith(t.path, path))
+  ) {
+    return text;
+  }
   const body = layout.lines.slice(table.header + 1, table.end + 1);
   if (body.some((l) => l.trim() !== "")) return text;
   // The header and the blank line that separates it from what comes before; the body's blank

@@ -55,10 +55,14 @@ Deno.test("cri-o: hook file and drop-in golden cases", async (t) => {
         return;
       }
       const file = "/etc/crio/crio.conf.d/99-xpu.toml";
-      const rendered = renderCrioDropIn(main, "/etc/crio/crio.conf", request);
-      const configured = configureCrioDropIn(file, null, rendered, undefined);
+      const crioConf = { path: "/etc/crio/crio.conf", text: main };
+      const configured = configureCrioDropIn(file, null, crioConf, request, undefined);
       assertGolden(`${dir}/dropin.toml`, configured.after);
-      strictEqual(unconfigureCrioDropIn(file, configured.after, configured.memory)?.after, null);
+      const names = { names: request.handlers.map((h) => h.name) };
+      strictEqual(
+        unconfigureCrioDropIn(file, configured.after, crioConf, names, configured.memory)?.after,
+        null,
+      );
     });
   }
 });

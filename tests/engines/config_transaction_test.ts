@@ -1,0 +1,288 @@
+/**
+ * Writing planned changes: atomic writes that keep an existing file's mode and owner, removals,
+ * revert memories beside them, the report lines; unified diffs for `--dry-run`; and the directory
+ * lock that serialises two configures, checked against another process (`flock` from util-linux).
+ */
+
+import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
+import {
+  diffChange,
+  readIfExists,
+  withDirLock,
+  writeChanges,
+} from "../../src/engines/config_transaction.ts";
+import type { FileChange } from "../../src/engines/engine_edit.ts";
+import {
+  beginMemory,
+  memoryPath,
+  readMemory,
+  type RevertMemory,
+} from "../../src/engines/revert_memory.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+
+function memoryFor(file: string, before: string | null, after: string | null): RevertMemory {
+  return { ...beginMemory(undefined, { engine: "docker", file, before }), after };
+}
+
+function exists(path: string): boolean {
+  return readIfExists(path) !== null;
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Runs `flock -n dir true`: whether another process could take the lock right now. */
+async function lockIsFree(dir: string): Promise<boolean> {
+  const { code } = await new Deno.Command("flock", {
+    args: ["-n", "-x", dir, "true"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return code === 0;
+}
+
+Deno.test("readIfExists", async (t) => {
+  await t.step("a file's text, null when missing", async () => {
+    await withTempDir((dir) => {
+      Deno.writeTextFileSync(`${dir}/a`, "x\n");
+      strictEqual(readIfExists(`${dir}/a`), "x\n");
+      strictEqual(readIfExists(`${dir}/missing`), null);
+    });
+  });
+});
+
+Deno.test("writeChanges writes each file safely and reports it", async (t) => {
+  await t.step("a new file gets the planned mode, in a dir created for it", async () => {
+    await withTempDir((dir) => {
+      const cases = [
+        { path: `${dir}/etc/containerd/conf.d/99-xpu.toml`, mode: 0o644 },
+        { path: `${dir}/private/hook.json`, mode: 0o600 },
+      ];
+      const state = `${dir}/state`;
+      const changes: FileChange[] = cases.map((c) => ({
+        path: c.path,
+        before: null,
+        after: "new\n",
+        memory: memoryFor(c.path, null, "new\n"),
+        mode: c.mode,
+      }));
+      const report = writeChanges(changes, state);
+      deepStrictEqual(report, cases.map((c) => `Created "${c.path}"`));
+      for (const c of cases) {
+        strictEqual(Deno.readTextFileSync(c.path), "new\n");
+        strictEqual(Deno.statSync(c.path).mode! & 0o7777, c.mode);
+        strictEqual(readMemory(c.path, state)?.after, "new\n");
+      }
+    });
+  });
+
+  await t.step("an existing file keeps its mode (0640) and owner (1234:1234)", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/config.toml`;
+      Deno.writeTextFileSync(path, "old\n");
+      Deno.chmodSync(path, 0o640);
+      Deno.chownSync(path, 1234, 1234);
+      const inode = Deno.statSync(path).ino;
+      const report = writeChanges([{
+        path,
+        before: "old\n",
+        after: "new\n",
+        memory: memoryFor(path, "old\n", "new\n"),
+        mode: 0o644,
+      }], `${dir}/state`);
+      deepStrictEqual(report, [`Updated "${path}"`]);
+      const info = Deno.statSync(path);
+      strictEqual(Deno.readTextFileSync(path), "new\n");
+      strictEqual(info.mode! & 0o7777, 0o640);
+      strictEqual(info.uid, 1234);
+      strictEqual(info.gid, 1234);
+      notStrictEqual(info.ino, inode, "replaced by a rename, not rewritten in place");
+      deepStrictEqual(
+        [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+        ["config.toml", "state"],
+        "no temp file is left",
+      );
+    });
+  });
+
+  await t.step("a null file is removed, and its memory with it", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/99-xpu.toml`;
+      const state = `${dir}/state`;
+      Deno.writeTextFileSync(path, "ours\n");
+      writeChanges([{
+        path,
+        before: null,
+        after: "ours\n",
+        memory: memoryFor(path, null, "ours\n"),
+      }], state);
+      ok(exists(memoryPath(path, state)));
+      const report = writeChanges(
+        [{ path, before: "ours\n", after: null, memory: undefined }],
+        state,
+      );
+      deepStrictEqual(report, [`Removed "${path}"`]);
+      strictEqual(exists(path), false);
+      strictEqual(exists(memoryPath(path, state)), false);
+    });
+  });
+
+  await t.step("an unchanged file is not written and not reported", async () => {
+    await withTempDir(async (dir) => {
+      const path = `${dir}/daemon.json`;
+      Deno.writeTextFileSync(path, "{}\n");
+      const before = Deno.statSync(path);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const report = writeChanges(
+        [{ path, before: "{}\n", after: "{}\n", memory: undefined }],
+        `${dir}/state`,
+      );
+      deepStrictEqual(report, []);
+      const after = Deno.statSync(path);
+      strictEqual(after.ino, before.ino);
+      strictEqual(after.mtime?.getTime(), before.mtime?.getTime());
+    });
+  });
+
+  await t.step("several files: one line each, in order", async () => {
+    await withTempDir((dir) => {
+      const [a, b, c] = ["a", "b", "c"].map((n) => `${dir}/${n}`);
+      Deno.writeTextFileSync(b, "b\n");
+      Deno.writeTextFileSync(c, "c\n");
+      const report = writeChanges([
+        { path: a, before: null, after: "a\n", memory: undefined, mode: 0o644 },
+        { path: b, before: "b\n", after: "B\n", memory: undefined },
+        { path: c, before: "c\n", after: null, memory: undefined },
+      ], `${dir}/state`);
+      deepStrictEqual(report, [`Created "${a}"`, `Updated "${b}"`, `Removed "${c}"`]);
+      strictEqual(readIfExists(a), "a\n");
+      strictEqual(readIfExists(b), "B\n");
+      strictEqual(readIfExists(c), null);
+    });
+  });
+});
+
+Deno.test("diffChange gives a unified diff", async (t) => {
+  const path = "/etc/docker/daemon.json";
+  const cases = [
+    {
+      name: "an updated file",
+      input: { path, before: '{\n  "a": 1\n}\n', after: '{\n  "a": 2\n}\n', memory: undefined },
+      expected: `--- ${path}\t(current)\n+++ ${path}\t(after)\n@@ -1,3 +1,3 @@\n {\n-  "a": 1\n` +
+        `+  "a": 2\n }\n`,
+    },
+    {
+      name: "a created file",
+      input: { path, before: null, after: "x\n", memory: undefined },
+      expected: `--- ${path}\t(missing)\n+++ ${path}\t(after)\n@@ -0,0 +1,1 @@\n+x\n`,
+    },
+    {
+      name: "a removed file",
+      input: { path, before: "x\n", after: null, memory: undefined },
+      expected: `--- ${path}\t(current)\n+++ ${path}\t(removed)\n@@ -1,1 +0,0 @@\n-x\n`,
+    },
+    {
+      name: "no change: empty",
+      input: { path, before: "x\n", after: "x\n", memory: undefined },
+      expected: "",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => strictEqual(diffChange(c.input), c.expected));
+  }
+
+  await t.step("patch(1) applies it to the file", async () => {
+    await withTempDir(async (dir) => {
+      const file = `${dir}/config.toml`;
+      const before = Array.from({ length: 30 }, (_, i) => `key${i} = ${i}`).join("\n") + "\n";
+      const after = before.replace("key3 = 3", "key3 = 33").replace("key15 = 15\n", "") +
+        "[new]\nk = 1\n";
+      Deno.writeTextFileSync(file, before);
+      const diff = diffChange({ path: file, before, after, memory: undefined });
+      ok(diff.startsWith(`--- ${file}`), diff);
+      ok(diff.includes(`\n+++ ${file}`), diff);
+      strictEqual(diff.split("\n").filter((l) => l.startsWith("@@")).length, 3, diff);
+      const child = new Deno.Command("patch", {
+        args: [file],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(diff));
+      await writer.close();
+      const out = await child.output();
+      strictEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+      strictEqual(Deno.readTextFileSync(file), after);
+    });
+  });
+});
+
+Deno.test("withDirLock excludes another locker of the directory", async (t) => {
+  await t.step("waits until another process releases the lock", async () => {
+    await withTempDir(async (dir) => {
+      const lockDir = `${dir}/etc`;
+      Deno.mkdirSync(lockDir);
+      const held = `${dir}/held`;
+      const released = `${dir}/released`;
+      // The other process marks when it holds the lock and, still holding it, when it is done.
+      const other = new Deno.Command("flock", {
+        args: [
+          "-x",
+          lockDir,
+          "sh",
+          "-c",
+          'touch "$1"; sleep 0.5; touch "$2"',
+          "sh",
+          held,
+          released,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      await waitFor(() => exists(held), "the other process to take the lock");
+      const result = await withDirLock(lockDir, () => {
+        ok(exists(released), "the critical section ran while the other process held the lock");
+        return 42;
+      });
+      strictEqual(result, 42);
+      const status = await other.output();
+      strictEqual(status.code, 0, new TextDecoder().decode(status.stderr));
+    });
+  });
+
+  await t.step("holds it against other processes while the plan runs", async () => {
+    await withTempDir(async (dir) => {
+      const inside = await withDirLock(dir, async () => await lockIsFree(dir));
+      strictEqual(inside, false, "another process cannot take the lock");
+      strictEqual(await lockIsFree(dir), true, "released afterwards");
+    });
+  });
+
+  await t.step("releases it when the plan throws", async () => {
+    await withTempDir(async (dir) => {
+      let caught: unknown;
+      try {
+        await withDirLock(dir, () => {
+          throw new Error("plan failed");
+        });
+      } catch (error) {
+        caught = error;
+      }
+      strictEqual((caught as Error).message, "plan failed");
+      strictEqual(await lockIsFree(dir), true);
+    });
+  });
+
+  await t.step("creates a missing lock dir", async () => {
+    await withTempDir(async (dir) => {
+      const lockDir = `${dir}/etc/containerd`;
+      strictEqual(await withDirLock(lockDir, () => Deno.statSync(lockDir).isDirectory), true);
+    });
+  });
+});

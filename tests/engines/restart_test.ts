@@ -1,0 +1,263 @@
+/**
+ * Restarting an engine: the plan per engine and mode, finding the process behind a unix socket
+ * (from `/proc/net/unix` and `/proc/<pid>/fd`, checked against real listeners), SIGHUP to a real
+ * child that listens on a socket, and systemctl failures.
+ */
+
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { ExecError, UsageError } from "../../src/core/errors.ts";
+import {
+  findSocketOwner,
+  listeningSockets,
+  planRestart,
+  restartEngine,
+  type RestartPlan,
+} from "../../src/engines/restart.ts";
+import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("planRestart", async (t) => {
+  const socket = "/var/run/docker.sock";
+  const cases: {
+    name: string;
+    input: Parameters<typeof planRestart>;
+    expected: RestartPlan;
+  }[] = [
+    {
+      name: "docker signal: the socket to find the daemon by",
+      input: ["docker", "signal", { socket }],
+      expected: { kind: "signal", socket },
+    },
+    {
+      name: "docker systemd",
+      input: ["docker", "systemd", { socket }],
+      expected: { kind: "systemd", argv: ["systemctl", "restart", "docker"] },
+    },
+    {
+      name: "containerd systemd",
+      input: ["containerd", "systemd", { socket: "/run/containerd/containerd.sock" }],
+      expected: { kind: "systemd", argv: ["systemctl", "restart", "containerd"] },
+    },
+    {
+      name: "crio systemd",
+      input: ["crio", "systemd", { socket: "/var/run/crio/crio.sock" }],
+      expected: { kind: "systemd", argv: ["systemctl", "restart", "crio"] },
+    },
+    {
+      name: "systemd through chroot when the host is mounted at /host",
+      input: ["containerd", "systemd", { socket, hostRoot: "/host" }],
+      expected: {
+        kind: "systemd",
+        argv: ["chroot", "/host", "systemctl", "restart", "containerd"],
+      },
+    },
+    {
+      name: "host root / needs no chroot",
+      input: ["crio", "systemd", { socket, hostRoot: "/" }],
+      expected: { kind: "systemd", argv: ["systemctl", "restart", "crio"] },
+    },
+    {
+      name: "containerd none: the systemctl line to run (through chroot)",
+      input: ["containerd", "none", { socket, hostRoot: "/host" }],
+      expected: { kind: "none", advice: "chroot /host systemctl restart containerd" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => deepStrictEqual(planRestart(...c.input), c.expected));
+  }
+
+  await t.step("docker none: advice with kill -HUP and systemctl", () => {
+    const plan = planRestart("docker", "none", { socket });
+    strictEqual(plan.kind, "none");
+    ok(plan.kind === "none" && plan.advice.includes("kill -HUP"), JSON.stringify(plan));
+    ok(plan.advice.includes("systemctl restart docker"), plan.advice);
+  });
+
+  await t.step("containerd signal: UsageError, SIGHUP stops containerd", () => {
+    assertThrowsError(
+      () => planRestart("containerd", "signal", { socket: "/run/containerd/containerd.sock" }),
+      UsageError,
+      "SIGHUP stops containerd",
+    );
+  });
+});
+
+Deno.test("listeningSockets reads /proc/net/unix", async (t) => {
+  const sample = [
+    "Num       RefCount Protocol Flags    Type St Inode Path",
+    "0000000000000000: 00000002 00000000 00010000 0001 01 21001 /run/docker.sock",
+    "0000000000000000: 00000003 00000000 00000000 0001 03 21002 /run/docker.sock",
+    "0000000000000000: 00000002 00000000 00010000 0001 01 21003 /run/my engine/api sock",
+    "0000000000000000: 00000002 00000000 00000000 0002 01 21004 /run/systemd/notify",
+    "0000000000000000: 00000003 00000000 00000000 0001 03 21005",
+    "0000000000000000: 00000002 00000000 00010000 0001 01 21006 @/containerd-shim/abc.sock@",
+    "0000000000000000: 00000002 00000000 00010000 0005 01 21007",
+    "",
+  ].join("\n");
+  const cases = [
+    { name: "a listening socket", path: "/run/docker.sock", expected: "21001" },
+    { name: "a path with spaces", path: "/run/my engine/api sock", expected: "21003" },
+    { name: "an abstract socket", path: "@/containerd-shim/abc.sock@", expected: "21006" },
+    {
+      name: "a socket without the ACCEPT flag is not listed",
+      path: "/run/systemd/notify",
+      expected: undefined,
+    },
+  ];
+  const sockets = listeningSockets(sample);
+  for (const c of cases) {
+    await t.step(c.name, () => strictEqual(sockets.get(c.path), c.expected));
+  }
+  await t.step("only listening entries with a path", () => {
+    deepStrictEqual(
+      [...sockets.keys()].sort(),
+      ["/run/docker.sock", "/run/my engine/api sock", "@/containerd-shim/abc.sock@"],
+    );
+  });
+});
+
+Deno.test("findSocketOwner finds the process listening on a real unix socket", async (t) => {
+  await t.step("this process", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/engine api.sock`;
+      const listener = Deno.listen({ transport: "unix", path });
+      try {
+        const owner = findSocketOwner(path);
+        strictEqual(owner?.pid, Deno.pid);
+        ok(owner.name.length > 0);
+      } finally {
+        listener.close();
+      }
+    });
+  });
+
+  await t.step("through a symlinked dir (/var/run -> /run)", async () => {
+    await withTempDir((dir) => {
+      Deno.mkdirSync(`${dir}/run`);
+      Deno.symlinkSync(`${dir}/run`, `${dir}/varrun`);
+      const listener = Deno.listen({ transport: "unix", path: `${dir}/run/d.sock` });
+      try {
+        strictEqual(findSocketOwner(`${dir}/varrun/d.sock`)?.pid, Deno.pid);
+      } finally {
+        listener.close();
+      }
+    });
+  });
+
+  await t.step("nobody listens: undefined", async () => {
+    await withTempDir((dir) => strictEqual(findSocketOwner(`${dir}/none.sock`), undefined));
+  });
+});
+
+/** A child that listens on a unix socket and writes `marker` on SIGHUP (as dockerd reloads). */
+const RELOADING_DAEMON = `
+import signal, socket, sys, time
+path, marker, ready = sys.argv[1], sys.argv[2], sys.argv[3]
+def reload(signum, frame):
+    with open(marker, "w") as f:
+        f.write("reloaded\\n")
+signal.signal(signal.SIGHUP, reload)
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+server.listen(1)
+open(ready, "w").close()
+while True:
+    time.sleep(0.05)
+`;
+
+Deno.test("restartEngine", async (t) => {
+  await t.step("signal: SIGHUP to the child that listens on the socket", async () => {
+    await withTempDir(async (dir) => {
+      const socket = `${dir}/docker.sock`;
+      const marker = `${dir}/reloaded`;
+      const ready = `${dir}/ready`;
+      const child = new Deno.Command("python3", {
+        args: ["-c", RELOADING_DAEMON, socket, marker, ready],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      try {
+        await waitFor(() => exists(ready), "the child to listen");
+        const line = await restartEngine({ kind: "signal", socket });
+        ok(line.includes(`(pid ${child.pid})`), line);
+        ok(line.includes(`"${socket}"`), line);
+        await waitFor(() => exists(marker), "the child to get SIGHUP");
+        strictEqual(Deno.readTextFileSync(marker), "reloaded\n");
+      } finally {
+        child.kill("SIGTERM");
+        await child.output();
+      }
+    });
+  });
+
+  await t.step("signal: nobody listens → ExecError after the attempts", async () => {
+    await withTempDir(async (dir) => {
+      const socket = `${dir}/missing.sock`;
+      const error = await assertRejectsError(
+        () => restartEngine({ kind: "signal", socket }, { attempts: 2, delayMs: 5 }),
+        ExecError,
+        `no process listens on "${socket}"`,
+      );
+      ok(error.message.includes("--restart-mode none"), error.message);
+    });
+  });
+
+  await t.step("none: the advice line", async () => {
+    strictEqual(
+      await restartEngine({ kind: "none", advice: "systemctl restart containerd" }),
+      'Restart skipped (--restart-mode none): run "systemctl restart containerd" to apply the change',
+    );
+  });
+
+  await t.step("systemd: a command that runs", async () => {
+    strictEqual(
+      await restartEngine({ kind: "systemd", argv: ["true", "restart", "containerd"] }),
+      'Ran "true restart containerd"',
+    );
+  });
+
+  await t.step("systemd: a missing systemctl → ExecError", async () => {
+    await assertRejectsError(
+      () => restartEngine({ kind: "systemd", argv: ["/nonexistent/systemctl", "restart", "x"] }),
+      ExecError,
+      'Cannot run "/nonexistent/systemctl restart x"',
+    );
+  });
+
+  await t.step("systemd: a failing command → ExecError with its last stderr line", async () => {
+    await assertRejectsError(
+      () =>
+        restartEngine({
+          kind: "systemd",
+          argv: ["sh", "-c", "echo first >&2; echo 'Unit x.service not found.' >&2; exit 5"],
+        }),
+      ExecError,
+      "Unit x.service not found.",
+    );
+  });
+
+  await t.step("systemd: a failure without stderr names the exit code", async () => {
+    await assertRejectsError(
+      () => restartEngine({ kind: "systemd", argv: ["false"] }),
+      ExecError,
+      'Cannot restart with "false": exit 1',
+    );
+  });
+});
