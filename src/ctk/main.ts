@@ -1,6 +1,6 @@
 /**
- * `xpu-ctk`, the administrator CLI: the CDI hooks runtimes call (`hook create-symlinks`,
- * `hook update-ldcache`) and the configuration commands (`config default`).
+ * `xpu-ctk`, the administrator CLI: engine configuration (`runtime`), CDI specs (`cdi`), the hooks
+ * runtimes call (`hook create-symlinks`, `hook update-ldcache`) and `config default`.
  *
  * @module
  */
@@ -12,14 +12,8 @@ import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { SpecError } from "../core/errors.ts";
-import { isFalsy, isTruthy } from "../core/truthy.ts";
 import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
-import {
-  resolveRuntimeSettings,
-  runRuntimeAction,
-  type RuntimeAction,
-  type RuntimeFlags,
-} from "./runtime_command.ts";
+import { addRuntimeCommands } from "../engines/runtime_cli.ts";
 import { VERSION } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
@@ -117,69 +111,7 @@ export function buildCtkProgram(io: ToolIo): Command {
       }
     });
 
-  const runtime = program
-    .command("runtime")
-    .description("wire a container engine (docker, containerd, cri-o) to the toolkit")
-    .exitOverride();
-  const actions: [RuntimeAction, string][] = [
-    ["configure", "add the runtime handler to the engine's config"],
-    ["unconfigure", "remove it and restore what configure replaced"],
-    [
-      "setup",
-      "add the xpu, xpu-cdi and xpu-legacy handlers for RUNTIME_DIR (default runtime: xpu)",
-    ],
-    ["cleanup", "remove the handlers setup added"],
-  ];
-  for (const [action, description] of actions) {
-    const command = runtime.command(action).description(description).exitOverride();
-    if (action === "setup" || action === "cleanup") {
-      command.argument("[runtime-dir]", "where the toolkit's executables are installed");
-    }
-    command
-      .option("--runtime <engine>", "docker, containerd or crio (env RUNTIME)")
-      .option("--config <file>", "the engine's config file (env RUNTIME_CONFIG)")
-      .option(
-        "--drop-in-config <file>",
-        'containerd/cri-o drop-in; "" edits containerd\'s file in place',
-      )
-      .option("--runtime-name <name>", "handler name (default xpu; env XPU_RUNTIME_NAME)")
-      .option("--xpu-runtime-name <name>", "alias of --runtime-name")
-      .option("--runtime-class <name>", "alias of --runtime-name")
-      .option("--runtime-path <path>", "the runtime the handler runs (configure)")
-      .option("--runtime-dir <dir>", "RUNTIME_DIR as a flag (setup, cleanup)")
-      .option("--set-as-default [bool]", "make the handler the engine's default runtime")
-      .option("--cdi.enabled [bool]", "turn on the engine's CDI support")
-      .option("--restart-mode <mode>", "none, signal or systemd (env RUNTIME_RESTART_MODE)")
-      .option("--socket <path>", "the engine's socket, to find its process (env RUNTIME_SOCKET)")
-      .option("--host-root <dir>", "host root for systemctl through chroot (env HOST_ROOT_MOUNT)")
-      .option("--config-mode <mode>", "cri-o: hook or config (default config)")
-      .option("--hooks-dir <dir>", "cri-o hook mode: the hooks dir")
-      .option("--hook-filename <name>", "cri-o hook mode: the hook file's name")
-      .option("--hook-path <path>", "cri-o hook mode: the legacy hook program")
-      .option("--state-dir <dir>", "where what configure replaced is kept (env XPU_CTK_STATE_DIR)")
-      .option("--dry-run", "print a unified diff of each file that would change; write nothing")
-      .action(async (...args: unknown[]) => {
-        const command = args[args.length - 1] as Command;
-        let positional = typeof args[0] === "string" ? args[0] : undefined;
-        const options = command.opts() as RuntimeFlags & Record<string, unknown>;
-        const flags: RuntimeFlags = {
-          ...options,
-          cdiEnabled: options["cdi.enabled"] as boolean | string,
-        };
-        // `--set-as-default /dir`: an optional flag value that is no boolean is RUNTIME_DIR.
-        for (const key of ["setAsDefault", "cdiEnabled"] as const) {
-          const value = flags[key];
-          if (
-            typeof value === "string" && !isTruthy(value) && !isFalsy(value) &&
-            positional === undefined
-          ) {
-            positional = value;
-            flags[key] = true;
-          }
-        }
-        await runRuntimeAction(resolveRuntimeSettings(action, flags, io.env, positional), io);
-      });
-  }
+  addRuntimeCommands(program, io);
 
   const config = program
     .command("config")

@@ -10,18 +10,13 @@
 import { UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/truthy.ts";
 import type { ToolIo } from "../core/tool_io.ts";
-import {
-  diffChange,
-  readIfExists,
-  withDirLock,
-  writeChanges,
-} from "../engines/config_transaction.ts";
+import { diffChange, readIfExists, withDirLock, writeChanges } from "./config_transaction.ts";
 import {
   configureContainerd,
   CONTAINERD_CONFIG,
   CONTAINERD_DROP_IN,
   unconfigureContainerd,
-} from "../engines/containerd.ts";
+} from "./containerd.ts";
 import {
   configureCrioDropIn,
   configureCrioHook,
@@ -31,17 +26,17 @@ import {
   CRIO_HOOKS_DIR,
   unconfigureCrioDropIn,
   unconfigureCrioHook,
-} from "../engines/crio.ts";
-import { configureDocker, DOCKER_CONFIG, unconfigureDocker } from "../engines/docker.ts";
-import { type FileChange, operatorHandlers, type RuntimeHandler } from "../engines/engine_edit.ts";
+} from "./crio.ts";
+import { configureDocker, DOCKER_CONFIG, unconfigureDocker } from "./docker.ts";
+import { type FileChange, operatorHandlers, type RuntimeHandler } from "./engine_edit.ts";
 import {
   type Engine,
   planRestart,
   RESTART_MODES,
   restartEngine,
   type RestartMode,
-} from "../engines/restart.ts";
-import { DEFAULT_STATE_DIR, readMemory } from "../engines/revert_memory.ts";
+} from "./restart.ts";
+import { DEFAULT_STATE_DIR, readMemory } from "./revert_memory.ts";
 
 /** The command's flags as commander gives them. */
 export interface RuntimeFlags {

@@ -17,7 +17,7 @@ import {
   type RuntimeAction,
   type RuntimeFlags,
   type RuntimeSettings,
-} from "../../src/ctk/runtime_command.ts";
+} from "../../src/engines/runtime_command.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
