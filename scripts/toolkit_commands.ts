@@ -13,7 +13,8 @@ export type ToolName =
   | "xpu-container-runtime"
   | "xpu-container-runtime-hook"
   | "xpu-container-cli"
-  | "xpu-ctk";
+  | "xpu-ctk"
+  | "xpu-ctk-installer";
 
 /** Directory of compiled binaries under test, if any. */
 export const BIN_DIR = Deno.env.get("XPU_BIN_DIR");

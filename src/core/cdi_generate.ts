@@ -56,12 +56,8 @@ function edits(
   return result;
 }
 
-/**
- * Generates the spec.
- *
- * @throws {RequestError} when the profile finds no device under the dev root
- */
-export function generateCdiSpec(options: GenerateOptions): CdiSpec {
+/** The devices the profile finds, or an error saying what to do when there are none. */
+function findDevices(options: GenerateOptions) {
   const { fs, profile, driverRoot } = options;
   const devRoot = options.devRoot ?? driverRoot;
   const host = discoverDevices(fs, profile, { driverRoot, devRoot });
@@ -72,6 +68,45 @@ export function generateCdiSpec(options: GenerateOptions): CdiSpec {
         `or --profile`,
     );
   }
+  return host;
+}
+
+/** The edits every device shares: the control nodes, the driver files and their hooks. */
+function commonEdits(options: GenerateOptions, controlNodes: readonly DeviceNode[]): CdiEdits {
+  const { fs, profile, driverRoot } = options;
+  const layout = layoutDriverFiles(
+    fs,
+    discoverDriverFiles(fs, profile, { driverRoot, capabilities: CAPABILITIES }),
+  );
+  const mounts: CdiMount[] = layout.files.map((file) => ({
+    hostPath: join(driverRoot, file.path),
+    containerPath: file.path,
+    options: [...READ_ONLY_BIND_OPTIONS],
+  }));
+  const hooks: CdiHook[] = ctkHooks(options.ctkPath, layout);
+  const common = edits(controlNodes, options.devRoot ?? driverRoot);
+  const containerEdits: CdiEdits = {};
+  if (common.deviceNodes!.length > 0) containerEdits.deviceNodes = common.deviceNodes;
+  if (mounts.length > 0) containerEdits.mounts = mounts;
+  if (hooks.length > 0) containerEdits.hooks = hooks;
+  if (common.additionalGids) containerEdits.additionalGids = common.additionalGids;
+  return containerEdits;
+}
+
+function finish(kind: string, devices: CdiDevice[], containerEdits: CdiEdits): CdiSpec {
+  const spec: CdiSpec = { cdiVersion: "", kind, devices, containerEdits };
+  spec.cdiVersion = minimumCdiVersion(spec);
+  return spec;
+}
+
+/**
+ * Generates the spec.
+ *
+ * @throws {RequestError} when the profile finds no device under the dev root
+ */
+export function generateCdiSpec(options: GenerateOptions): CdiSpec {
+  const devRoot = options.devRoot ?? options.driverRoot;
+  const host = findDevices(options);
   const devices: CdiDevice[] = [];
   for (const device of host.devices) {
     devices.push({ name: String(device.index), containerEdits: edits(device.nodes, devRoot) });
@@ -85,25 +120,22 @@ export function generateCdiSpec(options: GenerateOptions): CdiSpec {
     name: "all",
     containerEdits: edits(host.devices.flatMap((d) => d.nodes), devRoot),
   });
+  return finish(options.kind, devices, commonEdits(options, host.controlNodes));
+}
 
-  const layout = layoutDriverFiles(
-    fs,
-    discoverDriverFiles(fs, profile, { driverRoot, capabilities: CAPABILITIES }),
+/**
+ * Generates the management spec (the installer's, kind `management.xpu.dev/xpu`): one device
+ * `all` with every device node, for monitoring and management containers that see the whole host.
+ *
+ * @throws {RequestError} when the profile finds no device under the dev root
+ */
+export function generateManagementCdiSpec(options: GenerateOptions): CdiSpec {
+  const devRoot = options.devRoot ?? options.driverRoot;
+  const host = findDevices(options);
+  const all = edits(host.devices.flatMap((d) => d.nodes), devRoot);
+  return finish(
+    options.kind,
+    [{ name: "all", containerEdits: all }],
+    commonEdits(options, host.controlNodes),
   );
-  const mounts: CdiMount[] = layout.files.map((file) => ({
-    hostPath: join(driverRoot, file.path),
-    containerPath: file.path,
-    options: [...READ_ONLY_BIND_OPTIONS],
-  }));
-  const hooks: CdiHook[] = ctkHooks(options.ctkPath, layout);
-  const common = edits(host.controlNodes, devRoot);
-  const containerEdits: CdiEdits = {};
-  if (common.deviceNodes!.length > 0) containerEdits.deviceNodes = common.deviceNodes;
-  if (mounts.length > 0) containerEdits.mounts = mounts;
-  if (hooks.length > 0) containerEdits.hooks = hooks;
-  if (common.additionalGids) containerEdits.additionalGids = common.additionalGids;
-
-  const spec: CdiSpec = { cdiVersion: "", kind: options.kind, devices, containerEdits };
-  spec.cdiVersion = minimumCdiVersion(spec);
-  return spec;
 }

@@ -64,6 +64,12 @@ export class ExecError extends ToolError {
   override readonly name = "ExecError";
 }
 
+/** Another process holds what this one needs (the installer's pid file lock). */
+export class ConflictError extends ToolError {
+  readonly exitCode = 1;
+  override readonly name = "ConflictError";
+}
+
 /** Formats `"path", line L, column C` for messages; omits what is unknown. */
 export function describePosition(where: FilePosition): string {
   let text = `"${where.path}"`;

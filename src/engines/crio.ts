@@ -114,6 +114,28 @@ function isTable(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * Parses crio.conf.
+ *
+ * @throws {ConfigError} with line and column for a syntax error
+ */
+export function parseCrioConfig(text: string, path: string): Record<string, unknown> {
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const where = { path, line: error.line, column: error.column };
+    throw new ConfigError(
+      `Cannot read ${describePosition(where)}: ${
+        error.message.split("\n")[0].replace(/^Invalid TOML document: /, "")
+      }: ` +
+        `fix the TOML (cri-o rejects it too) and re-run`,
+      where,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * Renders the drop-in: each handler as `[crio.runtime.runtimes.<name>]` with the default runtime's
  * settings, `runtime_path` and `runtime_type = "oci"`; `default_runtime` when asked.
  *
@@ -125,23 +147,7 @@ export function renderCrioDropIn(
   mainPath: string,
   request: ConfigureRequest,
 ): string {
-  let main: Record<string, unknown> = {};
-  if (mainText !== null) {
-    try {
-      main = parse(mainText) as Record<string, unknown>;
-    } catch (error) {
-      if (!(error instanceof TomlError)) throw error;
-      const where = { path: mainPath, line: error.line, column: error.column };
-      throw new ConfigError(
-        `Cannot read ${describePosition(where)}: ${
-          error.message.split("\n")[0].replace(/^Invalid TOML document: /, "")
-        }: ` +
-          `fix the TOML (cri-o rejects it too) and re-run`,
-        where,
-        { cause: error },
-      );
-    }
-  }
+  const main = mainText === null ? {} : parseCrioConfig(mainText, mainPath);
   const runtime = isTable(main.crio) && isTable(main.crio.runtime) ? main.crio.runtime : {};
   const runtimes = isTable(runtime.runtimes) ? runtime.runtimes : {};
   const ours = request.handlers.map((h) => h.name);

@@ -14,10 +14,19 @@ import {
   runRuntimeAction,
   type RuntimeAction,
   type RuntimeFlags,
+  type RuntimeSettings,
 } from "./runtime_command.ts";
+import { UsageError } from "../core/errors.ts";
+
+/** What the commands do with their resolved settings (by default: run them). */
+export type RuntimeRunner = (settings: RuntimeSettings) => Promise<void>;
 
 /** Adds `runtime configure|unconfigure|setup|cleanup` to a program. */
-export function addRuntimeCommands(program: Command, io: ToolIo): void {
+export function addRuntimeCommands(
+  program: Command,
+  io: ToolIo,
+  run: RuntimeRunner = (settings) => runRuntimeAction(settings, io),
+): void {
   const runtime = program
     .command("runtime")
     .description("wire a container engine (docker, containerd, cri-o) to the toolkit")
@@ -78,18 +87,32 @@ export function addRuntimeCommands(program: Command, io: ToolIo): void {
             flags[key] = true;
           }
         }
-        await runRuntimeAction(resolveRuntimeSettings(action, flags, io.env, positional), io);
+        await run(resolveRuntimeSettings(action, flags, io.env, positional));
       });
   }
 }
 
 /**
- * Runs `runtime <args…>` in-process, parsed exactly as `xpu-ctk runtime <args…>` would be.
+ * Parses `runtime <args…>` exactly as `xpu-ctk runtime <args…>` would, without running it: the
+ * installer resolves its setup and cleanup before it touches anything.
  *
- * @throws {UsageError} for bad flags; the action's errors
+ * @throws {UsageError} for bad flags or values
  */
-export async function runRuntimeCommand(args: readonly string[], io: ToolIo): Promise<void> {
+export async function parseRuntimeCommand(
+  args: readonly string[],
+  io: ToolIo,
+): Promise<RuntimeSettings> {
+  let parsed: RuntimeSettings | undefined;
   const program = attachIo(new Command("xpu-ctk"), io);
-  addRuntimeCommands(program, io);
+  addRuntimeCommands(program, io, (settings) => {
+    parsed = settings;
+    return Promise.resolve();
+  });
   await runProgram(program, ["runtime", ...args]);
+  if (parsed === undefined) {
+    throw new UsageError(
+      `Cannot run "runtime ${args.join(" ")}": it asks for help, not an action: drop --help`,
+    );
+  }
+  return parsed;
 }

@@ -6,7 +6,7 @@
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
-import { generateCdiSpec } from "../../src/core/cdi_generate.ts";
+import { generateCdiSpec, generateManagementCdiSpec } from "../../src/core/cdi_generate.ts";
 import { formatCdiSpec, parseCdiSpec } from "../../src/core/cdi_spec.ts";
 import { BUILTIN_PROFILES } from "../../src/core/device_profile.ts";
 import { RequestError } from "../../src/core/errors.ts";
@@ -96,4 +96,24 @@ Deno.test("generated specs: devices, versions and groups per profile", async (t)
         e instanceof RequestError && /"nvidia" profile finds no device under "\/"/.test(e.message),
     );
   });
+});
+
+Deno.test('the management spec: one device "all" with every node, shared driver edits', async () => {
+  const spec = generateManagementCdiSpec({
+    profile: BUILTIN_PROFILES.xpu,
+    fs: fixtureHostFs("xpu"),
+    driverRoot: "/",
+    kind: "management.xpu.dev/xpu",
+    ctkPath: "/usr/local/xpu/toolkit/xpu-ctk",
+  });
+  const text = await formatCdiSpec(spec, "yaml");
+  const golden = `${REPO_ROOT}/fixtures/cdi/xpu.management.yaml`;
+  if (UPDATE) Deno.writeTextFileSync(golden, text);
+  strictEqual(text, Deno.readTextFileSync(golden));
+  deepStrictEqual(await parseCdiSpec(text, golden), spec);
+  deepStrictEqual(spec.devices.map((d) => d.name), ["all"]);
+  const regular = generate("xpu").containerEdits!;
+  deepStrictEqual(spec.containerEdits?.deviceNodes, regular.deviceNodes);
+  deepStrictEqual(spec.containerEdits?.mounts, regular.mounts);
+  ok(spec.containerEdits?.hooks?.every((h) => h.path === "/usr/local/xpu/toolkit/xpu-ctk"));
 });

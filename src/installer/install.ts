@@ -1,0 +1,236 @@
+/**
+ * `xpu-ctk-installer install | delete`: putting a toolkit dir on a host and taking it off. The new
+ * dir is built beside the old one and swapped in by rename, so an engine starting a container
+ * meanwhile finds the old toolkit or the new one, never half of either; a failure leaves the old
+ * one as it was.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../core/atomic_file.ts";
+import { formatCdiSpec } from "../core/cdi_spec.ts";
+import { generateManagementCdiSpec } from "../core/cdi_generate.ts";
+import { renderConfigToml } from "../core/config_render.ts";
+import type { DeviceProfile } from "../core/device_profile.ts";
+import { errorMessage, RequestError, UsageError } from "../core/errors.ts";
+import { type HostFs, realHostFs } from "../core/host_fs.ts";
+import { mountedHostFs } from "../core/mounted_host_fs.ts";
+import { INSTALLED_CONFIG, installedConfig, toolkitLayout } from "./toolkit_layout.ts";
+import { renderWrapper } from "./wrapper_script.ts";
+
+/** The management spec's kind (SPEC §2). */
+export const MANAGEMENT_KIND = "management.xpu.dev/xpu";
+/** Where the management spec goes unless told otherwise. */
+export const DEFAULT_CDI_OUTPUT_DIR = "/var/run/cdi";
+
+/** What `install` needs, resolved. */
+export interface InstallOptions {
+  toolkitRoot: string;
+  /** Where the executables to install are. */
+  sourceDir: string;
+  profile: DeviceProfile;
+  /** The module the runtime wrappers check; empty: no check. */
+  kernelModule: string;
+  /** The driver root as the host sees it (what the installed tools use). */
+  driverRoot: string;
+  /** Where this process sees the driver root (the host's `/` is `/host` in the DaemonSet). */
+  driverRootCtrPath: string;
+  /** Low-level runtimes for the shim, preferred first; the first is the wrappers' fallback. */
+  lowLevelRuntimes: readonly string[];
+  /** Write the management CDI spec into this dir. */
+  cdiOutputDir?: string;
+}
+
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash <= 0 ? "/" : path.slice(0, slash);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Checks that `dir` may be replaced or removed: an absolute path other than `/` that is missing,
+ * empty, or a toolkit dir (it has the runtime's copy or the installed config).
+ *
+ * @throws {UsageError} naming the dir and what to pass instead
+ */
+export function checkToolkitRoot(dir: string, flag = "--toolkit-root"): string {
+  const path = dir.replace(/\/+$/, "");
+  if (!dir.startsWith("/") || path === "") {
+    throw new UsageError(`Cannot use ${flag} "${dir}": expected an absolute path other than /`);
+  }
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(path)].map((e) => e.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return path;
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new UsageError(`Cannot use ${flag} "${dir}": it is a file: pass a directory`);
+    }
+    throw error;
+  }
+  const ours = exists(`${path}/xpu-container-runtime.real`) ||
+    exists(`${path}/${INSTALLED_CONFIG}`);
+  if (entries.length > 0 && !ours) {
+    throw new UsageError(
+      `Cannot use ${flag} "${dir}": it holds files that are not an installed toolkit, and ` +
+        `installing replaces the whole directory: pass a new or empty directory`,
+    );
+  }
+  return path;
+}
+
+/** The source executables, symlinks resolved. */
+function findSources(options: InstallOptions): Map<string, { path: string; mode: number }> {
+  const found = new Map<string, { path: string; mode: number }>();
+  for (const { source } of toolkitLayout({ kernelModule: "", fallbackRuntime: "" }).copies) {
+    const named = `${options.sourceDir.replace(/\/+$/, "")}/${source}`;
+    let path: string;
+    let info: Deno.FileInfo;
+    try {
+      path = Deno.realPathSync(named);
+      info = Deno.statSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new UsageError(
+        `Cannot install: the executable "${source}" is missing from "${options.sourceDir}" ` +
+          `(${named}${exists(named) ? " is a dangling symlink" : " does not exist"}): ` +
+          `pass --source-dir with the toolkit's executables`,
+      );
+    }
+    const mode = (info.mode ?? 0) & 0o7777;
+    if (!info.isFile || (mode & 0o111) === 0) {
+      throw new UsageError(
+        `Cannot install: "${named}" is not an executable file: pass --source-dir with the ` +
+          `toolkit's executables`,
+      );
+    }
+    found.set(source, { path, mode });
+  }
+  return found;
+}
+
+/** Fills `dir` with the toolkit (copies, links, wrappers, config). */
+function populate(
+  dir: string,
+  finalDir: string,
+  options: InstallOptions,
+  sources: Map<string, { path: string; mode: number }>,
+): void {
+  const layout = toolkitLayout({
+    kernelModule: options.kernelModule,
+    fallbackRuntime: options.lowLevelRuntimes[0] ?? "runc",
+  });
+  for (const copy of layout.copies) {
+    const source = sources.get(copy.source)!;
+    Deno.copyFileSync(source.path, `${dir}/${copy.file}`);
+    Deno.chmodSync(`${dir}/${copy.file}`, source.mode);
+  }
+  for (const link of layout.links) Deno.symlinkSync(link.target, `${dir}/${link.link}`);
+  for (const wrapper of layout.wrappers) {
+    Deno.writeTextFileSync(`${dir}/${wrapper.name}`, renderWrapper(wrapper, finalDir));
+    Deno.chmodSync(`${dir}/${wrapper.name}`, 0o755);
+  }
+  const config = installedConfig({
+    toolkitDir: finalDir,
+    driverRoot: options.driverRoot,
+    profile: options.profile.name,
+    lowLevelRuntimes: options.lowLevelRuntimes,
+    cdiSpecDir: options.cdiOutputDir,
+  });
+  Deno.mkdirSync(`${dir}/${dirname(INSTALLED_CONFIG)}`, { recursive: true, mode: 0o755 });
+  Deno.writeTextFileSync(`${dir}/${INSTALLED_CONFIG}`, renderConfigToml(config), { mode: 0o644 });
+}
+
+/**
+ * Installs the toolkit into `options.toolkitRoot`, replacing an earlier install.
+ *
+ * @param log receives one line per step
+ * @throws {UsageError} for a toolkit root that is not one, or a missing source executable
+ */
+export async function installToolkit(
+  options: InstallOptions,
+  log: (line: string) => void,
+  fs: HostFs = realHostFs,
+): Promise<void> {
+  const root = checkToolkitRoot(options.toolkitRoot);
+  const sources = findSources(options);
+  const parent = dirname(root);
+  const base = root.slice(parent === "/" ? 1 : parent.length + 1);
+  Deno.mkdirSync(parent, { recursive: true, mode: 0o755 });
+  const staging = `${parent === "/" ? "" : parent}/.${base}.new-${Deno.pid}`;
+  const retired = `${parent === "/" ? "" : parent}/.${base}.old-${Deno.pid}`;
+  if (exists(staging)) Deno.removeSync(staging, { recursive: true });
+  Deno.mkdirSync(staging, { mode: 0o755 });
+  try {
+    populate(staging, root, options, sources);
+    const replacing = exists(root);
+    if (replacing) Deno.renameSync(root, retired);
+    try {
+      Deno.renameSync(staging, root);
+    } catch (error) {
+      if (replacing) Deno.renameSync(retired, root);
+      throw error;
+    }
+    if (replacing) Deno.removeSync(retired, { recursive: true });
+  } catch (error) {
+    try {
+      Deno.removeSync(staging, { recursive: true });
+    } catch {
+      // Already moved or never made; the original error is what matters.
+    }
+    throw error;
+  }
+  log(`installed the toolkit into ${root} (from ${options.sourceDir})`);
+  if (options.cdiOutputDir !== undefined) {
+    await writeManagementSpec(options, fs, log);
+  }
+}
+
+/** Writes the management CDI spec; a host without devices gets a warning, not a failure. */
+async function writeManagementSpec(
+  options: InstallOptions,
+  fs: HostFs,
+  log: (line: string) => void,
+): Promise<void> {
+  const dir = options.cdiOutputDir!.replace(/\/+$/, "") || "/";
+  const file = `${dir === "/" ? "" : dir}/${MANAGEMENT_KIND.replace("/", "-")}.yaml`;
+  try {
+    const spec = generateManagementCdiSpec({
+      profile: options.profile,
+      fs: mountedHostFs(fs, options.driverRoot, options.driverRootCtrPath),
+      driverRoot: options.driverRoot,
+      kind: MANAGEMENT_KIND,
+      ctkPath: `${options.toolkitRoot.replace(/\/+$/, "")}/xpu-ctk`,
+    });
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    writeFileAtomic(file, await formatCdiSpec(spec, "yaml"), { mode: 0o644 });
+    log(`wrote the management CDI spec ${file} (${MANAGEMENT_KIND}=all)`);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    log(`warning: no management CDI spec written: ${errorMessage(error)}`);
+  }
+}
+
+/**
+ * Removes a toolkit dir (a missing one is fine).
+ *
+ * @throws {UsageError} for a dir that is not a toolkit dir
+ */
+export function deleteToolkit(toolkitRoot: string, log: (line: string) => void): void {
+  const root = checkToolkitRoot(toolkitRoot);
+  if (!exists(root)) {
+    log(`nothing to delete: ${root} does not exist`);
+    return;
+  }
+  Deno.removeSync(root, { recursive: true });
+  log(`deleted the toolkit at ${root}`);
+}

@@ -1,0 +1,143 @@
+/**
+ * `xpu-ctk-installer`: `install` and `delete` of a toolkit dir, and the daemon form (no
+ * subcommand) that a Kubernetes DaemonSet runs.
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { attachIo, runProgram } from "../core/command_line.ts";
+import type { ToolIo } from "../core/tool_io.ts";
+import { VERSION } from "../core/version.ts";
+import { parseRuntimeCommand } from "../engines/runtime_cli.ts";
+import { runRuntimeAction } from "../engines/runtime_command.ts";
+import { type DaemonDeps, processStopSignals, runDaemon } from "./daemon.ts";
+import { deleteToolkit, installToolkit } from "./install.ts";
+import {
+  type DaemonFlags,
+  DEFAULT_PID_FILE,
+  DEFAULT_ROOT,
+  type InstallFlags,
+  resolveDaemonSettings,
+  resolveInstallOptions,
+} from "./installer_args.ts";
+
+/** The installer's name, prefixing its log lines. */
+const NAME = "xpu-ctk-installer";
+
+function addInstallOptions(command: Command): Command {
+  return command
+    .option("--source-dir <dir>", "where the executables to install are (default: this one's dir)")
+    .option("--kernel-module <name>", 'module the runtime wrappers check; "" disables the check')
+    .option("--driver-root <dir>", "the driver root on the host (env DRIVER_ROOT; default /)")
+    .option(
+      "--driver-root-ctr-path <dir>",
+      "where this process sees the driver root (env DRIVER_ROOT_CTR_PATH; e.g. /host)",
+    )
+    .option("--profile <name>", "device profile: xpu, nvidia, amd or intel (env XPU_PROFILE)")
+    .option(
+      "--low-level-runtimes <list>",
+      "runtimes the shim runs, comma list (env XPU_LOW_LEVEL_RUNTIMES; default: the engine's)",
+    )
+    .option("--cdi-enabled [bool]", "write the management CDI spec (env CDI_ENABLED)")
+    .option("--cdi-output-dir <dir>", "where it goes (env CDI_OUTPUT_DIR; default /var/run/cdi)");
+}
+
+/** Log lines go to stderr, one per line, prefixed with the installer's name. */
+function logger(io: ToolIo): (line: string) => void {
+  return (line) => io.stderr(`${NAME}: ${line}\n`);
+}
+
+/** The io the in-process `xpu-ctk runtime` commands get: what they print becomes log lines. */
+function innerIo(io: ToolIo, log: (line: string) => void): ToolIo {
+  const lines = (text: string) => {
+    for (const line of text.split("\n")) if (line.trim() !== "") log(line);
+  };
+  return { ...io, stdout: lines, stderr: lines };
+}
+
+/** The real process's daemon dependencies. */
+function processDeps(io: ToolIo): DaemonDeps {
+  const log = logger(io);
+  const inner = innerIo(io, log);
+  return {
+    log,
+    onStopSignal: processStopSignals,
+    install: (options) => installToolkit(options, log),
+    parseRuntime: (args) => parseRuntimeCommand(args, inner),
+    runRuntime: (settings) => runRuntimeAction(settings, inner),
+  };
+}
+
+/**
+ * Runs the installer.
+ *
+ * @param defaultSourceDir `--source-dir`'s default: the dir of the running executable
+ * @returns the exit status
+ */
+export async function installerMain(
+  args: readonly string[],
+  io: ToolIo,
+  defaultSourceDir: string,
+  deps: DaemonDeps = processDeps(io),
+): Promise<number> {
+  let status = 0;
+  const log = logger(io);
+  const program = attachIo(new Command(NAME), io)
+    .description(
+      "Install the XPU Container Toolkit into a directory and wire a container engine to it. " +
+        "Without a subcommand: install into DESTINATION/toolkit, run the engine's setup, wait " +
+        "for SIGTERM/SIGINT/SIGHUP/SIGQUIT, then run its cleanup (the DaemonSet entrypoint).",
+    )
+    .version(VERSION, "--version")
+    .enablePositionalOptions()
+    .argument(
+      "[destination...]",
+      `install into DESTINATION/toolkit (env ROOT; default ${DEFAULT_ROOT})`,
+    )
+    .option("--root <dir>", "DESTINATION as a flag (env ROOT)")
+    .option("-n, --no-daemon", "exit after set-up instead of waiting for a signal (env NO_DAEMON)")
+    .option("-r, --runtime <engine>", "docker, containerd or crio (env RUNTIME; default docker)")
+    .option(
+      "-u, --runtime-args <args>",
+      'flags for "xpu-ctk runtime setup/cleanup", split as sh would (env RUNTIME_ARGS)',
+    )
+    .option(
+      "--pid-file <file>",
+      `locked while running (env TOOLKIT_PID_FILE; default ${DEFAULT_PID_FILE})`,
+    );
+  addInstallOptions(program).action(
+    async (positionals: string[], options: Record<string, unknown>) => {
+      const flags: DaemonFlags = {
+        ...(options as DaemonFlags),
+        noDaemon: options.daemon === false ? true : undefined,
+      };
+      const settings = resolveDaemonSettings(flags, positionals, io.env, defaultSourceDir, io.cwd);
+      status = await runDaemon(settings, deps);
+    },
+  );
+
+  addInstallOptions(
+    program.command("install").description(
+      "install the toolkit into --toolkit-root (replacing it)",
+    ),
+  )
+    .requiredOption("--toolkit-root <dir>", "the toolkit dir (removed and recreated)")
+    .action(async (options: InstallFlags & { toolkitRoot: string }) => {
+      const install = resolveInstallOptions(
+        options,
+        io.env,
+        options.toolkitRoot,
+        defaultSourceDir,
+        io.cwd,
+      );
+      await installToolkit(install, log);
+    });
+
+  program.command("delete").description("remove the toolkit dir --toolkit-root")
+    .requiredOption("--toolkit-root <dir>", "the toolkit dir")
+    .action((options: { toolkitRoot: string }) => deleteToolkit(options.toolkitRoot, log));
+
+  const code = await runProgram(program, args);
+  return code === 0 ? status : code;
+}

@@ -1,0 +1,222 @@
+/**
+ * The daemon form's life cycle with the engine and the install faked (their real runs are in
+ * tests/e2e/installer_daemon_test.ts): the pid file lock and its PID, the order of the steps,
+ * what a stop signal does at each moment, failures, and a second instance that touches nothing.
+ * The runtime arguments are parsed by the real `xpu-ctk runtime` parser.
+ */
+
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import type { ToolIo } from "../../src/core/tool_io.ts";
+import { ConflictError, UsageError } from "../../src/core/errors.ts";
+import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
+import { acquirePidFile, type DaemonDeps, runDaemon } from "../../src/installer/daemon.ts";
+import type { InstallOptions } from "../../src/installer/install.ts";
+import { resolveDaemonSettings } from "../../src/installer/installer_args.ts";
+import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+
+const quietIo: ToolIo = {
+  env: {},
+  cwd: "/",
+  stdout: () => {},
+  stderr: () => {},
+  readStdin: () => Promise.resolve(""),
+};
+
+interface Fake {
+  deps: DaemonDeps;
+  steps: string[];
+  logs: string[];
+  installed: InstallOptions[];
+  /** Sends a stop signal to the daemon. */
+  signal(name: string): void;
+  listening(): boolean;
+}
+
+function fake(hooks: {
+  onInstall?: (f: Fake) => void;
+  onSetup?: (f: Fake) => void;
+  failSetup?: boolean;
+  failCleanup?: boolean;
+} = {}): Fake {
+  let handler: ((signal: string) => void) | undefined;
+  const f: Fake = {
+    steps: [],
+    logs: [],
+    installed: [],
+    signal: (name) => handler?.(name),
+    listening: () => handler !== undefined,
+    deps: {
+      log: (line) => void f.logs.push(line),
+      onStopSignal(h) {
+        handler = h;
+        return () => handler = undefined;
+      },
+      install(options) {
+        f.steps.push("install");
+        f.installed.push(options);
+        hooks.onInstall?.(f);
+        return Promise.resolve();
+      },
+      parseRuntime: (args) => parseRuntimeCommand(args, quietIo),
+      runRuntime(settings) {
+        f.steps.push(settings.action);
+        if (settings.action === "setup") {
+          hooks.onSetup?.(f);
+          if (hooks.failSetup) return Promise.reject(new Error("dockerd said no"));
+        }
+        if (settings.action === "cleanup" && hooks.failCleanup) {
+          return Promise.reject(new Error("daemon.json is gone"));
+        }
+        return Promise.resolve();
+      },
+    },
+  };
+  return f;
+}
+
+function settings(dir: string, env: Record<string, string> = {}) {
+  Deno.writeTextFileSync(
+    `${dir}/daemon.json`,
+    '{"default-runtime": "crun", "runtimes": {"crun": {"path": "/usr/bin/crun"}}}\n',
+  );
+  return resolveDaemonSettings(
+    {},
+    [`${dir}/root`],
+    {
+      RUNTIME_ARGS: `--config ${dir}/daemon.json --restart-mode none --state-dir ${dir}/state`,
+      TOOLKIT_PID_FILE: `${dir}/run/toolkit.pid`,
+      ...env,
+    },
+    "/opt/src",
+    "/",
+  );
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("--no-daemon: install with the engine's runtime, set up, exit 0, pid file gone", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake({
+      onInstall: () =>
+        strictEqual(Deno.readTextFileSync(`${dir}/run/toolkit.pid`), `${Deno.pid}\n`),
+    });
+    const code = await runDaemon(settings(dir, { NO_DAEMON: "true" }), f.deps);
+    strictEqual(code, 0);
+    deepStrictEqual(f.steps, ["install", "setup"]);
+    deepStrictEqual(f.installed[0].lowLevelRuntimes, ["/usr/bin/crun"]);
+    strictEqual(f.installed[0].toolkitRoot, `${dir}/root/toolkit`);
+    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!f.listening(), "signal listeners removed");
+    ok(
+      f.logs.some((l) => l.includes(`the docker default runtime is "/usr/bin/crun"`)),
+      f.logs.join("\n"),
+    );
+    ok(
+      f.logs.some((l) => l === "configured docker: runtimes xpu, xpu-cdi, xpu-legacy, default xpu"),
+    );
+    ok(f.logs.some((l) => l.startsWith("--no-daemon")));
+  });
+});
+
+Deno.test("the daemon waits for a signal, then cleans up and exits 0", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake();
+    const done = runDaemon(settings(dir), f.deps);
+    let finished = false;
+    done.then(() => finished = true);
+    // Let set-up run; the daemon must then be waiting, holding its pid file.
+    for (let i = 0; i < 400 && !f.logs.some((l) => l.startsWith("waiting for")); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    ok(f.logs.some((l) => l === "waiting for SIGTERM, SIGINT, SIGHUP, SIGQUIT"), f.logs.join("\n"));
+    strictEqual(finished, false);
+    deepStrictEqual(f.steps, ["install", "setup"]);
+    ok(exists(`${dir}/run/toolkit.pid`));
+    f.signal("SIGTERM");
+    strictEqual(await done, 0);
+    deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
+    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(f.logs.some((l) => l.startsWith("received SIGTERM")));
+    ok(f.logs.some((l) => l === "reverted docker: runtimes xpu, xpu-cdi, xpu-legacy removed"));
+  });
+});
+
+Deno.test("a signal during set-up is kept: cleanup follows set-up at once (even with --no-daemon)", async () => {
+  for (const env of [{}, { NO_DAEMON: "1" }] as Record<string, string>[]) {
+    await withTempDir(async (dir) => {
+      const f = fake({ onSetup: (self) => self.signal("SIGINT") });
+      strictEqual(await runDaemon(settings(dir, env), f.deps), 0);
+      deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
+      ok(!exists(`${dir}/run/toolkit.pid`));
+    });
+  }
+});
+
+Deno.test("a signal during the install stops before set-up: nothing to revert", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake({ onInstall: (self) => self.signal("SIGQUIT") });
+    strictEqual(await runDaemon(settings(dir), f.deps), 0);
+    deepStrictEqual(f.steps, ["install"]);
+    ok(f.logs.some((l) => l === "stopping before docker set-up: nothing to revert"));
+    ok(!exists(`${dir}/run/toolkit.pid`));
+  });
+});
+
+Deno.test("a failed set-up is reverted and exits 1; a failed cleanup exits 1", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake({ failSetup: true });
+    strictEqual(await runDaemon(settings(dir), f.deps), 1);
+    deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
+    ok(f.logs.some((l) => l === "set-up of docker failed: dockerd said no"));
+    ok(!exists(`${dir}/run/toolkit.pid`));
+  });
+  await withTempDir(async (dir) => {
+    const f = fake({ failCleanup: true, onSetup: (self) => self.signal("SIGHUP") });
+    strictEqual(await runDaemon(settings(dir), f.deps), 1);
+    ok(f.logs.some((l) => l === "cleanup of docker failed: daemon.json is gone"));
+    ok(!exists(`${dir}/run/toolkit.pid`));
+  });
+});
+
+Deno.test("bad runtime arguments fail before the install; the pid file is removed", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake();
+    const s = settings(dir, { RUNTIME_ARGS: "--restart-mode sometimes" });
+    await assertRejectsError(() => runDaemon(s, f.deps), UsageError, `--restart-mode "sometimes"`);
+    deepStrictEqual(f.steps, []);
+    ok(!exists(`${dir}/run/toolkit.pid`));
+  });
+});
+
+Deno.test("a second instance fails fast and leaves the first one's pid file alone", async () => {
+  await withTempDir(async (dir) => {
+    const held = acquirePidFile(`${dir}/run/toolkit.pid`, 4242);
+    try {
+      const f = fake();
+      await assertRejectsError(
+        () => runDaemon(settings(dir), f.deps),
+        ConflictError,
+        `another xpu-ctk-installer is already running (pid file "${dir}/run/toolkit.pid", pid 4242)`,
+      );
+      deepStrictEqual(f.steps, []);
+      strictEqual(Deno.readTextFileSync(`${dir}/run/toolkit.pid`), "4242\n");
+      assertThrowsError(
+        () => acquirePidFile(`${dir}/run/toolkit.pid`),
+        ConflictError,
+        "already running",
+      );
+    } finally {
+      held.release();
+    }
+    ok(!exists(`${dir}/run/toolkit.pid`));
+    acquirePidFile(`${dir}/run/toolkit.pid`).release();
+  });
+});
