@@ -65,7 +65,7 @@ export interface RuntimeFlags {
 export type RuntimeAction = "configure" | "unconfigure" | "setup" | "cleanup";
 
 /** Each setting's environment variables, generic first. */
-const ENV: Record<string, (engine: Engine) => string[]> = {
+export const RUNTIME_ENV: Readonly<Record<string, (engine: Engine) => string[]>> = {
   config: (e) => ["RUNTIME_CONFIG", `${e.toUpperCase()}_CONFIG`],
   dropInConfig: (e) => ["RUNTIME_DROP_IN_CONFIG", `${e.toUpperCase()}_DROP_IN_CONFIG`],
   socket: (e) => ["RUNTIME_SOCKET", `${e.toUpperCase()}_SOCKET`],
@@ -149,7 +149,7 @@ export function resolveRuntimeSettings(
     );
   }
   const fromEnv = (key: string): string | undefined => {
-    for (const name of ENV[key](engine)) {
+    for (const name of RUNTIME_ENV[key](engine)) {
       if (env[name] !== undefined && env[name] !== "") return env[name];
     }
     return undefined;

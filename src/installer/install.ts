@@ -1,8 +1,8 @@
 /**
  * `xpu-ctk-installer install | delete`: putting a toolkit dir on a host and taking it off. The new
- * dir is built beside the old one and swapped in by rename, so an engine starting a container
- * meanwhile finds the old toolkit or the new one, never half of either; a failure leaves the old
- * one as it was.
+ * dir is built beside the old one and swapped in by two renames, so an engine starting a container
+ * meanwhile never finds half a toolkit (between the renames, for an instant, none); a failure
+ * leaves the old one as it was.
  *
  * @module
  */

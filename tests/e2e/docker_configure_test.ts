@@ -8,7 +8,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
-import { labTest, PROBE } from "../helpers/lab.ts";
+import { labTest } from "../helpers/lab.ts";
 
 const ORIGINAL = `{
   "log-level": "warn",
@@ -53,16 +53,6 @@ await labTest(
             ...extra,
           ],
         });
-      const defaultRuntime = async () =>
-        (await d.docker(["info", "--format", "{{.DefaultRuntime}}"])).stdout.trim();
-      const waitFor = async (want: string) => {
-        const deadline = Date.now() + 10_000;
-        while ((await defaultRuntime()) !== want) {
-          if (Date.now() > deadline) throw new Error(`dockerd's default runtime is not "${want}"`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      };
-
       const configured = await ctk("configure", [
         "--runtime-path",
         shim,
@@ -71,25 +61,14 @@ await labTest(
       ]);
       strictEqual(configured.code, 0, configured.stderr);
       match(configured.stdout, new RegExp(`Sent SIGHUP to dockerd \\(pid ${d.pid}\\)`));
-      await waitFor("xpu");
+      await d.waitForDefaultRuntime("xpu");
       const info = JSON.parse((await d.docker(["info", "--format", "{{json .Runtimes}}"])).stdout);
       strictEqual(info.xpu.path, shim);
       const saved = JSON.parse(Deno.readTextFileSync(daemonJson));
       deepStrictEqual(saved.features, { cdi: true });
       strictEqual(saved["max-concurrent-downloads"], 2);
 
-      const run = await d.docker([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "-e",
-        "XPU_VISIBLE_DEVICES=0",
-        "busybox:min",
-        "sh",
-        "-c",
-        PROBE,
-      ]);
+      const run = await d.runProbe(["-e", "XPU_VISIBLE_DEVICES=0"]);
       strictEqual(run.code, 0, run.stderr);
       match(run.stdout, /^\/dev\/xpu0: open ok$/m);
       match(run.stdout, /^\/dev\/xpu1: absent$/m);
@@ -97,22 +76,13 @@ await labTest(
 
       const unconfigured = await ctk("unconfigure");
       strictEqual(unconfigured.code, 0, unconfigured.stderr);
-      await waitFor("runc");
+      await d.waitForDefaultRuntime("runc");
       // The original named no default runtime; dockerd would keep "xpu" if the key just vanished.
       strictEqual(
         Deno.readTextFileSync(daemonJson),
         ORIGINAL.replace('"debug": false\n', '"debug": false,\n  "default-runtime": "runc"\n'),
       );
-      const plain = await d.docker([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "busybox:min",
-        "sh",
-        "-c",
-        PROBE,
-      ]);
+      const plain = await d.runProbe();
       strictEqual(plain.code, 0, plain.stderr);
       match(plain.stdout, /^\/dev\/xpu0: absent$/m);
       ok(d.alive(), "dockerd is still running");

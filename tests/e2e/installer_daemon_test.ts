@@ -6,21 +6,15 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
-import { labTest, presentKernelModule, PROBE } from "../helpers/lab.ts";
+import { labTest, presentKernelModule, writeToolkitSources } from "../helpers/lab.ts";
 
 const ORIGINAL = `{
   "log-level": "warn",
   "max-concurrent-downloads": 2
 }
 `;
-const TOOLS = [
-  "xpu-container-runtime",
-  "xpu-container-runtime-hook",
-  "xpu-container-cli",
-  "xpu-ctk",
-] as const;
 
 /** A child's stderr as it arrives, to wait for a line. */
 function collect(stream: ReadableStream<Uint8Array>) {
@@ -60,8 +54,7 @@ await labTest(
     const daemonJson = `${dir}/daemon.json`;
     Deno.writeTextFileSync(daemonJson, ORIGINAL);
     const source = `${lab.dir}/source`;
-    Deno.mkdirSync(source);
-    for (const tool of TOOLS) writeToolWrapper(tool, source);
+    writeToolkitSources(source);
     const destination = `${lab.dir}/run-xpu`;
     const toolkit = `${destination}/toolkit`;
     const pidFile = `${lab.dir}/run/toolkit.pid`;
@@ -76,16 +69,6 @@ await labTest(
         DRIVER_ROOT: lab.driverRoot,
       };
       const args = [destination, "--source-dir", source, "--kernel-module", presentKernelModule()];
-      const defaultRuntime = async () =>
-        (await d.docker(["info", "--format", "{{.DefaultRuntime}}"])).stdout.trim();
-      const waitForDefault = async (want: string) => {
-        const deadline = Date.now() + 10_000;
-        while ((await defaultRuntime()) !== want) {
-          if (Date.now() > deadline) throw new Error(`dockerd's default runtime is not "${want}"`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      };
-
       const [program, ...lead] = toolArgv("xpu-ctk-installer");
       const daemon = new Deno.Command(program, {
         args: [...lead, ...args],
@@ -113,23 +96,10 @@ await labTest(
           stderr.text(),
           new RegExp(`^xpu-ctk-installer: Sent SIGHUP to dockerd \\(pid ${d.pid}\\)`, "m"),
         );
-        await waitForDefault("xpu");
+        await d.waitForDefaultRuntime("xpu");
 
         for (const runtime of ["xpu", "xpu-legacy"]) {
-          const run = await d.docker([
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--runtime",
-            runtime,
-            "-e",
-            "XPU_VISIBLE_DEVICES=0",
-            "busybox:min",
-            "sh",
-            "-c",
-            PROBE,
-          ]);
+          const run = await d.runProbe(["--runtime", runtime, "-e", "XPU_VISIBLE_DEVICES=0"]);
           strictEqual(run.code, 0, `${runtime}: ${run.stderr}`);
           match(run.stdout, /^\/dev\/xpu0: open ok$/m, runtime);
           match(run.stdout, /^\/dev\/xpu1: absent$/m, runtime);
@@ -179,18 +149,9 @@ await labTest(
           '"max-concurrent-downloads": 2,\n  "default-runtime": "runc"\n',
         ),
       );
-      await waitForDefault("runc");
+      await d.waitForDefaultRuntime("runc");
       ok(d.alive(), "dockerd survived the reload");
-      const plain = await d.docker([
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "busybox:min",
-        "sh",
-        "-c",
-        PROBE,
-      ]);
+      const plain = await d.runProbe();
       strictEqual(plain.code, 0, plain.stderr);
       match(plain.stdout, /^\/dev\/xpu0: absent$/m);
     });

@@ -8,16 +8,16 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle, runContainer } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
-import { labTest, nextId, presentKernelModule, PROBE } from "../helpers/lab.ts";
+import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import {
+  labTest,
+  nextId,
+  presentKernelModule,
+  PROBE,
+  writeToolkitSources,
+} from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "nsenter", "busybox"] as const;
-const TOOLS = [
-  "xpu-container-runtime",
-  "xpu-container-runtime-hook",
-  "xpu-container-cli",
-  "xpu-ctk",
-] as const;
 /** What the runtime gets from an engine: no toolkit config in its environment. */
 const ENGINE_ENV = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" };
 
@@ -28,8 +28,7 @@ await labTest(
   { mode: "cdi" },
   async (lab) => {
     const source = `${lab.dir}/source`;
-    Deno.mkdirSync(source);
-    for (const tool of TOOLS) writeToolWrapper(tool, source);
+    writeToolkitSources(source);
     const root = `${lab.dir}/installed/toolkit`;
     const install = (module: string) =>
       runTool(toolArgv("xpu-ctk-installer"), {

@@ -14,7 +14,7 @@ import {
   type RestartPlan,
 } from "../../src/engines/restart.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
-import { withTempDir } from "../helpers/temp_dir.ts";
+import { pathExists, withTempDir } from "../helpers/temp_dir.ts";
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
@@ -22,15 +22,6 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("planRestart", async (t) => {
@@ -194,11 +185,11 @@ Deno.test("restartEngine", async (t) => {
         stderr: "piped",
       }).spawn();
       try {
-        await waitFor(() => exists(ready), "the child to listen");
+        await waitFor(() => pathExists(ready), "the child to listen");
         const line = await restartEngine({ kind: "signal", socket });
         ok(line.includes(`(pid ${child.pid})`), line);
         ok(line.includes(`"${socket}"`), line);
-        await waitFor(() => exists(marker), "the child to get SIGHUP");
+        await waitFor(() => pathExists(marker), "the child to get SIGHUP");
         strictEqual(Deno.readTextFileSync(marker), "reloaded\n");
       } finally {
         child.kill("SIGTERM");

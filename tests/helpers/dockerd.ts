@@ -6,6 +6,7 @@
  */
 
 import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
+import { PROBE } from "./lab.ts";
 
 /** A running private dockerd. */
 export interface Dockerd {
@@ -14,6 +15,10 @@ export interface Dockerd {
   /** Runs the docker CLI against it. */
   docker(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   alive(): boolean;
+  /** Waits (10 s at most) until `docker info` reports `want` as the default runtime. */
+  waitForDefaultRuntime(want: string): Promise<void>;
+  /** `docker run --rm --network none FLAGS busybox:min sh -c PROBE`. */
+  runProbe(flags?: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 function decode(bytes: Uint8Array): string {
@@ -104,7 +109,18 @@ export async function withDockerd(
     await writer.close();
     const result = await imported.output();
     if (!result.success) throw new Error(`docker import failed: ${decode(result.stderr)}`);
-    await fn({ socket, pid: child.pid, docker, alive });
+    const waitForDefaultRuntime = async (want: string) => {
+      const current = async () =>
+        (await docker(["info", "--format", "{{.DefaultRuntime}}"])).stdout.trim();
+      const deadline = Date.now() + 10_000;
+      while ((await current()) !== want) {
+        if (Date.now() > deadline) throw new Error(`dockerd's default runtime is not "${want}"`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const runProbe = (flags: string[] = []) =>
+      docker(["run", "--rm", "--network", "none", ...flags, "busybox:min", "sh", "-c", PROBE]);
+    await fn({ socket, pid: child.pid, docker, alive, waitForDefaultRuntime, runProbe });
   } finally {
     const ids = (await docker(["ps", "-aq"])).stdout.trim().split("\n").filter((id) => id);
     if (ids.length > 0) await docker(["rm", "-f", ...ids]);

@@ -13,6 +13,7 @@ import {
   SIMULATED_LIB_DIR,
 } from "../../scripts/container_lab.ts";
 import { toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { TOOLKIT_EXECUTABLES } from "../../src/installer/toolkit_layout.ts";
 import { e2eTest, type Need } from "./e2e.ts";
 
 /** Probes the simulated devices and library from inside a container. */
@@ -157,4 +158,11 @@ export async function runInLab(
 export function presentKernelModule(): string {
   const names = [...Deno.readDirSync("/sys/module")].map((e) => e.name).sort();
   return names.includes("kernel") ? "kernel" : names[0];
+}
+
+/** Writes a wrapper of each executable the installer installs into `dir` (its `--source-dir`). */
+export function writeToolkitSources(dir: string): string {
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, dir);
+  return dir;
 }

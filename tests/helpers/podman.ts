@@ -8,18 +8,10 @@
 import { strictEqual } from "node:assert/strict";
 import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
 import type { Lab } from "./lab.ts";
+import { pathExists } from "./temp_dir.ts";
 
 /** The containers' cgroup parent, ours alone, removed afterwards. */
 export const CGROUP_PARENT = `/xpu-test-podman-${Deno.pid}`;
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Removes a cgroup and its children (deepest first) from every v1 hierarchy. */
 function removeCgroups(path: string) {
@@ -31,7 +23,7 @@ function removeCgroups(path: string) {
   };
   for (const controller of Deno.readDirSync("/sys/fs/cgroup")) {
     const dir = `/sys/fs/cgroup/${controller.name}${path}`;
-    if (!exists(dir)) continue;
+    if (!pathExists(dir)) continue;
     try {
       remove(dir);
     } catch (error) {
@@ -93,7 +85,7 @@ export async function withPodman(
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
   };
-  const hadLibpodParent = exists("/sys/fs/cgroup/devices/libpod_parent");
+  const hadLibpodParent = pathExists("/sys/fs/cgroup/devices/libpod_parent");
   try {
     const rootfs = makeBusyboxRootfs(`${dir}/image`);
     const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })

@@ -27,3 +27,13 @@ export function writeTree(
     else Deno.mkdirSync(full, { recursive: true });
   }
 }
+
+/** Whether anything (a file, dir, socket or dangling symlink) is at `path`. */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -13,7 +13,7 @@ import { acquirePidFile, type DaemonDeps, runDaemon } from "../../src/installer/
 import type { InstallOptions } from "../../src/installer/install.ts";
 import { resolveDaemonSettings } from "../../src/installer/installer_args.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
-import { withTempDir } from "../helpers/temp_dir.ts";
+import { pathExists, withTempDir } from "../helpers/temp_dir.ts";
 
 const quietIo: ToolIo = {
   env: {},
@@ -93,15 +93,6 @@ function settings(dir: string, env: Record<string, string> = {}) {
   );
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("--no-daemon: install with the engine's runtime, set up, exit 0, pid file gone", async () => {
   await withTempDir(async (dir) => {
     const f = fake({
@@ -113,7 +104,7 @@ Deno.test("--no-daemon: install with the engine's runtime, set up, exit 0, pid f
     deepStrictEqual(f.steps, ["install", "setup"]);
     deepStrictEqual(f.installed[0].lowLevelRuntimes, ["/usr/bin/crun"]);
     strictEqual(f.installed[0].toolkitRoot, `${dir}/root/toolkit`);
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
     ok(!f.listening(), "signal listeners removed");
     ok(
       f.logs.some((l) => l.includes(`the docker default runtime is "/usr/bin/crun"`)),
@@ -139,11 +130,11 @@ Deno.test("the daemon waits for a signal, then cleans up and exits 0", async () 
     ok(f.logs.some((l) => l === "waiting for SIGTERM, SIGINT, SIGHUP, SIGQUIT"), f.logs.join("\n"));
     strictEqual(finished, false);
     deepStrictEqual(f.steps, ["install", "setup"]);
-    ok(exists(`${dir}/run/toolkit.pid`));
+    ok(pathExists(`${dir}/run/toolkit.pid`));
     f.signal("SIGTERM");
     strictEqual(await done, 0);
     deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
     ok(f.logs.some((l) => l.startsWith("received SIGTERM")));
     ok(f.logs.some((l) => l === "reverted docker: runtimes xpu, xpu-cdi, xpu-legacy removed"));
   });
@@ -155,7 +146,7 @@ Deno.test("a signal during set-up is kept: cleanup follows set-up at once (even 
       const f = fake({ onSetup: (self) => self.signal("SIGINT") });
       strictEqual(await runDaemon(settings(dir, env), f.deps), 0);
       deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
-      ok(!exists(`${dir}/run/toolkit.pid`));
+      ok(!pathExists(`${dir}/run/toolkit.pid`));
     });
   }
 });
@@ -166,7 +157,7 @@ Deno.test("a signal during the install stops before set-up: nothing to revert", 
     strictEqual(await runDaemon(settings(dir), f.deps), 0);
     deepStrictEqual(f.steps, ["install"]);
     ok(f.logs.some((l) => l === "stopping before docker set-up: nothing to revert"));
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
   });
 });
 
@@ -176,13 +167,13 @@ Deno.test("a failed set-up is reverted and exits 1; a failed cleanup exits 1", a
     strictEqual(await runDaemon(settings(dir), f.deps), 1);
     deepStrictEqual(f.steps, ["install", "setup", "cleanup"]);
     ok(f.logs.some((l) => l === "set-up of docker failed: dockerd said no"));
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
   });
   await withTempDir(async (dir) => {
     const f = fake({ failCleanup: true, onSetup: (self) => self.signal("SIGHUP") });
     strictEqual(await runDaemon(settings(dir), f.deps), 1);
     ok(f.logs.some((l) => l === "cleanup of docker failed: daemon.json is gone"));
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
   });
 });
 
@@ -192,7 +183,7 @@ Deno.test("bad runtime arguments fail before the install; the pid file is remove
     const s = settings(dir, { RUNTIME_ARGS: "--restart-mode sometimes" });
     await assertRejectsError(() => runDaemon(s, f.deps), UsageError, `--restart-mode "sometimes"`);
     deepStrictEqual(f.steps, []);
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
   });
 });
 
@@ -216,7 +207,7 @@ Deno.test("a second instance fails fast and leaves the first one's pid file alon
     } finally {
       held.release();
     }
-    ok(!exists(`${dir}/run/toolkit.pid`));
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
     acquirePidFile(`${dir}/run/toolkit.pid`).release();
   });
 });
