@@ -2,7 +2,9 @@
  * `deno task bench` — what the runtime shim costs on top of bare runc, measured paired in one run:
  * a pass-through command (`state` of a missing container) and `create` of a container that asks
  * for an XPU (csv mode: spec read, devices found, spec rewritten), next to Deno's own hello-world
- * start-up. Each iteration runs every variant once, interleaved, so machine load hits all alike.
+ * start-up; and what the installer's wrapper script adds in front of the shim (module present)
+ * or of runc (module absent). Each iteration runs every variant once, interleaved, so machine load
+ * hits all alike.
  *
  * ```sh
  * deno task bench                     # 30 iterations
@@ -15,8 +17,17 @@
  * @module
  */
 
-import { makeBundle, makeSimulatedDriverRoot, REPO_ROOT, sh } from "../scripts/container_lab.ts";
-import { toolArgv } from "../scripts/toolkit_commands.ts";
+import {
+  makeBundle,
+  makeSimulatedDriverRoot,
+  presentKernelModule,
+  REPO_ROOT,
+  sh,
+} from "../scripts/container_lab.ts";
+import { toolArgv, writeToolWrapper } from "../scripts/toolkit_commands.ts";
+import { XPU_PROFILE } from "../src/core/device_profile.ts";
+import { installToolkit } from "../src/installer/install.ts";
+import { INSTALLED_CONFIG, TOOLKIT_EXECUTABLES } from "../src/installer/toolkit_layout.ts";
 
 /** Runs a command with no stdio (a created container would hold a stdout pipe open). */
 async function run(argv: readonly string[], env?: Record<string, string>) {
@@ -62,6 +73,24 @@ async function main(args: string[]): Promise<number> {
         `[xpu-ctk]\npath = "/bin/true"\n`,
     );
     const env = { XPU_CTK_CONFIG_FILE_PATH: config };
+    // Installed toolkits in front of the same shim: one whose module check passes, one whose fails.
+    Deno.mkdirSync(`${dir}/source`);
+    for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, `${dir}/source`);
+    const install = async (root: string, kernelModule: string) => {
+      await installToolkit({
+        toolkitRoot: root,
+        sourceDir: `${dir}/source`,
+        profile: XPU_PROFILE,
+        kernelModule,
+        driverRoot,
+        driverRootCtrPath: driverRoot,
+        lowLevelRuntimes: ["runc"],
+      }, () => {});
+      Deno.copyFileSync(config, `${root}/${INSTALLED_CONFIG}`);
+      return [`${root}/xpu-container-runtime`];
+    };
+    const wrapped = await install(`${dir}/toolkit`, presentKernelModule());
+    const fallback = await install(`${dir}/toolkit-no-driver`, "xpu_not_loaded_here");
     const shim = toolArgv("xpu-container-runtime");
     const hello = [...toolArgv("xpu-ctk").slice(0, -1), `${REPO_ROOT}/bench/hello.ts`];
     const state = ["--root", `${dir}/runc`, "state", "no-such-container"];
@@ -86,6 +115,8 @@ async function main(args: string[]): Promise<number> {
       hello: [],
       "runc state": [],
       "shim state": [],
+      "wrapped state": [],
+      "fallback state": [],
       "runc create": [],
       "shim create": [],
     };
@@ -93,6 +124,8 @@ async function main(args: string[]): Promise<number> {
       samples.hello.push(await timed(hello));
       samples["runc state"].push(await timed(["runc", ...state]));
       samples["shim state"].push(await timed([...shim, ...state], env));
+      samples["wrapped state"].push(await timed([...wrapped, ...state]));
+      samples["fallback state"].push(await timed([...fallback, ...state]));
       const create = (
         bundle: string,
         id: string,
@@ -113,10 +146,10 @@ async function main(args: string[]): Promise<number> {
     console.log(
       `${iterations} paired iterations (${shim[0] === Deno.execPath() ? "deno run" : "compiled"})`,
     );
-    console.log("variant        median ms   p90 ms");
+    console.log("variant          median ms   p90 ms");
     for (const [name, values] of Object.entries(samples)) {
       console.log(
-        `${name.padEnd(14)} ${quantile(values, 0.5).toFixed(1).padStart(9)} ${
+        `${name.padEnd(16)} ${quantile(values, 0.5).toFixed(1).padStart(9)} ${
           quantile(values, 0.9).toFixed(1).padStart(8)
         }`,
       );
@@ -133,6 +166,12 @@ async function main(args: string[]): Promise<number> {
       `create overhead       ${create.toFixed(1)} ms = ${
         (create / helloMs).toFixed(2)
       }× hello world (target ≤ 1.6×)`,
+    );
+    const wrapper = median("wrapped state") - median("shim state");
+    const fallbackCost = median("fallback state") - median("runc state");
+    console.log(
+      `installed wrapper     ${wrapper.toFixed(1)} ms over the shim; without the driver ` +
+        `${fallbackCost.toFixed(1)} ms over runc`,
     );
     return 0;
   } finally {

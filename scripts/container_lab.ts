@@ -231,3 +231,12 @@ export async function runContainer(options: RunContainerOptions): Promise<Contai
     }).output();
   }
 }
+
+/**
+ * A kernel module this machine has (built in or loaded), so an installed runtime wrapper's module
+ * check passes: `kernel` when `/sys/module/kernel` exists, else the first entry.
+ */
+export function presentKernelModule(): string {
+  const names = [...Deno.readDirSync("/sys/module")].map((e) => e.name).sort();
+  return names.includes("kernel") ? "kernel" : names[0];
+}

@@ -48,8 +48,9 @@ export function renderWrapper(template: WrapperTemplate, destDir: string): strin
     // The kernel lists modules with "_" where their names may have "-" (nvidia-uvm: nvidia_uvm).
     const module = check.module.replaceAll("-", "_");
     lines.push(
-      `if ! grep -q ${shellQuote(`^${module} `)} /proc/modules 2>/dev/null && ` +
-        `[ ! -e ${shellQuote(`/sys/module/${module}`)} ]; then`,
+      // /sys/module first: a shell builtin, so the usual case (driver loaded) forks nothing.
+      `if [ ! -e ${shellQuote(`/sys/module/${module}`)} ] && ` +
+        `! grep -q ${shellQuote(`^${module} `)} /proc/modules 2>/dev/null; then`,
       `  echo ${
         shellQuote(
           `${template.name}: kernel module ${check.module} is not loaded: running ${check.fallback} directly`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+export { presentKernelModule } from "../../scripts/container_lab.ts";
 import {
   makeSimulatedDriverRoot,
   REPO_ROOT,
@@ -149,15 +150,6 @@ export async function runInLab(
     logFile: lab.logFile,
   });
   return { ...run, id };
-}
-
-/**
- * A kernel module this machine has (built in or loaded), so an installed runtime wrapper's module
- * check passes: `kernel` when `/sys/module/kernel` exists, else the first entry.
- */
-export function presentKernelModule(): string {
-  const names = [...Deno.readDirSync("/sys/module")].map((e) => e.name).sort();
-  return names.includes("kernel") ? "kernel" : names[0];
 }
 
 /** Writes a wrapper of each executable the installer installs into `dir` (its `--source-dir`). */
