@@ -83,7 +83,7 @@ async function main(args: string[]): Promise<number> {
         profile: XPU_PROFILE,
         kernelModule,
         driverRoot,
-        driverRootCtrPath: driverRoot,
+        hostRoot: "/",
         lowLevelRuntimes: ["runc"],
       }, () => {});
       Deno.copyFileSync(config, `${root}/${INSTALLED_CONFIG}`);

@@ -33,8 +33,8 @@ export interface InstallOptions {
   kernelModule: string;
   /** The driver root as the host sees it (what the installed tools use). */
   driverRoot: string;
-  /** Where this process sees the driver root (the host's `/` is `/host` in the DaemonSet). */
-  driverRootCtrPath: string;
+  /** Where this process sees the host's `/` (`/host` in the DaemonSet). */
+  hostRoot: string;
   /** Low-level runtimes for the shim, preferred first; the first is the wrappers' fallback. */
   lowLevelRuntimes: readonly string[];
   /** Write the management CDI spec into this dir. */
@@ -206,7 +206,7 @@ async function writeManagementSpec(
   try {
     const spec = generateManagementCdiSpec({
       profile: options.profile,
-      fs: mountedHostFs(fs, options.driverRoot, options.driverRootCtrPath),
+      fs: mountedHostFs(fs, options.hostRoot),
       driverRoot: options.driverRoot,
       kind: MANAGEMENT_KIND,
       ctkPath: `${options.toolkitRoot.replace(/\/+$/, "")}/xpu-ctk`,

@@ -23,7 +23,7 @@ export interface InstallFlags {
   sourceDir?: string;
   kernelModule?: string;
   driverRoot?: string;
-  driverRootCtrPath?: string;
+  hostRoot?: string;
   profile?: string;
   lowLevelRuntimes?: string;
   cdiEnabled?: boolean | string;
@@ -43,7 +43,7 @@ export interface DaemonFlags extends InstallFlags {
 export const INSTALLER_ENV = {
   kernelModule: "XPU_KERNEL_MODULE",
   driverRoot: "DRIVER_ROOT",
-  driverRootCtrPath: "DRIVER_ROOT_CTR_PATH",
+  hostRoot: "HOST_ROOT_MOUNT",
   profile: "XPU_PROFILE",
   lowLevelRuntimes: "XPU_LOW_LEVEL_RUNTIMES",
   cdiEnabled: "CDI_ENABLED",
@@ -140,7 +140,7 @@ export function resolveInstallOptions(
     profile,
     kernelModule,
     driverRoot,
-    driverRootCtrPath: absoluteSetting(flags, "driverRootCtrPath", env) ?? driverRoot,
+    hostRoot: absoluteSetting(flags, "hostRoot", env) ?? "/",
     lowLevelRuntimes: lowLevel.split(",").map((r) => r.trim()).filter((r) => r !== ""),
   };
   if (boolean(flags, "cdiEnabled", env)) {
@@ -190,10 +190,15 @@ export function resolveDaemonSettings(
     const from = flags.runtime === undefined ? "RUNTIME" : "--runtime";
     throw new UsageError(`Cannot use ${from} "${engine}": use docker, containerd or crio`);
   }
-  const runtimeArgs = splitArgs(
-    text(flags, "runtimeArgs", env) ?? "",
-    flags.runtimeArgs === undefined ? "RUNTIME_ARGS" : "--runtime-args",
-  );
+  // --host-root serves the engine's set-up too (systemctl through chroot); the environment
+  // variable reaches it by itself; RUNTIME_ARGS, coming later, may still say otherwise.
+  const runtimeArgs = [
+    ...(flags.hostRoot === undefined ? [] : ["--host-root", flags.hostRoot]),
+    ...splitArgs(
+      text(flags, "runtimeArgs", env) ?? "",
+      flags.runtimeArgs === undefined ? "RUNTIME_ARGS" : "--runtime-args",
+    ),
+  ];
   const toolkitDir = `${root === "/" ? "" : root}/toolkit`;
   return {
     root,

@@ -31,8 +31,8 @@ function addInstallOptions(command: Command): Command {
     .option("--kernel-module <name>", 'module the runtime wrappers check; "" disables the check')
     .option("--driver-root <dir>", "the driver root on the host (env DRIVER_ROOT; default /)")
     .option(
-      "--driver-root-ctr-path <dir>",
-      "where this process sees the driver root (env DRIVER_ROOT_CTR_PATH; e.g. /host)",
+      "--host-root <dir>",
+      "where this process sees the host's / (env HOST_ROOT_MOUNT; e.g. /host; default /)",
     )
     .option("--profile <name>", "device profile: xpu, nvidia, amd or intel (env XPU_PROFILE)")
     .option(

@@ -119,3 +119,34 @@ await labTest(
     ok(!Deno.readTextFileSync(createErr).includes("level="), "the shim did not run");
   },
 );
+
+await labTest(
+  "installer: the management CDI spec read through a mounted host root names host paths",
+  ["root"],
+  { mode: "auto" },
+  async (lab) => {
+    const source = writeToolkitSources(`${lab.dir}/source`);
+    const root = `${lab.dir}/installed/toolkit`;
+    // The simulated host is this pod's "/host": the spec must name /dev/xpu0, not <dir>/dev/xpu0.
+    const installed = await runTool(toolArgv("xpu-ctk-installer"), {
+      args: ["install", "--toolkit-root", root, "--source-dir", source, "--cdi-enabled"],
+      env: { HOST_ROOT_MOUNT: lab.driverRoot, CDI_OUTPUT_DIR: lab.cdiDir },
+    });
+    strictEqual(installed.code, 0, installed.stderr);
+    const file = `${lab.cdiDir}/management.xpu.dev-xpu.yaml`;
+    match(installed.stderr, new RegExp(`wrote the management CDI spec ${file} `));
+    strictEqual(Deno.statSync(file).mode! & 0o777, 0o644);
+    const validated = await runTool(toolArgv("xpu-ctk"), { args: ["cdi", "validate", file] });
+    strictEqual(validated.code, 0, validated.stderr);
+    const listed = await runTool(toolArgv("xpu-ctk"), {
+      args: ["cdi", "list", "--spec-dir", lab.cdiDir],
+    });
+    strictEqual(listed.stdout, "management.xpu.dev/xpu=all\n");
+    const text = Deno.readTextFileSync(file);
+    match(text, /^ {8}- path: \/dev\/xpu0$/m);
+    match(text, /^ {8}- path: \/dev\/xpu1$/m);
+    match(text, /hostPath: \/usr\/lib\/x86_64-linux-gnu\/libxpu\.so\.1\.0\.0$/m);
+    ok(!text.includes(lab.driverRoot), "no path under the mount point");
+    match(text, new RegExp(`path: ${root}/xpu-ctk$`, "m"));
+  },
+);

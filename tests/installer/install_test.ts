@@ -52,7 +52,7 @@ function options(dir: string, extra: Partial<InstallOptions> = {}): InstallOptio
     profile: XPU_PROFILE,
     kernelModule: "xpu",
     driverRoot: "/",
-    driverRootCtrPath: "/",
+    hostRoot: "/",
     lowLevelRuntimes: ["runc"],
     ...extra,
   };
@@ -248,7 +248,7 @@ Deno.test("--cdi-enabled writes the management spec 0644; no devices means a war
     Deno.mkdirSync(empty);
     const warned: string[] = [];
     await installToolkit(
-      options(dir, { cdiOutputDir: `${dir}/cdi2`, driverRoot: empty, driverRootCtrPath: empty }),
+      options(dir, { cdiOutputDir: `${dir}/cdi2`, driverRoot: empty }),
       (l) => warned.push(l),
     );
     ok(

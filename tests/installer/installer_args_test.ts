@@ -65,7 +65,7 @@ Deno.test("the daemon form's defaults", () => {
   strictEqual(s.install.toolkitRoot, "/usr/local/xpu/toolkit");
   strictEqual(s.install.sourceDir, SOURCE);
   strictEqual(s.install.driverRoot, "/");
-  strictEqual(s.install.driverRootCtrPath, "/");
+  strictEqual(s.install.hostRoot, "/");
   strictEqual(s.install.kernelModule, "xpu");
   strictEqual(s.install.cdiOutputDir, undefined);
 });
@@ -78,7 +78,7 @@ Deno.test("the environment fills what flags leave out; flags win", () => {
     RUNTIME_ARGS: "--config '/etc/containerd/my config.toml' --restart-mode none",
     TOOLKIT_PID_FILE: "/run/xpu/other.pid",
     DRIVER_ROOT: "/run/xpu/driver",
-    DRIVER_ROOT_CTR_PATH: "/driver-root",
+    HOST_ROOT_MOUNT: "/host",
     CDI_ENABLED: "1",
     CDI_OUTPUT_DIR: "/var/run/cdi",
     XPU_PROFILE: "nvidia",
@@ -95,7 +95,7 @@ Deno.test("the environment fills what flags leave out; flags win", () => {
   ]);
   strictEqual(fromEnv.pidFile, "/run/xpu/other.pid");
   strictEqual(fromEnv.install.driverRoot, "/run/xpu/driver");
-  strictEqual(fromEnv.install.driverRootCtrPath, "/driver-root");
+  strictEqual(fromEnv.install.hostRoot, "/host");
   strictEqual(fromEnv.install.cdiOutputDir, "/var/run/cdi");
   strictEqual(fromEnv.install.profile.name, "nvidia");
   strictEqual(fromEnv.install.kernelModule, "nvidia");
@@ -207,4 +207,25 @@ Deno.test("install options: relative source dir, empty module, low-level runtime
   );
   strictEqual(env.kernelModule, "amdgpu");
   deepStrictEqual(env.lowLevelRuntimes, ["crun"]);
+});
+
+Deno.test("--host-root reads the host through the mount and reaches the engine's set-up", () => {
+  const s = resolveDaemonSettings(
+    { hostRoot: "/host" },
+    [],
+    { RUNTIME_ARGS: "--restart-mode systemd" },
+    SOURCE,
+    CWD,
+  );
+  strictEqual(s.install.hostRoot, "/host");
+  deepStrictEqual(s.runtimeArgs, ["--host-root", "/host", "--restart-mode", "systemd"]);
+  // From the environment it reaches the set-up by itself: no flag is added.
+  const fromEnv = resolveDaemonSettings({}, [], { HOST_ROOT_MOUNT: "/host" }, SOURCE, CWD);
+  strictEqual(fromEnv.install.hostRoot, "/host");
+  deepStrictEqual(fromEnv.runtimeArgs, []);
+  assertThrowsError(
+    () => resolveInstallOptions({ hostRoot: "host" }, {}, "/t", SOURCE, CWD),
+    UsageError,
+    `--host-root "host": expected an absolute path`,
+  );
 });
