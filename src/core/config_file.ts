@@ -20,6 +20,7 @@ import {
 import { parseProfiles } from "./config_profiles.ts";
 import { BUILTIN_PROFILES, findProfile } from "./device_profile.ts";
 import { ConfigError, describePosition } from "./errors.ts";
+import { isTable } from "./toml_table.ts";
 
 /** The system-wide config file. */
 export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
@@ -148,11 +149,6 @@ export function loadConfig(
 function prefixesOf(key: string): string[] {
   const parts = key.split(".");
   return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
-}
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
 }
 
 function describeValue(value: unknown): string {

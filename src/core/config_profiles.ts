@@ -22,6 +22,7 @@
 import { CAPABILITIES, type Capability, isCapability } from "./capabilities.ts";
 import type { DeviceProfile, DriverFileGroup } from "./device_profile.ts";
 import { ConfigError, describePosition } from "./errors.ts";
+import { isTable } from "./toml_table.ts";
 
 /** Where the profiles come from, for messages. */
 export interface ProfileSource {
@@ -40,11 +41,6 @@ const PROFILE_KEYS = [
   "version-library",
   "driver-files",
 ];
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
 
 /**
  * Reads the `profiles` table.

@@ -33,6 +33,7 @@ import {
   tomlValue,
   tomlValueText,
 } from "./toml_edit.ts";
+import { getAt, isTable, type Table } from "../core/toml_table.ts";
 
 /** containerd's config file. */
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
@@ -51,19 +52,6 @@ export const RUNC_V2 = "io.containerd.runc.v2";
 
 const DROP_IN_HEADER =
   "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\n";
-
-type Table = Record<string, unknown>;
-
-function isTable(value: unknown): value is Table {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
-
-function getAt(doc: Table, path: readonly string[]): unknown {
-  let current: unknown = doc;
-  for (const key of path) current = isTable(current) ? current[key] : undefined;
-  return current;
-}
 
 /**
  * Parses a containerd config.

@@ -16,6 +16,7 @@ import {
   withoutHandlers,
 } from "./engine_edit.ts";
 import { beginMemory, type RevertMemory } from "./revert_memory.ts";
+import { isTable } from "../core/toml_table.ts";
 
 /** cri-o's main config (read only). */
 export const CRIO_CONFIG = "/etc/crio/crio.conf";
@@ -106,11 +107,6 @@ export function unconfigureCrioHook(
   memory: RevertMemory | undefined,
 ): FileChange | undefined {
   return removeOwnFile(file, text, memory, isOurHook);
-}
-
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
 }
 
 /**

@@ -10,19 +10,7 @@ import { configVersion, CRI_PLUGIN, parseContainerdConfig } from "./containerd.t
 import { parseCrioConfig } from "./crio.ts";
 import { parseDaemonJson } from "./docker.ts";
 import type { Engine } from "./restart.ts";
-
-type Table = Record<string, unknown>;
-
-function isTable(value: unknown): value is Table {
-  return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
-}
-
-function getAt(doc: unknown, path: readonly string[]): unknown {
-  let current = doc;
-  for (const key of path) current = isTable(current) ? current[key] : undefined;
-  return current;
-}
+import { getAt, isTable } from "../core/toml_table.ts";
 
 function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
