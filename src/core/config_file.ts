@@ -20,7 +20,7 @@ import {
 import { parseProfiles } from "./config_profiles.ts";
 import { BUILTIN_PROFILES, findProfile } from "./device_profile.ts";
 import { ConfigError, describePosition } from "./errors.ts";
-import { isTable } from "./toml_table.ts";
+import { isTable, tomlErrorDetail } from "./toml_table.ts";
 
 /** The system-wide config file. */
 export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
@@ -62,7 +62,7 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     tree = parse(text) as Record<string, unknown>;
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
-    const detail = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const detail = tomlErrorDetail(error);
     const where = { path, line: error.line, column: error.column };
     throw new ConfigError(
       `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML syntax and re-run`,

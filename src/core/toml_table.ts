@@ -19,3 +19,8 @@ export function getAt(doc: unknown, path: readonly string[]): unknown {
   for (const key of path) current = isTable(current) ? current[key] : undefined;
   return current;
 }
+
+/** The first line of a smol-toml error, without its generic prefix (`Invalid TOML document: `). */
+export function tomlErrorDetail(error: Error): string {
+  return error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+}

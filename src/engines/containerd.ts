@@ -33,7 +33,7 @@ import {
   tomlValue,
   tomlValueText,
 } from "./toml_edit.ts";
-import { getAt, isTable, type Table } from "../core/toml_table.ts";
+import { getAt, isTable, type Table, tomlErrorDetail } from "../core/toml_table.ts";
 
 /** containerd's config file. */
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
@@ -64,7 +64,7 @@ export function parseContainerdConfig(text: string, file: string): Table {
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
     const where = { path: file, line: error.line, column: error.column };
-    const detail = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const detail = tomlErrorDetail(error);
     throw new ConfigError(
       `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML (containerd rejects it ` +
         `too) and re-run`,

@@ -16,7 +16,7 @@ import {
   withoutHandlers,
 } from "./engine_edit.ts";
 import { beginMemory, type RevertMemory } from "./revert_memory.ts";
-import { isTable } from "../core/toml_table.ts";
+import { isTable, tomlErrorDetail } from "../core/toml_table.ts";
 
 /** cri-o's main config (read only). */
 export const CRIO_CONFIG = "/etc/crio/crio.conf";
@@ -121,9 +121,7 @@ export function parseCrioConfig(text: string, path: string): Record<string, unkn
     if (!(error instanceof TomlError)) throw error;
     const where = { path, line: error.line, column: error.column };
     throw new ConfigError(
-      `Cannot read ${describePosition(where)}: ${
-        error.message.split("\n")[0].replace(/^Invalid TOML document: /, "")
-      }: ` +
+      `Cannot read ${describePosition(where)}: ${tomlErrorDetail(error)}: ` +
         `fix the TOML (cri-o rejects it too) and re-run`,
       where,
       { cause: error },
