@@ -1,102 +1,82 @@
 /**
- * Applying a configure plan inside a running container: every change is made in the container's
- * mount namespace (entered with `nsenter`), at paths resolved inside its rootfs so an image's
- * symlinks cannot redirect a node, a mount or a link onto the host.
- *
- * A prestart hook runs before the container pivots into its rootfs, so the host's tools and
- * files are still visible in that namespace; the rootfs is at the same path as on the host.
+ * Applying a configure plan inside a container being created: this thread enters the
+ * container's mount namespace (the prestart hook runs before the container pivots into its
+ * rootfs, so the rootfs is at the same path there and the host's files are still visible), and
+ * every change is made through the container's rootfs fd (`container_rootfs.ts`): an image's
+ * symlinks, procfs magic links or a concurrent writer cannot move a node, a mount or a link onto
+ * the host.
  *
  * @module
  */
 
+import { closeFd, ContainerRootfs, openHostPath, RootfsError } from "../core/container_rootfs.ts";
 import { ExecError } from "../core/errors.ts";
-import type { HostFs } from "../core/host_fs.ts";
-import { runProcess } from "../core/process.ts";
-import { hostPath, resolveInRoot } from "../core/root_path.ts";
+import { enterMountNamespace } from "../core/mount_namespace.ts";
 import type { ConfigureOp } from "./configure_plan.ts";
 
-/**
- * The script run in the container's namespace: one op per group of positional arguments.
- * A symlink at a target is removed first, so nothing is written through it.
- */
-const APPLY_SCRIPT = `set -e
-while [ "$#" -gt 0 ]; do
-  case "$1" in
-    node)
-      mkdir -p "$(dirname "$2")"; rm -f "$2"
-      mknod -m "$3" "$2" "$4" "$5" "$6"; chown "$7:$8" "$2"; shift 8 ;;
-    bind)
-      mkdir -p "$(dirname "$3")"
-      if [ -L "$3" ]; then rm -f "$3"; fi
-      if [ ! -e "$3" ]; then : > "$3"; fi
-      mount --bind -o ro,nosuid,nodev "$2" "$3"; shift 3 ;;
-    link)
-      mkdir -p "$(dirname "$3")"; ln -sfn "$2" "$3"; shift 3 ;;
-    *) echo "unknown op $1" >&2; exit 2 ;;
-  esac
-done`;
-
-/** The script's arguments for the ops, with in-container paths resolved under `rootfs`. */
-export function applyScriptArgs(fs: HostFs, rootfs: string, ops: readonly ConfigureOp[]): string[] {
-  const at = (path: string) =>
-    hostPath(rootfs, resolveInRoot(fs, rootfs, path, { followFinal: false }));
-  return ops.flatMap((op): string[] => {
+/** Applies `ops` to the rootfs at `rootfs` in the caller's current mount namespace. */
+export function applyOps(rootfs: ContainerRootfs, ops: readonly ConfigureOp[]): void {
+  for (const op of ops) {
     switch (op.op) {
       case "node":
-        return [
-          "node",
-          at(op.path),
-          op.mode.toString(8).padStart(4, "0"),
-          op.type,
-          String(op.major),
-          String(op.minor),
-          String(op.uid),
-          String(op.gid),
-        ];
-      case "bind":
-        return ["bind", op.source, at(op.path)];
+        rootfs.mknod(op.path, op);
+        break;
+      case "bind": {
+        const source = openHostPath(op.source);
+        try {
+          rootfs.bindReadOnly(source, op.path);
+        } finally {
+          closeFd(source);
+        }
+        break;
+      }
       case "link":
-        return ["link", op.target, at(op.path)];
+        rootfs.symlink(op.target, op.path);
+        break;
     }
-  });
+  }
 }
 
-/** Runs a program inside the mount namespace of `pid`. */
-export async function runInMountNamespace(
-  pid: number,
-  argv: readonly string[],
-): Promise<{ code: number; stderr: string }> {
+/**
+ * Runs `fn` in the mount namespace of `pid`; with `stay`, the thread is left there (for a last
+ * step that replaces the process).
+ */
+export function inMountNamespace<T>(pid: number, fn: () => T, options: { stay?: boolean } = {}): T {
+  let leave: () => void;
   try {
-    return await runProcess("nsenter", { args: ["-t", String(pid), "-m", "--", ...argv] });
+    leave = enterMountNamespace(pid);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
     throw new ExecError(
-      `Cannot enter the container's mount namespace: "nsenter" is not in PATH: install util-linux`,
+      `Cannot enter the mount namespace of the container (pid ${pid}): ${
+        error instanceof Error ? error.message : error
+      }: check that the container is still being created and the hook runs as root`,
       { cause: error },
     );
   }
+  try {
+    return fn();
+  } finally {
+    if (!options.stay) leave();
+  }
 }
 
 /**
- * Applies the ops in the container of `pid`.
+ * Applies the ops in the container of `pid`, whose rootfs is `rootfs` (a host path).
  *
  * @throws {ExecError} naming the failing step
  */
-export async function applyInContainer(
-  pid: number,
-  rootfs: string,
-  ops: readonly ConfigureOp[],
-  fs: HostFs,
-): Promise<void> {
+export function applyInContainer(pid: number, rootfs: string, ops: readonly ConfigureOp[]): void {
   if (ops.length === 0) return;
-  const args = applyScriptArgs(fs, rootfs, ops);
-  const result = await runInMountNamespace(pid, ["/bin/sh", "-c", APPLY_SCRIPT, "sh", ...args]);
-  if (result.code !== 0) {
-    const detail = result.stderr.trim().split("\n").pop() || `exit status ${result.code}`;
-    throw new ExecError(
-      `Cannot set up the XPU devices in the container (pid ${pid}, rootfs "${rootfs}"): ` +
-        `${detail}: check that the container is still being created and the host has ` +
-        `util-linux and coreutils`,
-    );
-  }
+  inMountNamespace(pid, () => {
+    try {
+      ContainerRootfs.with(rootfs, (root) => applyOps(root, ops));
+    } catch (error) {
+      if (!(error instanceof RootfsError)) throw error;
+      throw new ExecError(
+        `Cannot set up the XPU devices in the container (pid ${pid}): ${error.message}: ` +
+          `the image's layout at "${error.path}" does not allow it; fix the image`,
+        { cause: error },
+      );
+    }
+  });
 }

@@ -8,6 +8,9 @@
 
 import { runProcess } from "../core/process.ts";
 
+/** Where hosts keep modprobe: run by absolute path, never found through a PATH. */
+export const MODPROBE_PATHS: readonly string[] = ["/usr/sbin/modprobe", "/sbin/modprobe"];
+
 /** What happened to the module. */
 export type ModuleOutcome = "present" | "loaded" | { skipped: string };
 
@@ -20,8 +23,16 @@ export async function loadKernelModule(name: string): Promise<ModuleOutcome> {
   } catch {
     // Not loaded (or not built in): try modprobe.
   }
+  const modprobe = MODPROBE_PATHS.find((path) => {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (modprobe === undefined) return { skipped: `no modprobe in ${MODPROBE_PATHS.join(", ")}` };
   try {
-    const result = await runProcess("modprobe", { args: [name] });
+    const result = await runProcess(modprobe, { args: [name], env: {}, clearEnv: true });
     if (result.code === 0) return "loaded";
     return { skipped: result.stderr.trim().split("\n").pop() || `modprobe exit ${result.code}` };
   } catch (error) {

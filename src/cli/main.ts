@@ -12,7 +12,6 @@ import { attachIo, runProgram } from "../core/command_line.ts";
 import type { ToolIo } from "../core/tool_io.ts";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config_file.ts";
-import { findContainerLdconfig, ldconfigArgv } from "../core/container_ldconfig.ts";
 import {
   describeDevices,
   discoverDevices,
@@ -22,12 +21,14 @@ import {
   type XpuDevice,
 } from "../core/device_discovery.ts";
 import { BUILTIN_PROFILES, type DeviceProfile, findProfile } from "../core/device_profile.ts";
-import { ExecError, RequestError, UsageError } from "../core/errors.ts";
+import { RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/log.ts";
 import { firstUnmetRequirement } from "../core/requirements.ts";
 import { VERSION } from "../core/version.ts";
-import { applyInContainer, runInMountNamespace } from "./container_namespace.ts";
+import { containerRootIds } from "../core/mount_namespace.ts";
+import { updateLdcache } from "../core/ld_cache.ts";
+import { applyInContainer, inMountNamespace } from "./container_namespace.ts";
 import { parseOwner, planConfigure } from "./configure_plan.ts";
 import { allowDevices } from "./device_cgroup.ts";
 import { infoJson, renderInfo, renderList } from "./host_report.ts";
@@ -281,7 +282,7 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
   logger.debug(
     `Configuring pid ${request.pid} rootfs "${request.rootfs}": ${JSON.stringify(plan)}`,
   );
-  await applyInContainer(request.pid, request.rootfs, plan.ops, fs);
+  applyInContainer(request.pid, request.rootfs, plan.ops);
 
   if (request.cgroups && plan.cgroupRules.length > 0) {
     const file = allowDevices(request.pid, plan.cgroupRules);
@@ -292,25 +293,18 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
     );
   }
 
-  if (plan.libraryDirs.length > 0) {
-    const image = findContainerLdconfig(request.rootfs, fs);
-    if (image === undefined) {
-      logger.debug("The image has no ldconfig: not refreshing its ld cache");
-      return;
-    }
-    const argv = ldconfigArgv(request.rootfs, {
+  if (plan.libraryDirs.length === 0) return;
+  // The last step: this process becomes the isolated ldconfig, in the container's mount
+  // namespace, where the driver files were just mounted.
+  const user = containerRootIds(request.pid);
+  inMountNamespace(request.pid, () => {
+    const outcome = updateLdcache(request.rootfs, plan.libraryDirs, {
       ldconfig: request.ldconfig,
-      dirs: plan.libraryDirs,
+      user,
+      warn: (message) => logger.warn(message),
     });
-    const result = await runInMountNamespace(request.pid, argv);
-    if (result.code !== 0) {
-      const detail = result.stderr.trim().split("\n").pop() || `exit status ${result.code}`;
-      throw new ExecError(
-        `Cannot refresh the container's ld cache with "${argv[0]}": ${detail}: ` +
-          `check --ldconfig (${request.ldconfig})`,
-      );
-    }
-  }
+    logger.debug(`Not refreshing the container's ld cache: ${outcome.reason}`);
+  }, { stay: true });
 }
 
 /**

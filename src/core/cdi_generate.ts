@@ -1,8 +1,9 @@
 /**
  * Generating a CDI spec from what a device profile finds on the host: one device per index and
  * per UUID plus `all`, common edits with the control nodes, read-only mounts of the driver files,
- * the hooks that recreate their symlinks and refresh the ld cache, and the lowest `cdiVersion`
- * that can express it all.
+ * the hooks that recreate their symlinks and refresh the ld cache (with an explicit minimal `env`,
+ * so runtimes never start them with the container's), and the lowest `cdiVersion` that can
+ * express it all.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { DeviceProfile } from "./device_profile.ts";
 import { RequestError } from "./errors.ts";
 import type { HostFs } from "./host_fs.ts";
 import { ctkHooks, layoutDriverFiles } from "./driver_file_layout.ts";
+import { hookEnv } from "./hook_env.ts";
 
 /** Inputs of {@link generateCdiSpec}. */
 export interface GenerateOptions {
@@ -27,7 +29,7 @@ export interface GenerateOptions {
   devRoot?: string;
   /** `vendor/class` of the devices. */
   kind: string;
-  /** Absolute path of `xpu-ctk` for the hooks. */
+  /** Absolute path of `xpu-ctk` for the hooks (which run with {@link hookEnv}). */
   ctkPath: string;
 }
 
@@ -83,7 +85,7 @@ function commonEdits(options: GenerateOptions, controlNodes: readonly DeviceNode
     containerPath: file.path,
     options: [...READ_ONLY_BIND_OPTIONS],
   }));
-  const hooks: CdiHook[] = ctkHooks(options.ctkPath, layout);
+  const hooks: CdiHook[] = ctkHooks(layout, { ctkPath: options.ctkPath, env: hookEnv() });
   const common = edits(controlNodes, options.devRoot ?? driverRoot);
   const containerEdits: CdiEdits = {};
   if (common.deviceNodes!.length > 0) containerEdits.deviceNodes = common.deviceNodes;

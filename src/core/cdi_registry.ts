@@ -28,6 +28,8 @@ export interface CdiEntry {
 /** What the spec dirs hold. */
 export interface CdiRegistry {
   dirs: readonly string[];
+  /** Every spec file that loaded, in load order (shadowed and conflicting ones included). */
+  sources: readonly CdiSource[];
   /** Resolvable devices by qualified name. */
   devices: Map<string, CdiEntry>;
   /** Files that did not load, and conflicts: one line each, naming the file. */
@@ -46,7 +48,13 @@ export function buildCdiRegistry(
   sources: readonly CdiSource[],
   failed: readonly { path: string; message: string }[] = [],
 ): CdiRegistry {
-  const registry: CdiRegistry = { dirs, devices: new Map(), errors: [...failed], shadowed: [] };
+  const registry: CdiRegistry = {
+    dirs,
+    sources,
+    devices: new Map(),
+    errors: [...failed],
+    shadowed: [],
+  };
   const conflicts = new Set<string>();
   for (const source of sources) {
     for (const device of source.spec.devices) {

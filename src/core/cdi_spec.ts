@@ -2,6 +2,8 @@
  * CDI spec files: the document model, strict parsing of JSON and YAML (unknown fields are errors,
  * as in the CDI reference), and validation — every problem reported once, with the file, the line
  * and column where the file has one, and the field's path (`devices[0].containerEdits.env[1]`).
+ * Beyond the reference, hook paths and container paths (device nodes, mount destinations) must be
+ * absolute: a relative one would be resolved wherever the runtime happens to be.
  *
  * @module
  */
@@ -243,6 +245,51 @@ function envProblem(env: readonly string[] | undefined, at: FieldPath): CdiProbl
   };
 }
 
+/**
+ * A path that must be absolute: a relative hook program is resolved by the runtime in the
+ * container's directory, and a relative container path in whatever directory it happens to be in.
+ */
+function relativeProblem(path: string, at: FieldPath): CdiProblem | undefined {
+  return path.startsWith("/") ? undefined : {
+    at,
+    message: `${formatFieldPath(at)} "${path}" is not an absolute path`,
+  };
+}
+
+/** A hook of a spec that has no `env`, so runtimes start it with the container's environment. */
+export interface HookWithoutEnv {
+  /** Where it is, e.g. `containerEdits.hooks[0]`. */
+  at: string;
+  path: string;
+}
+
+/**
+ * The hooks of a spec without `env` (specs written by older versions, or by hand), spec edits
+ * first, then each device's.
+ */
+export function hooksWithoutEnv(spec: CdiSpec): HookWithoutEnv[] {
+  const found: HookWithoutEnv[] = [];
+  const scan = (edits: CdiEdits | undefined, at: FieldPath) => {
+    for (const [i, hook] of (edits?.hooks ?? []).entries()) {
+      if (hook.env == null) {
+        found.push({ at: formatFieldPath([...at, "hooks", i]), path: hook.path });
+      }
+    }
+  };
+  scan(spec.containerEdits ?? undefined, ["containerEdits"]);
+  for (const [i, device] of spec.devices.entries()) {
+    scan(device.containerEdits ?? undefined, ["devices", i, "containerEdits"]);
+  }
+  return found;
+}
+
+/** The warning about a hook without `env` in the spec file `file`: one line, file and hook named. */
+export function hookWithoutEnvWarning(file: string, hook: HookWithoutEnv): string {
+  return `CDI spec "${file}": ${hook.at} ("${hook.path}") has no env, so runtimes start it with ` +
+    `the container's environment: regenerate the spec ("xpu-ctk cdi generate") or give the ` +
+    `hook an explicit env`;
+}
+
 /** Whether edits hold nothing (a device's edits must hold something). */
 export function isEmptyEdits(edits: CdiEdits | undefined): boolean {
   if (!edits) return true;
@@ -260,6 +307,8 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!node.path) {
       return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
     }
+    const relativeNode = relativeProblem(node.path, [...here, "path"]);
+    if (relativeNode) return relativeNode;
     if (!["", "b", "c", "u", "p"].includes(node.type ?? "")) {
       return {
         at: [...here, "type"],
@@ -285,6 +334,8 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!hook.path) {
       return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
     }
+    const relativeHook = relativeProblem(hook.path, [...here, "path"]);
+    if (relativeHook) return relativeHook;
     const env = envProblem(hook.env, [...here, "env"]);
     if (env) return env;
   }
@@ -294,6 +345,8 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!mount.containerPath) {
       return { at: here, message: `${formatFieldPath(here)} has no containerPath` };
     }
+    const relativeMount = relativeProblem(mount.containerPath, [...here, "containerPath"]);
+    if (relativeMount) return relativeMount;
   }
   const closID = edits.intelRdt?.closID;
   if (

@@ -54,7 +54,13 @@ export interface Config {
     mode: Mode;
     modes: {
       csv: { mountSpecPath: string };
-      cdi: { specDirs: string[]; defaultKind: string; annotationPrefixes: string[] };
+      cdi: {
+        specDirs: string[];
+        defaultKind: string;
+        annotationPrefixes: string[];
+        /** The CDI kinds a container may request; empty: every kind in the spec dirs. */
+        allowedKinds: string[];
+      };
     };
   };
   hook: { path: string; skipModeDetection: boolean };
@@ -94,6 +100,7 @@ export function defaultConfig(): Config {
           specDirs: ["/etc/cdi", "/var/run/cdi"],
           defaultKind: "xpu.dev/xpu",
           annotationPrefixes: ["cdi.k8s.io/"],
+          allowedKinds: [],
         },
       },
     },
@@ -112,6 +119,7 @@ export type ValueType =
   | { kind: "enum"; values: readonly string[] }
   | { kind: "capabilities" }
   | { kind: "cdi-kind" }
+  | { kind: "cdi-kinds" }
   | { kind: "profile" };
 
 /** One configuration key. */
@@ -220,6 +228,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     key: "xpu-container-runtime.modes.cdi.annotation-prefixes",
     field: "runtime.modes.cdi.annotationPrefixes",
     type: { kind: "strings" },
+  },
+  {
+    key: "xpu-container-runtime.modes.cdi.allowed-kinds",
+    field: "runtime.modes.cdi.allowedKinds",
+    type: { kind: "cdi-kinds" },
+    comment: "kinds a container may request; empty: every kind in spec-dirs",
   },
   { key: "xpu-container-runtime-hook.path", field: "hook.path", type: { kind: "string" } },
   {

@@ -105,6 +105,18 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     }
   };
   visit(tree, "");
+  const cdi = config.runtime.modes.cdi;
+  if (cdi.allowedKinds.length > 0 && !cdi.allowedKinds.includes(cdi.defaultKind)) {
+    const where = {
+      path,
+      line: findKeyLine(text, "xpu-container-runtime.modes.cdi.allowed-kinds"),
+    };
+    warnings.push(
+      `"xpu-container-runtime.modes.cdi.allowed-kinds" in ${describePosition(where)} does not ` +
+        `list default-kind "${cdi.defaultKind}": requests by index or UUID will be refused; ` +
+        `add it if containers should get those devices`,
+    );
+  }
   if (findProfile(config.profiles, config.cli.profile) === undefined) {
     const where = { path, line: findKeyLine(text, "xpu-container-cli.profile") };
     const names = [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)];
@@ -219,6 +231,16 @@ function checkValue(
       if (typeof value !== "string") return fail(`a "vendor/class" string`, fixValue);
       const problem = kindProblem(value);
       return problem ? fail(`a valid CDI kind (${problem})`, fixValue) : value;
+    }
+    case "cdi-kinds": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        return fail(`an array of "vendor/class" strings`, fixValue);
+      }
+      for (const kind of value) {
+        const problem = kindProblem(kind);
+        if (problem) return fail(`valid CDI kinds ("${kind}": ${problem})`, fixValue);
+      }
+      return value;
     }
     case "profile":
       // Whether the profile exists is checked once [profiles.*] has been read.

@@ -1,7 +1,7 @@
 /**
  * Which devices a container asks for: from `XPU_VISIBLE_DEVICES` (or the configured swarm
  * variables) and, when enabled, from volume-mount requests; with the rule for unprivileged
- * containers.
+ * containers, which covers CDI annotations too.
  *
  * @module
  */
@@ -100,4 +100,35 @@ export function parseDeviceRequest(
     return { request: undefined, notes };
   }
   return { request: { ...parsed, source: "env" }, notes };
+}
+
+/**
+ * The unprivileged rule for CDI annotations: with `acceptEnvvarUnprivileged` false, the
+ * annotations under `prefixes` of an unprivileged container are dropped like its environment
+ * (an engine forwards annotations any user may set); volume-mount requests are not affected.
+ *
+ * @returns the annotations to read requests from, and a note when some were dropped
+ */
+export function requestAnnotations(
+  input: {
+    annotations: ReadonlyMap<string, string>;
+    privileged: boolean;
+    prefixes: readonly string[];
+  },
+  rules: RequestRules,
+): { annotations: ReadonlyMap<string, string>; notes: string[] } {
+  const { annotations } = input;
+  if (input.privileged || rules.acceptEnvvarUnprivileged) return { annotations, notes: [] };
+  const isRequest = (key: string) => input.prefixes.some((p) => key.startsWith(p));
+  const dropped = [...annotations.keys()].filter(isRequest).sort();
+  if (dropped.length === 0) return { annotations, notes: [] };
+  return {
+    annotations: new Map([...annotations].filter(([key]) => !isRequest(key))),
+    notes: [
+      `Ignoring CDI devices requested by annotation${dropped.length === 1 ? "" : "s"} ` +
+      `${dropped.map((k) => `"${k}"`).join(", ")} in an unprivileged container: ` +
+      `accept-xpu-visible-devices-envvar-when-unprivileged is false` +
+      (rules.acceptVolumeMounts ? " (volume-mount requests still count)" : ""),
+    ],
+  };
 }

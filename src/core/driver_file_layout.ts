@@ -48,39 +48,41 @@ export function layoutDriverFiles(fs: HostFs, files: readonly DriverFile[]): Dri
   return layout;
 }
 
+/** Options of {@link ctkHooks}. */
+export interface CtkHookOptions {
+  /** Absolute path of `xpu-ctk`, or a function asked only when a hook is needed. */
+  ctkPath: string | (() => string);
+  /** The hooks' explicit environment (`hookEnv()`): never the container's. */
+  env: readonly string[];
+}
+
 /**
  * The `createContainer` hooks that recreate `links` and refresh the ld cache of `libraryDirs`,
- * run by `xpu-ctk` (whose path is asked for only when a hook is needed).
+ * run by `xpu-ctk` with an explicit `env`.
  */
 export function ctkHooks(
-  ctkPath: string | (() => string),
   layout: { links: readonly LinkSpec[]; libraryDirs: readonly string[] },
+  options: CtkHookOptions,
 ): HookEdit[] {
+  const { ctkPath } = options;
   const path = () => (typeof ctkPath === "string" ? ctkPath : ctkPath());
+  const hook = (args: string[]): HookEdit => ({
+    hookName: "createContainer",
+    path: path(),
+    args: ["xpu-ctk", "hook", ...args],
+    env: [...options.env],
+  });
   const hooks: HookEdit[] = [];
   if (layout.links.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: path(),
-      args: [
-        "xpu-ctk",
-        "hook",
+    hooks.push(
+      hook([
         "create-symlinks",
         ...layout.links.flatMap((l) => ["--link", `${l.target}::${l.path}`]),
-      ],
-    });
+      ]),
+    );
   }
   if (layout.libraryDirs.length > 0) {
-    hooks.push({
-      hookName: "createContainer",
-      path: path(),
-      args: [
-        "xpu-ctk",
-        "hook",
-        "update-ldcache",
-        ...layout.libraryDirs.flatMap((f) => ["--folder", f]),
-      ],
-    });
+    hooks.push(hook(["update-ldcache", ...layout.libraryDirs.flatMap((f) => ["--folder", f])]));
   }
   return hooks;
 }

@@ -1,6 +1,7 @@
 /**
  * Finding executables: a bare name in `PATH` plus the standard sbin/bin directories (engines often
- * start runtimes with a minimal `PATH`), a path checked as given.
+ * start runtimes with a minimal `PATH`), a path checked as given; and the absolute program path a
+ * hook may be written with.
  *
  * @module
  */
@@ -72,19 +73,43 @@ export function findFirstExecutable(
   return undefined;
 }
 
+/** Where a hook's program is, or why there is no absolute path to write. */
+export type HookProgram =
+  | { ok: true; path: string }
+  | {
+    ok: false;
+    /** `relative`: a path not starting with `/`; `missing`: nothing executable there or found. */
+    problem: "relative" | "missing";
+    /** The absolute path a spec written for another host could still name, when there is one. */
+    guess?: string;
+  };
+
 /**
- * The absolute path to put in a hook for a configured program: a path as given, a bare name from
- * {@link lookPath}, else `/usr/bin/<name>`. `found` says whether the program was seen, so the
- * caller can warn before a container fails on a missing hook.
+ * The absolute path to put in a hook for a configured program: an absolute path as given, a bare
+ * name looked up in the absolute dirs of `PATH` and the standard dirs. A relative path is never
+ * accepted: runc would resolve it in the container's directory.
+ *
+ * @example
+ * ```ts
+ * resolveHookProgram("xpu-ctk", { path: "/opt/xpu/bin" }); // { ok: true, path: "/opt/xpu/bin/xpu-ctk" }
+ * resolveHookProgram("bin/xpu-ctk"); // { ok: false, problem: "relative" }
+ * ```
  */
 export function resolveHookProgram(
   configured: string,
   options: LookPathOptions = {},
-): { path: string; found: boolean } {
-  const found = lookPath(configured, options);
-  if (found !== undefined) {
-    return { path: found.startsWith("/") ? found : `${Deno.cwd()}/${found}`, found: true };
+): HookProgram {
+  const isExecutable = options.isExecutable ?? isExecutableFile;
+  if (configured.startsWith("/")) {
+    return isExecutable(configured)
+      ? { ok: true, path: configured }
+      : { ok: false, problem: "missing", guess: configured };
   }
-  const path = configured.startsWith("/") ? configured : `/usr/bin/${configured.split("/").pop()}`;
-  return { path, found: false };
+  if (configured.includes("/")) return { ok: false, problem: "relative" };
+  if (configured === "") return { ok: false, problem: "missing" };
+  const absoluteDirs = (options.path ?? "").split(":").filter((d) => d.startsWith("/")).join(":");
+  const found = lookPath(configured, { path: absoluteDirs, isExecutable });
+  return found === undefined
+    ? { ok: false, problem: "missing", guess: `/usr/bin/${configured}` }
+    : { ok: true, path: found };
 }

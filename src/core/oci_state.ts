@@ -8,6 +8,8 @@
 import { describePosition, SpecError } from "./errors.ts";
 import { findJsonSyntaxError } from "./json_syntax.ts";
 import { isJsonObject, type OciSpec, parseOciSpec, specRootfs } from "./oci_spec.ts";
+import { FileKindError } from "./open_no_follow.ts";
+import { readRegularFile } from "./regular_file.ts";
 
 /** What hooks read from the OCI state. */
 export interface OciState {
@@ -56,16 +58,20 @@ export function parseOciState(text: string, cwd: string): OciState {
  */
 export function readBundleSpec(
   bundle: string,
-  readTextFile: (path: string) => string = Deno.readTextFileSync,
+  readTextFile: (path: string) => string | Uint8Array = readRegularFile,
 ): { spec: OciSpec; path: string } {
   const path = `${bundle.replace(/\/+$/, "")}/config.json`;
-  let text: string;
+  let text: string | Uint8Array;
   try {
     text = readTextFile(path);
   } catch (error) {
+    const detail = error instanceof FileKindError
+      ? error.detail
+      : error instanceof Error
+      ? error.message
+      : error;
     throw new SpecError(
-      `Cannot read OCI spec "${path}": ${error instanceof Error ? error.message : error}: ` +
-        `run this hook from an OCI runtime`,
+      `Cannot read OCI spec "${path}": ${detail}: run this hook from an OCI runtime`,
       { path },
       { cause: error },
     );
@@ -80,7 +86,7 @@ export function readBundleSpec(
  */
 export function containerRootFromState(
   stateText: string,
-  options: { cwd: string; readTextFile?: (path: string) => string },
+  options: { cwd: string; readTextFile?: (path: string) => string | Uint8Array },
 ): string {
   const { bundle } = parseOciState(stateText, options.cwd);
   const { spec, path } = readBundleSpec(bundle, options.readTextFile);

@@ -6,6 +6,7 @@
  */
 
 import { ExecError } from "./errors.ts";
+import { cString, cStringArray, errno, errnoText, hasSyscall, libc, syscall } from "./libc.ts";
 
 /** What to exec: the program, its argv (argv[0] included) and its environment. */
 export interface ExecRequest {
@@ -17,35 +18,12 @@ export interface ExecRequest {
 const SIG_SETMASK = 2;
 /** `sizeof(sigset_t)` in glibc. */
 const SIGSET_BYTES = 128;
-/** `rt_sigaction(2)` numbers: glibc's `signal()` refuses 32 and 33, which a parent may ignore. */
-const SYS_RT_SIGACTION: Partial<Record<typeof Deno.build.arch, bigint>> = {
-  x86_64: 13n,
-  aarch64: 134n,
-};
 /** A kernel `struct sigaction` of all zeros is `SIG_DFL`, no flags, empty mask (either arch). */
 const DEFAULT_SIGACTION = new Uint8Array(32);
 /** The kernel's `sigset_t` size, as `rt_sigaction` expects it. */
-const KERNEL_SIGSET_BYTES = 8n;
+const KERNEL_SIGSET_BYTES = 8;
 
 const encoder = new TextEncoder();
-
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(encoder.encode(text).length + 1);
-  encoder.encodeInto(text, bytes);
-  return bytes;
-}
-
-/** A NULL-terminated `char *[]`; `keep` holds the strings alive while the pointers are used. */
-function cStringArray(
-  items: readonly string[],
-): { array: Uint8Array<ArrayBuffer>; keep: unknown[] } {
-  const strings = items.map(cString);
-  const pointers = new BigUint64Array(strings.length + 1);
-  strings.forEach((s, i) => {
-    pointers[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s)));
-  });
-  return { array: new Uint8Array(pointers.buffer), keep: strings };
-}
 
 /** Signal numbers whose disposition is "ignore", from a `/proc/<pid>/status` text. */
 export function ignoredSignals(procStatus: string): number[] {
@@ -69,38 +47,33 @@ export function ignoredSignals(procStatus: string): number[] {
  * @throws {ExecError} when the kernel refuses the exec
  */
 export function execve(request: ExecRequest): never {
-  const libc = Deno.dlopen("libc.so.6", {
-    execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
-    signal: { parameters: ["i32", "pointer"], result: "pointer" },
-    syscall: { parameters: ["i64", "i64", "buffer", "pointer", "i64"], result: "i64" },
-    sigprocmask: { parameters: ["i32", "buffer", "pointer"], result: "i32" },
-    __errno_location: { parameters: [], result: "pointer" },
-    strerror: { parameters: ["i32"], result: "pointer" },
-  });
   const argv = cStringArray(request.argv);
   const env = cStringArray(Object.entries(request.env).map(([k, v]) => `${k}=${v}`));
-  const rtSigaction = SYS_RT_SIGACTION[Deno.build.arch];
-  for (const signal of ignoredSignals(Deno.readTextFileSync("/proc/self/status"))) {
-    if (rtSigaction === undefined) libc.symbols.signal(signal, null);
+  resetSignalsForExec();
+  libc().execve(cString(request.path), argv.array, env.array);
+  throw new ExecError(
+    `Cannot execute "${request.path}": ${errnoText(errno())}: ` +
+      `check that it is an executable for this machine`,
+  );
+}
+
+/**
+ * Sets every ignored signal back to its default and empties the signal mask of the calling
+ * thread, as a program about to be exec'ed needs: a new program inherits both. glibc's `signal()`
+ * refuses 32 and 33, which a parent may ignore, so `rt_sigaction(2)` is called directly.
+ */
+export function resetSignalsForExec(): void {
+  for (const signal of ignoredSignals(Deno.readTextFileSync("/proc/thread-self/status"))) {
+    if (!hasSyscall("rt_sigaction")) libc().signal(signal, null);
     else {
-      libc.symbols.syscall(
-        rtSigaction,
-        BigInt(signal),
-        DEFAULT_SIGACTION,
-        null,
-        KERNEL_SIGSET_BYTES,
-      );
+      try {
+        syscall("rt_sigaction", signal, DEFAULT_SIGACTION, null, KERNEL_SIGSET_BYTES);
+      } catch {
+        // SIGKILL and SIGSTOP cannot be ignored, so every other signal can be reset.
+      }
     }
   }
-  libc.symbols.sigprocmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), null);
-  libc.symbols.execve(cString(request.path), argv.array, env.array);
-  const errnoPointer = libc.symbols.__errno_location();
-  const errno = errnoPointer ? new Deno.UnsafePointerView(errnoPointer).getInt32() : 0;
-  const reason = libc.symbols.strerror(errno);
-  const text = reason ? Deno.UnsafePointerView.getCString(reason) : `errno ${errno}`;
-  throw new ExecError(
-    `Cannot execute "${request.path}": ${text}: check that it is an executable for this machine`,
-  );
+  libc().sigprocmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), null);
 }
 
 /** What a finished child program did. */

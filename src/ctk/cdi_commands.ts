@@ -1,6 +1,7 @@
 /**
- * `xpu-ctk cdi generate | list | validate`: writing a CDI spec for the host's devices, listing the
- * devices the spec dirs offer, and checking spec files.
+ * `xpu-ctk cdi generate | list | validate`: writing a CDI spec for the host's devices (hooks by
+ * absolute path, with an explicit `env`), listing the devices the spec dirs offer, and checking
+ * spec files; list and validate warn about hooks without `env` that older versions wrote.
  *
  * @module
  */
@@ -9,10 +10,17 @@ import { writeFileAtomic } from "../core/atomic_file.ts";
 import { kindProblem } from "../core/cdi_name.ts";
 import { generateCdiSpec } from "../core/cdi_generate.ts";
 import { loadCdiRegistry } from "../core/cdi_registry.ts";
-import { cdiFormatOf, formatCdiSpec, parseCdiSpec } from "../core/cdi_spec.ts";
+import {
+  cdiFormatOf,
+  type CdiSpec,
+  formatCdiSpec,
+  hooksWithoutEnv,
+  hookWithoutEnvWarning,
+  parseCdiSpec,
+} from "../core/cdi_spec.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
-import { errorMessage, UsageError } from "../core/errors.ts";
+import { ConfigError, errorMessage, UsageError } from "../core/errors.ts";
 import { resolveHookProgram } from "../core/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import type { ToolIo } from "../core/tool_io.ts";
@@ -34,7 +42,7 @@ export async function cdiGenerate(
   io: ToolIo,
   fs: HostFs = realHostFs,
 ): Promise<void> {
-  const { config } = loadConfig(io.env);
+  const { config, path: configPath } = loadConfig(io.env);
   const profileName = flags.profile ?? config.cli.profile;
   const profile = findProfile(config.profiles, profileName);
   if (profile === undefined) {
@@ -73,16 +81,14 @@ export async function cdiGenerate(
       throw new UsageError(`Cannot use ${flag} "${value}": expected an absolute path`);
     }
   }
-  let hook = flags.hookPath;
-  if (hook === undefined) {
-    const resolved = resolveHookProgram(config.ctk.path, { path: io.env.PATH });
-    if (!resolved.found) {
-      io.stderr(
-        `xpu-ctk: warning: "${config.ctk.path}" ([xpu-ctk] path) is not in PATH: the spec's ` +
-          `hooks run "${resolved.path}"; pass --hook-path if it lives elsewhere\n`,
-      );
-    }
-    hook = resolved.path;
+  const hook = flags.hookPath === undefined
+    ? ctkPathForSpec(config.ctk.path, configPath, io)
+    : flags.hookPath;
+  if (!hook.startsWith("/")) {
+    throw new UsageError(
+      `Cannot use --hook-path "${hook}": a hook's path must be absolute (a relative one is ` +
+        `resolved in the container's directory): pass the absolute path of xpu-ctk`,
+    );
   }
   const driverRoot = flags.driverRoot ?? config.cli.root;
   const spec = generateCdiSpec({
@@ -100,6 +106,38 @@ export async function cdiGenerate(
   else writeFileAtomic(flags.output, text, { mode: 0o644 });
 }
 
+/**
+ * The absolute `xpu-ctk` for a spec's hooks from `[xpu-ctk] path`: a program not found here is
+ * named by the path it would have (a spec may be written for another host), with a warning.
+ *
+ * @throws {ConfigError} for a relative path
+ */
+function ctkPathForSpec(configured: string, configPath: string, io: ToolIo): string {
+  const resolved = resolveHookProgram(configured, { path: io.env.PATH });
+  if (resolved.ok) return resolved.path;
+  if (resolved.guess === undefined) {
+    throw new ConfigError(
+      `Cannot write the spec's hooks: [xpu-ctk] path is "${configured}", a relative path ` +
+        `(hooks need absolute ones): set it to the absolute path of xpu-ctk in "${configPath}", ` +
+        `or pass --hook-path`,
+      { path: configPath },
+    );
+  }
+  io.stderr(
+    `xpu-ctk: warning: "${configured}" ([xpu-ctk] path) is not an executable in PATH or the ` +
+      `standard dirs: the spec's hooks run "${resolved.guess}"; pass --hook-path if it lives ` +
+      `elsewhere\n`,
+  );
+  return resolved.guess;
+}
+
+/** Warns about every hook without `env` in the spec `file`. */
+function warnHooksWithoutEnv(file: string, spec: CdiSpec, io: ToolIo): void {
+  for (const hook of hooksWithoutEnv(spec)) {
+    io.stderr(`xpu-ctk: warning: ${hookWithoutEnvWarning(file, hook)}\n`);
+  }
+}
+
 /** Prints every resolvable device of the spec dirs; problems go to stderr. */
 export async function cdiList(specDirs: readonly string[], io: ToolIo): Promise<void> {
   const registry = await loadCdiRegistry(specDirs);
@@ -107,6 +145,7 @@ export async function cdiList(specDirs: readonly string[], io: ToolIo): Promise<
   for (const message of new Set(registry.errors.map((e) => e.message))) {
     io.stderr(`xpu-ctk: warning: ${message}\n`);
   }
+  for (const source of registry.sources) warnHooksWithoutEnv(source.path, source.spec, io);
   for (const s of registry.shadowed) {
     io.stderr(
       `xpu-ctk: warning: "${s.name}" from "${s.winner}" shadows the one in "${s.hidden}"\n`,
@@ -128,6 +167,7 @@ export async function cdiValidate(files: readonly string[], io: ToolIo): Promise
         throw new UsageError(`Cannot validate "${file}": CDI spec files end in .json or .yaml`);
       }
       const spec = await parseCdiSpec(Deno.readTextFileSync(file), file);
+      warnHooksWithoutEnv(file, spec, io);
       io.stdout(
         `${file}: valid, kind ${spec.kind}, cdiVersion ${spec.cdiVersion}, ` +
           `${spec.devices.length} device${spec.devices.length === 1 ? "" : "s"}\n`,

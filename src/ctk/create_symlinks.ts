@@ -1,14 +1,13 @@
 /**
- * The `create-symlinks` hook: creates `link -> target` symlinks inside a container's rootfs. The
- * link's directory is resolved inside the rootfs, so an image's symlinks cannot redirect the
- * link onto the host.
+ * The `create-symlinks` hook: creates `link -> target` symlinks inside a container's rootfs,
+ * where an image's symlinks cannot redirect a link onto the host.
  *
  * @module
  */
 
 import { ExecError, UsageError } from "../core/errors.ts";
-import { type HostFs, realHostFs } from "../core/host_fs.ts";
-import { dirnameInRoot, hostPath, normalizeInRoot, resolveInRoot } from "../core/root_path.ts";
+import { ContainerRootfs, RootfsError, type SymlinkResult } from "../core/container_rootfs.ts";
+import { normalizeInRoot } from "../core/root_path.ts";
 
 /** One symlink to create: `target` is stored as given, `link` is a path in the container. */
 export interface LinkRequest {
@@ -43,41 +42,33 @@ export interface SymlinkOutcome {
   blocked: string[];
 }
 
-/** Creates the links under `rootfs`, making parent directories as needed. */
-export function createSymlinks(
-  rootfs: string,
-  links: readonly LinkRequest[],
-  fs: HostFs = realHostFs,
-): SymlinkOutcome {
+/**
+ * Creates the links in the rootfs at `rootfs` (a host path), making parent directories as needed.
+ * Every path is resolved inside the rootfs from one directory fd (see `container_rootfs.ts`), so
+ * neither the image's symlinks nor a concurrent writer can put a link outside it.
+ *
+ * @throws {ExecError} when a link cannot be created inside the rootfs
+ */
+export function createSymlinks(rootfs: string, links: readonly LinkRequest[]): SymlinkOutcome {
   const outcome: SymlinkOutcome = { created: [], present: [], blocked: [] };
-  for (const { target, link } of links) {
-    const name = normalizeInRoot(link);
-    const parent = resolveInRoot(fs, rootfs, dirnameInRoot(name));
-    const path = hostPath(rootfs, `${parent}/${name.slice(name.lastIndexOf("/") + 1)}`);
-    const existing = fs.lstat(path);
-    if (existing?.kind === "symlink" && fs.readLink(path) === target) {
-      outcome.present.push(name);
-      continue;
+  ContainerRootfs.with(rootfs, (root) => {
+    for (const { target, link } of links) {
+      const name = normalizeInRoot(link);
+      let result: SymlinkResult;
+      try {
+        result = root.symlink(target, name);
+      } catch (error) {
+        if (!(error instanceof RootfsError)) throw error;
+        throw new ExecError(
+          `${error.message}: ` +
+            (error.code === "EROFS"
+              ? "the rootfs is read-only: start the container without a read-only root filesystem"
+              : "check the image's layout at that path"),
+          { cause: error },
+        );
+      }
+      outcome[result].push(name);
     }
-    if (existing !== undefined && existing.kind !== "symlink") {
-      outcome.blocked.push(name);
-      continue;
-    }
-    try {
-      if (existing !== undefined) Deno.removeSync(path);
-      Deno.mkdirSync(hostPath(rootfs, parent), { recursive: true });
-      Deno.symlinkSync(target, path);
-    } catch (error) {
-      const readOnly = (error as { code?: string }).code === "EROFS";
-      throw new ExecError(
-        `Cannot create symlink "${name}" -> "${target}" in the container's rootfs "${rootfs}": ` +
-          (readOnly
-            ? "the rootfs is read-only: start the container without a read-only root filesystem"
-            : `${error instanceof Error ? error.message : error}: check the container's rootfs`),
-        { cause: error },
-      );
-    }
-    outcome.created.push(name);
-  }
+  });
   return outcome;
 }

@@ -12,12 +12,13 @@ import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { SpecError } from "../core/errors.ts";
+import { assertHookEnv } from "../core/hook_env.ts";
 import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
 import { VERSION } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
-import { updateLdcache } from "./update_ldcache.ts";
+import { updateLdcache } from "../core/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -35,6 +36,9 @@ export function buildCtkProgram(io: ToolIo): Command {
   hook.on("command:*", (operands: string[]) => {
     io.stderr(`xpu-ctk: warning: unknown hook "${operands[0]}": ignoring it\n`);
   });
+  // Before a hook reads its state or touches a rootfs: an environment from the container decides
+  // nothing on the host.
+  hook.hook("preAction", () => assertHookEnv(io.env, "xpu-ctk hook"));
 
   hook
     .command("create-symlinks")
@@ -57,7 +61,9 @@ export function buildCtkProgram(io: ToolIo): Command {
     .exitOverride()
     .action(async (options: { folder: string[] }) => {
       const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
-      await updateLdcache(rootfs, options.folder, { pathEnv: io.env.PATH });
+      updateLdcache(rootfs, options.folder, {
+        warn: (message) => io.stderr(`xpu-ctk: warning: ${message}\n`),
+      });
     });
 
   const cdi = program

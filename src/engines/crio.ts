@@ -8,6 +8,7 @@
 
 import { parse, stringify, TomlError } from "smol-toml";
 import { ConfigError, describePosition } from "../core/errors.ts";
+import { HOOK_PATH } from "../core/hook_env.ts";
 import {
   type ConfigureRequest,
   type FileChange,
@@ -29,9 +30,13 @@ export const CRIO_HOOK_FILENAME = "oci-xpu-hook.json";
 
 const DROP_IN_HEADER =
   "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\n";
-const STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** The hooks.d file that runs the legacy hook at prestart for every container. */
+/**
+ * The hooks.d file that runs the legacy hook at prestart for every container, with an explicit
+ * env (the hook's own dir, then the standard `PATH`), so it never runs with the container's.
+ *
+ * @param hookPath absolute (checked when the settings are resolved)
+ */
 export function renderCrioHook(hookPath: string): string {
   const dir = hookPath.slice(0, Math.max(1, hookPath.lastIndexOf("/")));
   return JSON.stringify(
@@ -40,7 +45,7 @@ export function renderCrioHook(hookPath: string): string {
       hook: {
         path: hookPath,
         args: ["xpu-container-runtime-hook", "prestart"],
-        env: [`PATH=${dir}:${STANDARD_PATH}`],
+        env: [`PATH=${dir}:${HOOK_PATH}`],
       },
       when: { always: true },
       stages: ["prestart"],

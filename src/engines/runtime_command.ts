@@ -182,6 +182,14 @@ export function resolveRuntimeSettings(
   const cdi = parseBoolean(flags.cdiEnabled, "--cdi.enabled") ??
     parseBoolean(fromEnv("cdiEnabled"), "RUNTIME_ENABLE_CDI") ?? false;
   const hookDir = operator ? runtimeDir!.replace(/\/+$/, "") : "/usr/bin";
+  const hookPath = flags.hookPath ?? `${hookDir}/xpu-container-runtime-hook`;
+  const adds = action === "configure" || action === "setup";
+  if (engine === "crio" && crioMode === "hook" && adds && !hookPath.startsWith("/")) {
+    throw new UsageError(
+      `Cannot ${action}: the cri-o hook's path "${hookPath}" is relative, and a hook's path ` +
+        `must be absolute: pass --hook-path (or RUNTIME_DIR) as an absolute path`,
+    );
+  }
   return {
     engine,
     action,
@@ -197,7 +205,7 @@ export function resolveRuntimeSettings(
     hookFile: `${(pick("hooksDir") ?? CRIO_HOOKS_DIR).replace(/\/+$/, "")}/${
       pick("hookFilename") ?? CRIO_HOOK_FILENAME
     }`,
-    hookPath: flags.hookPath ?? `${hookDir}/xpu-container-runtime-hook`,
+    hookPath,
     stateDir: pick("stateDir") ?? DEFAULT_STATE_DIR,
     dryRun: flags.dryRun === true,
   };

@@ -11,6 +11,7 @@ import type { Config } from "../core/config.ts";
 import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
 import { ConfigError, ExecError, SpecError } from "../core/errors.ts";
 import { isExecutableFile } from "../core/executable_lookup.ts";
+import { assertHookEnv } from "../core/hook_env.ts";
 import { realHostFs } from "../core/host_fs.ts";
 import { isCsvPlatform } from "../core/mode.ts";
 import { parseOciState, readBundleSpec } from "../core/oci_state.ts";
@@ -48,7 +49,8 @@ function readConfig(
 /**
  * Runs the hook with `args` (without argv[0]).
  *
- * @throws {UsageError} for bad flags; {ConfigError}, {SpecError}, {RequestError} for bad input
+ * @throws {UsageError} for bad flags; {ConfigError}, {SpecError}, {RequestError} for bad input;
+ *   {ExecError} when started with loader variables (an environment from the container)
  */
 export async function hookMain(args: readonly string[], io: HookIo): Promise<HookOutcome> {
   const parsed = parseHookArgs(args);
@@ -77,6 +79,8 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
       return { exitCode: 2 };
   }
 
+  // Before anything is read: an environment that came from the container decides nothing here.
+  assertHookEnv(io.env, "xpu-container-runtime-hook prestart");
   const { config, warnings } = readConfig(parsed.configPath, io);
   warnings.forEach(debug);
   const state = parseOciState(await io.readStdin(), io.cwd);

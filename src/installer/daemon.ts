@@ -7,7 +7,16 @@
  * @module
  */
 
-import { ConflictError, errorMessage } from "../core/errors.ts";
+import { ConflictError, errorMessage, UsageError } from "../core/errors.ts";
+import { check, ERRNO, errno, libc, OsCallError } from "../core/libc.ts";
+import {
+  closeFd,
+  FileKindError,
+  openNoFollow,
+  readAll,
+  statFd,
+  writeAll,
+} from "../core/open_no_follow.ts";
 import { readIfExists } from "../engines/config_transaction.ts";
 import { engineDefaultRuntime } from "../engines/engine_default_runtime.ts";
 import type { RuntimeSettings } from "../engines/runtime_command.ts";
@@ -46,33 +55,66 @@ interface PidFile {
 }
 
 /**
- * Takes an exclusive, non-blocking lock on the pid file and writes this process's PID into it.
+ * Takes an exclusive, non-blocking `flock` on the pid file and writes this process's PID into it.
+ * The file is opened without following a final symbolic link and must be a regular file: the
+ * installer runs as root, and a link planted at the path would otherwise have it truncate and
+ * overwrite the link's target.
  *
  * @throws {ConflictError} when another process holds it (the file is left as it is)
+ * @throws {UsageError} when the path is a symbolic link or not a regular file (nothing is touched)
  */
 export function acquirePidFile(path: string, pid = Deno.pid): PidFile {
   const slash = path.lastIndexOf("/");
   if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o755 });
-  const file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o644 });
-  if (!file.tryLockSync(true)) {
-    file.close();
-    const holder = (readIfExists(path) ?? "").trim();
-    throw new ConflictError(
-      `Cannot start: another xpu-ctk-installer is already running (pid file "${path}"` +
-        `${holder ? `, pid ${holder}` : ""}): stop it first, or pass a different --pid-file`,
+  const refuse = (error: FileKindError) =>
+    new UsageError(
+      `Cannot start with the pid file "${path}": ${error.detail}: remove it, or pass a ` +
+        `different --pid-file`,
     );
+  let fd: number;
+  try {
+    fd = openNoFollow(path, "read-write", 0o644);
+  } catch (error) {
+    if (error instanceof FileKindError) throw refuse(error);
+    if (!(error instanceof OsCallError)) throw error;
+    throw new Error(`Cannot open the pid file "${path}": ${error.message}`, { cause: error });
   }
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(`${pid}\n`));
+  try {
+    const { kind } = statFd(fd);
+    if (kind !== "regular file") throw refuse(new FileKindError(path, kind));
+    if (!tryLock(fd)) {
+      const holder = new TextDecoder().decode(readAll(fd)).trim();
+      throw new ConflictError(
+        `Cannot start: another xpu-ctk-installer is already running (pid file "${path}"` +
+          `${holder ? `, pid ${holder}` : ""}): stop it first, or pass a different --pid-file`,
+      );
+    }
+    check("ftruncate", libc().ftruncate(fd, 0n));
+    writeAll(fd, new TextEncoder().encode(`${pid}\n`));
+  } catch (error) {
+    closeFd(fd);
+    throw error;
+  }
   return {
     release() {
       try {
         Deno.removeSync(path);
       } finally {
-        file.close();
+        closeFd(fd);
       }
     },
   };
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/** `flock(LOCK_EX | LOCK_NB)`: false when another open file holds the lock. */
+function tryLock(fd: number): boolean {
+  if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const code = errno();
+  if (code === ERRNO.EAGAIN) return false;
+  throw new OsCallError("flock", code);
 }
 
 /** The low-level runtimes to install with: as given, else the engine's default when known. */

@@ -8,7 +8,7 @@
  */
 
 import { writeFileAtomic } from "../core/atomic_file.ts";
-import { formatCdiSpec } from "../core/cdi_spec.ts";
+import { formatCdiSpec, hooksWithoutEnv, parseCdiSpec } from "../core/cdi_spec.ts";
 import { generateManagementCdiSpec } from "../core/cdi_generate.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import type { DeviceProfile } from "../core/device_profile.ts";
@@ -195,7 +195,11 @@ export async function installToolkit(
   }
 }
 
-/** Writes the management CDI spec; a host without devices gets a warning, not a failure. */
+/**
+ * Writes the management CDI spec, on every install, so one an older version wrote (hooks
+ * without `env`) is replaced. A host without devices gets a warning, not a failure; an old spec
+ * whose hooks have no `env` is then removed rather than left for runtimes to apply.
+ */
 async function writeManagementSpec(
   options: InstallOptions,
   fs: HostFs,
@@ -217,6 +221,30 @@ async function writeManagementSpec(
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
     log(`warning: no management CDI spec written: ${errorMessage(error)}`);
+    if (await hasHooksWithoutEnv(file)) {
+      Deno.removeSync(file);
+      log(
+        `removed the old management CDI spec ${file}: its hooks have no env, so runtimes would ` +
+          `start them with the container's environment`,
+      );
+    }
+  }
+}
+
+/** Whether `file` is a spec (of an older version) with hooks that have no `env`. */
+async function hasHooksWithoutEnv(file: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  try {
+    return hooksWithoutEnv(await parseCdiSpec(text, file)).length > 0;
+  } catch {
+    // Not a spec this version reads: CDI consumers reject it too.
+    return false;
   }
 }
 

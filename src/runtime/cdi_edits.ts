@@ -1,14 +1,20 @@
 /**
  * CDI mode: the container's CDI device requests (from `XPU_VISIBLE_DEVICES` and from annotations
- * under the configured prefixes) resolved against the spec dirs and applied to its OCI spec, so
- * engines without CDI support still get CDI devices.
+ * under the configured prefixes) held to `allowed-kinds`, resolved against the spec dirs and
+ * applied to its OCI spec, so engines without CDI support still get CDI devices.
  *
  * @module
  */
 
 import { isQualifiedName } from "../core/cdi_name.ts";
 import { resolveCdiDevices, toContainerEdits } from "../core/cdi_inject.ts";
-import { devicesOfKind, loadCdiRegistry } from "../core/cdi_registry.ts";
+import {
+  type CdiRegistry,
+  type CdiSource,
+  devicesOfKind,
+  loadCdiRegistry,
+} from "../core/cdi_registry.ts";
+import { hooksWithoutEnv, hookWithoutEnvWarning } from "../core/cdi_spec.ts";
 import { applyContainerEdits, removeHooksNamed, setEnv } from "../core/container_edits.ts";
 import { type DeviceRequest, VISIBLE_DEVICES_ENV } from "../core/device_request.ts";
 import { RequestError } from "../core/errors.ts";
@@ -54,17 +60,60 @@ export interface CdiEditOptions {
   /** Requested names, qualified, in request order. */
   names: readonly string[];
   specDirs: readonly string[];
+  /** `[xpu-container-runtime.modes.cdi] allowed-kinds`: empty allows every kind. */
+  allowedKinds: readonly string[];
+  /** The env given to a spec's hook that has none (`hookEnv()`), instead of the container's. */
+  hookEnv: readonly string[];
   fs: HostFs;
   logger: Logger;
 }
 
+/** The config key that limits the kinds a container may request. */
+const ALLOWED_KINDS_KEY = "[xpu-container-runtime.modes.cdi] allowed-kinds";
+
 /**
- * Resolves the names and applies their edits; sets `XPU_VISIBLE_DEVICES=void` so a legacy hook
- * does not inject again, and removes legacy prestart hooks.
+ * The kinds among qualified `names` that `allowed` does not list (none when `allowed` is
+ * empty), in request order.
  *
- * @throws {RequestError} naming every unresolvable device, what its kind offers and the dirs searched
+ * @example
+ * ```ts
+ * disallowedKinds(["xpu.dev/xpu=0", "other.com/gpu=1"], ["xpu.dev/xpu"]); // ["other.com/gpu"]
+ * ```
+ */
+export function disallowedKinds(names: readonly string[], allowed: readonly string[]): string[] {
+  if (allowed.length === 0) return [];
+  const kinds = names.map((name) => name.slice(0, name.indexOf("=")));
+  return [...new Set(kinds.filter((kind) => !allowed.includes(kind)))];
+}
+
+/**
+ * Refuses names of kinds the config does not allow, before any spec is read.
+ *
+ * @throws {RequestError} naming the kinds, the key and the fix
+ */
+export function checkAllowedKinds(names: readonly string[], allowed: readonly string[]): void {
+  const refused = disallowedKinds(names, allowed);
+  if (refused.length === 0) return;
+  const quoted = (list: readonly string[]) => list.map((k) => `"${k}"`).join(", ");
+  throw new RequestError(
+    `Cannot start the container: CDI kind${refused.length === 1 ? "" : "s"} ${quoted(refused)} ` +
+      `(${quoted(names.filter((n) => refused.some((k) => n.startsWith(`${k}=`))))}) not in ` +
+      `${ALLOWED_KINDS_KEY} (${quoted(allowed)}): request a device of an allowed kind, or add ` +
+      `the kind to ${ALLOWED_KINDS_KEY}`,
+  );
+}
+
+/**
+ * Refuses kinds the config does not allow, resolves the names and applies their edits (a spec's
+ * hook without `env` gets `hookEnv` and a warning, never the container's environment); sets
+ * `XPU_VISIBLE_DEVICES=void` so a legacy hook does not inject again, and removes legacy prestart
+ * hooks.
+ *
+ * @throws {RequestError} for a kind not allowed, and naming every unresolvable device, what its
+ *   kind offers and the dirs searched
  */
 export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): Promise<void> {
+  checkAllowedKinds(options.names, options.allowedKinds);
   const registry = await loadCdiRegistry(options.specDirs);
   for (const error of registry.errors) options.logger.warn(error.message);
   const resolution = resolveCdiDevices(registry, options.names);
@@ -93,7 +142,33 @@ export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): P
       gid: typeof user.gid === "number" ? user.gid : undefined,
     },
   });
+  for (const warning of requestedHooksWithoutEnv(registry, options.names)) {
+    options.logger.warn(`${warning} (meanwhile it gets an explicit minimal env here)`);
+  }
+  edits.hooks = edits.hooks?.map((hook) =>
+    hook.env == null ? { ...hook, env: [...options.hookEnv] } : hook
+  );
   removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);
   applyContainerEdits(spec, edits);
   setEnv(spec, [`${VISIBLE_DEVICES_ENV}=void`]);
+}
+
+/** One warning per hook without `env` among the edits of the requested devices and their specs. */
+function requestedHooksWithoutEnv(registry: CdiRegistry, names: readonly string[]): string[] {
+  const requested = new Map<CdiSource, Set<number>>();
+  for (const name of names) {
+    const entry = registry.devices.get(name);
+    if (entry === undefined) continue;
+    const indexes = requested.get(entry.source) ?? new Set();
+    indexes.add(entry.source.spec.devices.indexOf(entry.device));
+    requested.set(entry.source, indexes);
+  }
+  return [...requested].flatMap(([source, indexes]) =>
+    hooksWithoutEnv(source.spec)
+      .filter((hook) =>
+        hook.at.startsWith("containerEdits.") ||
+        [...indexes].some((i) => hook.at.startsWith(`devices[${i}].`))
+      )
+      .map((hook) => hookWithoutEnvWarning(source.path, hook))
+  );
 }

@@ -10,12 +10,18 @@
 
 import { writeFileAtomic } from "../core/atomic_file.ts";
 import type { Config } from "../core/config.ts";
+import { SYSTEM_CONFIG_PATH } from "../core/config_file.ts";
 import { applyContainerEdits, removeHooksNamed } from "../core/container_edits.ts";
 import { describeDevices, discoverDevices, selectDevices } from "../core/device_discovery.ts";
 import { findProfile, XPU_PROFILE } from "../core/device_profile.ts";
-import { type DeviceRequest, parseDeviceRequest } from "../core/device_request.ts";
-import { RequestError, SpecError } from "../core/errors.ts";
-import { resolveHookProgram } from "../core/executable_lookup.ts";
+import {
+  type DeviceRequest,
+  parseDeviceRequest,
+  requestAnnotations,
+} from "../core/device_request.ts";
+import { ConfigError, RequestError, SpecError } from "../core/errors.ts";
+import { resolveHookProgram, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
+import { hookEnv } from "../core/hook_env.ts";
 import type { HostFs } from "../core/host_fs.ts";
 import type { Logger } from "../core/log.ts";
 import { describeMode, isCsvPlatform, type ResolvedMode, resolveMode } from "../core/mode.ts";
@@ -28,6 +34,8 @@ import {
   specEnv,
   specMounts,
 } from "../core/oci_spec.ts";
+import { FileKindError } from "../core/open_no_follow.ts";
+import { readRegularFile } from "../core/regular_file.ts";
 import { applyCdiDevices, cdiAnnotationDevices, qualifyRequest } from "./cdi_edits.ts";
 import { csvContainerEdits } from "./csv_edits.ts";
 import { parseCsvMountSpec } from "./csv_mount_spec.ts";
@@ -42,6 +50,11 @@ export interface CreateContext {
   pinnedMode?: ResolvedMode;
   /** The shim's own environment (for `PATH`). */
   env: Readonly<Record<string, string>>;
+  /**
+   * The absolute config file the shim loaded because its own environment named it: the hooks it
+   * writes get it as `XPU_CTK_CONFIG_FILE_PATH`, so they read the same config.
+   */
+  configPath?: string;
   logger: Logger;
   fs: HostFs;
 }
@@ -61,28 +74,26 @@ export interface CreateOutcome {
  */
 export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOutcome> {
   const specPath = `${ctx.bundle.replace(/\/+$/, "")}/config.json`;
-  let text: string;
+  let original: Uint8Array;
   try {
-    text = Deno.readTextFileSync(specPath);
+    // A regular file, checked on the open descriptor: a FIFO there would block the read forever.
+    original = readRegularFile(specPath);
   } catch (error) {
     throw new SpecError(
-      `Cannot read OCI spec "${specPath}": ${error instanceof Error ? error.message : error}: ` +
-        `pass the bundle directory with --bundle`,
+      error instanceof FileKindError
+        ? `Cannot read OCI spec "${specPath}": ${error.detail}: config.json must be a regular ` +
+          `file in the bundle; recreate the container`
+        : `Cannot read OCI spec "${specPath}": ${
+          error instanceof Error ? error.message : error
+        }: ` +
+          `pass the bundle directory with --bundle`,
       { path: specPath },
       { cause: error },
     );
   }
-  const spec = parseOciSpec(text, specPath);
+  const spec = parseOciSpec(original, specPath);
   const { config, logger } = ctx;
-  const { request, notes } = parseDeviceRequest(
-    { env: specEnv(spec), mounts: specMounts(spec), privileged: isPrivileged(spec) },
-    config,
-  );
-  notes.forEach((note) => logger.info(note));
-  const annotated = cdiAnnotationDevices(
-    specAnnotations(spec),
-    config.runtime.modes.cdi.annotationPrefixes,
-  );
+  const { request, annotated } = containerRequest(spec, ctx);
   if (request === undefined && annotated.length === 0) {
     logger.debug("No XPU devices requested: leaving the spec unchanged");
     return { written: false };
@@ -113,7 +124,7 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
     logger.debug("The spec already holds every edit: not rewriting it");
     return { mode: resolved.mode, written: false };
   }
-  writeFileAtomic(specPath, serializeOciSpec(spec, text));
+  writeFileAtomic(specPath, serializeOciSpec(spec, original));
   logger.debug(`Updated "${specPath}" for mode '${resolved.mode}'`);
   return { mode: resolved.mode, written: true };
 }
@@ -122,6 +133,35 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
 interface ContainerRequest {
   devices?: DeviceRequest;
   annotated: string[];
+}
+
+/**
+ * Reads the request from every source (env, volume mounts, annotations); the unprivileged rule
+ * applies to the environment and the annotations alike, and what it drops is logged.
+ */
+function containerRequest(
+  spec: OciSpec,
+  ctx: CreateContext,
+): { request?: DeviceRequest; annotated: string[] } {
+  const { config, logger } = ctx;
+  const privileged = isPrivileged(spec);
+  const { request, notes } = parseDeviceRequest(
+    { env: specEnv(spec), mounts: specMounts(spec), privileged },
+    config,
+  );
+  notes.forEach((note) => logger.info(note));
+  const prefixes = config.runtime.modes.cdi.annotationPrefixes;
+  const accepted = requestAnnotations(
+    { annotations: specAnnotations(spec), privileged, prefixes },
+    config,
+  );
+  accepted.notes.forEach((note) => logger.info(note));
+  return { request, annotated: cdiAnnotationDevices(accepted.annotations, prefixes) };
+}
+
+/** The explicit env of every hook the shim writes: `PATH`, and the config it loaded. */
+function shimHookEnv(ctx: CreateContext): string[] {
+  return hookEnv({ configPath: ctx.configPath });
 }
 
 type ModeEdit = (
@@ -158,17 +198,38 @@ async function editForCdi(spec: OciSpec, request: ContainerRequest, ctx: CreateC
   const cdi = ctx.config.runtime.modes.cdi;
   const fromEnv = request.devices ? qualifyRequest(request.devices.devices, cdi.defaultKind) : [];
   const names = [...new Set([...fromEnv, ...request.annotated])];
-  await applyCdiDevices(spec, { names, specDirs: cdi.specDirs, fs: ctx.fs, logger: ctx.logger });
+  await applyCdiDevices(spec, {
+    names,
+    specDirs: cdi.specDirs,
+    allowedKinds: cdi.allowedKinds,
+    hookEnv: shimHookEnv(ctx),
+    fs: ctx.fs,
+    logger: ctx.logger,
+  });
 }
 
+/**
+ * The absolute path of a hook's program, looked up in the shim's own `PATH` and the standard
+ * dirs: a hook is never written with a relative path or a program that is not there.
+ *
+ * @throws {ConfigError} naming the key and the fix
+ */
 function hookProgram(ctx: CreateContext, configured: string, key: string): string {
-  const { path, found } = resolveHookProgram(configured, { path: ctx.env.PATH });
-  if (!found) {
-    ctx.logger.warn(
-      `Cannot find "${configured}" (${key}): using "${path}"; set ${key} to its absolute path`,
-    );
-  }
-  return path;
+  const resolved = resolveHookProgram(configured, { path: ctx.env.PATH });
+  if (resolved.ok) return resolved.path;
+  const file = ctx.configPath ?? SYSTEM_CONFIG_PATH;
+  const problem = resolved.problem === "relative"
+    ? `${key} is "${configured}", a relative path, which runc would resolve in the ` +
+      `container's directory`
+    : configured.startsWith("/")
+    ? `${key} is "${configured}", which is not an executable file`
+    : `${key} is "${configured}", which is not an executable in PATH or ` +
+      STANDARD_BIN_DIRS.join(", ");
+  throw new ConfigError(
+    `Cannot add the container's hook: ${problem}: set ${key} in "${file}" to the absolute ` +
+      `path of the installed program`,
+    { path: file },
+  );
 }
 
 function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): void {
@@ -195,6 +256,7 @@ function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext
   }
   applyLegacyEdits(spec, {
     hookPath: hookProgram(ctx, config.hook.path, "[xpu-container-runtime-hook] path"),
+    hookEnv: shimHookEnv(ctx),
     devices: selection.devices,
     controlNodes: host.controlNodes,
   });
@@ -225,6 +287,7 @@ function editForCsv(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): 
     driverRoot: config.cli.root,
     includeDevices: request.devices === "all" || request.devices.length > 0,
     ctkPath: () => (ctkPath ??= hookProgram(ctx, config.ctk.path, "[xpu-ctk] path")),
+    hookEnv: shimHookEnv(ctx),
   });
   for (const path of missing) logger.debug(`Mount spec entry "${path}" is not on this host`);
   removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);

@@ -33,6 +33,8 @@ export interface CsvEditOptions {
   includeDevices: boolean;
   /** Absolute path of `xpu-ctk`, the program the hooks run; asked only when a hook is needed. */
   ctkPath: () => string;
+  /** The hooks' explicit environment (`hookEnv()`). */
+  hookEnv: readonly string[];
 }
 
 /**
@@ -109,6 +111,9 @@ export function csvContainerEdits(
     }
   }
 
-  const hooks = ctkHooks(options.ctkPath, { links, libraryDirs: [...new Set(libraryDirs)] });
+  const hooks = ctkHooks(
+    { links, libraryDirs: [...new Set(libraryDirs)] },
+    { ctkPath: options.ctkPath, env: options.hookEnv },
+  );
   return { edits: { deviceNodes, mounts, hooks }, missing };
 }

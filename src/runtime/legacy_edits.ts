@@ -20,6 +20,8 @@ export const LEGACY_HOOK_NAMES: readonly string[] = [
 export interface LegacyEditOptions {
   /** Absolute path of the hook program. */
   hookPath: string;
+  /** The hook's explicit environment (`hookEnv()`): never the container's. */
+  hookEnv: readonly string[];
   /** The devices the container gets (empty for `none`). */
   devices: readonly XpuDevice[];
   /** Control nodes on the host; they get rules whenever a device is given. */
@@ -33,6 +35,7 @@ export function applyLegacyEdits(spec: OciSpec, options: LegacyEditOptions): voi
       hookName: "prestart",
       path: options.hookPath,
       args: ["xpu-container-runtime-hook", "prestart"],
+      env: [...options.hookEnv],
     });
   }
   const nodes = options.devices.flatMap((d) => d.nodes);

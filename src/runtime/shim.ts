@@ -8,7 +8,7 @@
  */
 
 import type { Config } from "../core/config.ts";
-import { loadConfig } from "../core/config_file.ts";
+import { CONFIG_PATH_ENV, loadConfig } from "../core/config_file.ts";
 import { errorMessage, ExecError, UsageError } from "../core/errors.ts";
 import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
 import { createLogger, type Logger, type LogSink } from "../core/log.ts";
@@ -38,6 +38,19 @@ export function shimLogSinks(runc: RuncArgs, config: Config | undefined): LogSin
 function shimLogger(runc: RuncArgs, config: Config | undefined): Logger {
   const level = runc.debug ? "debug" : config?.runtime.logLevel ?? "info";
   return createLogger({ level, sinks: shimLogSinks(runc, config) });
+}
+
+/**
+ * The config file to hand to the hooks the shim writes: the one it loaded, made absolute, when its
+ * own environment chose it (`XPU_CTK_CONFIG_FILE_PATH` or `XDG_CONFIG_HOME`); the system file is
+ * what a hook reads anyway.
+ */
+export function configPathForHooks(
+  loaded: string,
+  input: Pick<ShimInput, "env" | "cwd">,
+): string | undefined {
+  if (!input.env[CONFIG_PATH_ENV] && !input.env.XDG_CONFIG_HOME) return undefined;
+  return loaded.startsWith("/") ? loaded : `${input.cwd.replace(/\/+$/, "")}/${loaded}`;
 }
 
 /**
@@ -77,6 +90,7 @@ export async function runShim(
         config,
         pinnedMode: modeFromExecutableName(input.executableName),
         env: input.env,
+        configPath: configPathForHooks(loaded.path, input),
         logger,
         fs: realHostFs,
       });

@@ -1,5 +1,6 @@
 /** xpu-container-cli's commands, run in-process. */
 
+import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { cliMain } from "../../src/cli/main.ts";
 import { RequestError, UsageError } from "../../src/core/errors.ts";
@@ -118,23 +119,26 @@ await e2eTest(
       Deno.copyFileSync("/sbin/ldconfig", `${rootfs}/sbin/ldconfig`);
       Deno.chmodSync(`${rootfs}/sbin/ldconfig`, 0o755);
       await new Promise((resolve) => setTimeout(resolve, 100)); // let unshare exec sleep
-      const { io } = fakeIo(dir);
-      const code = await cliMain([
-        "--root",
-        root,
-        "--user",
-        "1000:44",
-        "--debug",
-        `${dir}/cli.log`,
-        "--load-kmods",
-        "configure",
-        "--device=0",
-        "--compute",
-        "--no-cgroups",
-        `--pid=${sleeper.pid}`,
-        rootfs,
-      ], io);
-      strictEqual(code, 0);
+      // configure ends by becoming ldconfig: run it as its own process, as the hook does.
+      const run = await runTool(toolArgv("xpu-container-cli"), {
+        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/absent.toml` },
+        args: [
+          "--root",
+          root,
+          "--user",
+          "1000:44",
+          "--debug",
+          `${dir}/cli.log`,
+          "--load-kmods",
+          "configure",
+          "--device=0",
+          "--compute",
+          "--no-cgroups",
+          `--pid=${sleeper.pid}`,
+          rootfs,
+        ],
+      });
+      strictEqual(run.code, 0, run.stderr);
       const inside = async (...args: string[]) =>
         new TextDecoder().decode(
           (await new Deno.Command("nsenter", {

@@ -262,6 +262,11 @@ Deno.test("loadCdiRegistry reads the spec dirs through its reader", async (t) =>
       { path: `${RUN}/vendor1.yaml`, message },
       { path: `${RUN}/vendor1-other.yaml`, message },
     ]);
+    // Every file that loaded is a source, those whose devices were dropped too (for warnings).
+    deepStrictEqual(registry.sources.map((s) => s.path), [
+      `${RUN}/vendor1-other.yaml`,
+      `${RUN}/vendor1.yaml`,
+    ]);
   });
 
   await t.step("invalid spec files are recorded as errors and skipped", async () => {

@@ -11,6 +11,8 @@ import {
   cdiSpecProblem,
   formatCdiSpec,
   formatFieldPath,
+  hooksWithoutEnv,
+  hookWithoutEnvWarning,
   parseCdiSpec,
 } from "../../src/core/cdi_spec.ts";
 import { SpecError } from "../../src/core/errors.ts";
@@ -408,6 +410,43 @@ Deno.test("cdiSpecProblem: container-edits_test TestValidateContainerEdits", asy
       expected: { at: "env[0]", message: /"BAD"/ },
     },
     {
+      name: "hostile: a relative device node path",
+      edits: { deviceNodes: [{ path: "/dev/xpu0" }, { path: "dev/xpu1" }] },
+      expected: { at: "deviceNodes[1].path", message: /"dev\/xpu1" is not an absolute path/ },
+    },
+    {
+      name: "hostile: a relative hook path (runc would resolve it in the container's dir)",
+      edits: {
+        hooks: [{ hookName: "createContainer", path: "xpu-ctk", env: ["PATH=/usr/bin"] }],
+      },
+      expected: { at: "hooks[0].path", message: /hooks\[0\]\.path "xpu-ctk" is not an absolute/ },
+    },
+    {
+      name: "hostile: a ./ hook path",
+      edits: { hooks: [{ hookName: "prestart", path: "./bin/hook" }] },
+      expected: { at: "hooks[0].path", message: /"\.\/bin\/hook" is not an absolute path/ },
+    },
+    {
+      name: "hostile: a relative mount containerPath",
+      edits: { mounts: [{ hostPath: "/usr/lib/libx.so", containerPath: "usr/lib/libx.so" }] },
+      expected: {
+        at: "mounts[0].containerPath",
+        message: /"usr\/lib\/libx\.so" is not an absolute path/,
+      },
+    },
+    {
+      name: "honest: the same edits with absolute paths (and a tmpfs hostPath) are valid",
+      edits: {
+        deviceNodes: [{ path: "/dev/xpu1" }],
+        hooks: [{ hookName: "createContainer", path: "/usr/bin/xpu-ctk", env: ["PATH=/usr/bin"] }],
+        mounts: [
+          { hostPath: "/usr/lib/libx.so", containerPath: "/usr/lib/libx.so" },
+          { hostPath: "tmpfs", containerPath: "/run/x", type: "tmpfs" },
+        ],
+      },
+      expected: undefined,
+    },
+    {
       name: "hooks are checked before mounts",
       edits: { mounts: [{ hostPath: "", containerPath: "/c" }], hooks: [{ hookName: "x" }] },
       expected: { at: "hooks[0].hookName", message: /hookName "x"/ },
@@ -689,6 +728,28 @@ Deno.test("parseCdiSpec errors carry the path, line and column", async (t) => {
       },
     },
     {
+      name: "hostile: a relative hook path in YAML, on its line",
+      input: {
+        path: "/etc/cdi/relative.yaml",
+        text: [
+          'cdiVersion: "0.5.0"',
+          "kind: vendor.com/device",
+          "devices:",
+          "  - name: dev1",
+          "    containerEdits:",
+          "      hooks:",
+          "        - hookName: createContainer",
+          "          path: xpu-ctk",
+          "",
+        ].join("\n"),
+      },
+      expected: {
+        line: 8,
+        column: 17,
+        message: 'devices[0].containerEdits.hooks[0].path "xpu-ctk" is not an absolute path',
+      },
+    },
+    {
       name: "invalid env entry in JSON, on its line",
       input: {
         path: "/etc/cdi/env.json",
@@ -839,4 +900,51 @@ Deno.test("formatCdiSpec round trips through parseCdiSpec", async (t) => {
       if (c.format === "json") deepStrictEqual(JSON.parse(text), spec);
     });
   }
+});
+
+Deno.test("hooksWithoutEnv: the hooks an older version wrote, where they are", async (t) => {
+  const hook = (path: string, env?: string[]) => ({ hookName: "createContainer", path, env });
+  const cases: { name: string; input: CdiSpec; expected: { at: string; path: string }[] }[] = [
+    {
+      name: "honest: every hook has an env (an empty one is explicit too)",
+      input: {
+        cdiVersion: "0.5.0",
+        kind: KIND,
+        containerEdits: { hooks: [hook("/usr/bin/a", ["PATH=/bin"]), hook("/usr/bin/b", [])] },
+        devices: [{ name: "d", containerEdits: { hooks: [hook("/usr/bin/c", ["A=1"])] } }],
+      },
+      expected: [],
+    },
+    {
+      name: "old: spec edits first, then each device's",
+      input: {
+        cdiVersion: "0.5.0",
+        kind: KIND,
+        containerEdits: { hooks: [hook("/usr/bin/a", ["PATH=/bin"]), hook("/usr/bin/b")] },
+        devices: [
+          { name: "d0", containerEdits: { env: ["A=1"] } },
+          { name: "d1", containerEdits: { hooks: [hook("/usr/bin/c")] } },
+        ],
+      },
+      expected: [
+        { at: "containerEdits.hooks[1]", path: "/usr/bin/b" },
+        { at: "devices[1].containerEdits.hooks[0]", path: "/usr/bin/c" },
+      ],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => deepStrictEqual(hooksWithoutEnv(c.input), c.expected));
+  }
+  await t.step("the warning names the file, the hook and the fix on one line", () => {
+    const line = hookWithoutEnvWarning("/etc/cdi/xpu.yaml", {
+      at: "containerEdits.hooks[0]",
+      path: "/usr/bin/xpu-ctk",
+    });
+    strictEqual(
+      line,
+      'CDI spec "/etc/cdi/xpu.yaml": containerEdits.hooks[0] ("/usr/bin/xpu-ctk") has no env, ' +
+        "so runtimes start it with the container's environment: regenerate the spec " +
+        '("xpu-ctk cdi generate") or give the hook an explicit env',
+    );
+  });
 });

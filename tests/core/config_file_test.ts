@@ -116,6 +116,11 @@ Deno.test("parseConfig of an empty file gives the SPEC §14 defaults", async (t)
       expected: ["cdi.k8s.io/"],
     },
     {
+      name: "xpu-container-runtime.modes.cdi.allowed-kinds (empty: every kind)",
+      input: "runtime.modes.cdi.allowedKinds",
+      expected: [],
+    },
+    {
       name: "xpu-container-runtime-hook.path",
       input: "hook.path",
       expected: "xpu-container-runtime-hook",
@@ -237,6 +242,16 @@ Deno.test("parseConfig reads values", async (t) => {
       },
     },
     {
+      name: "allowed-kinds listing the default kind",
+      input: [
+        "[xpu-container-runtime.modes.cdi]",
+        'allowed-kinds = ["xpu.dev/xpu", "management.xpu.dev/xpu"]',
+      ].join("\n"),
+      expected: {
+        "runtime.modes.cdi.allowedKinds": ["xpu.dev/xpu", "management.xpu.dev/xpu"],
+      },
+    },
+    {
       name: "inline table for a section",
       input: 'xpu-container-runtime = { mode = "legacy" }\n',
       expected: { "runtime.mode": "legacy", "runtime.runtimes": ["runc", "crun"] },
@@ -292,6 +307,16 @@ Deno.test("parseConfig warns about unknown keys with their line", async (t) => {
       ok(config !== undefined);
     });
   }
+  await t.step("allowed-kinds without default-kind: a warning with its line", () => {
+    const { config, warnings } = parseConfig(
+      '[xpu-container-runtime.modes.cdi]\nallowed-kinds = ["management.xpu.dev/xpu"]\n',
+      PATH,
+    );
+    deepStrictEqual(config.runtime.modes.cdi.allowedKinds, ["management.xpu.dev/xpu"]);
+    strictEqual(warnings.length, 1, warnings.join("\n"));
+    ok(warnings[0].includes(`"${PATH}", line 2`), warnings[0]);
+    ok(warnings[0].includes('does not list default-kind "xpu.dev/xpu"'), warnings[0]);
+  });
   await t.step("known values next to unknown keys still apply", () => {
     const { config } = parseConfig('[xpu-container-runtime]\nmode = "csv"\nfoo = 1\n', PATH);
     strictEqual(config.runtime.mode, "csv");
@@ -354,6 +379,16 @@ Deno.test("parseConfig rejects invalid values", async (t) => {
       name: "xpu-container-runtime = 5 (a table key given a scalar)",
       input: "xpu-container-runtime = 5\n",
       expected: { line: 1, key: "xpu-container-runtime" },
+    },
+    {
+      name: 'allowed-kinds = "xpu.dev/xpu" (not a list)',
+      input: '[xpu-container-runtime.modes.cdi]\nallowed-kinds = "xpu.dev/xpu"\n',
+      expected: { line: 2, key: "xpu-container-runtime.modes.cdi.allowed-kinds" },
+    },
+    {
+      name: 'allowed-kinds = ["xpu.dev/xpu", "noslash"]',
+      input: '[xpu-container-runtime.modes.cdi]\nallowed-kinds = ["xpu.dev/xpu", "noslash"]\n',
+      expected: { line: 2, key: "xpu-container-runtime.modes.cdi.allowed-kinds" },
     },
     {
       name: "dotted key with a bad value",

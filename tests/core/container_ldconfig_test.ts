@@ -1,33 +1,7 @@
 import assert from "node:assert/strict";
-import { findContainerLdconfig, ldconfigArgv } from "../../src/core/container_ldconfig.ts";
+import { findContainerLdconfig } from "../../src/core/container_ldconfig.ts";
+import { ContainerRootfs } from "../../src/core/container_rootfs.ts";
 import { withTempDir, writeTree } from "../helpers/temp_dir.ts";
-
-Deno.test("ldconfigArgv runs a host ldconfig with -r, an image one chrooted", async (t) => {
-  const cases: {
-    name: string;
-    input: { ldconfig: string; dirs: string[] };
-    expected: string[];
-  }[] = [
-    {
-      name: "@/sbin/ldconfig: host program with -r <rootfs>",
-      input: { ldconfig: "@/sbin/ldconfig", dirs: ["/usr/lib", "/usr/lib64"] },
-      expected: ["/sbin/ldconfig", "-r", "/r", "/usr/lib", "/usr/lib64"],
-    },
-    {
-      name: "/sbin/ldconfig: the image's program, chrooted",
-      input: { ldconfig: "/sbin/ldconfig", dirs: ["/usr/lib", "/usr/lib64"] },
-      expected: ["chroot", "/r", "/sbin/ldconfig", "/usr/lib", "/usr/lib64"],
-    },
-    {
-      name: "no dirs",
-      input: { ldconfig: "/sbin/ldconfig", dirs: [] },
-      expected: ["chroot", "/r", "/sbin/ldconfig"],
-    },
-  ];
-  for (const c of cases) {
-    await t.step(c.name, () => assert.deepStrictEqual(ldconfigArgv("/r", c.input), c.expected));
-  }
-});
 
 Deno.test("findContainerLdconfig looks inside the rootfs only", async (t) => {
   const cases: {
@@ -99,7 +73,7 @@ Deno.test("findContainerLdconfig looks inside the rootfs only", async (t) => {
       await withTempDir((rootfs) => {
         writeTree(rootfs, c.input.tree);
         for (const path of c.input.executable) Deno.chmodSync(rootfs + path, 0o755);
-        assert.equal(findContainerLdconfig(rootfs), c.expected);
+        assert.equal(ContainerRootfs.with(rootfs, findContainerLdconfig), c.expected);
       });
     });
   }

@@ -3,6 +3,7 @@ import {
   type DeviceRequest,
   parseDeviceRequest,
   parseVisibleDevices,
+  requestAnnotations,
   type RequestInput,
   type RequestRules,
   volumeMountDeviceIds,
@@ -234,6 +235,87 @@ Deno.test("parseDeviceRequest", async (t) => {
     await t.step(c.name, () => {
       const actual = parseDeviceRequest(c.input.request, { ...RULES, ...c.input.rules });
       deepStrictEqual(actual.request, c.expected.request);
+      if (c.expected.notes.length === 0) deepStrictEqual(actual.notes, []);
+      else {
+        strictEqual(actual.notes.length, 1, actual.notes.join("\n"));
+        for (const fragment of c.expected.notes) {
+          ok(fragment.test(actual.notes[0]), `${actual.notes[0]} !~ ${fragment}`);
+        }
+      }
+    });
+  }
+});
+
+Deno.test("requestAnnotations: the unprivileged rule covers CDI annotations", async (t) => {
+  const prefixes = ["cdi.k8s.io/", "xpu.dev/cdi-"];
+  const annotations = {
+    "cdi.k8s.io/xpu": "xpu.dev/xpu=0",
+    "xpu.dev/cdi-mgmt": "management.xpu.dev/xpu=all",
+    "io.kubernetes.cri.container-type": "container",
+  };
+  const cases: {
+    name: string;
+    input: {
+      annotations: Record<string, string>;
+      privileged: boolean;
+      rules: Partial<RequestRules>;
+    };
+    expected: { annotations: Record<string, string>; notes: RegExp[] };
+  }[] = [
+    {
+      name: "honest: the default rule keeps every annotation",
+      input: { annotations, privileged: false, rules: {} },
+      expected: { annotations, notes: [] },
+    },
+    {
+      name: "honest: a privileged container under the strict rule keeps them",
+      input: { annotations, privileged: true, rules: { acceptEnvvarUnprivileged: false } },
+      expected: { annotations, notes: [] },
+    },
+    {
+      name: "hostile: an unprivileged container under the strict rule loses every request",
+      input: { annotations, privileged: false, rules: { acceptEnvvarUnprivileged: false } },
+      expected: {
+        annotations: { "io.kubernetes.cri.container-type": "container" },
+        notes: [
+          /^Ignoring CDI devices requested by annotations "cdi\.k8s\.io\/xpu", "xpu\.dev\/cdi-mgmt"/,
+          /in an unprivileged container: accept-xpu-visible-devices-envvar-when-unprivileged is false$/,
+        ],
+      },
+    },
+    {
+      name: "hostile with volume mounts accepted: the note says they still count",
+      input: {
+        annotations: { "cdi.k8s.io/x": "xpu.dev/xpu=all" },
+        privileged: false,
+        rules: { acceptEnvvarUnprivileged: false, acceptVolumeMounts: true },
+      },
+      expected: {
+        annotations: {},
+        notes: [/annotation "cdi\.k8s\.io\/x" in/, /\(volume-mount requests still count\)$/],
+      },
+    },
+    {
+      name: "an unprivileged container without request annotations: nothing to say",
+      input: {
+        annotations: { "io.kubernetes.cri.container-type": "container" },
+        privileged: false,
+        rules: { acceptEnvvarUnprivileged: false },
+      },
+      expected: { annotations: { "io.kubernetes.cri.container-type": "container" }, notes: [] },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const actual = requestAnnotations(
+        {
+          annotations: new Map(Object.entries(c.input.annotations)),
+          privileged: c.input.privileged,
+          prefixes,
+        },
+        { ...RULES, ...c.input.rules },
+      );
+      deepStrictEqual(Object.fromEntries(actual.annotations), c.expected.annotations);
       if (c.expected.notes.length === 0) deepStrictEqual(actual.notes, []);
       else {
         strictEqual(actual.notes.length, 1, actual.notes.join("\n"));

@@ -1,4 +1,4 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok } from "node:assert/strict";
 import { ctkHooks, isSharedLibrary, layoutDriverFiles } from "../../src/core/driver_file_layout.ts";
 import { memoryHostFs } from "../helpers/memory_fs.ts";
 
@@ -42,27 +42,36 @@ Deno.test("isSharedLibrary", async (t) => {
   }
 });
 
-Deno.test("ctkHooks: one create-symlinks and one update-ldcache hook, path asked only when needed", () => {
-  let asked = 0;
-  const path = () => (asked++, "/usr/bin/xpu-ctk");
-  deepStrictEqual(ctkHooks(path, { links: [], libraryDirs: [] }), []);
-  deepStrictEqual(asked, 0);
-  deepStrictEqual(
-    ctkHooks("/usr/bin/xpu-ctk", {
-      links: [{ target: "libxpu.so.1", path: "/usr/lib/libxpu.so" }],
-      libraryDirs: ["/usr/lib", "/opt/lib"],
-    }),
-    [
+Deno.test("ctkHooks: one create-symlinks and one update-ldcache hook, with the given env", async (t) => {
+  const env = ["PATH=/usr/sbin:/usr/bin", "XPU_CTK_CONFIG_FILE_PATH=/etc/x.toml"];
+  await t.step("nothing to do: no hook, the path is not asked for", () => {
+    let asked = 0;
+    const ctkPath = () => (asked++, "/usr/bin/xpu-ctk");
+    deepStrictEqual(ctkHooks({ links: [], libraryDirs: [] }, { ctkPath, env }), []);
+    deepStrictEqual(asked, 0);
+  });
+  await t.step("links and folders: every hook has the absolute path and its own env copy", () => {
+    const hooks = ctkHooks(
+      {
+        links: [{ target: "libxpu.so.1", path: "/usr/lib/libxpu.so" }],
+        libraryDirs: ["/usr/lib", "/opt/lib"],
+      },
+      { ctkPath: "/usr/bin/xpu-ctk", env },
+    );
+    deepStrictEqual(hooks, [
       {
         hookName: "createContainer",
         path: "/usr/bin/xpu-ctk",
         args: ["xpu-ctk", "hook", "create-symlinks", "--link", "libxpu.so.1::/usr/lib/libxpu.so"],
+        env,
       },
       {
         hookName: "createContainer",
         path: "/usr/bin/xpu-ctk",
         args: ["xpu-ctk", "hook", "update-ldcache", "--folder", "/usr/lib", "--folder", "/opt/lib"],
+        env,
       },
-    ],
-  );
+    ]);
+    ok(hooks[0].env !== env && hooks[0].env !== hooks[1].env, "each hook owns its env array");
+  });
 });

@@ -1,6 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import {
   findFirstExecutable,
+  type HookProgram,
   lookPath,
   resolveHookProgram,
   searchDirs,
@@ -67,17 +68,70 @@ Deno.test("searchDirs de-duplicates PATH and the standard dirs", () => {
   ]);
 });
 
-Deno.test("resolveHookProgram: found paths, else /usr/bin/<name> and found=false", () => {
-  deepStrictEqual(resolveHookProgram("runc", { path: "/opt/bin", isExecutable }), {
-    path: "/opt/bin/runc",
-    found: true,
-  });
-  deepStrictEqual(resolveHookProgram("xpu-ctk", { path: "/opt/bin", isExecutable }), {
-    path: "/usr/bin/xpu-ctk",
-    found: false,
-  });
-  deepStrictEqual(resolveHookProgram("/srv/xpu-ctk", { isExecutable }), {
-    path: "/srv/xpu-ctk",
-    found: false,
-  });
+Deno.test("resolveHookProgram: only absolute paths of programs that are there", async (t) => {
+  const here = new Set([...present, "./xpu-ctk", "bin/xpu-ctk", "/opt/bin/xpu-ctk"]);
+  const cases: {
+    name: string;
+    input: { configured: string; path?: string };
+    expected: HookProgram;
+  }[] = [
+    {
+      name: "a bare name found in PATH",
+      input: { configured: "runc", path: "/opt/bin" },
+      expected: { ok: true, path: "/opt/bin/runc" },
+    },
+    {
+      name: "a bare name found in the standard dirs",
+      input: { configured: "crun", path: "" },
+      expected: { ok: true, path: "/usr/bin/crun" },
+    },
+    {
+      name: "an absolute path that is there",
+      input: { configured: "/abs/custom-runc" },
+      expected: { ok: true, path: "/abs/custom-runc" },
+    },
+    {
+      name: "a bare name found nowhere: missing, with /usr/bin/<name> as the guess",
+      input: { configured: "xpu-container-runtime-hook", path: "/opt/bin" },
+      expected: { ok: false, problem: "missing", guess: "/usr/bin/xpu-container-runtime-hook" },
+    },
+    {
+      name: "an absolute path that is not there: missing, itself the guess",
+      input: { configured: "/srv/xpu-ctk" },
+      expected: { ok: false, problem: "missing", guess: "/srv/xpu-ctk" },
+    },
+    {
+      name: "hostile: a relative path is refused even when it exists",
+      input: { configured: "bin/xpu-ctk", path: "/opt/bin" },
+      expected: { ok: false, problem: "relative" },
+    },
+    {
+      name: "hostile: ./name is a relative path",
+      input: { configured: "./xpu-ctk" },
+      expected: { ok: false, problem: "relative" },
+    },
+    {
+      name: "hostile: relative PATH entries are skipped, the absolute ones still count",
+      input: { configured: "xpu-ctk", path: ".:bin:/opt/bin" },
+      expected: { ok: true, path: "/opt/bin/xpu-ctk" },
+    },
+    {
+      name: "hostile: only relative PATH entries hold it: missing",
+      input: { configured: "xpu-ctk", path: ".:bin" },
+      expected: { ok: false, problem: "missing", guess: "/usr/bin/xpu-ctk" },
+    },
+    {
+      name: "an empty value: missing, no guess",
+      input: { configured: "" },
+      expected: { ok: false, problem: "missing" },
+    },
+  ];
+  const isHere = (path: string) => here.has(path) || here.has(path.replace(/^\.\//, ""));
+  for (const c of cases) {
+    await t.step(c.name, () =>
+      deepStrictEqual(
+        resolveHookProgram(c.input.configured, { path: c.input.path, isExecutable: isHere }),
+        c.expected,
+      ));
+  }
 });

@@ -1,6 +1,9 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import type { LogLevel } from "../../src/core/config.ts";
-import { createLogger, formatLogLine, type LogSink } from "../../src/core/log.ts";
+import { appendToLog, createLogger, formatLogLine, type LogSink } from "../../src/core/log.ts";
+import { FileKindError } from "../../src/core/open_no_follow.ts";
+import { assertThrowsError } from "../helpers/assert_error.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 const TIME = new Date("2024-05-06T07:08:09.123Z");
 
@@ -124,5 +127,109 @@ Deno.test("createLogger", async (t) => {
     strictEqual(logger.enabled("debug"), false);
     logger.error("lost");
     deepStrictEqual(written, []);
+  });
+});
+
+const HOST_FILE = "root:x:0:0:the host's own file\n";
+
+Deno.test("appendToLog never follows a final symbolic link", async (t) => {
+  const cases: { name: string; input: string; expected: string }[] = [
+    { name: "a link to a host file", input: "/host/passwd", expected: "/host/passwd" },
+    {
+      name: "a dangling link: its target is not created",
+      input: "/host/cron",
+      expected: "/host/cron",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir((dir) => {
+        Deno.mkdirSync(`${dir}/host`);
+        Deno.writeTextFileSync(`${dir}/host/passwd`, HOST_FILE);
+        Deno.symlinkSync(dir + c.input, `${dir}/log.json`);
+        assertThrowsError(
+          () => appendToLog(`${dir}/log.json`, "line\n"),
+          FileKindError,
+          `it is a symbolic link (to "${dir}${c.expected}")`,
+        );
+        strictEqual(Deno.readTextFileSync(`${dir}/host/passwd`), HOST_FILE);
+        deepStrictEqual([...Deno.readDirSync(`${dir}/host`)].map((e) => e.name), ["passwd"]);
+      });
+    });
+  }
+  await t.step("a regular file is appended to, a missing one created", async () => {
+    await withTempDir((dir) => {
+      appendToLog(`${dir}/log.json`, "one\n");
+      appendToLog(`${dir}/log.json`, "two\n");
+      strictEqual(Deno.readTextFileSync(`${dir}/log.json`), "one\ntwo\n");
+    });
+  });
+  await t.step("a FIFO nobody reads is refused at once", async () => {
+    await withTempDir((dir) => {
+      strictEqual(new Deno.Command("mkfifo", { args: [`${dir}/log`] }).outputSync().code, 0);
+      assertThrowsError(() => appendToLog(`${dir}/log`, "x\n"), FileKindError, "FIFO");
+    });
+  });
+});
+
+Deno.test("a logger with a linked sink: the container goes on, the refusal is said once", async () => {
+  await withTempDir((dir) => {
+    Deno.mkdirSync(`${dir}/host`);
+    Deno.writeTextFileSync(`${dir}/host/passwd`, HOST_FILE);
+    Deno.symlinkSync(`${dir}/host/passwd`, `${dir}/debug.log`);
+    const reported: string[] = [];
+    const logger = createLogger({
+      level: "info",
+      sinks: [{ path: `${dir}/debug.log`, format: "text" }, {
+        path: `${dir}/log.json`,
+        format: "json",
+      }],
+      now: () => TIME,
+      report: (line) => void reported.push(line),
+    });
+    logger.info("first");
+    logger.error("second");
+    strictEqual(reported.length, 1, reported.join("\n"));
+    strictEqual(
+      reported[0],
+      `Cannot log to "${dir}/debug.log": it is a symbolic link (to "${dir}/host/passwd"): ` +
+        `log files are never opened through a link; point the log setting at the file itself`,
+    );
+    strictEqual(Deno.readTextFileSync(`${dir}/host/passwd`), HOST_FILE);
+    ok(Deno.lstatSync(`${dir}/debug.log`).isSymlink);
+    const lines = Deno.readTextFileSync(`${dir}/log.json`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    deepStrictEqual(lines.map((l) => [l.level, l.msg]), [
+      ["info", "first"],
+      ["warning", reported[0]],
+      ["error", "second"],
+    ]);
+  });
+});
+
+Deno.test("the default report is one line on stderr", async () => {
+  await withTempDir(async (dir) => {
+    Deno.symlinkSync("/etc/hostname", `${dir}/log`);
+    const module = new URL("../../src/core/log.ts", import.meta.url).href;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { createLogger } from ${JSON.stringify(module)};\n` +
+        `const logger = createLogger({ level: "info", sinks: [{ path: ${
+          JSON.stringify(`${dir}/log`)
+        }, format: "text" }] });\n` +
+        `logger.info("a"); logger.info("b");`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    strictEqual(out.code, 0);
+    strictEqual(new TextDecoder().decode(out.stdout), "");
+    const stderr = new TextDecoder().decode(out.stderr);
+    match(
+      stderr,
+      /^Cannot log to ".*\/log": it is a symbolic link \(to "\/etc\/hostname"\): .*\n$/,
+    );
   });
 });

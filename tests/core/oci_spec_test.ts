@@ -296,3 +296,146 @@ Deno.test("specRootfs", async (t) => {
     await t.step(c.name, () => strictEqual(specRootfs(c.input.spec, c.input.bundle), c.expected));
   }
 });
+
+/** Bytes from text pieces (UTF-8) and raw byte lists, in order. */
+function bytesOf(...parts: (string | number[])[]): Uint8Array {
+  const chunks = parts.map((p) => typeof p === "string" ? new TextEncoder().encode(p) : p);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Hex of two byte strings when they differ, for a readable failure. */
+function sameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+  strictEqual(new TextDecoder().decode(actual), new TextDecoder().decode(expected));
+  strictEqual(hex(actual), hex(expected));
+}
+
+Deno.test("bytes the edits do not touch survive exactly, invalid UTF-8 included", async (t) => {
+  const cases: {
+    name: string;
+    input: Uint8Array;
+    edit: (spec: OciSpec) => void;
+    expected: Uint8Array;
+  }[] = [
+    {
+      name: "no edit: invalid UTF-8 in an annotation and an env entry, byte for byte",
+      input: bytesOf(
+        '{"ociVersion":"1.0.2","process":{"env":["LANG=',
+        [0xe9, 0xff],
+        '"]},"annotations":{"a":"',
+        [0xc3, 0x28, 0x80],
+        '"}}',
+      ),
+      edit: () => {},
+      expected: bytesOf(
+        '{"ociVersion":"1.0.2","process":{"env":["LANG=',
+        [0xe9, 0xff],
+        '"]},"annotations":{"a":"',
+        [0xc3, 0x28, 0x80],
+        '"}}',
+      ),
+    },
+    {
+      name: "an env entry appended: the invalid entry next to it keeps its bytes",
+      input: bytesOf(
+        '{\n\t"process": {\n\t\t"env": [\n\t\t\t"LANG=',
+        [0xe9],
+        '",\n\t\t\t"XPU_VISIBLE_DEVICES=0"\n\t\t],\n\t\t"args": ["sh"]\n\t},\n\t"annotations": {"a": "',
+        [0xff],
+        '"}\n}\n',
+      ),
+      edit: (spec) => (spec.process as { env: string[] }).env.push("NEW=é"),
+      expected: bytesOf(
+        '{\n\t"process": {\n\t\t"env": [\n\t\t\t"LANG=',
+        [0xe9],
+        '",\n\t\t\t"XPU_VISIBLE_DEVICES=0",\n\t\t\t"NEW=',
+        // The inserted "é" is UTF-8; the original byte 0xe9 above stays one byte.
+        [0xc3, 0xa9],
+        '"\n\t\t],\n\t\t"args": ["sh"]\n\t},\n\t"annotations": {"a": "',
+        [0xff],
+        '"}\n}\n',
+      ),
+    },
+    {
+      name: "a hook added in a compact document: Go's escapes and number spellings kept",
+      input: bytesOf(
+        '{"process":{"env":["URL=a\\u0026b\\u003c"],"rlimit":1.50,"n":1e3},"x":"',
+        [0xfe],
+        '"}',
+      ),
+      edit: (spec) => {
+        spec.hooks = { prestart: [{ path: "/usr/bin/xpu-container-runtime-hook" }] };
+      },
+      expected: bytesOf(
+        '{"process":{"env":["URL=a\\u0026b\\u003c"],"rlimit":1.50,"n":1e3},"x":"',
+        [0xfe],
+        '","hooks":{"prestart":[{"path":"/usr/bin/xpu-container-runtime-hook"}]}}',
+      ),
+    },
+    {
+      name: "a hook removed from a list: the other hooks keep their bytes",
+      input: bytesOf(
+        '{\n  "hooks": {\n    "prestart": [\n      {"path": "/a", "args": ["',
+        [0xff],
+        '"]},\n      {"path": "/usr/bin/xpu-container-runtime-hook"},\n      {"path": "/b"}\n',
+        "    ]\n  }\n}\n",
+      ),
+      edit: (spec) => {
+        const hooks = (spec.hooks as { prestart: { path: string }[] }).prestart;
+        hooks.splice(1, 1);
+      },
+      expected: bytesOf(
+        '{\n  "hooks": {\n    "prestart": [\n      {"path": "/a", "args": ["',
+        [0xff],
+        '"]},\n      {"path": "/b"}\n',
+        "    ]\n  }\n}\n",
+      ),
+    },
+    {
+      name: "a byte order mark, CRLF and a key with invalid UTF-8 survive an edit",
+      input: bytesOf([0xef, 0xbb, 0xbf], '{\r\n  "k', [0xff], '": 1,\r\n  "linux": {}\r\n}\r\n'),
+      edit: (spec) => void ((spec.linux as OciSpec).devices = []),
+      expected: bytesOf(
+        [0xef, 0xbb, 0xbf],
+        '{\r\n  "k',
+        [0xff],
+        '": 1,\r\n  "linux": {\r\n    "devices": []\r\n  }\r\n}\r\n',
+      ),
+    },
+    {
+      name: "a member set to undefined is left out, as JSON.stringify would",
+      input: bytesOf('{"a":"', [0xff], '","b":{"c":1}}'),
+      edit: (spec) => void (spec.b = undefined),
+      expected: bytesOf('{"a":"', [0xff], '"}'),
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const spec = parseOciSpec(c.input, PATH);
+      c.edit(spec);
+      sameBytes(serializeOciSpec(spec, c.input), c.expected);
+      // Written again without edits, the result is a fixed point.
+      sameBytes(serializeOciSpec(parseOciSpec(c.expected, PATH), c.expected), c.expected);
+    });
+  }
+});
+
+Deno.test("values read from a spec with invalid bytes elsewhere are the UTF-8 text", () => {
+  const input = bytesOf(
+    '{"process":{"env":["BAD=',
+    [0xff, 0xfe],
+    '","XPU_VISIBLE_DEVICES=0,1","NAME=café"]},"annotations":{"x":"',
+    [0x80],
+    '"}}',
+  );
+  const env = specEnv(parseOciSpec(input, PATH));
+  strictEqual(env.get("XPU_VISIBLE_DEVICES"), "0,1");
+  strictEqual(env.get("NAME"), "café");
+  strictEqual(env.get("BAD"), "\uFFFD\uFFFD");
+});

@@ -162,3 +162,37 @@ Deno.test("parseOciState reads the bundle and pid", async (t) => {
     await t.step(c.name, () => assert.deepEqual(parseOciState(c.input, "/cwd"), c.expected));
   }
 });
+
+Deno.test("a hook's config.json must be a regular file: a FIFO or a link fails at once", async (t) => {
+  const cases: { name: string; input: (bundle: string) => void; expected: string }[] = [
+    {
+      name: "a FIFO",
+      input: (bundle) => {
+        const made = new Deno.Command("mkfifo", { args: [`${bundle}/config.json`] }).outputSync();
+        assert.equal(made.code, 0);
+      },
+      expected: "it is a FIFO, not a regular file: run this hook from an OCI runtime",
+    },
+    {
+      name: "a symbolic link",
+      input: (bundle) => {
+        Deno.writeTextFileSync(`${bundle}/other.json`, SPEC);
+        Deno.symlinkSync(`${bundle}/other.json`, `${bundle}/config.json`);
+      },
+      expected: "it is a symbolic link (to ",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir((dir) => {
+        Deno.mkdirSync(`${dir}/bundle`);
+        c.input(`${dir}/bundle`);
+        assertThrowsError(
+          () => containerRootFromState(`{"bundle": "${dir}/bundle"}`, { cwd: "/" }),
+          SpecError,
+          `Cannot read OCI spec "${dir}/bundle/config.json": ${c.expected}`,
+        );
+      });
+    });
+  }
+});

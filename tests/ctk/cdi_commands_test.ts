@@ -4,8 +4,9 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { parseCdiSpec } from "../../src/core/cdi_spec.ts";
-import { RequestError, UsageError } from "../../src/core/errors.ts";
+import { ConfigError, RequestError, UsageError } from "../../src/core/errors.ts";
 import type { ToolIo } from "../../src/core/tool_io.ts";
 import {
   cdiGenerate,
@@ -29,6 +30,8 @@ function fakeIo(env: Record<string, string> = {}) {
   return { io, out };
 }
 
+const deepEq = isDeepStrictEqual;
+
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
 }
@@ -38,6 +41,18 @@ function yamlSpec(kind: string, names: string[]): string {
   return `cdiVersion: "0.3.0"\nkind: ${kind}\ndevices:\n` +
     names.map((n) => `  - name: ${n}\n    containerEdits:\n      env: [DEV_${n}=1]\n`).join("");
 }
+
+/** A spec as an older version wrote it (hooks without env), or as this one does (`env`). */
+function specWithHook(env?: string[]): string {
+  const hook = { hookName: "createContainer", path: "/usr/bin/xpu-ctk", args: ["xpu-ctk"], env };
+  return JSON.stringify({
+    cdiVersion: "0.5.0",
+    kind: "xpu.dev/xpu",
+    containerEdits: { hooks: [hook] },
+    devices: [{ name: "0", containerEdits: { deviceNodes: [{ path: "/dev/xpu0" }] } }],
+  });
+}
+const CURRENT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
 
 const JSON_SPEC = JSON.stringify({
   cdiVersion: "0.5.0",
@@ -96,6 +111,52 @@ Deno.test("cdi validate", async (t) => {
       ]);
     });
   });
+
+  await t.step(
+    "a spec from an older version: valid, with a warning naming file and hook",
+    async () => {
+      await withTempDir(async (dir) => {
+        writeTree(dir, { "/old.json": specWithHook(), "/new.json": specWithHook(CURRENT_ENV) });
+        const { io, out } = fakeIo();
+        strictEqual(await cdiValidate([`${dir}/old.json`, `${dir}/new.json`], io), 0);
+        strictEqual(lines(out.stdout).length, 2, out.stdout);
+        deepStrictEqual(lines(out.stderr), [
+          `xpu-ctk: warning: CDI spec "${dir}/old.json": containerEdits.hooks[0] ` +
+          `("/usr/bin/xpu-ctk") has no env, so runtimes start it with the container's ` +
+          `environment: regenerate the spec ("xpu-ctk cdi generate") or give the hook an ` +
+          `explicit env`,
+        ]);
+      });
+    },
+  );
+
+  await t.step(
+    "hostile: relative hook and container paths are invalid, the field named",
+    async () => {
+      await withTempDir(async (dir) => {
+        const spec = JSON.parse(specWithHook(CURRENT_ENV));
+        spec.containerEdits.hooks[0].path = "xpu-ctk";
+        const mount = JSON.parse(specWithHook(CURRENT_ENV));
+        mount.devices[0].containerEdits.mounts = [{ hostPath: "/x", containerPath: "etc/x" }];
+        writeTree(dir, {
+          "/hook.json": JSON.stringify(spec),
+          "/mount.json": JSON.stringify(mount),
+        });
+        const { io, out } = fakeIo();
+        strictEqual(await cdiValidate([`${dir}/hook.json`, `${dir}/mount.json`], io), 2);
+        strictEqual(out.stdout, "");
+        const errors = lines(out.stderr);
+        strictEqual(errors.length, 2, out.stderr);
+        ok(errors[0].includes('containerEdits.hooks[0].path "xpu-ctk" is not an absolute path'));
+        ok(
+          errors[1].includes(
+            'devices[0].containerEdits.mounts[0].containerPath "etc/x" is not an absolute path',
+          ),
+          errors[1],
+        );
+      });
+    },
+  );
 
   await t.step("a mix: every file is checked, the invalid ones counted", async () => {
     await withTempDir(async (dir) => {
@@ -168,6 +229,37 @@ Deno.test("cdi list", async (t) => {
     });
   });
 
+  await t.step("a spec from an older version: listed, with a warning about its hook", async () => {
+    await withTempDir(async (dir) => {
+      writeTree(dir, {
+        "/etc/old.json": specWithHook(),
+        "/etc/vendor.yaml": yamlSpec("vendor.com/device", ["dev1"]),
+      });
+      const { io, out } = fakeIo();
+      await cdiList([`${dir}/etc`], io);
+      strictEqual(out.stdout, "vendor.com/device=dev1\nxpu.dev/xpu=0\n");
+      const warnings = lines(out.stderr);
+      strictEqual(warnings.length, 1, out.stderr);
+      ok(
+        warnings[0].startsWith(
+          `xpu-ctk: warning: CDI spec "${dir}/etc/old.json": containerEdits.hooks[0] ` +
+            `("/usr/bin/xpu-ctk") has no env`,
+        ),
+        warnings[0],
+      );
+    });
+  });
+
+  await t.step("a current spec with its hook's env: no warning", async () => {
+    await withTempDir(async (dir) => {
+      writeTree(dir, { "/etc/new.json": specWithHook(CURRENT_ENV) });
+      const { io, out } = fakeIo();
+      await cdiList([`${dir}/etc`], io);
+      strictEqual(out.stdout, "xpu.dev/xpu=0\n");
+      strictEqual(out.stderr, "");
+    });
+  });
+
   await t.step("an invalid file is a warning naming it; the others are listed", async () => {
     await withTempDir(async (dir) => {
       writeTree(dir, {
@@ -206,8 +298,11 @@ Deno.test("cdi generate", async (t) => {
       const spec = await parseCdiSpec(Deno.readTextFileSync(output), output);
       strictEqual(spec.kind, "xpu.dev/xpu");
       deepStrictEqual(spec.devices.map((d) => d.name).slice(0, 2), ["0", "1"]);
-      // The hooks name xpu-ctk where PATH would not find it.
+      // The hooks name xpu-ctk where PATH would not find it, and carry their own env.
       ok(spec.containerEdits?.hooks?.every((h) => h.path === "/usr/bin/xpu-ctk"));
+      strictEqual(spec.containerEdits?.hooks?.length, 2);
+      ok(spec.containerEdits?.hooks?.every((h) => deepEq(h.env, CURRENT_ENV)));
+      ok(out.stderr.includes('"xpu-ctk" ([xpu-ctk] path) is not an executable'), out.stderr);
     });
   });
 
@@ -233,11 +328,46 @@ Deno.test("cdi generate", async (t) => {
     });
   });
 
+  await t.step("an absolute --hook-path is written as given", async () => {
+    await withTempDir(async (dir) => {
+      const { run, out } = generate(dir, { hookPath: "/opt/xpu/xpu-ctk" });
+      await run();
+      const spec = await parseCdiSpec(out.stdout, "<stdout>.yaml");
+      ok(spec.containerEdits?.hooks?.every((h) => h.path === "/opt/xpu/xpu-ctk"));
+      strictEqual(out.stderr, "");
+    });
+  });
+
+  await t.step("hostile: a relative [xpu-ctk] path is a ConfigError, nothing written", async () => {
+    await withTempDir(async (dir) => {
+      const config = `${dir}/config.toml`;
+      Deno.writeTextFileSync(config, '[xpu-ctk]\npath = "bin/xpu-ctk"\n');
+      const { io, out } = fakeIo({ XPU_CTK_CONFIG_FILE_PATH: config, PATH: "" });
+      const output = `${dir}/out.yaml`;
+      await assertRejectsError(
+        () => cdiGenerate({ output }, io, FS),
+        ConfigError,
+        `[xpu-ctk] path is "bin/xpu-ctk", a relative path (hooks need absolute ones): set it ` +
+          `to the absolute path of xpu-ctk in "${config}", or pass --hook-path`,
+      );
+      strictEqual(out.stdout, "");
+      deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["config.toml"]);
+    });
+  });
+
   const failures: {
     name: string;
     flags: GenerateFlags;
     expected: { error: ErrorClass<UsageError | RequestError>; fragment: string };
   }[] = [
+    {
+      name: "hostile: a relative --hook-path",
+      flags: { hookPath: "xpu-ctk" },
+      expected: {
+        error: UsageError,
+        fragment: 'Cannot use --hook-path "xpu-ctk": a hook\'s path must be absolute',
+      },
+    },
     {
       name: "an unknown --format",
       flags: { format: "toml" },
@@ -327,4 +457,21 @@ Deno.test("cdiGenerate refuses output names CDI consumers would not read", async
       }
     });
   }
+});
+
+Deno.test("cdi generate --output refuses a symbolic link; its target stays as it was", async () => {
+  await withTempDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/host-file.yaml`, "the host's own file\n");
+    Deno.symlinkSync(`${dir}/host-file.yaml`, `${dir}/xpu.yaml`);
+    const { io, out } = fakeIo({ XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing.toml`, PATH: "" });
+    await assertRejectsError(
+      () => cdiGenerate({ output: `${dir}/xpu.yaml` }, io, fixtureHostFs("xpu")),
+      UsageError,
+      `Cannot write "${dir}/xpu.yaml": it is a symbolic link (to "${dir}/host-file.yaml"): ` +
+        `files are never written through a link; name the file itself or remove the link`,
+    );
+    strictEqual(Deno.readTextFileSync(`${dir}/host-file.yaml`), "the host's own file\n");
+    ok(Deno.lstatSync(`${dir}/xpu.yaml`).isSymlink);
+    strictEqual(out.stdout, "");
+  });
 });

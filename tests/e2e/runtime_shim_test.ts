@@ -237,8 +237,17 @@ await labTest(
     match(run.stdout, /\/dev\/xpu1: No such device or address/);
     match(run.stdout, /\/dev\/xpuctl: No such device or address/);
     const spec = JSON.parse(Deno.readTextFileSync(specPath));
+    // An explicit env: the standard PATH and the config file the shim was given, nothing of the
+    // container's.
     deepStrictEqual(spec.hooks.prestart, [
-      { path: hook, args: ["xpu-container-runtime-hook", "prestart"] },
+      {
+        path: hook,
+        args: ["xpu-container-runtime-hook", "prestart"],
+        env: [
+          "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+          `XPU_CTK_CONFIG_FILE_PATH=${lab.configPath}`,
+        ],
+      },
     ]);
     const rules = spec.linux.resources.devices.filter((r: { major?: number }) => r.major === 240);
     deepStrictEqual(rules, [

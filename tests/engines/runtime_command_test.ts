@@ -384,6 +384,18 @@ Deno.test("resolveRuntimeSettings: usage errors", async (t) => {
       fragment: "pass RUNTIME_DIR",
     },
     {
+      name: "hostile: a relative cri-o --hook-path (runc would resolve it in the container's dir)",
+      flags: { runtime: "crio", configMode: "hook", hookPath: "xpu-container-runtime-hook" },
+      fragment: 'the cri-o hook\'s path "xpu-container-runtime-hook" is relative',
+    },
+    {
+      name: "hostile: a relative RUNTIME_DIR in cri-o hook mode",
+      action: "setup",
+      flags: { runtime: "crio", configMode: "hook" },
+      env: { RUNTIME_DIR: "toolkit" },
+      fragment: '"toolkit/xpu-container-runtime-hook" is relative',
+    },
+    {
       name: "a set-as-default that is not a boolean",
       flags: { runtime: "docker", setAsDefault: "maybe" },
       fragment: '"maybe"',
@@ -394,6 +406,14 @@ Deno.test("resolveRuntimeSettings: usage errors", async (t) => {
       assertThrowsError(() => resolve(c), UsageError, c.fragment);
     });
   }
+  await t.step("honest: cri-o hook mode with an absolute --hook-path or RUNTIME_DIR", () => {
+    const flags = { runtime: "crio", configMode: "hook" };
+    strictEqual(resolve({ flags: { ...flags, hookPath: "/opt/x/hook" } }).hookPath, "/opt/x/hook");
+    strictEqual(
+      resolve({ action: "setup", flags, env: { RUNTIME_DIR: TOOLKIT } }).hookPath,
+      `${TOOLKIT}/xpu-container-runtime-hook`,
+    );
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

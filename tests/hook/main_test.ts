@@ -214,6 +214,42 @@ Deno.test("hookMain prestart", async (t) => {
     });
   });
 
+  await t.step(
+    "hostile: started with the container's LD_PRELOAD, it refuses before reading anything",
+    async () => {
+      await withTempDir(async (dir) => {
+        const bundle = writeBundle(dir, ["XPU_VISIBLE_DEVICES=0"]);
+        const cli = writeFakeCli(dir);
+        const config = writeConfig(
+          dir,
+          `[xpu-container-cli]\npath = "${cli}"\n\n[xpu-container-runtime]\nmode = "legacy"\n`,
+        );
+        const stdin = JSON.stringify({ pid: 1234, bundle });
+        for (const variable of ["LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "GLIBC_TUNABLES"]) {
+          const { out, io } = fakeIo({
+            env: { XPU_CTK_CONFIG_FILE_PATH: config, PATH: "/bin", [variable]: "/proc/self/cwd/x" },
+            stdin,
+          });
+          const error = await assertRejectsError(
+            () => hookMain(["prestart"], io),
+            ExecError,
+            `Refusing to run xpu-container-runtime-hook prestart with ${variable} set`,
+          );
+          assert.ok(error.message.includes("regenerate the spec / hooks with an explicit env"));
+          assert.equal(out.stdinReads, 0, "the state is not read");
+          assert.equal(out.stdout + out.stderr, "");
+        }
+        // The same container through the hook the toolkit writes (an explicit env) is served.
+        const { io } = fakeIo({
+          env: { XPU_CTK_CONFIG_FILE_PATH: config, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+          stdin,
+        });
+        const outcome = await hookMain(["prestart"], io);
+        assert.ok("exec" in outcome && outcome.exec.path === cli, JSON.stringify(outcome));
+      });
+    },
+  );
+
   await t.step("state with bundlePath instead of bundle", async () => {
     await withTempDir(async (dir) => {
       const bundle = writeBundle(dir, ["XPU_VISIBLE_DEVICES=all"]);

@@ -211,3 +211,74 @@ Deno.test("a second instance fails fast and leaves the first one's pid file alon
     acquirePidFile(`${dir}/run/toolkit.pid`).release();
   });
 });
+
+Deno.test("a pid file that is a link or not a regular file is refused; nothing runs", async (t) => {
+  const cases: { name: string; input: (dir: string) => void; expected: string }[] = [
+    {
+      name: "a link to a host file",
+      input: (dir) => Deno.symlinkSync(`${dir}/host/passwd`, `${dir}/run/toolkit.pid`),
+      expected: `it is a symbolic link (to "DIR/host/passwd")`,
+    },
+    {
+      name: "a dangling link",
+      input: (dir) => Deno.symlinkSync(`${dir}/host/new`, `${dir}/run/toolkit.pid`),
+      expected: `it is a symbolic link (to "DIR/host/new")`,
+    },
+    {
+      name: "a FIFO",
+      input: (dir) => {
+        const made = new Deno.Command("mkfifo", { args: [`${dir}/run/toolkit.pid`] }).outputSync();
+        strictEqual(made.code, 0);
+      },
+      expected: "it is a FIFO, not a regular file",
+    },
+    {
+      name: "a directory",
+      input: (dir) => Deno.mkdirSync(`${dir}/run/toolkit.pid`),
+      expected: "it is a directory, not a regular file",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir(async (dir) => {
+        Deno.mkdirSync(`${dir}/host`);
+        Deno.mkdirSync(`${dir}/run`);
+        Deno.writeTextFileSync(`${dir}/host/passwd`, "root:x:0:0\n");
+        c.input(dir);
+        const f = fake();
+        await assertRejectsError(
+          () => runDaemon(settings(dir), f.deps),
+          UsageError,
+          `Cannot start with the pid file "${dir}/run/toolkit.pid": ` +
+            `${c.expected.replace("DIR", dir)}: remove it, or pass a different --pid-file`,
+        );
+        deepStrictEqual(f.steps, []);
+        strictEqual(Deno.readTextFileSync(`${dir}/host/passwd`), "root:x:0:0\n");
+        deepStrictEqual([...Deno.readDirSync(`${dir}/host`)].map((e) => e.name), ["passwd"]);
+        ok(!Deno.lstatSync(`${dir}/run/toolkit.pid`).isFile);
+      });
+    });
+  }
+});
+
+Deno.test("the pid file lock is flock: it excludes a holder that locked with Deno's API", async () => {
+  await withTempDir((dir) => {
+    const path = `${dir}/toolkit.pid`;
+    const other = Deno.openSync(path, { read: true, write: true, create: true });
+    try {
+      ok(other.tryLockSync(true));
+      assertThrowsError(() => acquirePidFile(path), ConflictError, "already running");
+    } finally {
+      other.close();
+    }
+    const held = acquirePidFile(path, 77);
+    const again = Deno.openSync(path, { read: true });
+    try {
+      strictEqual(again.tryLockSync(true), false);
+      strictEqual(Deno.readTextFileSync(path), "77\n");
+    } finally {
+      again.close();
+      held.release();
+    }
+  });
+});

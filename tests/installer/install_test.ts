@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { parseCdiSpec } from "../../src/core/cdi_spec.ts";
+import { hooksWithoutEnv, parseCdiSpec } from "../../src/core/cdi_spec.ts";
 import { renderConfigToml } from "../../src/core/config_render.ts";
 import { XPU_PROFILE } from "../../src/core/device_profile.ts";
 import { UsageError } from "../../src/core/errors.ts";
@@ -239,6 +239,7 @@ Deno.test("--cdi-enabled writes the management spec 0644; no devices means a war
       "/dev/xpu1",
     ]);
     ok(spec.containerEdits?.hooks?.every((h) => h.path === `${dir}/xpu/toolkit/xpu-ctk`));
+    deepStrictEqual(hooksWithoutEnv(spec), [], "every hook has its own env");
     ok(
       seen.includes(`wrote the management CDI spec ${file} (${MANAGEMENT_KIND}=all)`),
       seen.join("\n"),
@@ -257,6 +258,76 @@ Deno.test("--cdi-enabled writes the management spec 0644; no devices means a war
       ),
     );
     ok(!Deno.readDirSync(dir).some((e) => e.name === "cdi2"));
+  });
+});
+
+Deno.test("a management spec an older version wrote (hooks without env) never stays", async (t) => {
+  /** The spec as an older version wrote it: the same hook, no env. */
+  const oldSpec = (toolkit: string) =>
+    [
+      'cdiVersion: "0.5.0"',
+      `kind: ${MANAGEMENT_KIND}`,
+      "devices:",
+      "  - name: all",
+      "    containerEdits:",
+      "      deviceNodes:",
+      "        - path: /dev/xpu0",
+      "containerEdits:",
+      "  hooks:",
+      "    - hookName: createContainer",
+      `      path: ${toolkit}/xpu-ctk`,
+      "      args: [xpu-ctk, hook, update-ldcache, --folder, /usr/lib]",
+      "",
+    ].join("\n");
+  await t.step("a reinstall on a host with devices regenerates it with env", async () => {
+    await withTempDir(async (dir) => {
+      makeSources(dir);
+      const cdi = `${dir}/cdi`;
+      const file = `${cdi}/management.xpu.dev-xpu.yaml`;
+      Deno.mkdirSync(cdi);
+      Deno.writeTextFileSync(file, oldSpec(`${dir}/xpu/toolkit`));
+      await installToolkit(options(dir, { cdiOutputDir: cdi }), () => {}, fixtureHostFs("xpu"));
+      const spec = await parseCdiSpec(Deno.readTextFileSync(file), file);
+      ok((spec.containerEdits?.hooks?.length ?? 0) > 0);
+      deepStrictEqual(hooksWithoutEnv(spec), []);
+    });
+  });
+  await t.step("a host without devices: the old spec is removed, saying why", async () => {
+    await withTempDir(async (dir) => {
+      makeSources(dir);
+      const cdi = `${dir}/cdi`;
+      const file = `${cdi}/management.xpu.dev-xpu.yaml`;
+      Deno.mkdirSync(cdi);
+      Deno.writeTextFileSync(file, oldSpec(`${dir}/xpu/toolkit`));
+      const empty = `${dir}/empty-host`;
+      Deno.mkdirSync(empty);
+      const seen: string[] = [];
+      await installToolkit(
+        options(dir, { cdiOutputDir: cdi, driverRoot: empty }),
+        (l) => seen.push(l),
+      );
+      deepStrictEqual([...Deno.readDirSync(cdi)], []);
+      ok(
+        seen.includes(
+          `removed the old management CDI spec ${file}: its hooks have no env, so runtimes ` +
+            `would start them with the container's environment`,
+        ),
+        seen.join("\n"),
+      );
+    });
+  });
+  await t.step("a host without devices: a current spec (hooks with env) is kept", async () => {
+    await withTempDir(async (dir) => {
+      makeSources(dir);
+      const cdi = `${dir}/cdi`;
+      const file = `${cdi}/management.xpu.dev-xpu.yaml`;
+      await installToolkit(options(dir, { cdiOutputDir: cdi }), () => {}, fixtureHostFs("xpu"));
+      const written = Deno.readTextFileSync(file);
+      const empty = `${dir}/empty-host`;
+      Deno.mkdirSync(empty);
+      await installToolkit(options(dir, { cdiOutputDir: cdi, driverRoot: empty }), () => {});
+      strictEqual(Deno.readTextFileSync(file), written);
+    });
   });
 });
 

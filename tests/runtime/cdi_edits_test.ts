@@ -12,6 +12,7 @@ import type { OciSpec } from "../../src/core/oci_spec.ts";
 import {
   applyCdiDevices,
   cdiAnnotationDevices,
+  disallowedKinds,
   qualifyRequest,
 } from "../../src/runtime/cdi_edits.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
@@ -133,6 +134,11 @@ Deno.test("qualifyRequest", async (t) => {
   }
 });
 
+/** The env the shim gives a spec's hook that has none. */
+const HOOK_ENV = ["PATH=/usr/sbin:/usr/bin", "XPU_CTK_CONFIG_FILE_PATH=/etc/xpu/config.toml"];
+/** The env the spec's own hook has (as `xpu-ctk cdi generate` writes it). */
+const SPEC_HOOK_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+
 /** A logger that keeps what it is told. */
 function recordingLogger() {
   const lines: { level: string; message: string }[] = [];
@@ -175,6 +181,7 @@ function makeHost(dir: string): { specDir: string; node: string } {
             hookName: "createContainer",
             path: "/usr/bin/xpu-ctk",
             args: ["xpu-ctk", "hook", "update-ldcache", "--folder", "/usr/lib"],
+            env: SPEC_HOOK_ENV,
           }],
         },
       },
@@ -209,6 +216,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
       await applyCdiDevices(spec, {
         names: ["xpu.dev/xpu=0"],
         specDirs: [`${dir}/missing`, specDir],
+        allowedKinds: [],
+        hookEnv: HOOK_ENV,
         fs: realHostFs,
         logger,
       });
@@ -223,6 +232,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
           createContainer: [{
             path: "/usr/bin/xpu-ctk",
             args: ["xpu-ctk", "hook", "update-ldcache", "--folder", "/usr/lib"],
+            env: SPEC_HOOK_ENV,
           }],
         },
         linux: {
@@ -246,6 +256,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
       await applyCdiDevices(spec, {
         names: ["xpu.dev/xpu=all"],
         specDirs: [specDir],
+        allowedKinds: [],
+        hookEnv: HOOK_ENV,
         fs: realHostFs,
         logger: recordingLogger().logger,
       });
@@ -265,6 +277,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
           applyCdiDevices(spec, {
             names: ["xpu.dev/xpu=0", "xpu.dev/xpu=9"],
             specDirs: [specDir],
+            allowedKinds: [],
+            hookEnv: HOOK_ENV,
             fs: realHostFs,
             logger: recordingLogger().logger,
           }),
@@ -287,6 +301,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
           applyCdiDevices(ociSpec(), {
             names: ["other.com/gpu=0"],
             specDirs: [specDir],
+            allowedKinds: [],
+            hookEnv: HOOK_ENV,
             fs: realHostFs,
             logger: recordingLogger().logger,
           }),
@@ -307,6 +323,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
       await applyCdiDevices(spec, {
         names: ["xpu.dev/xpu=0"],
         specDirs: [specDir],
+        allowedKinds: [],
+        hookEnv: HOOK_ENV,
         fs: realHostFs,
         logger,
       });
@@ -329,6 +347,8 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
           applyCdiDevices(ociSpec(), {
             names: ["xpu.dev/xpu=0"],
             specDirs: [specDir],
+            allowedKinds: [],
+            hookEnv: HOOK_ENV,
             fs: realHostFs,
             logger: recordingLogger().logger,
           }),
@@ -337,4 +357,162 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
       );
     });
   });
+
+  await t.step(
+    "a spec from an older version: its hook without env gets the shim's env and a warning",
+    async () => {
+      await withTempDir(async (dir) => {
+        const { specDir } = makeHost(dir);
+        const file = `${specDir}/xpu.json`;
+        const old = JSON.parse(Deno.readTextFileSync(file));
+        delete old.containerEdits.hooks[0].env;
+        // A hook of a device the container does not ask for is not this container's concern.
+        old.devices[1].containerEdits.hooks = [{ hookName: "poststop", path: "/usr/bin/true" }];
+        Deno.writeTextFileSync(file, JSON.stringify(old));
+        const { logger, lines } = recordingLogger();
+        const spec = ociSpec();
+        await applyCdiDevices(spec, {
+          names: ["xpu.dev/xpu=0"],
+          specDirs: [specDir],
+          allowedKinds: [],
+          hookEnv: HOOK_ENV,
+          fs: realHostFs,
+          logger,
+        });
+        deepStrictEqual((spec.hooks as Record<string, unknown>).createContainer, [{
+          path: "/usr/bin/xpu-ctk",
+          args: ["xpu-ctk", "hook", "update-ldcache", "--folder", "/usr/lib"],
+          env: HOOK_ENV,
+        }]);
+        const warnings = lines.filter((l) => l.level === "warn").map((l) => l.message);
+        strictEqual(warnings.length, 1, warnings.join("\n"));
+        ok(warnings[0].includes(`CDI spec "${file}"`), warnings[0]);
+        ok(warnings[0].includes('containerEdits.hooks[0] ("/usr/bin/xpu-ctk") has no env'));
+      });
+    },
+  );
+
+  await t.step("hostile: a spec with a relative hook path is not injected at all", async () => {
+    await withTempDir(async (dir) => {
+      const { specDir } = makeHost(dir);
+      const file = `${specDir}/xpu.json`;
+      const honest = Deno.readTextFileSync(file);
+      const hostile = JSON.parse(honest);
+      hostile.containerEdits.hooks[0].path = "xpu-ctk";
+      Deno.writeTextFileSync(file, JSON.stringify(hostile));
+      const { logger, lines } = recordingLogger();
+      const options = {
+        names: ["xpu.dev/xpu=0"],
+        specDirs: [specDir],
+        allowedKinds: [],
+        hookEnv: HOOK_ENV,
+        fs: realHostFs,
+        logger,
+      };
+      const spec = ociSpec();
+      await assertRejectsError(
+        () => applyCdiDevices(spec, options),
+        RequestError,
+        'unresolvable CDI devices "xpu.dev/xpu=0"',
+      );
+      const warnings = lines.filter((l) => l.level === "warn").map((l) => l.message);
+      strictEqual(warnings.length, 1, warnings.join("\n"));
+      ok(warnings[0].includes(`"${file}"`), warnings[0]);
+      ok(warnings[0].includes('containerEdits.hooks[0].path "xpu-ctk" is not an absolute path'));
+      deepStrictEqual(spec, ociSpec());
+
+      // The same spec with the absolute path is injected.
+      Deno.writeTextFileSync(file, honest);
+      await applyCdiDevices(spec, options);
+      strictEqual((spec.linux as { devices: unknown[] }).devices.length, 1);
+    });
+  });
+
+  await t.step("allowed-kinds: a kind not listed fails before any spec is read", async () => {
+    await withTempDir(async (dir) => {
+      const { specDir } = makeHost(dir);
+      // A second kind the node offers, which the config does not allow.
+      Deno.writeTextFileSync(
+        `${specDir}/other.json`,
+        JSON.stringify({
+          cdiVersion: "0.5.0",
+          kind: "other.com/gpu",
+          devices: [{ name: "0", containerEdits: { env: ["OTHER=1"] } }],
+        }),
+      );
+      // A broken file: reading the dir would log a warning.
+      Deno.writeTextFileSync(`${specDir}/broken.json`, "{");
+      const { logger, lines } = recordingLogger();
+      const spec = ociSpec();
+      const options = {
+        specDirs: [specDir],
+        allowedKinds: ["xpu.dev/xpu"],
+        hookEnv: HOOK_ENV,
+        fs: realHostFs,
+        logger,
+      };
+      const error = await assertRejectsError(
+        () => applyCdiDevices(spec, { ...options, names: ["xpu.dev/xpu=0", "other.com/gpu=0"] }),
+        RequestError,
+        'CDI kind "other.com/gpu" ("other.com/gpu=0") not in ' +
+          '[xpu-container-runtime.modes.cdi] allowed-kinds ("xpu.dev/xpu")',
+      );
+      ok(
+        error.message.endsWith(
+          "or add the kind to [xpu-container-runtime.modes.cdi] allowed-kinds",
+        ),
+      );
+      deepStrictEqual(spec, ociSpec());
+      deepStrictEqual(lines, [], "the spec dirs were not read");
+
+      // The honest request of an allowed kind still gets its device.
+      await applyCdiDevices(spec, { ...options, names: ["xpu.dev/xpu=0"] });
+      deepStrictEqual((spec.linux as { devices: unknown[] }).devices, [
+        { path: "/dev/xpu0", type: "c", major: 240, minor: 7, fileMode: 0o666 },
+      ]);
+    });
+  });
+});
+
+Deno.test("disallowedKinds", async (t) => {
+  const cases: {
+    name: string;
+    input: { names: string[]; allowed: string[] };
+    expected: string[];
+  }[] = [
+    {
+      name: "empty allowed-kinds allows every kind",
+      input: { names: ["xpu.dev/xpu=0", "other.com/gpu=1"], allowed: [] },
+      expected: [],
+    },
+    {
+      name: "only listed kinds pass",
+      input: { names: ["xpu.dev/xpu=0", "other.com/gpu=1"], allowed: ["xpu.dev/xpu"] },
+      expected: ["other.com/gpu"],
+    },
+    {
+      name: "the management kind is a kind of its own",
+      input: { names: ["management.xpu.dev/xpu=all"], allowed: ["xpu.dev/xpu"] },
+      expected: ["management.xpu.dev/xpu"],
+    },
+    {
+      name: "each refused kind once, in request order",
+      input: {
+        names: ["b.com/x=0", "a.com/x=0", "b.com/x=1", "xpu.dev/xpu=0"],
+        allowed: ["xpu.dev/xpu"],
+      },
+      expected: ["b.com/x", "a.com/x"],
+    },
+    {
+      name: "a kind is matched whole, not as a prefix",
+      input: { names: ["xpu.dev/xpu2=0"], allowed: ["xpu.dev/xpu"] },
+      expected: ["xpu.dev/xpu2"],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(
+      c.name,
+      () => deepStrictEqual(disallowedKinds(c.input.names, c.input.allowed), c.expected),
+    );
+  }
 });

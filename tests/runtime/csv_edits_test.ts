@@ -11,6 +11,8 @@ import { memoryHostFs } from "../helpers/memory_fs.ts";
 
 const DRIVER_ROOT = "/drv";
 const CTK = "/usr/local/xpu/toolkit/xpu-ctk";
+/** The env the shim gives its hooks: never the container's. */
+const HOOK_ENV = ["PATH=/usr/sbin:/usr/bin", "XPU_CTK_CONFIG_FILE_PATH=/etc/xpu/config.toml"];
 
 const FS = memoryHostFs({
   "/drv/dev/xpu0": { char: [511, 0], mode: 0o666 },
@@ -48,6 +50,7 @@ function ldcache(...folders: string[]): HookEdit {
     hookName: "createContainer",
     path: CTK,
     args: ["xpu-ctk", "hook", "update-ldcache", ...folders.flatMap((f) => ["--folder", f])],
+    env: HOOK_ENV,
   };
 }
 
@@ -56,6 +59,7 @@ function symlinks(...links: string[]): HookEdit {
     hookName: "createContainer",
     path: CTK,
     args: ["xpu-ctk", "hook", "create-symlinks", ...links.flatMap((l) => ["--link", l])],
+    env: HOOK_ENV,
   };
 }
 
@@ -156,6 +160,7 @@ Deno.test("csvContainerEdits turns mount-spec entries into container edits", asy
                 "--link",
                 "libxpu.so.1.0.0::/usr/lib/libxpu.so.1",
               ],
+              env: HOOK_ENV,
             },
             ldcache("/usr/lib"),
           ],
@@ -277,6 +282,7 @@ Deno.test("csvContainerEdits turns mount-spec entries into container edits", asy
         driverRoot: DRIVER_ROOT,
         includeDevices: c.input.includeDevices ?? true,
         ctkPath: () => CTK,
+        hookEnv: HOOK_ENV,
       });
       assert.deepEqual(actual, c.expected);
     });

@@ -4,7 +4,13 @@ import type { OciSpec } from "../../src/core/oci_spec.ts";
 import { applyLegacyEdits } from "../../src/runtime/legacy_edits.ts";
 
 const HOOK = "/usr/bin/xpu-container-runtime-hook";
-const OUR_HOOK = { path: HOOK, args: ["xpu-container-runtime-hook", "prestart"] };
+/** The env the shim gives its hook: never the container's. */
+const HOOK_ENV = ["PATH=/usr/sbin:/usr/bin", "XPU_CTK_CONFIG_FILE_PATH=/etc/xpu/config.toml"];
+const OUR_HOOK = {
+  path: HOOK,
+  args: ["xpu-container-runtime-hook", "prestart"],
+  env: HOOK_ENV,
+};
 
 function node(path: string, major: number, minor: number): DeviceNode {
   return { path, hostPath: path, type: "c", major, minor, fileMode: 0o666, uid: 0, gid: 0 };
@@ -108,7 +114,12 @@ Deno.test("applyLegacyEdits adds the prestart hook and the cgroup rules", async 
     await t.step(c.name, () => {
       const spec = structuredClone(c.input.spec);
       for (let i = 0; i < (c.input.times ?? 1); i++) {
-        applyLegacyEdits(spec, { hookPath: HOOK, devices: c.input.devices, controlNodes: CONTROL });
+        applyLegacyEdits(spec, {
+          hookPath: HOOK,
+          hookEnv: HOOK_ENV,
+          devices: c.input.devices,
+          controlNodes: CONTROL,
+        });
       }
       assert.deepEqual(spec, c.expected);
     });

@@ -1,9 +1,9 @@
 /** The shim's main path, run in-process with a fake exec, and the modules it loads. */
 
-import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { ConfigError, ExecError, UsageError } from "../../src/core/errors.ts";
+import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
+import { ConfigError, ExecError, SpecError, UsageError } from "../../src/core/errors.ts";
 import type { ExecRequest } from "../../src/core/process.ts";
-import { runShim, shimLogSinks } from "../../src/runtime/shim.ts";
+import { configPathForHooks, runShim, shimLogSinks } from "../../src/runtime/shim.ts";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
 
 /** Runs the shim in-process; the fake exec records the request instead of replacing the process. */
@@ -194,6 +194,7 @@ Deno.test("the pass-through path does not load the modules only create needs", a
       "src/runtime/csv_edits.ts",
       "src/core/device_discovery.ts",
       "src/core/oci_spec.ts",
+      "src/core/regular_file.ts",
       "src/core/atomic_file.ts",
       "src/core/mode.ts",
     ]
@@ -204,3 +205,224 @@ Deno.test("the pass-through path does not load the modules only create needs", a
     );
   }
 });
+
+Deno.test("configPathForHooks: the config the shim loaded, when its own env chose it", async (t) => {
+  const cases: {
+    name: string;
+    input: { loaded: string; env: Record<string, string>; cwd?: string };
+    expected: string | undefined;
+  }[] = [
+    {
+      name: "XPU_CTK_CONFIG_FILE_PATH named it",
+      input: {
+        loaded: "/opt/xpu/config.toml",
+        env: { XPU_CTK_CONFIG_FILE_PATH: "/opt/xpu/config.toml" },
+      },
+      expected: "/opt/xpu/config.toml",
+    },
+    {
+      name: "a relative XPU_CTK_CONFIG_FILE_PATH, made absolute against the shim's cwd",
+      input: {
+        loaded: "conf/config.toml",
+        env: { XPU_CTK_CONFIG_FILE_PATH: "conf/config.toml" },
+        cwd: "/run/bundle/",
+      },
+      expected: "/run/bundle/conf/config.toml",
+    },
+    {
+      name: "XDG_CONFIG_HOME chose it",
+      input: {
+        loaded: "/home/u/.config/xpu-container-runtime/config.toml",
+        env: { XDG_CONFIG_HOME: "/home/u/.config" },
+      },
+      expected: "/home/u/.config/xpu-container-runtime/config.toml",
+    },
+    {
+      name: "the system file: nothing to pass, a hook reads it anyway",
+      input: { loaded: "/etc/xpu-container-runtime/config.toml", env: { PATH: "/usr/bin" } },
+      expected: undefined,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () =>
+      strictEqual(
+        configPathForHooks(c.input.loaded, { env: c.input.env, cwd: c.input.cwd ?? "/" }),
+        c.expected,
+      ));
+  }
+});
+
+/** Bytes from text pieces (UTF-8) and raw byte lists, in order. */
+function bytesOf(...parts: (string | number[])[]): Uint8Array {
+  const chunks = parts.map((p) => typeof p === "string" ? new TextEncoder().encode(p) : p);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Whether `needle` occurs in `haystack`. */
+function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** A config serving CDI from `<dir>/cdi`, with one device whose only edit is an env entry. */
+function cdiSetup(dir: string): Record<string, string> {
+  Deno.mkdirSync(`${dir}/cdi`);
+  Deno.writeTextFileSync(
+    `${dir}/cdi/vendor.yaml`,
+    'cdiVersion: "0.5.0"\nkind: vendor.com/dev\ndevices:\n' +
+      "  - name: one\n    containerEdits:\n      env: [DEV_ONE=1]\n",
+  );
+  Deno.writeTextFileSync(
+    `${dir}/config.toml`,
+    `[xpu-container-runtime]\nmode = "cdi"\nruntimes = ["${fakeRuntime(dir)}"]\n` +
+      `[xpu-container-runtime.modes.cdi]\nspec-dirs = ["${dir}/cdi"]\n`,
+  );
+  return { XPU_CTK_CONFIG_FILE_PATH: `${dir}/config.toml`, PATH: "/usr/bin:/bin" };
+}
+
+Deno.test(
+  "create keeps every byte it does not edit: invalid UTF-8 in env and annotations",
+  withDir(async (dir) => {
+    const env = cdiSetup(dir);
+    Deno.mkdirSync(`${dir}/bundle`);
+    const annotations = bytesOf('"annotations":{"org.example/note":"', [0xe9, 0xff], '"}');
+    const badEnv = bytesOf('"LANG=', [0xc3, 0x28], '"');
+    const original = bytesOf(
+      '{"ociVersion":"1.0.2","process":{"args":["sh"],"env":[',
+      [...badEnv],
+      ',"XPU_VISIBLE_DEVICES=vendor.com/dev=one"]},"root":{"path":"rootfs"},',
+      [...annotations],
+      "}",
+    );
+    Deno.writeFileSync(`${dir}/bundle/config.json`, original);
+    const request = await handover(["create", "--bundle", `${dir}/bundle`, "id"], env);
+    strictEqual(request.argv[1], "create");
+    const written = Deno.readFileSync(`${dir}/bundle/config.json`);
+    ok(containsBytes(written, annotations), "the annotations lost their bytes");
+    ok(containsBytes(written, badEnv), "the invalid env entry lost its bytes");
+    ok(!containsBytes(written, new TextEncoder().encode("\uFFFD")), "U+FFFD was written");
+    const spec = JSON.parse(new TextDecoder().decode(written));
+    ok(spec.process.env.includes("DEV_ONE=1"), JSON.stringify(spec.process.env));
+    ok(containsBytes(written, bytesOf('{"ociVersion":"1.0.2","process":{"args":["sh"],"env":[')));
+  }),
+);
+
+Deno.test(
+  "create refuses a config.json that is a link or a FIFO: one error line, nothing handed over",
+  async (t) => {
+    await t.step(
+      "a symbolic link: SpecError, the link's target byte-identical",
+      withDir(async (dir) => {
+        const env = cdiSetup(dir);
+        Deno.mkdirSync(`${dir}/bundle`);
+        const target = bytesOf('{"process":{"env":["XPU_VISIBLE_DEVICES=vendor.com/dev=one"]}}');
+        Deno.writeFileSync(`${dir}/elsewhere.json`, target);
+        Deno.symlinkSync(`${dir}/elsewhere.json`, `${dir}/bundle/config.json`);
+        await rejects(
+          handover(["--log", `${dir}/log`, "create", "--bundle", `${dir}/bundle`, "id"], env),
+          (error: unknown) =>
+            error instanceof SpecError &&
+            error.message ===
+              `Cannot read OCI spec "${dir}/bundle/config.json": it is a symbolic link (to ` +
+                `"${dir}/elsewhere.json"): config.json must be a regular file in the bundle; ` +
+                `recreate the container`,
+        );
+        deepStrictEqual(Deno.readFileSync(`${dir}/elsewhere.json`), target);
+        ok(Deno.lstatSync(`${dir}/bundle/config.json`).isSymlink);
+        match(Deno.readTextFileSync(`${dir}/log`), /^time="[^"]+" level=error msg="Cannot read/);
+      }),
+    );
+    await t.step(
+      "a FIFO: the real shim exits 1 at once with one line; runc is not called",
+      withDir(async (dir) => {
+        const env = cdiSetup(dir);
+        Deno.mkdirSync(`${dir}/bundle`);
+        strictEqual(
+          new Deno.Command("mkfifo", { args: [`${dir}/bundle/config.json`] }).outputSync().code,
+          0,
+        );
+        // The fake runtime leaves a marker if it ever runs.
+        Deno.writeTextFileSync(`${dir}/fake-runc`, `#!/bin/sh\ntouch "${dir}/runc-ran"\n`);
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${REPO_ROOT}/bin/xpu-container-runtime.ts`,
+            "create",
+            "--bundle",
+            `${dir}/bundle`,
+            "id",
+          ],
+          env,
+          clearEnv: true,
+          stdout: "piped",
+          stderr: "piped",
+          signal: AbortSignal.timeout(20_000),
+        }).output();
+        const stderr = new TextDecoder().decode(out.stderr);
+        strictEqual(out.code, 1, stderr);
+        strictEqual(new TextDecoder().decode(out.stdout), "");
+        strictEqual(
+          stderr,
+          `xpu-container-runtime: Cannot read OCI spec "${dir}/bundle/config.json": it is a ` +
+            `FIFO, not a regular file: config.json must be a regular file in the bundle; ` +
+            `recreate the container\n`,
+        );
+        ok(Deno.lstatSync(`${dir}/bundle/config.json`).isFifo);
+        throws(() => Deno.lstatSync(`${dir}/runc-ran`), Deno.errors.NotFound);
+      }),
+    );
+  },
+);
+
+Deno.test(
+  "a --log that is a symbolic link is refused on stderr; the container still starts",
+  withDir(async (dir) => {
+    const env = cdiSetup(dir);
+    Deno.writeTextFileSync(`${dir}/host-file`, "host\n");
+    Deno.symlinkSync(`${dir}/host-file`, `${dir}/log.json`);
+    Deno.writeTextFileSync(`${dir}/fake-runc`, `#!/bin/sh\necho "runc $*"\n`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${REPO_ROOT}/bin/xpu-container-runtime.ts`,
+        "--debug",
+        "--log",
+        `${dir}/log.json`,
+        "--log-format",
+        "json",
+        "state",
+        "id",
+      ],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(20_000),
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    strictEqual(out.code, 0, stderr);
+    strictEqual(
+      new TextDecoder().decode(out.stdout),
+      "runc --debug --log " +
+        `${dir}/log.json --log-format json state id\n`,
+    );
+    strictEqual(
+      stderr,
+      `Cannot log to "${dir}/log.json": it is a symbolic link (to "${dir}/host-file"): log ` +
+        `files are never opened through a link; point the log setting at the file itself\n`,
+    );
+    strictEqual(Deno.readTextFileSync(`${dir}/host-file`), "host\n");
+    ok(Deno.lstatSync(`${dir}/log.json`).isSymlink);
+  }),
+);

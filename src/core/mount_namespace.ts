@@ -1,0 +1,76 @@
+/**
+ * Moving the calling thread into another process's mount namespace and back, without a helper
+ * program (`nsenter` would be found through a PATH and costs a process per step).
+ *
+ * `setns(CLONE_NEWNS)` needs a thread whose file-system context (root, cwd, umask) is its own;
+ * Deno's threads share one, so the calling thread first takes a private copy with
+ * `unshare(CLONE_FS)`. Only this thread changes namespace: code in between must use synchronous
+ * calls (FFI, `*Sync`), which run on it.
+ *
+ * @module
+ */
+
+import { check, cString, libc, O } from "./libc.ts";
+
+const CLONE_FS = 0x00000200;
+const CLONE_NEWNS = 0x00020000;
+
+/** A user namespace's id map (`/proc/<pid>/uid_map`): which host id a container id is. */
+export function hostIdOf(map: string, containerId: number): number | undefined {
+  for (const line of map.trim().split("\n")) {
+    const [inside, outside, count] = line.trim().split(/\s+/).map(Number);
+    if ([inside, outside, count].some((n) => !Number.isInteger(n))) continue;
+    if (containerId >= inside && containerId < inside + count) {
+      return outside + (containerId - inside);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The host uid and gid of root in the container of `pid`, when it has its own user namespace.
+ */
+export function containerRootIds(pid: number): { uid: number; gid: number } | undefined {
+  const own = Deno.readTextFileSync("/proc/self/uid_map");
+  const theirs = Deno.readTextFileSync(`/proc/${pid}/uid_map`);
+  if (own.trim() === theirs.trim()) return undefined;
+  const uid = hostIdOf(theirs, 0);
+  const gid = hostIdOf(Deno.readTextFileSync(`/proc/${pid}/gid_map`), 0);
+  if (uid === undefined || gid === undefined) return undefined;
+  return { uid, gid };
+}
+
+/**
+ * Moves the calling thread into the mount namespace of `pid`.
+ *
+ * @returns a function that moves it back (and restores its working directory)
+ * @throws {OsCallError} when the namespace cannot be entered
+ */
+export function enterMountNamespace(pid: number): () => void {
+  check("unshare", libc().unshare(CLONE_FS));
+  const home = check(
+    "open",
+    libc().open(cString("/proc/thread-self/ns/mnt"), O.RDONLY | O.CLOEXEC, 0),
+  );
+  const cwd = libc().open(cString("."), O.PATH | O.DIRECTORY | O.CLOEXEC, 0);
+  const target = libc().open(cString(`/proc/${pid}/ns/mnt`), O.RDONLY | O.CLOEXEC, 0);
+  try {
+    check("open", target);
+    check("setns", libc().setns(target, CLONE_NEWNS));
+  } catch (error) {
+    libc().close(home);
+    if (cwd >= 0) libc().close(cwd);
+    throw error;
+  } finally {
+    if (target >= 0) libc().close(target);
+  }
+  return () => {
+    try {
+      check("setns", libc().setns(home, CLONE_NEWNS));
+      if (cwd >= 0) libc().fchdir(cwd);
+    } finally {
+      libc().close(home);
+      if (cwd >= 0) libc().close(cwd);
+    }
+  };
+}
