@@ -18,7 +18,8 @@ export type Need =
   | "nsenter"
   | "podman"
   | "dockerd"
-  | "containerd";
+  | "containerd"
+  | "cc";
 
 const PACKAGES: Record<Need, string> = {
   root: "run the tests as root",
@@ -30,6 +31,7 @@ const PACKAGES: Record<Need, string> = {
   podman: "apt-get install podman",
   dockerd: "apt-get install docker.io",
   containerd: "apt-get install containerd",
+  cc: "apt-get install gcc libc6-dev",
 };
 
 async function missing(needs: readonly Need[]): Promise<string[]> {
