@@ -243,7 +243,7 @@ async function hasHooksWithoutEnv(file: string): Promise<boolean> {
   try {
     return hooksWithoutEnv(await parseCdiSpec(text, file)).length > 0;
   } catch {
-    // Not a spec this version reads: CDI consumers reject it too.
+    // Not a spec this version reads (the shim skips it too): the operator's to look at.
     return false;
   }
 }
