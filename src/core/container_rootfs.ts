@@ -107,6 +107,16 @@ function splitParent(path: string): { parent: string; name: string } {
   return { parent: slash === 0 ? "/" : normal.slice(0, slash), name: normal.slice(slash + 1) };
 }
 
+/** What is at `name` in the directory `dir` (not followed), or `undefined` when nothing is. */
+function entryAt(dir: number, name: string): FileStatus | undefined {
+  try {
+    return statAt(dir, name, AT.SYMLINK_NOFOLLOW);
+  } catch (error) {
+    if (error instanceof OsCallError && error.errno === ERRNO.ENOENT) return undefined;
+    throw error;
+  }
+}
+
 /** Whether this kernel has `openat2(2)` (Linux 5.6+). */
 export function hasOpenat2(): boolean {
   try {
@@ -361,12 +371,7 @@ export class ContainerRootfs {
     const at = this.#writableParent(path, true)!;
     const name = cString(at.name);
     try {
-      let existing: FileStatus | undefined;
-      try {
-        existing = statAt(at.dir, at.name, AT.SYMLINK_NOFOLLOW);
-      } catch (error) {
-        if (!(error instanceof OsCallError && error.errno === ERRNO.ENOENT)) throw error;
-      }
+      const existing = entryAt(at.dir, at.name);
       if (existing !== undefined) {
         if (existing.kind !== "symlink") return "blocked";
         const buffer = new Uint8Array(4096);
@@ -452,12 +457,7 @@ export class ContainerRootfs {
     const name = cString(at.name);
     const previousUmask = libc().umask(0);
     try {
-      let existing: FileStatus | undefined;
-      try {
-        existing = statAt(at.dir, at.name, AT.SYMLINK_NOFOLLOW);
-      } catch (error) {
-        if (!(error instanceof OsCallError && error.errno === ERRNO.ENOENT)) throw error;
-      }
+      const existing = entryAt(at.dir, at.name);
       if (existing?.kind === "dir") {
         throw new OsCallError("mknodat", ERRNO.EISDIR);
       }
@@ -493,12 +493,7 @@ export class ContainerRootfs {
     const name = cString(at.name);
     let target = -1;
     try {
-      let existing: FileStatus | undefined;
-      try {
-        existing = statAt(at.dir, at.name, AT.SYMLINK_NOFOLLOW);
-      } catch (error) {
-        if (!(error instanceof OsCallError && error.errno === ERRNO.ENOENT)) throw error;
-      }
+      let existing = entryAt(at.dir, at.name);
       if (existing?.kind === "symlink") {
         check("unlinkat", libc().unlinkat(at.dir, name, 0));
         existing = undefined;

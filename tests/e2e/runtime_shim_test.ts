@@ -7,6 +7,7 @@ import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:asse
 import { makeBundle } from "../../scripts/container_lab.ts";
 import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
 import { labTest, PROBE, readLog, runInLab } from "../helpers/lab.ts";
+import { useCrun } from "../helpers/lab.ts";
 
 await labTest(
   "csv mode under runc: device usable, library mounted, symlinks recreated",
@@ -40,20 +41,7 @@ await labTest(
   { mode: "csv" },
   async (lab) => {
     // crun 1.8 refuses hybrid cgroup hosts; hide the unified mount in a private namespace.
-    const wrapper = `${lab.dir}/tools/crun-wrapper`;
-    Deno.writeTextFileSync(
-      wrapper,
-      "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
-        `'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"\n`,
-    );
-    Deno.chmodSync(wrapper, 0o755);
-    Deno.writeTextFileSync(
-      lab.configPath,
-      Deno.readTextFileSync(lab.configPath).replace(
-        'runtimes = ["runc"]',
-        `runtimes = ["${wrapper}"]`,
-      ),
-    );
+    const wrapper = useCrun(lab);
     makeBundle(`${lab.dir}/bundle`, {
       args: ["sh", "-c", PROBE],
       env: ["XPU_VISIBLE_DEVICES=all"],

@@ -12,6 +12,7 @@
  * @module
  */
 
+export { useCrun } from "./lab.ts";
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
 import type { BundleOptions } from "../../scripts/container_lab.ts";
@@ -520,28 +521,6 @@ export function addConfig(lab: Lab, table: string | undefined, lines: string[]):
       ? text.replace(header, `${header}${lines.join("\n")}\n`)
       : `${text}\n${header}${lines.join("\n")}\n`,
   );
-}
-
-/**
- * A crun wrapper for this hybrid-cgroup host (crun 1.8 refuses it): a private mount namespace
- * without the unified mount. Makes it the lab's low-level runtime and returns its path.
- */
-export function useCrun(lab: Lab): string {
-  const wrapper = `${lab.dir}/tools/crun-wrapper`;
-  Deno.writeTextFileSync(
-    wrapper,
-    "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
-      `'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"\n`,
-  );
-  Deno.chmodSync(wrapper, 0o755);
-  Deno.writeTextFileSync(
-    lab.configPath,
-    Deno.readTextFileSync(lab.configPath).replace(
-      'runtimes = ["runc"]',
-      `runtimes = [${JSON.stringify(wrapper)}]`,
-    ),
-  );
-  return wrapper;
 }
 
 /** Writes the lab's CDI spec (`<cdi>/xpu.yaml`) with the real `xpu-ctk cdi generate`. */

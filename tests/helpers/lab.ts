@@ -158,3 +158,25 @@ export function writeToolkitSources(dir: string): string {
   for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, dir);
   return dir;
 }
+
+/**
+ * A crun wrapper for this hybrid-cgroup host (crun 1.8 refuses it): a private mount namespace
+ * without the unified mount. Makes it the lab's low-level runtime and returns its path.
+ */
+export function useCrun(lab: Lab): string {
+  const wrapper = `${lab.dir}/tools/crun-wrapper`;
+  Deno.writeTextFileSync(
+    wrapper,
+    "#!/bin/sh\nexec unshare -m --propagation private sh -c " +
+      `'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' crun "$@"\n`,
+  );
+  Deno.chmodSync(wrapper, 0o755);
+  Deno.writeTextFileSync(
+    lab.configPath,
+    Deno.readTextFileSync(lab.configPath).replace(
+      'runtimes = ["runc"]',
+      `runtimes = [${JSON.stringify(wrapper)}]`,
+    ),
+  );
+  return wrapper;
+}
