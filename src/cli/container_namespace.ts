@@ -9,7 +9,8 @@
  * @module
  */
 
-import { closeFd, ContainerRootfs, openHostPath, RootfsError } from "../core/container_rootfs.ts";
+import { ContainerRootfs, openHostPath, RootfsError } from "../core/container_rootfs.ts";
+import { closeFd } from "../core/open_no_follow.ts";
 import { ExecError } from "../core/errors.ts";
 import { enterMountNamespace } from "../core/mount_namespace.ts";
 import type { ConfigureOp } from "./configure_plan.ts";

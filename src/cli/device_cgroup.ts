@@ -6,6 +6,7 @@
  * @module
  */
 
+import { parseMountinfo } from "../core/mountinfo.ts";
 import type { CgroupRule } from "./configure_plan.ts";
 
 /** The container's path in the v1 `devices` hierarchy, from `/proc/<pid>/cgroup` text. */
@@ -21,18 +22,9 @@ export function devicesCgroupPath(procCgroup: string): string | undefined {
 
 /** Where the v1 `devices` controller is mounted, from `/proc/self/mountinfo` text. */
 export function devicesMountPoint(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (right === undefined) continue;
-    const [fstype, , superOptions] = right.split(" ");
-    if (fstype !== "cgroup" || !superOptions?.split(",").includes("devices")) continue;
-    // mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-    return left.split(" ")[4]?.replace(
-      /\\([0-7]{3})/g,
-      (_, octal) => String.fromCharCode(parseInt(octal, 8)),
-    );
-  }
-  return undefined;
+  return parseMountinfo(mountinfo).find((m) =>
+    m.fsType === "cgroup" && m.superOptions.includes("devices")
+  )?.mountPoint;
 }
 
 /** The `devices.allow` line of a rule: `c 195:0 rwm`. */

@@ -21,11 +21,13 @@ import {
   type FileKind,
   type FileStatus,
   libc,
+  MS,
   O,
   OsCallError,
   statAt,
   syscall,
 } from "./libc.ts";
+import { writeAll } from "./open_no_follow.ts";
 import { normalizeInRoot } from "./root_path.ts";
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
@@ -52,12 +54,6 @@ const PSEUDO_FS_MAGIC: Readonly<Record<number, string>> = {
   0xde5e81e4: "efivarfs",
   0x19800202: "mqueue",
 };
-
-const MS_RDONLY = 1n;
-const MS_NOSUID = 2n;
-const MS_NODEV = 4n;
-const MS_REMOUNT = 32n;
-const MS_BIND = 4096n;
 
 /** A change in the rootfs that the image's layout does not allow; the message names the path. */
 export class RootfsError extends Error {
@@ -421,11 +417,7 @@ export class ContainerRootfs {
         ),
       );
       try {
-        let written = 0;
-        while (written < bytes.length) {
-          const chunk = bytes.subarray(written);
-          written += Number(check("write", libc().write(fd, chunk, BigInt(chunk.length))));
-        }
+        writeAll(fd, bytes);
         check("fsync", libc().fsync(fd));
         check("fchmod", libc().fchmod(fd, options.mode ?? 0o644));
       } finally {
@@ -519,7 +511,7 @@ export class ContainerRootfs {
           cString(`/proc/thread-self/fd/${sourceFd}`),
           cString(`/proc/thread-self/fd/${target}`),
           null,
-          MS_BIND,
+          MS.BIND,
           null,
         ),
       );
@@ -535,7 +527,7 @@ export class ContainerRootfs {
           null,
           cString(`/proc/thread-self/fd/${target}`),
           null,
-          MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+          MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV,
           null,
         ),
       );
@@ -558,14 +550,9 @@ export class ContainerRootfs {
   }
 }
 
-/** Opens a host path for use as a bind source (`O_PATH`); the caller closes the fd. */
+/** Opens a host path for use as a bind source (`O_PATH`); the caller closes it (`closeFd`). */
 export function openHostPath(path: string): number {
   return check("open", libc().open(cString(path), O.PATH | O.CLOEXEC, 0));
-}
-
-/** Closes an fd from {@link openHostPath}. */
-export function closeFd(fd: number): void {
-  libc().close(fd);
 }
 
 export type { FileKind, FileStatus };

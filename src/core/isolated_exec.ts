@@ -22,25 +22,15 @@ import {
   ERRNO,
   errno,
   libc,
+  MS,
   O,
   OsCallError,
   syscall,
 } from "./libc.ts";
+import { type MountInfo, parseMountinfo } from "./mountinfo.ts";
 import { resetSignalsForExec } from "./process.ts";
 
 const CLONE_NEWNS = 0x00020000;
-const MS_RDONLY = 1n;
-const MS_NOSUID = 2n;
-const MS_NODEV = 4n;
-const MS_NOEXEC = 8n;
-const MS_REMOUNT = 32n;
-const MS_NOATIME = 1024n;
-const MS_NODIRATIME = 2048n;
-const MS_BIND = 4096n;
-const MS_REC = 16384n;
-const MS_PRIVATE = 1n << 18n;
-const MS_RELATIME = 1n << 21n;
-const MS_STRICTATIME = 1n << 24n;
 const MNT_DETACH = 2;
 const UMOUNT_NOFOLLOW = 8;
 const PR_CAPBSET_DROP = 24;
@@ -74,33 +64,6 @@ const KERNEL_FILE_SYSTEMS = new Set([
   "rpc_pipefs",
 ]);
 
-/** One line of `/proc/<pid>/mountinfo`, the fields used here. */
-export interface MountInfo {
-  mountPoint: string;
-  options: string[];
-  fsType: string;
-}
-
-function unescapeMountinfo(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-/** Parses a `mountinfo` text. */
-export function parseMountinfo(text: string): MountInfo[] {
-  const mounts: MountInfo[] = [];
-  for (const line of text.split("\n")) {
-    const fields = line.split(" ");
-    const dash = fields.indexOf("-");
-    if (fields.length < 10 || dash < 6) continue;
-    mounts.push({
-      mountPoint: unescapeMountinfo(fields[4]),
-      options: fields[5].split(","),
-      fsType: fields[dash + 1],
-    });
-  }
-  return mounts;
-}
-
 /** Whether `path` is `root` or below it. */
 function isUnder(path: string, root: string): boolean {
   return path === root || path.startsWith(root === "/" ? "/" : `${root}/`);
@@ -126,14 +89,14 @@ export function planSandboxMounts(
   const remount = new Map<string, bigint>();
   for (const m of under) {
     if (gone(m.mountPoint)) continue;
-    let flags = MS_BIND | MS_REMOUNT | MS_NODEV | MS_NOSUID;
+    let flags = MS.BIND | MS.REMOUNT | MS.NODEV | MS.NOSUID;
     const has = (option: string) => m.options.includes(option);
-    if (has("ro")) flags |= MS_RDONLY;
-    if (has("noexec")) flags |= MS_NOEXEC;
-    if (has("noatime")) flags |= MS_NOATIME;
-    if (has("nodiratime")) flags |= MS_NODIRATIME;
-    if (has("relatime")) flags |= MS_RELATIME;
-    if (has("strictatime")) flags |= MS_STRICTATIME;
+    if (has("ro")) flags |= MS.RDONLY;
+    if (has("noexec")) flags |= MS.NOEXEC;
+    if (has("noatime")) flags |= MS.NOATIME;
+    if (has("nodiratime")) flags |= MS.NODIRATIME;
+    if (has("relatime")) flags |= MS.RELATIME;
+    if (has("strictatime")) flags |= MS.STRICTATIME;
     // The last line for a mount point is the mount on top, the one a path reaches.
     remount.set(m.mountPoint, flags);
   }
@@ -203,8 +166,8 @@ export function execIsolated(request: IsolatedProgram): never {
   step("reset signals", () => resetSignalsForExec());
   step("new mount namespace", () => {
     check("unshare", libc().unshare(CLONE_NEWNS));
-    mount(null, "/", MS_REC | MS_PRIVATE);
-    mount(rootfs, rootfs, MS_BIND | MS_REC);
+    mount(null, "/", MS.REC | MS.PRIVATE);
+    mount(rootfs, rootfs, MS.BIND | MS.REC);
   });
   step("unmount kernel file systems", () => {
     const plan = planSandboxMounts(

@@ -10,6 +10,10 @@
  * @module
  */
 
+import type { FileKind } from "./host_fs.ts";
+
+export type { FileKind };
+
 /** A failed system call: the call's name and the kernel's errno. */
 export class OsCallError extends Error {
   override readonly name = "OsCallError";
@@ -90,11 +94,28 @@ export const O = {
   EXCL: 0o200,
   TRUNC: 0o1000,
   APPEND: 0o2000,
+  NOCTTY: 0o400,
   NONBLOCK: 0o4000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
   DIRECTORY: Deno.build.arch === "aarch64" ? 0o40000 : 0o200000,
   NOFOLLOW: Deno.build.arch === "aarch64" ? 0o100000 : 0o400000,
+} as const;
+
+/** `mount(2)` flags. */
+export const MS = {
+  RDONLY: 1n,
+  NOSUID: 2n,
+  NODEV: 4n,
+  NOEXEC: 8n,
+  REMOUNT: 32n,
+  NOATIME: 1024n,
+  NODIRATIME: 2048n,
+  BIND: 4096n,
+  REC: 16384n,
+  PRIVATE: 1n << 18n,
+  RELATIME: 1n << 21n,
+  STRICTATIME: 1n << 24n,
 } as const;
 
 /** A system call this module knows the number of. */
@@ -235,9 +256,6 @@ export const AT = {
   REMOVEDIR: 0x200,
   EMPTY_PATH: 0x1000,
 } as const;
-
-/** What kind of file a mode names. */
-export type FileKind = "file" | "dir" | "symlink" | "char" | "block" | "fifo" | "socket";
 
 const KINDS: Record<number, FileKind> = {
   0o100000: "file",

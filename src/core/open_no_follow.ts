@@ -11,7 +11,17 @@
  * @module
  */
 
-import { check, cString, ERRNO, errno, libc, OsCallError, syscall } from "./libc.ts";
+import {
+  check,
+  cString,
+  ERRNO,
+  errno,
+  type FileKind as StatKind,
+  libc,
+  O,
+  OsCallError,
+  statAt,
+} from "./libc.ts";
 
 /** What a path is, in the words a message uses. */
 export type FileKind =
@@ -42,30 +52,18 @@ export class FileKindError extends Error {
   }
 }
 
-// open(2) flags. The generic ones are the same on x86_64 and aarch64; O_NOFOLLOW is not.
-const O_RDONLY = 0;
-const O_WRONLY = 0o1;
-const O_RDWR = 0o2;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_NOCTTY = 0o400;
-const O_APPEND = 0o2000;
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
-const O_NOFOLLOW = Deno.build.arch === "aarch64" ? 0o100000 : 0o400000;
-
 /** How a file is opened. */
 export type OpenAccess = "read" | "append" | "create-new" | "read-write";
 
 const ACCESS_FLAGS: Readonly<Record<OpenAccess, number>> = {
   /** Read an existing file. */
-  read: O_RDONLY,
+  read: O.RDONLY,
   /** Append to a log, creating it. */
-  append: O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY,
+  append: O.WRONLY | O.APPEND | O.CREAT | O.NOCTTY,
   /** A new file only: fails when anything, a dangling link included, is at the path. */
-  "create-new": O_WRONLY | O_CREAT | O_EXCL,
+  "create-new": O.WRONLY | O.CREAT | O.EXCL,
   /** Read and write, creating it (a pid file). */
-  "read-write": O_RDWR | O_CREAT | O_NOCTTY,
+  "read-write": O.RDWR | O.CREAT | O.NOCTTY,
 };
 
 /** The errnos of an open that may mean "not a regular file": the path is looked at then. */
@@ -81,7 +79,7 @@ const KIND_ERRNOS: readonly number[] = [ERRNO.ELOOP, ERRNO.EEXIST, ERRNO.ENXIO, 
  * @throws {OsCallError} for any other failure (missing directory, permissions)
  */
 export function openNoFollow(path: string, access: OpenAccess, mode = 0o644): number {
-  const flags = ACCESS_FLAGS[access] | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  const flags = ACCESS_FLAGS[access] | O.NOFOLLOW | O.NONBLOCK | O.CLOEXEC;
   const fd = libc().open(cString(path), flags, mode);
   if (fd >= 0) return fd;
   const error = new OsCallError("open", errno());
@@ -124,33 +122,21 @@ export function linkTarget(path: string): string | undefined {
   }
 }
 
-const S_IFMT = 0o170000;
-const FILE_TYPES: Readonly<Record<number, FileKind>> = {
-  0o100000: "regular file",
-  0o040000: "directory",
-  0o120000: "symbolic link",
-  0o010000: "FIFO",
-  0o140000: "socket",
-  0o020000: "character device",
-  0o060000: "block device",
+/** The words a message uses for each kind `statx` reports. */
+const KIND_WORDS: Readonly<Record<StatKind, FileKind>> = {
+  file: "regular file",
+  dir: "directory",
+  symlink: "symbolic link",
+  fifo: "FIFO",
+  socket: "socket",
+  char: "character device",
+  block: "block device",
 };
-const AT_EMPTY_PATH = 0x1000;
-const STATX_TYPE = 0x1;
-const STATX_SIZE = 0x200;
-const STATX_BYTES = 256;
-const STX_MODE_OFFSET = 28;
-const STX_SIZE_OFFSET = 40;
 
 /** What an open file descriptor is, and its size. */
 export function statFd(fd: number): { kind: FileKind; size: number } {
-  const buffer = new Uint8Array(STATX_BYTES);
-  syscall("statx", fd, cString(""), AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, buffer);
-  const view = new DataView(buffer.buffer);
-  const mode = view.getUint16(STX_MODE_OFFSET, true);
-  return {
-    kind: FILE_TYPES[mode & S_IFMT] ?? "regular file",
-    size: Number(view.getBigUint64(STX_SIZE_OFFSET, true)),
-  };
+  const { kind, size } = statAt(fd);
+  return { kind: KIND_WORDS[kind], size };
 }
 
 /**
