@@ -1,0 +1,57 @@
+/**
+ * How deeply a JSON (or YAML flow) text nests, found without recursion, so that documents nested
+ * deeper than any real config are refused with one line before a recursive walker (ours, a
+ * library's) runs out of stack on them.
+ *
+ * @module
+ */
+
+/** Deeper than any config, spec or state a container engine writes; far below the stack limit. */
+export const MAX_JSON_DEPTH = 512;
+
+/** Where a text first nests deeper than allowed. */
+export interface DepthExcess {
+  /** 1-based. */
+  line: number;
+  /** 1-based, in UTF-16 code units. */
+  column: number;
+  /** The limit that was passed. */
+  limit: number;
+}
+
+/**
+ * Finds the first `[` or `{` (outside strings) that opens level `limit + 1`.
+ *
+ * @returns where it is, or `undefined` when the text stays within the limit
+ * @example
+ * ```ts
+ * findDepthExcess("[[[1]]]", 2); // { line: 1, column: 3, limit: 2 }
+ * ```
+ */
+export function findDepthExcess(text: string, limit = MAX_JSON_DEPTH): DepthExcess | undefined {
+  let depth = 0;
+  let line = 1;
+  let lineStart = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "\n") {
+      line++;
+      lineStart = i + 1;
+      // A YAML/TOML-style single-line string ends at the line's end; JSON's cannot span lines.
+      quote = undefined;
+      continue;
+    }
+    if (quote !== undefined) {
+      if (c === "\\" && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"') quote = c;
+    else if (c === "[" || c === "{") {
+      depth++;
+      if (depth > limit) return { line, column: i - lineStart + 1, limit };
+    } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
