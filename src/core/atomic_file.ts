@@ -98,3 +98,52 @@ function describeFailure(path: string, error: unknown): unknown {
   if (!(error instanceof OsCallError)) return error;
   return new Error(`Cannot write "${path}": ${error.message}`, { cause: error });
 }
+
+/** The temp-file names {@link writeFileAtomic} uses for `base`: `.BASE.tmp-PID-RANDOM`. */
+function tempOwner(name: string, base: string): number | undefined {
+  const prefix = `.${base}.tmp-`;
+  if (!name.startsWith(prefix)) return undefined;
+  const match = /^(\d+)-[0-9a-z]+$/.exec(name.slice(prefix.length));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Removes the temp files a killed writer of `path` left beside it (those of processes that are
+ * gone; a live writer's temp file stays). Only regular files are removed, never followed.
+ *
+ * @returns the paths removed
+ */
+export function sweepStaleTemps(path: string): string[] {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const pid = tempOwner(entry.name, base);
+    if (pid === undefined || !entry.isFile || processExists(pid)) continue;
+    const temp = `${dir === "/" ? "" : dir}/${entry.name}`;
+    try {
+      Deno.removeSync(temp);
+      removed.push(temp);
+    } catch {
+      // Gone already, or not ours to remove: it does no harm where it is.
+    }
+  }
+  return removed;
+}
+
+function processExists(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -87,3 +87,11 @@ export function errorMessage(error: unknown): string {
 export function exitCodeOf(error: unknown): number {
   return error instanceof ToolError ? error.exitCode : 1;
 }
+
+/**
+ * A file that could not be written or removed (full or read-only file system, permissions); the
+ * message says whether anything was changed.
+ */
+export class WriteError extends FileError {
+  override readonly name = "WriteError";
+}

@@ -1,30 +1,76 @@
 /**
  * Writing planned file changes safely: under an exclusive lock of the config's directory (two
- * configures at once do not lose an update), each file atomically with its mode and owner kept,
- * its revert memory (in the state dir) after it; or, for a dry run, a unified diff of each change
- * and no write.
+ * configures at once do not lose an update), through an intent journal in the state dir (written
+ * before the first engine file changes, removed after the last memory is written; see
+ * `change_journal.ts`), each file atomically with its mode and owner kept, in an order where every
+ * state in between is one the engine accepts. A write that fails rolls back what was written; a
+ * run that was killed is finished (or dropped) by the next one. For a dry run: a unified diff of
+ * each change and no write.
  *
  * @module
  */
 
 import { createTwoFilesPatch } from "diff";
-import { writeFileAtomic } from "../core/atomic_file.ts";
+import { sweepStaleTemps, writeFileAtomic } from "../core/atomic_file.ts";
+import { ConfigError, WriteError } from "../core/errors.ts";
+import {
+  type ChangeJournal,
+  journalPath,
+  journalText,
+  orderWrites,
+  parseJournal,
+  type PlannedWrite,
+  recoveryOf,
+} from "./change_journal.ts";
 import type { FileChange } from "./engine_edit.ts";
-import { writeMemory } from "./revert_memory.ts";
+import { memoryPath, memoryText } from "./revert_memory.ts";
 
-/** Reads a file, `null` when it does not exist. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Reads a file, `null` when it does not exist. The bytes must be UTF-8: a file that is not would
+ * not survive being edited as text.
+ *
+ * @throws {ConfigError} naming the file when it cannot be read or is not UTF-8 text
+ */
 export function readIfExists(path: string): string | null {
+  let bytes: Uint8Array;
   try {
-    return Deno.readTextFileSync(path);
+    bytes = Deno.readFileSync(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
+    // Under a path that is not a directory, nothing exists; writing there fails and says so.
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw new ConfigError(
+      `Cannot read "${path}": ${reasonOf(error)}: make it a readable file and re-run`,
+      { path },
+      { cause: error },
+    );
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot read "${path}": it is not UTF-8 text: fix its encoding and re-run`,
+      { path },
+      { cause: error },
+    );
   }
 }
 
-function dirOf(path: string): string {
+/** The directory part of a path (`"."` for a bare file name). */
+export function dirOf(path: string): string {
   const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+/** An OS error's reason without Deno's call and path suffix (`No space left on device`). */
+export function reasonOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const inner = /^Cannot write "[^"]*": (.*)$/.exec(message)?.[1] ?? message;
+  return inner.replace(/ \(os error \d+\)/, "").replace(/: [a-z_]+ '[^']*'(?: -> '[^']*')?$/, "")
+    .replace(/^[a-z_]+: /, "").split("\n")[0];
 }
 
 /**
@@ -32,8 +78,18 @@ function dirOf(path: string): string {
  * it reads cannot change under it.
  */
 export async function withDirLock<T>(lockDir: string, plan: () => Promise<T> | T): Promise<T> {
-  Deno.mkdirSync(lockDir, { recursive: true });
-  const dir = Deno.openSync(lockDir, { read: true });
+  let dir: Deno.FsFile;
+  try {
+    Deno.mkdirSync(lockDir, { recursive: true });
+    dir = Deno.openSync(lockDir, { read: true });
+  } catch (error) {
+    throw new WriteError(
+      `Cannot lock "${lockDir}": ${reasonOf(error)}: nothing was changed; it must be a ` +
+        `directory that can be created and read`,
+      { path: lockDir },
+      { cause: error },
+    );
+  }
   try {
     await dir.lock(true);
     return await plan();
@@ -58,30 +114,177 @@ export function diffChange(change: FileChange): string {
   return patch.split("\n").filter((line, i) => i > 1 || !/^(Index: |=+$)/.test(line)).join("\n");
 }
 
+/** Options of {@link commitChanges}. */
+export interface CommitOptions {
+  /** Where the revert memories and the journal are kept. */
+  stateDir: string;
+  /** The directory whose lock the caller holds (names the journal). */
+  lockDir: string;
+  /** The command, recorded in the journal for the operator. */
+  command: string;
+}
+
 /**
- * Writes the changes: a changed file atomically (created with the planned mode, an existing one
- * keeping its mode and owner), a `null` one removed; then its revert memory.
+ * Writes the changes through the journal: journal, engine files (written, then removed), the
+ * revert memories, journal removed. A failing write rolls back the writes before it.
  *
- * @returns one line per file saying what happened
+ * @returns one line per engine file saying what happened
+ * @throws {WriteError} naming the file that could not be written, and whether anything changed
  */
-export function writeChanges(changes: readonly FileChange[], stateDir: string): string[] {
-  const report: string[] = [];
-  for (const change of changes) {
-    if (change.before !== change.after) {
-      if (change.after === null) {
-        Deno.removeSync(change.path);
-        report.push(`Removed "${change.path}"`);
-      } else {
-        Deno.mkdirSync(dirOf(change.path), { recursive: true });
-        writeFileAtomic(
-          change.path,
-          change.after,
-          change.before === null ? { mode: change.mode ?? 0o644 } : {},
-        );
-        report.push(`${change.before === null ? "Created" : "Updated"} "${change.path}"`);
-      }
-    }
-    writeMemory(change.path, change.memory, stateDir);
+export function commitChanges(changes: readonly FileChange[], options: CommitOptions): string[] {
+  const memories = changes.map((change): PlannedWrite => {
+    const path = memoryPath(change.path, options.stateDir);
+    return {
+      role: "memory",
+      path,
+      before: readIfExists(path),
+      after: change.memory === undefined ? null : memoryText(change.memory),
+      mode: 0o600,
+    };
+  });
+  const writes = orderWrites(changes, memories);
+  if (writes.length === 0) return [];
+  const journal: ChangeJournal = { version: 1, command: options.command, writes };
+  const journalFile = journalPath(options.stateDir, options.lockDir);
+  try {
+    Deno.mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(journalFile, journalText(journal), { mode: 0o600 });
+  } catch (error) {
+    throw new WriteError(
+      `Cannot record the change in "${journalFile}": ${reasonOf(error)}: nothing was changed; ` +
+        `make room in "${options.stateDir}" (or pass --state-dir) and re-run`,
+      { path: journalFile },
+      { cause: error },
+    );
   }
-  return report;
+  applyWrites(writes, journalFile);
+  return report(writes);
+}
+
+/** What was done, one line per engine file (memories are not the operator's business). */
+function report(writes: readonly PlannedWrite[]): string[] {
+  return writes.filter((w) => w.role === "engine").map((w) =>
+    w.after === null
+      ? `Removed "${w.path}"`
+      : `${w.before === null ? "Created" : "Updated"} "${w.path}"`
+  );
+}
+
+/** Applies `writes` in order, then removes the journal; rolls back on a failure. */
+function applyWrites(writes: readonly PlannedWrite[], journalFile: string): void {
+  for (let i = 0; i < writes.length; i++) {
+    try {
+      put(writes[i], "after");
+    } catch (error) {
+      const failed = writes[i];
+      const undone = rollBack(writes.slice(0, i));
+      const state = undone
+        ? "nothing was changed"
+        : `the change is half done (every file is in a state the engine accepts): the next ` +
+          `xpu-ctk runtime run finishes it`;
+      if (undone) removeQuietly(journalFile);
+      throw new WriteError(
+        `Cannot ${failed.after === null ? "remove" : "write"} "${failed.path}": ` +
+          `${
+            reasonOf(error)
+          }: ${state}; make the file's directory writable (free space) and re-run`,
+        { path: failed.path },
+        { cause: error },
+      );
+    }
+  }
+  try {
+    Deno.removeSync(journalFile);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new WriteError(
+        `Cannot remove "${journalFile}": ${reasonOf(error)}: the change itself is complete; ` +
+          `remove the file by hand`,
+        { path: journalFile },
+        { cause: error },
+      );
+    }
+  }
+}
+
+/** Puts back the before state of `done`, last first; whether every one was undone. */
+function rollBack(done: readonly PlannedWrite[]): boolean {
+  let ok = true;
+  for (const write of [...done].reverse()) {
+    try {
+      put(write, "before");
+    } catch {
+      ok = false;
+    }
+  }
+  return ok;
+}
+
+/** Makes `write.path` hold its `side` content (idempotent). */
+function put(write: PlannedWrite, side: "before" | "after"): void {
+  const content = write[side];
+  const other = write[side === "after" ? "before" : "after"];
+  sweepStaleTemps(write.path);
+  if (content === null) {
+    try {
+      Deno.removeSync(write.path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return;
+  }
+  Deno.mkdirSync(dirOf(write.path), { recursive: true });
+  writeFileAtomic(
+    write.path,
+    content,
+    other === null ? { mode: write.mode ?? 0o644 } : {},
+  );
+}
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // The journal stays; the next run sees every file as before and drops it.
+  }
+}
+
+/**
+ * Finishes (or drops) a change an interrupted run left in the journal of `lockDir`. Call it under
+ * the lock, before planning.
+ *
+ * @returns lines saying what was finished (none when there was no journal)
+ * @throws {ConfigError} when a file the journal names was changed since; {WriteError} when a
+ *   pending write fails
+ */
+export function finishInterrupted(stateDir: string, lockDir: string): string[] {
+  const journalFile = journalPath(stateDir, lockDir);
+  const text = readIfExists(journalFile);
+  if (text === null) return [];
+  const journal = parseJournal(text, journalFile);
+  const recovery = recoveryOf(journal, (path) => readIfExists(path));
+  if (recovery.action === "conflict") {
+    throw new ConfigError(
+      `Cannot finish the change an interrupted run ("${journal.command}") was making: ` +
+        `"${recovery.path}" was changed since: check the files "${journalFile}" names, then ` +
+        `remove it and re-run`,
+      { path: journalFile },
+    );
+  }
+  if (recovery.action === "drop") {
+    removeQuietly(journalFile);
+    return [];
+  }
+  try {
+    for (const write of recovery.pending) put(write, "after");
+  } catch (error) {
+    throw new WriteError(
+      `Cannot finish the change an interrupted run ("${journal.command}") was making: ` +
+        `${reasonOf(error)}: every file is in a state the engine accepts; make room and re-run`,
+      { path: journalFile },
+      { cause: error },
+    );
+  }
+  removeQuietly(journalFile);
+  return report(journal.writes).map((line) => `Finished an interrupted change: ${line}`);
 }

@@ -9,8 +9,10 @@
  * @module
  */
 
+import { parse as parseToml } from "smol-toml";
 import { writeFileAtomic } from "../core/atomic_file.ts";
 import { ConfigError } from "../core/errors.ts";
+import { findDepthExcess } from "../core/json_depth.ts";
 import type { ConfigureRequest } from "./engine_edit.ts";
 
 /** What one key held before our first edit of it. */
@@ -55,21 +57,99 @@ export function readMemory(file: string, stateDir: string): RevertMemory | undef
   try {
     text = Deno.readTextFileSync(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  try {
-    const memory = JSON.parse(text) as RevertMemory;
-    if (memory.version !== 1 || !Array.isArray(memory.changes)) throw new Error("unknown format");
-    return memory;
-  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
     throw new ConfigError(
-      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: it records what ` +
-        `xpu-ctk changed; restore it, or remove it to revert without it`,
+      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: make it ` +
+        `readable and re-run`,
       { path },
       { cause: error },
     );
   }
+  return parseMemory(text, path);
+}
+
+/**
+ * Checks a memory file's text field by field: a hand-edited memory is refused with the field that
+ * is wrong, never acted on half-understood.
+ *
+ * @throws {ConfigError} naming the file and the field
+ */
+export function parseMemory(text: string, path: string): RevertMemory {
+  const fail = (problem: string): never => {
+    throw new ConfigError(
+      `Cannot read "${path}": ${problem}: it records what xpu-ctk changed; restore it, or ` +
+        `remove it to revert without it`,
+      { path },
+    );
+  };
+  const deep = findDepthExcess(text);
+  if (deep) fail(`line ${deep.line} nests deeper than ${deep.limit} levels`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail("it is not valid JSON");
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  const isKeyPath = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.length > 0 && v.every((p) => typeof p === "string");
+  if (!isObject(value)) return fail("it is not an object");
+  if (value.version !== 1) fail(`"version" is not 1`);
+  if (typeof value.engine !== "string") fail(`"engine" is not a string`);
+  if (typeof value.file !== "string") fail(`"file" is not a string`);
+  for (const key of ["before", "after"]) {
+    if (value[key] !== null && typeof value[key] !== "string") {
+      fail(`"${key}" is not text or null`);
+    }
+  }
+  if (!Array.isArray(value.changes)) return fail(`"changes" is not a list`);
+  value.changes.forEach((change, i) => {
+    if (!isObject(change)) return fail(`"changes[${i}]" is not an object`);
+    if (!isKeyPath(change.path)) fail(`"changes[${i}].path" is not a list of key names`);
+    if (typeof change.had !== "boolean") fail(`"changes[${i}].had" is not true or false`);
+    // A TOML document's memory keeps each value as its TOML text.
+    if (change.had && value.engine === "containerd" && !isTomlValueText(change.value)) {
+      fail(`"changes[${i}].value" is not a TOML value's text`);
+    }
+  });
+  if (!Array.isArray(value.created) || !value.created.every(isKeyPath)) {
+    fail(`"created" is not a list of key paths`);
+  }
+  if (value.request !== undefined) {
+    const request = value.request;
+    if (!isObject(request)) return fail(`"request" is not an object`);
+    if (
+      !Array.isArray(request.handlers) ||
+      !request.handlers.every((h) =>
+        isObject(h) && typeof h.name === "string" && h.name !== "" && typeof h.path === "string"
+      )
+    ) {
+      fail(`"request.handlers" is not a list of {"name", "path"}`);
+    }
+    if (request.defaultRuntime !== undefined && typeof request.defaultRuntime !== "string") {
+      fail(`"request.defaultRuntime" is not a string`);
+    }
+    if (typeof request.cdi !== "boolean") fail(`"request.cdi" is not true or false`);
+  }
+  return value as unknown as RevertMemory;
+}
+
+/** Whether `text` is one TOML value as written after `=` (a containerd memory keeps those). */
+function isTomlValueText(text: unknown): boolean {
+  if (typeof text !== "string") return false;
+  try {
+    return Object.keys(parseToml(`v = ${text}\n`)).length === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** The text a memory file holds. */
+export function memoryText(memory: RevertMemory): string {
+  return JSON.stringify(memory, null, 2) + "\n";
 }
 
 /** Writes (or, for `undefined`, removes) the memory of `file`. */
@@ -87,7 +167,7 @@ export function writeMemory(
     }
     return;
   }
-  const text = JSON.stringify(memory, null, 2) + "\n";
+  const text = memoryText(memory);
   try {
     if (Deno.readTextFileSync(path) === text) return;
   } catch {

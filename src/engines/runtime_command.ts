@@ -10,7 +10,14 @@
 import { UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/truthy.ts";
 import type { ToolIo } from "../core/tool_io.ts";
-import { diffChange, readIfExists, withDirLock, writeChanges } from "./config_transaction.ts";
+import {
+  commitChanges,
+  diffChange,
+  dirOf,
+  finishInterrupted,
+  readIfExists,
+  withDirLock,
+} from "./config_transaction.ts";
 import {
   configureContainerd,
   CONTAINERD_CONFIG,
@@ -121,6 +128,23 @@ export interface RuntimeSettings {
   dryRun: boolean;
 }
 
+/** The flags that name files or directories. */
+const PATH_FLAGS = [
+  "config",
+  "dropInConfig",
+  "runtimePath",
+  "runtimeDir",
+  "socket",
+  "hostRoot",
+  "hooksDir",
+  "hookPath",
+  "stateDir",
+] as const satisfies readonly (keyof RuntimeFlags)[];
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 function parseBoolean(value: boolean | string | undefined, name: string): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   if (isTruthy(value)) return true;
@@ -158,6 +182,17 @@ export function resolveRuntimeSettings(
     const value = flags[key];
     return typeof value === "string" ? value : fromEnv(key);
   };
+  // A path flag whose value is the next flag (`--config --restart-mode=none`) is a slip, not a
+  // file name to create.
+  for (const key of PATH_FLAGS) {
+    const value = flags[key];
+    if (typeof value === "string" && value.startsWith("-")) {
+      throw new UsageError(
+        `Cannot use --${kebab(key)} ${JSON.stringify(value)}: it looks like a flag, not a path: ` +
+          `give --${kebab(key)} a path`,
+      );
+    }
+  }
   const defaults = DEFAULTS[engine];
   const restartMode = pick("restartMode") ?? defaults.restart;
   if (!(RESTART_MODES as readonly string[]).includes(restartMode)) {
@@ -259,13 +294,18 @@ export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
   }
 }
 
-/** Runs the action: plan under the lock, write or diff, restart. */
-export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): Promise<void> {
-  const lockDir =
-    (settings.engine === "crio" && settings.crioMode === "hook"
+/** The directory whose lock serialises changes to the files of `settings`. */
+export function lockDirOf(settings: RuntimeSettings): string {
+  return dirOf(
+    settings.engine === "crio" && settings.crioMode === "hook"
       ? settings.hookFile
-      : settings.config)
-      .replace(/\/[^/]*$/, "") || "/";
+      : settings.config,
+  );
+}
+
+/** Runs the action: finish an interrupted change, plan under the lock, write or diff, restart. */
+export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): Promise<void> {
+  const lockDir = lockDirOf(settings);
   // A restart plan that cannot work (signal for containerd) fails before anything is written.
   const restart = settings.engine === "crio" && settings.crioMode === "hook"
     ? undefined
@@ -273,17 +313,21 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
       socket: settings.socket,
       hostRoot: settings.hostRoot,
     });
-  const changed = await withDirLock(lockDir, () => {
+  const { effective, finished } = await withDirLock(lockDir, () => {
+    const finished = settings.dryRun ? [] : finishInterrupted(settings.stateDir, lockDir);
+    for (const line of finished) io.stdout(line + "\n");
     const changes = planRuntimeChanges(settings);
     const effective = changes.filter((c) => c.before !== c.after);
     if (settings.dryRun) {
       for (const change of effective) io.stdout(diffChange(change));
-      return effective;
+      return { effective, finished };
     }
-    for (const line of writeChanges(changes, settings.stateDir)) io.stdout(line + "\n");
-    return effective;
+    const command = `xpu-ctk runtime ${settings.action} --runtime ${settings.engine}`;
+    const lines = commitChanges(changes, { stateDir: settings.stateDir, lockDir, command });
+    for (const line of lines) io.stdout(line + "\n");
+    return { effective, finished };
   });
-  if (changed.length === 0) {
+  if (effective.length === 0 && finished.length === 0) {
     io.stdout(`Nothing to change: the ${settings.engine} configuration already is as asked\n`);
     return;
   }

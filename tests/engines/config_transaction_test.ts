@@ -6,11 +6,16 @@
 
 import { deepStrictEqual, notStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
+  commitChanges,
   diffChange,
+  finishInterrupted,
   readIfExists,
+  reasonOf,
   withDirLock,
-  writeChanges,
 } from "../../src/engines/config_transaction.ts";
+import { journalPath, journalText, type PlannedWrite } from "../../src/engines/change_journal.ts";
+import { ConfigError, WriteError } from "../../src/core/errors.ts";
+import { assertThrowsError } from "../helpers/assert_error.ts";
 import type { FileChange } from "../../src/engines/engine_edit.ts";
 import {
   beginMemory,
@@ -22,6 +27,11 @@ import { withTempDir } from "../helpers/temp_dir.ts";
 
 function memoryFor(file: string, before: string | null, after: string | null): RevertMemory {
   return { ...beginMemory(undefined, { engine: "docker", file, before }), after };
+}
+
+/** Commits `changes` as a runtime command does, the state dir naming the lock dir too. */
+function writeChanges(changes: FileChange[], stateDir: string): string[] {
+  return commitChanges(changes, { stateDir, lockDir: `${stateDir}-lock`, command: "test" });
 }
 
 function exists(path: string): boolean {
@@ -56,7 +66,7 @@ Deno.test("readIfExists", async (t) => {
   });
 });
 
-Deno.test("writeChanges writes each file safely and reports it", async (t) => {
+Deno.test("commitChanges writes each file safely and reports it", async (t) => {
   await t.step("a new file gets the planned mode, in a dir created for it", async () => {
     await withTempDir((dir) => {
       const cases = [
@@ -164,6 +174,191 @@ Deno.test("writeChanges writes each file safely and reports it", async (t) => {
       strictEqual(readIfExists(b), "B\n");
       strictEqual(readIfExists(c), null);
     });
+  });
+});
+
+Deno.test("commitChanges: an order the engine accepts, all or nothing, a journal", async (t) => {
+  await t.step("writes before removals: the imports line goes before the drop-in", async () => {
+    await withTempDir((dir) => {
+      const [dropIn, config] = [`${dir}/99-xpu.toml`, `${dir}/config.toml`];
+      Deno.writeTextFileSync(dropIn, "ours\n");
+      Deno.writeTextFileSync(config, "imports\n");
+      const report = writeChanges([
+        { path: dropIn, before: "ours\n", after: null, memory: undefined },
+        { path: config, before: "imports\n", after: "plain\n", memory: undefined },
+      ], `${dir}/state`);
+      deepStrictEqual(report, [`Updated "${config}"`, `Removed "${dropIn}"`]);
+    });
+  });
+
+  await t.step("a write that fails undoes the ones before it, names the file", async () => {
+    await withTempDir((dir) => {
+      const state = `${dir}/state`;
+      const [a, b] = [`${dir}/a`, `${dir}/b`];
+      Deno.writeTextFileSync(a, "a\n");
+      Deno.writeTextFileSync(`${dir}/blocker`, "a file where a dir must be\n");
+      const bad = `${dir}/blocker/c`;
+      Deno.writeTextFileSync(b, "b\n");
+      const error = assertThrowsError(
+        () =>
+          writeChanges([
+            { path: a, before: "a\n", after: "A\n", memory: memoryFor(a, "a\n", "A\n") },
+            { path: bad, before: null, after: "c\n", memory: undefined, mode: 0o644 },
+            { path: b, before: "b\n", after: null, memory: undefined },
+          ], state),
+        WriteError,
+        `Cannot write "${bad}": `,
+      );
+      ok(error.message.includes("nothing was changed"), error.message);
+      strictEqual(error.message.split("\n").length, 1);
+      strictEqual(readIfExists(a), "a\n");
+      strictEqual(readIfExists(b), "b\n");
+      strictEqual(exists(memoryPath(a, state)), false, "no memory of a change that did not happen");
+      strictEqual(exists(journalPath(state, `${state}-lock`)), false, "no journal left");
+    });
+  });
+
+  await t.step("a state dir that cannot hold the journal: nothing is changed", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/daemon.json`;
+      Deno.writeTextFileSync(path, "{}\n");
+      Deno.writeTextFileSync(`${dir}/file`, "");
+      const state = `${dir}/file/state`;
+      const error = assertThrowsError(
+        () =>
+          writeChanges([{
+            path,
+            before: "{}\n",
+            after: '{"a": 1}\n',
+            memory: memoryFor(path, "{}\n", '{"a": 1}\n'),
+          }], state),
+        WriteError,
+        `Cannot record the change in "${journalPath(state, `${state}-lock`)}"`,
+      );
+      ok(error.message.includes("nothing was changed"), error.message);
+      strictEqual(readIfExists(path), "{}\n");
+    });
+  });
+
+  await t.step("the journal is gone once the change is complete", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/daemon.json`;
+      const state = `${dir}/state`;
+      writeChanges([{
+        path,
+        before: null,
+        after: "{}\n",
+        memory: memoryFor(path, null, "{}\n"),
+        mode: 0o644,
+      }], state);
+      deepStrictEqual([...Deno.readDirSync(state)].map((e) => e.name), [
+        encodeURIComponent(path) + ".json",
+      ]);
+    });
+  });
+
+  await t.step("temp files of writers that were killed are swept, a live one's stay", async () => {
+    await withTempDir((dir) => {
+      const path = `${dir}/daemon.json`;
+      Deno.writeTextFileSync(path, "{}\n");
+      const dead = `${dir}/.daemon.json.tmp-999999999-abc`;
+      const live = `${dir}/.daemon.json.tmp-1-abc`;
+      const other = `${dir}/.other.json.tmp-999999999-abc`;
+      for (const f of [dead, live, other]) Deno.writeTextFileSync(f, "partial");
+      writeChanges([{ path, before: "{}\n", after: "[]\n", memory: undefined }], `${dir}/state`);
+      strictEqual(exists(dead), false);
+      strictEqual(exists(live), true, "pid 1 is alive");
+      strictEqual(exists(other), true, "another file's temp is not ours to judge");
+    });
+  });
+});
+
+Deno.test("finishInterrupted: the next run finishes or drops what a killed run left", async (t) => {
+  const setUp = (dir: string, states: ("before" | "after" | "other")[]) => {
+    const state = `${dir}/state`;
+    const lock = `${dir}/lock`;
+    const writes: PlannedWrite[] = states.map((_, i) => ({
+      role: i === states.length - 1 ? "memory" : "engine",
+      path: `${dir}/f${i}`,
+      before: i === 0 ? null : `before ${i}\n`,
+      after: `after ${i}\n`,
+      mode: 0o644,
+    }));
+    states.forEach((s, i) => {
+      const w = writes[i];
+      const content = s === "other" ? "edited by hand\n" : w[s];
+      if (content !== null) Deno.writeTextFileSync(w.path, content);
+    });
+    Deno.mkdirSync(state, { recursive: true });
+    const journal = journalPath(state, lock);
+    Deno.writeTextFileSync(journal, journalText({ version: 1, command: "test", writes }));
+    return { state, lock, writes, journal };
+  };
+
+  await t.step("nothing started: the journal is dropped, nothing written", async () => {
+    await withTempDir((dir) => {
+      const { state, lock, writes, journal } = setUp(dir, ["before", "before", "before"]);
+      deepStrictEqual(finishInterrupted(state, lock), []);
+      strictEqual(exists(journal), false);
+      strictEqual(exists(writes[0].path), false);
+      strictEqual(readIfExists(writes[1].path), "before 1\n");
+    });
+  });
+
+  await t.step("half done: the rest is written, in order, and reported", async () => {
+    await withTempDir((dir) => {
+      const { state, lock, writes, journal } = setUp(dir, ["after", "before", "before"]);
+      deepStrictEqual(finishInterrupted(state, lock), [
+        `Finished an interrupted change: Created "${writes[0].path}"`,
+        `Finished an interrupted change: Updated "${writes[1].path}"`,
+      ]);
+      for (const w of writes) strictEqual(readIfExists(w.path), w.after);
+      strictEqual(exists(journal), false);
+    });
+  });
+
+  await t.step("a file changed since: refused, nothing touched", async () => {
+    await withTempDir((dir) => {
+      const { state, lock, writes, journal } = setUp(dir, ["after", "other", "before"]);
+      assertThrowsError(
+        () => finishInterrupted(state, lock),
+        ConfigError,
+        `"${writes[1].path}" was changed since`,
+      );
+      strictEqual(readIfExists(writes[1].path), "edited by hand\n");
+      strictEqual(readIfExists(writes[2].path), "before 2\n");
+      strictEqual(exists(journal), true);
+    });
+  });
+
+  await t.step("a hand-edited journal is refused with the field", async () => {
+    await withTempDir((dir) => {
+      const { state, lock, journal } = setUp(dir, ["after", "before", "before"]);
+      Deno.writeTextFileSync(journal, '{"version": 1, "command": "x", "writes": [{"path": 1}]}');
+      assertThrowsError(() => finishInterrupted(state, lock), ConfigError, '"writes[0]".role');
+    });
+  });
+
+  await t.step("no journal: nothing to do", async () => {
+    await withTempDir((dir) => deepStrictEqual(finishInterrupted(`${dir}/s`, `${dir}/l`), []));
+  });
+});
+
+Deno.test("reasonOf: an OS error's reason, without Deno's call and path", () => {
+  const cases: [string, string][] = [
+    ["No space left on device (os error 28): write '/x/y'", "No space left on device"],
+    ["Read-only file system (os error 30): rename '/a' -> '/b'", "Read-only file system"],
+    ['Cannot write "/a": fsync: No space left on device', "No space left on device"],
+  ];
+  for (const [message, reason] of cases) strictEqual(reasonOf(new Error(message)), reason);
+});
+
+Deno.test("readIfExists refuses a file that is not UTF-8 (an edit would corrupt it)", async () => {
+  await withTempDir((dir) => {
+    Deno.writeFileSync(`${dir}/bad`, new Uint8Array([0x7b, 0xff, 0x7d]));
+    assertThrowsError(() => readIfExists(`${dir}/bad`), ConfigError, "it is not UTF-8 text");
+    Deno.writeTextFileSync(`${dir}/bom`, "\uFEFFversion = 2\n");
+    strictEqual(readIfExists(`${dir}/bom`), "\uFEFFversion = 2\n", "a BOM is kept");
   });
 });
 

@@ -56,6 +56,11 @@ Deno.test("memoryPath: one URL-encoded file name per edited file", async (t) => 
   });
 });
 
+/** A valid memory's JSON with some fields replaced. */
+function memoryWith(fields: Record<string, unknown>): string {
+  return JSON.stringify({ ...sampleMemory(), ...fields });
+}
+
 Deno.test("readMemory", async (t) => {
   await t.step("no memory: undefined", async () => {
     await withTempDir((dir) => strictEqual(readMemory(FILE, `${dir}/state`), undefined));
@@ -70,6 +75,24 @@ Deno.test("readMemory", async (t) => {
     { name: "not JSON", input: "{ half" },
     { name: "another version", input: '{ "version": 2, "changes": [] }' },
     { name: "no changes list", input: '{ "version": 1 }' },
+    { name: "a JSON list", input: "[1]" },
+    { name: "before is a number", input: memoryWith({ before: 1 }) },
+    { name: "a change without a key path", input: memoryWith({ changes: [{ had: false }] }) },
+    { name: "an empty key path", input: memoryWith({ changes: [{ path: [], had: false }] }) },
+    { name: "had is a string", input: memoryWith({ changes: [{ path: ["a"], had: "yes" }] }) },
+    {
+      name: "a containerd value that is no TOML value",
+      input: memoryWith({
+        engine: "containerd",
+        changes: [{ path: ["a"], had: true, value: "1\nb = 2" }],
+      }),
+    },
+    { name: "created is not a list of paths", input: memoryWith({ created: ["runtimes"] }) },
+    {
+      name: "a handler without a path",
+      input: memoryWith({ request: { handlers: [{ name: "x" }], cdi: false } }),
+    },
+    { name: "cdi is missing", input: memoryWith({ request: { handlers: [] } }) },
   ];
   for (const c of corrupt) {
     await t.step(`${c.name}: ConfigError naming the file`, async () => {
