@@ -44,6 +44,7 @@ import {
   type RestartMode,
 } from "./restart.ts";
 import { DEFAULT_STATE_DIR, readMemory } from "./revert_memory.ts";
+import { journalPath } from "./change_journal.ts";
 
 /** The command's flags as commander gives them. */
 export interface RuntimeFlags {
@@ -314,6 +315,13 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
       hostRoot: settings.hostRoot,
     });
   const { effective, finished } = await withDirLock(lockDir, () => {
+    const journal = journalPath(settings.stateDir, lockDir);
+    if (settings.dryRun && readIfExists(journal) !== null) {
+      io.stdout(
+        `Dry run: an interrupted change is pending in "${journal}": a real run finishes it ` +
+          `first; the diff below is against the files as they are now\n`,
+      );
+    }
     const finished = settings.dryRun ? [] : finishInterrupted(settings.stateDir, lockDir);
     for (const line of finished) io.stdout(line + "\n");
     const changes = planRuntimeChanges(settings);

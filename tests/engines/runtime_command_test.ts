@@ -1014,4 +1014,78 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
       ]);
     });
   });
+  await t.step(
+    "(m) a state dir that cannot be written: exit 1, one line, nothing changed",
+    async () => {
+      await withTempDir(async (dir) => {
+        Deno.writeTextFileSync(`${dir}/not-a-dir`, "");
+        const cases = [
+          { engine: "docker", file: "daemon.json", text: DAEMON_JSON, extra: [] as string[] },
+          {
+            engine: "containerd",
+            file: "config.toml",
+            text: 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n',
+            extra: [`--drop-in-config=${dir}/conf.d/99-xpu.toml`],
+          },
+        ];
+        for (const c of cases) {
+          const config = `${dir}/${c.file}`;
+          Deno.writeTextFileSync(config, c.text);
+          const run = await ctk([
+            "configure",
+            `--runtime=${c.engine}`,
+            `--config=${config}`,
+            ...c.extra,
+            "--restart-mode=none",
+            `--state-dir=${dir}/not-a-dir/state`,
+          ]);
+          strictEqual(run.code, 1, run.stderr);
+          strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr);
+          ok(
+            run.stderr.includes(`Cannot record the change in "${dir}/not-a-dir/state/`),
+            run.stderr,
+          );
+          ok(run.stderr.includes("nothing was changed"), run.stderr);
+          strictEqual(Deno.readTextFileSync(config), c.text);
+        }
+        deepStrictEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+          "config.toml",
+          "daemon.json",
+          "not-a-dir",
+        ]);
+      });
+    },
+  );
+
+  await t.step("(n) --config without a dir part names a file in the cwd", async () => {
+    await withTempDir(async (dir) => {
+      const run = await runTool(toolArgv("xpu-ctk"), {
+        args: [
+          "runtime",
+          "configure",
+          "--runtime=docker",
+          "--config",
+          "daemon.json",
+          "--restart-mode=none",
+          `--state-dir=${dir}/state`,
+        ],
+        cwd: dir,
+      });
+      assertSuccess(run);
+      ok(Deno.statSync(`${dir}/daemon.json`).isFile, "a file, not a directory");
+      ok(JSON.parse(Deno.readTextFileSync(`${dir}/daemon.json`)).runtimes.xpu);
+    });
+  });
+
+  await t.step("(o) a path flag given the next flag as its value is a usage error", async () => {
+    await withTempDir(async (dir) => {
+      const run = await runTool(toolArgv("xpu-ctk"), {
+        args: ["runtime", "configure", "--runtime=docker", "--config", "--restart-mode=none"],
+        cwd: dir,
+      });
+      strictEqual(run.code, 2, run.stderr);
+      ok(run.stderr.includes('--config "--restart-mode=none": it looks like a flag'), run.stderr);
+      deepStrictEqual([...Deno.readDirSync(dir)], [], "nothing created");
+    });
+  });
 });
