@@ -148,7 +148,9 @@ export function commitChanges(changes: readonly FileChange[], options: CommitOpt
   const journalFile = journalPath(options.stateDir, options.lockDir);
   try {
     Deno.mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    sweepStaleTemps(journalFile);
     writeFileAtomic(journalFile, journalText(journal), { mode: 0o600 });
+    syncDir(options.stateDir);
   } catch (error) {
     throw new WriteError(
       `Cannot record the change in "${journalFile}": ${reasonOf(error)}: nothing was changed; ` +
@@ -239,6 +241,17 @@ function put(write: PlannedWrite, side: "before" | "after"): void {
     content,
     other === null ? { mode: write.mode ?? 0o644 } : {},
   );
+  syncDir(dirOf(write.path));
+}
+
+/** Makes a rename in `dir` durable (a power loss after it keeps the new name). */
+function syncDir(dir: string): void {
+  const handle = Deno.openSync(dir, { read: true });
+  try {
+    handle.syncSync();
+  } finally {
+    handle.close();
+  }
 }
 
 function removeQuietly(path: string): void {
@@ -259,6 +272,7 @@ function removeQuietly(path: string): void {
  */
 export function finishInterrupted(stateDir: string, lockDir: string): string[] {
   const journalFile = journalPath(stateDir, lockDir);
+  sweepStaleTemps(journalFile);
   const text = readIfExists(journalFile);
   if (text === null) return [];
   const journal = parseJournal(text, journalFile);
