@@ -14,13 +14,13 @@
 
 import { cliMain } from "../src/cli/main.ts";
 import { processIo } from "../src/core/tool_io.ts";
-import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 
 try {
   Deno.exit(
     await cliMain(Deno.args, processIo()),
   );
 } catch (error) {
-  console.error(`xpu-container-cli: ${errorMessage(error)}`);
+  console.error(`xpu-container-cli: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));
 }

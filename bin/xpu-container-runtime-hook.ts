@@ -16,7 +16,7 @@
  */
 
 import { processIo } from "../src/core/tool_io.ts";
-import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { execve } from "../src/core/process.ts";
 import { hookMain } from "../src/hook/main.ts";
 
@@ -25,6 +25,6 @@ try {
   if ("exec" in outcome) execve(outcome.exec);
   else Deno.exit(outcome.exitCode);
 } catch (error) {
-  console.error(`xpu-container-runtime-hook: ${errorMessage(error)}`);
+  console.error(`xpu-container-runtime-hook: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));
 }

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { currentArgv0, execve } from "../src/core/process.ts";
 import { runShim } from "../src/runtime/shim.ts";
 
@@ -23,6 +23,6 @@ try {
     execve,
   );
 } catch (error) {
-  console.error(`xpu-container-runtime: ${errorMessage(error)}`);
+  console.error(`xpu-container-runtime: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));
 }

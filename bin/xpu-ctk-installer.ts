@@ -10,7 +10,7 @@
  * @module
  */
 
-import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { installerMain } from "../src/installer/main.ts";
 import { processIo } from "../src/core/tool_io.ts";
 
@@ -23,6 +23,6 @@ try {
   );
   Deno.exit(code);
 } catch (error) {
-  console.error(`xpu-ctk-installer: ${errorMessage(error)}`);
+  console.error(`xpu-ctk-installer: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));
 }

@@ -11,13 +11,13 @@
  */
 
 import { processIo } from "../src/core/tool_io.ts";
-import { errorMessage, exitCodeOf } from "../src/core/errors.ts";
+import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { ctkMain } from "../src/ctk/main.ts";
 
 try {
   const code = await ctkMain(Deno.args, processIo());
   Deno.exit(code);
 } catch (error) {
-  console.error(`xpu-ctk: ${errorMessage(error)}`);
+  console.error(`xpu-ctk: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));
 }

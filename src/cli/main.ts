@@ -8,7 +8,7 @@
 
 import { Command } from "commander";
 import { CAPABILITIES, type Capability } from "../core/capabilities.ts";
-import { attachIo, runProgram } from "../core/command_line.ts";
+import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
 import type { ToolIo } from "../core/tool_io.ts";
 import type { Config } from "../core/config.ts";
 import { loadConfig } from "../core/config_file.ts";
@@ -21,7 +21,7 @@ import {
   type XpuDevice,
 } from "../core/device_discovery.ts";
 import { BUILTIN_PROFILES, type DeviceProfile, findProfile } from "../core/device_profile.ts";
-import { RequestError, UsageError } from "../core/errors.ts";
+import { quoted, RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/log.ts";
 import { firstUnmetRequirement } from "../core/requirements.ts";
@@ -63,14 +63,16 @@ function context(options: GlobalOptions, io: CliIo): Context {
   const profile = findProfile(config.profiles, name);
   if (profile === undefined) {
     throw new UsageError(
-      `Cannot use profile "${name}": no such device profile: use one of ` +
-        [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)].map((n) => `"${n}"`)
+      `Cannot use profile ${quoted(name)}: no such device profile: use one of ` +
+        [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)].map(quoted)
           .join(", "),
     );
   }
   const root = options.root ?? config.cli.root;
   if (!root.startsWith("/")) {
-    throw new UsageError(`Cannot use --root "${root}": the driver root must be an absolute path`);
+    throw new UsageError(
+      `Cannot use --root ${quoted(root)}: the driver root must be an absolute path`,
+    );
   }
   const logger = options.debug
     ? createLogger({ level: "debug", sinks: [{ path: options.debug, format: "text" }] })
@@ -80,13 +82,13 @@ function context(options: GlobalOptions, io: CliIo): Context {
     owner = parseOwner(options.user);
     if (owner === undefined) {
       throw new UsageError(
-        `Cannot use --user "${options.user}": expected UID or UID:GID (numbers)`,
+        `Cannot use --user ${quoted(options.user)}: expected UID or UID:GID (numbers)`,
       );
     }
   }
   if (options.ldcache) {
     logger.debug(
-      `--ldcache "${options.ldcache}" is not needed: driver files come from the profile`,
+      `--ldcache ${quoted(options.ldcache)} is not needed: driver files come from the profile`,
     );
   }
   return { config, profile, root, logger, fs: io.fs ?? realHostFs, owner };
@@ -108,8 +110,8 @@ function chooseDevices(
   const selection = selectDevices(all, requested);
   if (!selection.ok) {
     throw new RequestError(
-      `Cannot give the container XPU ${selection.unknown.map((id) => `"${id}"`).join(", ")}: ` +
-        `no such device under "${ctx.root}" (devices: ${describeDevices(all)}): ` +
+      `Cannot give the container XPU ${selection.unknown.map(quoted).join(", ")}: ` +
+        `no such device under ${quoted(ctx.root)} (devices: ${describeDevices(all)}): ` +
         `request an existing index or UUID, or "all"`,
     );
   }
@@ -131,7 +133,7 @@ export function buildCliProgram(io: CliIo): Command {
     .description("XPU device worker: report the host's XPUs, configure containers")
     .version(VERSION, "-V, --version")
     .option("-r, --root <dir>", "driver root (default: [xpu-container-cli] root, else /)")
-    .option("-d, --debug <file>", "append debug lines to this file")
+    .option("-d, --debug <file>", "append debug lines to this file", pathValue)
     .option("-k, --load-kmods", "load the profile's kernel module first")
     .option("-u, --user <uid[:gid]>", "owner of the device nodes created in containers")
     .option(
@@ -215,12 +217,15 @@ export function buildCliProgram(io: CliIo): Command {
     .exitOverride()
     .action(async (rootfs: string, options: Record<string, unknown>, command: Command) => {
       const ctx = context(command.optsWithGlobals(), io);
-      const pid = Number(options.pid);
-      if (!Number.isInteger(pid) || pid <= 0) {
-        throw new UsageError(`Cannot use --pid "${options.pid}": expected a process id`);
+      // Decimal digits only: Number() would also take " 12\r", "0x10" and "1e3".
+      const pid = /^[1-9][0-9]{0,9}$/.test(String(options.pid)) ? Number(options.pid) : NaN;
+      if (!Number.isSafeInteger(pid) || pid > 0x3fffffff) {
+        throw new UsageError(
+          `Cannot use --pid ${quoted(String(options.pid))}: expected a process id`,
+        );
       }
       if (!rootfs.startsWith("/")) {
-        throw new UsageError(`Cannot use rootfs "${rootfs}": expected an absolute path`);
+        throw new UsageError(`Cannot use rootfs ${quoted(rootfs)}: expected an absolute path`);
       }
       await configure(ctx, {
         pid,
@@ -263,7 +268,7 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
   });
   if (unmet !== undefined) {
     throw new RequestError(
-      `Cannot start the container: requirement "${unmet}" is not met: this host has driver ` +
+      `Cannot start the container: requirement ${quoted(unmet)} is not met: this host has driver ` +
         `${driverVersion ?? "(unknown version)"} on ${Deno.build.arch}: run an image made for ` +
         `this host, or set XPU_DISABLE_REQUIRE=true in the container`,
     );
@@ -280,7 +285,7 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
     owner: ctx.owner,
   });
   logger.debug(
-    `Configuring pid ${request.pid} rootfs "${request.rootfs}": ${JSON.stringify(plan)}`,
+    `Configuring pid ${request.pid} rootfs ${quoted(request.rootfs)}: ${JSON.stringify(plan)}`,
   );
   applyInContainer(request.pid, request.rootfs, plan.ops);
 

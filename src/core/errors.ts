@@ -72,7 +72,7 @@ export class ConflictError extends ToolError {
 
 /** Formats `"path", line L, column C` for messages; omits what is unknown. */
 export function describePosition(where: FilePosition): string {
-  let text = `"${where.path}"`;
+  let text = quoted(where.path);
   if (where.line !== undefined) text += `, line ${where.line}`;
   if (where.column !== undefined) text += `, column ${where.column}`;
   return text;
@@ -94,4 +94,70 @@ export function exitCodeOf(error: unknown): number {
  */
 export class WriteError extends FileError {
   override readonly name = "WriteError";
+}
+
+/** Values longer than this are shortened in messages (a huge argument stays a readable line). */
+const QUOTED_MAX = 1024;
+
+/**
+ * Characters that would break a message's one line or disguise it: C0 and C1 controls, DEL, the
+ * Unicode line and paragraph separators and the bidirectional overrides. JSON.stringify escapes
+ * the C0 ones (and lone surrogates) by itself.
+ */
+const DISGUISING =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeDisguising(text: string): string {
+  return text.replace(DISGUISING, (c) => {
+    const named: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+/**
+ * A user's value for a message: in double quotes, with JSON-style escapes for quotes,
+ * backslashes, control characters, line separators and lone surrogates, so that a message that
+ * echoes it stays one line and shows exactly what was given. A value longer than 1,024
+ * characters is cut, and its length said.
+ *
+ * @example
+ * ```ts
+ * quoted("a\nb"); // '"a\\nb"'
+ * ```
+ */
+export function quoted(value: string): string {
+  const shown = value.length > QUOTED_MAX ? value.slice(0, QUOTED_MAX) : value;
+  const text = escapeDisguising(JSON.stringify(shown));
+  return value.length > QUOTED_MAX ? `${text.slice(0, -1)}…" (${value.length} characters)` : text;
+}
+
+/**
+ * The one line an entry module prints after `<tool>: ` for anything thrown: a tool error's
+ * message; an operating-system error (full disk, permissions…) as `unexpected system error: …`;
+ * anything else (a bug) as `internal error: <name>: …`. Never a stack trace; line breaks and
+ * control characters that reached a message are escaped, so it stays one line whatever it quotes.
+ */
+export function failureMessage(error: unknown): string {
+  if (error instanceof ToolError) return escapeDisguising(error.message);
+  if (!(error instanceof Error)) return `internal error: ${escapeDisguising(String(error))}`;
+  const code = (error as { code?: unknown }).code;
+  const isOsError = Object.values(Deno.errors).some((kind) => error instanceof kind) ||
+    (typeof code === "string" && /^E[A-Z0-9]+$/.test(code));
+  const message = escapeDisguising(error.message);
+  return isOsError
+    ? `unexpected system error: ${message}`
+    : `internal error: ${error.name}: ${message}`;
+}
+
+/**
+ * The reason of an operating-system error without Deno's `: readfile '<path>'` suffix (the
+ * caller names the file itself, quoted) and without the errno number: `No such file or
+ * directory`.
+ */
+export function osErrorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return escapeDisguising(
+    message.replace(/: [a-z_]+ '[\s\S]*'$/, "").replace(/ \(os error \d+\)$/, ""),
+  );
 }

@@ -20,7 +20,7 @@ import {
 } from "../core/cdi_spec.ts";
 import { loadConfig } from "../core/config_file.ts";
 import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
-import { ConfigError, errorMessage, UsageError } from "../core/errors.ts";
+import { ConfigError, errorMessage, quoted, UsageError } from "../core/errors.ts";
 import { resolveHookProgram } from "../core/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import type { ToolIo } from "../core/tool_io.ts";
@@ -66,11 +66,13 @@ export async function cdiGenerate(
   }
   const format = flags.format ?? named ?? "yaml";
   if (format !== "json" && format !== "yaml") {
-    throw new UsageError(`Cannot use --format "${format}": use json or yaml`);
+    throw new UsageError(`Cannot use --format ${quoted(format)}: use json or yaml`);
   }
   if (named !== undefined && format !== named) {
     throw new UsageError(
-      `Cannot write ${format} to "${flags.output}": the name says ${named}: drop --format or ` +
+      `Cannot write ${format} to ${
+        quoted(flags.output ?? "")
+      }: the name says ${named}: drop --format or ` +
         `rename the output`,
     );
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ExecError, UsageError } from "../core/errors.ts";
+import { ExecError, quoted, UsageError } from "../core/errors.ts";
 import { ContainerRootfs, RootfsError, type SymlinkResult } from "../core/container_rootfs.ts";
 import { normalizeInRoot } from "../core/root_path.ts";
 
@@ -26,7 +26,7 @@ export function parseLinkArgument(value: string): LinkRequest {
   const link = at < 0 ? "" : value.slice(at + 2);
   if (target === "" || !link.startsWith("/")) {
     throw new UsageError(
-      `Cannot use --link "${value}": expected TARGET::LINK with an absolute LINK path, ` +
+      `Cannot use --link ${quoted(value)}: expected TARGET::LINK with an absolute LINK path, ` +
         `e.g. --link libxpu.so.1::/usr/lib/libxpu.so`,
     );
   }

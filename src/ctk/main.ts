@@ -6,12 +6,12 @@
  */
 
 import { Command } from "commander";
-import { attachIo, runProgram } from "../core/command_line.ts";
+import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
 import type { ToolIo } from "../core/tool_io.ts";
 import { defaultConfig } from "../core/config.ts";
 import { renderConfigToml } from "../core/config_render.ts";
 import { loadConfig } from "../core/config_file.ts";
-import { SpecError } from "../core/errors.ts";
+import { quoted, SpecError } from "../core/errors.ts";
 import { assertHookEnv } from "../core/hook_env.ts";
 import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
@@ -34,7 +34,7 @@ export function buildCtkProgram(io: ToolIo): Command {
     .description("hooks an OCI runtime runs for a container (OCI state on stdin)")
     .exitOverride();
   hook.on("command:*", (operands: string[]) => {
-    io.stderr(`xpu-ctk: warning: unknown hook "${operands[0]}": ignoring it\n`);
+    io.stderr(`xpu-ctk: warning: unknown hook ${quoted(operands[0])}: ignoring it\n`);
   });
   // Before a hook reads its state or touches a rootfs: an environment from the container decides
   // nothing on the host.
@@ -50,7 +50,7 @@ export function buildCtkProgram(io: ToolIo): Command {
       const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
       const outcome = createSymlinks(rootfs, links);
       for (const link of outcome.blocked) {
-        io.stderr(`xpu-ctk: warning: not creating "${link}": a file is already there\n`);
+        io.stderr(`xpu-ctk: warning: not creating ${quoted(link)}: a file is already there\n`);
       }
     });
 
@@ -76,22 +76,40 @@ export function buildCtkProgram(io: ToolIo): Command {
     .option(
       "--driver-root <dir>",
       "where driver files are read (default: [xpu-container-cli] root)",
+      pathValue,
     )
-    .option("--dev-root <dir>", "where device nodes are read (default: the driver root)")
+    .option(
+      "--dev-root <dir>",
+      "where device nodes are read (default: the driver root)",
+      pathValue,
+    )
     .option("--profile <name>", "device profile (default: [xpu-container-cli] profile)")
     .option(
       "--kind <vendor/class>",
       "CDI kind (default: [xpu-container-runtime.modes.cdi] default-kind)",
     )
-    .option("--hook-path <path>", "xpu-ctk for the spec's hooks (default: [xpu-ctk] path)")
-    .option("--output <file>", "write here (atomically, mode 0644) instead of stdout")
+    .option(
+      "--hook-path <path>",
+      "xpu-ctk for the spec's hooks (default: [xpu-ctk] path)",
+      pathValue,
+    )
+    .option(
+      "--output <file>",
+      "write here (atomically, mode 0644) instead of stdout",
+      pathValue,
+    )
     .option("--format <json|yaml>", "output format (default: from the --output name, else yaml)")
     .exitOverride()
     .action(async (options: GenerateFlags) => await cdiGenerate(options, io));
   cdi
     .command("list")
     .description("the CDI devices the spec dirs offer, one qualified name per line")
-    .option("--spec-dir <dir>", "a spec dir, lowest priority first (repeatable)", collect, [])
+    .option(
+      "--spec-dir <dir>",
+      "a spec dir, lowest priority first (repeatable)",
+      pathValue,
+      [] as string[],
+    )
     .exitOverride()
     .action(async (options: { specDir: string[] }) => {
       const dirs = options.specDir.length > 0

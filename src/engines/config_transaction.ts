@@ -12,7 +12,7 @@
 
 import { createTwoFilesPatch } from "diff";
 import { sweepStaleTemps, writeFileAtomic } from "../core/atomic_file.ts";
-import { ConfigError, WriteError } from "../core/errors.ts";
+import { ConfigError, osErrorReason, WriteError } from "../core/errors.ts";
 import {
   type ChangeJournal,
   journalPath,
@@ -65,12 +65,14 @@ export function dirOf(path: string): string {
   return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
 }
 
-/** An OS error's reason without Deno's call and path suffix (`No space left on device`). */
+/**
+ * An OS error's reason for a message that names the file itself: `No space left on device`, also
+ * from an atomic write's `Cannot write "…": fsync: …`.
+ */
 export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const inner = /^Cannot write "[^"]*": (.*)$/.exec(message)?.[1] ?? message;
-  return inner.replace(/ \(os error \d+\)/, "").replace(/: [a-z_]+ '[^']*'(?: -> '[^']*')?$/, "")
-    .replace(/^[a-z_]+: /, "").split("\n")[0];
+  const inner = /^Cannot write "[^"]*": (.*)$/s.exec(message)?.[1] ?? message;
+  return osErrorReason(inner.replace(/^[a-z_0-9]+: /, "")).split("\n")[0];
 }
 
 /**

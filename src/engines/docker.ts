@@ -6,8 +6,8 @@
  * @module
  */
 
-import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
-import { ConfigError, describePosition } from "../core/errors.ts";
+import type { Node } from "jsonc-parser";
+import { ConfigError, describePosition, quoted } from "../core/errors.ts";
 import {
   type ConfigureRequest,
   type FileChange,
@@ -15,84 +15,149 @@ import {
   type UnconfigureRequest,
   withoutHandlers,
 } from "./engine_edit.ts";
-import { removeJsonValue, setJsonValue } from "./json_edit.ts";
+import {
+  assertUniquePath,
+  describeType,
+  type JsonTextOptions,
+  lineColumn,
+  parseJsonTree,
+  removeJsonValue,
+  setJsonValue,
+} from "./json_edit.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
-
-/** jsonc-parser's error codes in words. */
-const PARSE_ERRORS: Record<string, string> = {
-  InvalidSymbol: "unexpected character",
-  InvalidNumberFormat: "invalid number",
-  PropertyNameExpected: "a property name was expected (a trailing comma?)",
-  ValueExpected: "a value was expected",
-  ColonExpected: "a colon was expected",
-  CommaExpected: "a comma was expected",
-  CloseBraceExpected: "a closing brace was expected",
-  CloseBracketExpected: "a closing bracket was expected",
-  EndOfFileExpected: "text after the end of the document",
-  InvalidCommentToken: "comments are not allowed in daemon.json",
-  UnexpectedEndOfComment: "unterminated comment",
-  UnexpectedEndOfString: "unterminated string",
-  UnexpectedEndOfNumber: "unterminated number",
-  InvalidUnicode: "invalid unicode escape",
-  InvalidEscapeCharacter: "invalid escape character",
-  InvalidCharacter: "invalid character in a string",
-};
 
 /** dockerd's config file. */
 export const DOCKER_CONFIG = "/etc/docker/daemon.json";
 
 type Json = unknown;
 
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
+/** dockerd reads an empty (or all-blank) daemon.json as no settings at all. */
+function isBlank(text: string): boolean {
+  return /^[ \t\r\n]*$/.test(text);
+}
+
+/** Options of {@link parseDaemonJson}. */
+export interface DaemonJsonOptions {
+  /**
+   * The handlers an edit is about to set or remove: then none of the keys the edit reads or
+   * writes (`runtimes`, `runtimes.<handler>`, `default-runtime`, `features`, `features.cdi`) may
+   * appear twice in its object.
+   */
+  editing?: readonly string[];
+}
+
+/** The key paths an edit of `handlers` reads or writes. */
+function editedPaths(handlers: readonly string[]): string[][] {
+  return [
+    ["default-runtime"],
+    ["features", "cdi"],
+    ["runtimes"],
+    ...handlers.map((name) => ["runtimes", name]),
+  ];
 }
 
 /**
- * Parses daemon.json (strict JSON, as dockerd reads it).
+ * Parses daemon.json (strict JSON, as dockerd reads it; blank = no settings).
  *
- * @throws {ConfigError} with line and column for a syntax error, and for keys of the wrong type
+ * Refused, each with the line and column: a byte-order mark (Go's encoding/json rejects one),
+ * nesting deeper than any config needs, a syntax error, a number Go cannot hold (dockerd fails
+ * on `1e999`), the document or `runtimes`, a handler, `features` or `default-runtime` of the
+ * wrong type — and, with `editing`, a key the edit touches that appears twice in its object:
+ * dockerd (Go) keeps the last of two equal keys while the edit would change the first, so
+ * `--set-as-default` would silently do nothing. Duplicates elsewhere stay: the edit does not
+ * touch them, and dockerd reads them as before.
+ *
+ * @throws {ConfigError} naming the file, line and column
  */
-export function parseDaemonJson(text: string, file: string): Record<string, Json> {
-  const errors: ParseError[] = [];
-  const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
-  if (errors.length > 0 || tree === undefined) {
-    const error = errors[0];
-    const where = { path: file, ...lineColumn(text, error?.offset ?? 0) };
-    const code = error ? printParseErrorCode(error.error) : "ValueExpected";
+export function parseDaemonJson(
+  text: string,
+  file: string,
+  options: DaemonJsonOptions = {},
+): Record<string, Json> {
+  if (isBlank(text)) return {};
+  const json: JsonTextOptions = { file, reader: "dockerd" };
+  if (text.startsWith("\uFEFF")) {
+    const where = { path: file, line: 1, column: 1 };
     throw new ConfigError(
-      `Cannot parse ${describePosition(where)}: ${PARSE_ERRORS[code] ?? code}: fix the JSON ` +
-        `(dockerd rejects it too) and re-run`,
+      `Cannot parse ${describePosition(where)}: the file starts with a byte-order mark ` +
+        `(U+FEFF), which Go's encoding/json rejects (dockerd before 23.0 fails to start on it): ` +
+        `save the file as UTF-8 without a BOM and re-run`,
       where,
     );
   }
-  const value = nodeValue(tree) as Record<string, Json>;
-  const fail = (key: string, expected: string): never => {
-    const node = findNode(tree, key.split("."));
-    const where = { path: file, ...(node ? lineColumn(text, node.offset) : {}) };
+  const tree = parseJsonTree(text, json);
+  const at = (node: Node | undefined) => ({
+    path: file,
+    ...(node ? lineColumn(text, node.offset) : {}),
+  });
+  const outOfRange = findNonFiniteNumber(tree);
+  if (outOfRange !== undefined) {
+    const where = at(outOfRange);
+    const spelled = text.slice(outOfRange.offset, outOfRange.offset + outOfRange.length);
     throw new ConfigError(
-      `Cannot update ${describePosition(where)}: "${key}" is not ${expected}: fix or remove that ` +
-        `key and re-run`,
+      `Cannot parse ${describePosition(where)}: the number ${quoted(spelled)} is too large ` +
+        `for dockerd, which reads numbers as Go float64s and rejects it: fix the number and re-run`,
+      where,
+    );
+  }
+  if (tree.type !== "object") {
+    const where = at(tree);
+    throw new ConfigError(
+      `Cannot update ${describePosition(where)}: the document is ${describeType(tree)}, ` +
+        `expected an object: fix the file (dockerd rejects it too) and re-run`,
+      where,
+    );
+  }
+  if (options.editing !== undefined) {
+    for (const path of editedPaths(options.editing)) assertUniquePath(text, path, json);
+  }
+  const value = nodeValue(tree) as Record<string, Json>;
+  const fail = (path: string[], expected: string): never => {
+    const node = findNode(tree, path);
+    const where = at(node);
+    throw new ConfigError(
+      `Cannot update ${describePosition(where)}: ${quoted(path.join("."))} is ` +
+        `${node ? describeType(node) : "of the wrong type"}, expected ${expected}: fix or ` +
+        `remove that key and re-run`,
       where,
     );
   };
-  if (tree.type !== "object") fail("", "an object");
-  const isObject = (v: Json) => typeof v === "object" && v !== null && !Array.isArray(v);
-  if (value.runtimes !== undefined && !isObject(value.runtimes)) fail("runtimes", "an object");
+  if (value.runtimes !== undefined && !isObject(value.runtimes)) fail(["runtimes"], "an object");
   for (const [name, runtime] of Object.entries((value.runtimes ?? {}) as Record<string, Json>)) {
-    if (!isObject(runtime)) fail(`runtimes.${name}`, "an object");
+    if (!isObject(runtime)) fail(["runtimes", name], "an object");
   }
   if (value["default-runtime"] !== undefined && typeof value["default-runtime"] !== "string") {
-    fail("default-runtime", "a string");
+    fail(["default-runtime"], "a string");
   }
-  if (value.features !== undefined && !isObject(value.features)) fail("features", "an object");
+  if (value.features !== undefined && !isObject(value.features)) fail(["features"], "an object");
   return value;
 }
 
-function findNode(tree: Node, path: string[]): Node | undefined {
+function isObject(v: Json): v is Record<string, Json> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The first number Go's float64 cannot hold (`1e999`: JSON.parse makes it Infinity, Go's
+ * encoding/json an error). Without recursion; the depth was checked anyway.
+ */
+function findNonFiniteNumber(tree: Node): Node | undefined {
+  const pending = [tree];
+  while (pending.length > 0) {
+    const node = pending.pop()!;
+    if (node.type === "number" && !Number.isFinite(node.value)) return node;
+    if (node.children) pending.push(...node.children);
+  }
+  return undefined;
+}
+
+/** The value node at `path`, as dockerd sees it: the last of equal keys. */
+function findNode(tree: Node, path: readonly string[]): Node | undefined {
   let node: Node | undefined = tree;
-  for (const key of path.filter((p) => p !== "")) {
-    const property: Node | undefined = node?.children?.find((p) => p.children?.[0]?.value === key);
+  for (const key of path) {
+    const property: Node | undefined = node?.children?.findLast((p) =>
+      p.children?.[0]?.value === key
+    );
     node = property?.children?.[1];
   }
   return node;
@@ -111,11 +176,12 @@ function nodeValue(node: Node): Json {
   }
 }
 
+/** The value at `path`, own keys only (a handler named `constructor` is not Object's). */
 function getAt(value: Record<string, Json>, path: string[]): Json {
   let current: Json = value;
   for (const key of path) {
-    if (typeof current !== "object" || current === null) return undefined;
-    current = (current as Record<string, Json>)[key];
+    if (!isObject(current) || !Object.hasOwn(current, key)) return undefined;
+    current = current[key];
   }
   return current;
 }
@@ -125,15 +191,26 @@ function same(a: Json, b: Json): boolean {
 }
 
 class JsonDocument {
-  constructor(public text: string, readonly file: string) {}
+  constructor(
+    public text: string,
+    readonly file: string,
+    /** The handlers being edited (their keys must not be duplicated). */
+    readonly editing: readonly string[],
+  ) {}
+  /** The document as dockerd reads it; every read checks it again (see parseDaemonJson). */
   get value(): Record<string, Json> {
-    return parseDaemonJson(this.text, this.file);
+    return parseDaemonJson(this.text, this.file, { editing: this.editing });
+  }
+  /** Refuses a document the edit cannot make truthfully, before anything is planned. */
+  check(): void {
+    parseDaemonJson(this.text, this.file, { editing: this.editing });
   }
   /** Sets (or, for `undefined`, removes) a key, touching no other byte. */
   set(path: string[], value: Json): void {
+    const options = { file: this.file, reader: "dockerd" };
     this.text = value === undefined
-      ? removeJsonValue(this.text, path)
-      : setJsonValue(this.text, path, value);
+      ? removeJsonValue(this.text, path, options)
+      : setJsonValue(this.text, path, value, options);
   }
 }
 
@@ -144,7 +221,10 @@ export function configureDocker(
   request: ConfigureRequest,
   previous: RevertMemory | undefined,
 ): FileChange {
-  const doc = new JsonDocument(text ?? "{}\n", file);
+  const base = text === null || isBlank(text) ? "{}\n" : text;
+  const doc = new JsonDocument(base, file, request.handlers.map((h) => h.name));
+  // Also when nothing is to change: a duplicate of a key we would edit is refused either way.
+  doc.check();
   const memory = beginMemory(previous, { engine: "docker", file, before: text });
   const desired: [string[], Json][] = request.handlers.map((h) => [
     ["runtimes", h.name],
@@ -155,7 +235,11 @@ export function configureDocker(
   for (const [path, value] of desired) {
     const current = doc.value;
     const existing = getAt(current, path);
-    if (same(existing, value)) continue;
+    if (same(existing, value)) {
+      // Already as asked: remembered as it was, so a revert leaves it (it was there before us).
+      if (existing !== undefined) rememberChange(memory, { path, had: true, value: existing });
+      continue;
+    }
     if (path.length > 1 && getAt(current, path.slice(0, 1)) === undefined) {
       if (!memory.created.some((c) => same(c, path.slice(0, 1)))) {
         memory.created.push(path.slice(0, 1));
@@ -164,7 +248,7 @@ export function configureDocker(
     rememberChange(memory, { path, had: existing !== undefined, value: existing });
     doc.set(path, value);
   }
-  const after = doc.text === (text ?? "{}\n") ? text : doc.text;
+  const after = doc.text === base ? text : doc.text;
   if (after === text) {
     const kept = previous
       ? { ...previous, request: mergeRequests(previous.request, request) }
@@ -218,7 +302,10 @@ function revertDocker(
     return { path: file, before: text, after: memory.before, memory: undefined };
   }
   if (text === null) return { path: file, before: null, after: null, memory: undefined };
-  const doc = new JsonDocument(text, file);
+  const doc = new JsonDocument(text, file, request.names);
+  // A blank file holds nothing of ours (dockerd reads it as no settings): it stays as it is.
+  if (isBlank(text)) return { path: file, before: text, after: text, memory: undefined };
+  doc.check();
   const recorded = (path: string[]) => memory?.changes.find((c) => same(c.path, path));
   const removed = new Set(request.names);
   for (const name of request.names) {
@@ -239,16 +326,20 @@ function revertDocker(
       ? defaultChange.value
       : undefined;
     const usable = previous !== undefined &&
-      (previous === "runc" || runtimes[previous] !== undefined);
+      (previous === "runc" || Object.hasOwn(runtimes, previous));
     doc.set(["default-runtime"], usable ? previous : "runc");
   } else if (typeof current === "string" && removed.has(current)) {
     doc.set(["default-runtime"], "runc");
   }
   const cdi = recorded(["features", "cdi"]);
   if (cdi) doc.set(["features", "cdi"], cdi.had ? cdi.value : undefined);
-  // An emptied runtimes map means nothing to dockerd; objects we created go too.
+  // Objects we created go when they are empty again. Without a memory we cannot know, and an
+  // emptied runtimes map means nothing to dockerd; with one, a `"runtimes": {}` the file had
+  // before stays, so the file comes back as it was.
   const created = [...(memory?.created ?? [])];
-  if (!created.some((c) => same(c, ["runtimes"]))) created.push(["runtimes"]);
+  if (memory === undefined && !created.some((c) => same(c, ["runtimes"]))) {
+    created.push(["runtimes"]);
+  }
   for (const path of created) {
     const value = getAt(doc.value, path);
     if (typeof value === "object" && value !== null && Object.keys(value).length === 0) {

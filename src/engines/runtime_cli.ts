@@ -16,7 +16,7 @@ import {
   type RuntimeFlags,
   type RuntimeSettings,
 } from "./runtime_command.ts";
-import { UsageError } from "../core/errors.ts";
+import { quoted, UsageError } from "../core/errors.ts";
 
 /** What the commands do with their resolved settings (by default: run them). */
 export type RuntimeRunner = (settings: RuntimeSettings) => Promise<void>;
@@ -76,12 +76,25 @@ export function addRuntimeCommands(
           ...options,
           cdiEnabled: options["cdi.enabled"] as boolean | string,
         };
-        // `--set-as-default /dir`: an optional flag value that is no boolean is RUNTIME_DIR.
-        for (const key of ["setAsDefault", "cdiEnabled"] as const) {
+        // `--set-as-default /dir`: an optional flag value that is no boolean is RUNTIME_DIR —
+        // for the commands that take one, and only as a separate argument: `=maybe` is a value
+        // (refused as no boolean), never a directory.
+        let root: Command = command;
+        while (root.parent !== null) root = root.parent;
+        // Commander keeps the argv it parsed on the root (untyped).
+        const raw = (root as unknown as { rawArgs?: unknown }).rawArgs;
+        const given = Array.isArray(raw) ? raw : [];
+        for (
+          const [key, flag] of [["setAsDefault", "--set-as-default"], [
+            "cdiEnabled",
+            "--cdi.enabled",
+          ]] as const
+        ) {
           const value = flags[key];
           if (
             typeof value === "string" && !isTruthy(value) && !isFalsy(value) &&
-            positional === undefined
+            positional === undefined && (action === "setup" || action === "cleanup") &&
+            !given.includes(`${flag}=${value}`)
           ) {
             positional = value;
             flags[key] = true;
@@ -111,7 +124,8 @@ export async function parseRuntimeCommand(
   await runProgram(program, ["runtime", ...args]);
   if (parsed === undefined) {
     throw new UsageError(
-      `Cannot run "runtime ${args.join(" ")}": it asks for help, not an action: drop --help`,
+      `Cannot run ${quoted(`runtime ${args.join(" ")}`)}: it asks for help, not an action: ` +
+        `drop --help`,
     );
   }
   return parsed;

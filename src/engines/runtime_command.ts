@@ -7,7 +7,7 @@
  * @module
  */
 
-import { UsageError } from "../core/errors.ts";
+import { quoted, UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/truthy.ts";
 import type { ToolIo } from "../core/tool_io.ts";
 import {
@@ -150,7 +150,7 @@ function parseBoolean(value: boolean | string | undefined, name: string): boolea
   if (value === undefined || typeof value === "boolean") return value;
   if (isTruthy(value)) return true;
   if (isFalsy(value)) return false;
-  throw new UsageError(`Cannot use ${name} "${value}": expected true or false`);
+  throw new UsageError(`Cannot use ${name} ${quoted(value)}: expected true or false`);
 }
 
 /**
@@ -168,7 +168,7 @@ export function resolveRuntimeSettings(
   if (engine !== "docker" && engine !== "containerd" && engine !== "crio") {
     throw new UsageError(
       `Cannot ${action}: ${
-        engine === undefined ? "no --runtime given" : `unknown runtime "${engine}"`
+        engine === undefined ? "no --runtime given" : `unknown runtime ${quoted(engine)}`
       }: ` +
         `pass --runtime docker, containerd or crio`,
     );
@@ -189,7 +189,7 @@ export function resolveRuntimeSettings(
     const value = flags[key];
     if (typeof value === "string" && value.startsWith("-")) {
       throw new UsageError(
-        `Cannot use --${kebab(key)} ${JSON.stringify(value)}: it looks like a flag, not a path: ` +
+        `Cannot use --${kebab(key)} ${quoted(value)}: it looks like a flag, not a path: ` +
           `give --${kebab(key)} a path`,
       );
     }
@@ -197,11 +197,13 @@ export function resolveRuntimeSettings(
   const defaults = DEFAULTS[engine];
   const restartMode = pick("restartMode") ?? defaults.restart;
   if (!(RESTART_MODES as readonly string[]).includes(restartMode)) {
-    throw new UsageError(`Cannot use --restart-mode "${restartMode}": use none, signal or systemd`);
+    throw new UsageError(
+      `Cannot use --restart-mode ${quoted(restartMode)}: use none, signal or systemd`,
+    );
   }
   const crioMode = pick("configMode") ?? "config";
   if (crioMode !== "hook" && crioMode !== "config") {
-    throw new UsageError(`Cannot use --config-mode "${crioMode}": use hook or config`);
+    throw new UsageError(`Cannot use --config-mode ${quoted(crioMode)}: use hook or config`);
   }
   const name = flags.runtimeName ?? flags.xpuRuntimeName ?? flags.runtimeClass ??
     fromEnv("runtimeName") ?? "xpu";

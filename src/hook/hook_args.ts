@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "../core/errors.ts";
+import { quoted, UsageError } from "../core/errors.ts";
 
 /** What the hook was asked to do. */
 export interface HookArgs {
@@ -17,7 +17,7 @@ export interface HookArgs {
   help: boolean;
 }
 
-/** The usage text printed for a missing or unknown command. */
+/** The usage text printed for `-help`. */
 export const HOOK_USAGE = `Usage: xpu-container-runtime-hook [-config FILE] [-debug] COMMAND
 
 Commands:
@@ -32,13 +32,26 @@ Flags:
   -help         print this text
 `;
 
+/** The commands, for messages. */
+export const HOOK_COMMANDS = ["prestart", "poststart", "poststop"] as const;
+
+/** Go's strconv.ParseBool, which the flag package uses for `-debug=VALUE`. */
+function parseGoBool(value: string): boolean | undefined {
+  if (["1", "t", "T", "true", "TRUE", "True"].includes(value)) return true;
+  if (["0", "f", "F", "false", "FALSE", "False"].includes(value)) return false;
+  return undefined;
+}
+
 /**
- * Parses the hook's argv.
+ * Parses the hook's argv as Go's flag package would: an argument that starts with `-` (and is
+ * more than `-`) is a flag, up to the first one that is not or `--`.
  *
- * @throws {UsageError} for an unknown flag or `-config` without a file
+ * @throws {UsageError} for an unknown flag, bad flag syntax, `-config` without a file or a
+ *   `-debug` value that is no boolean
  */
 export function parseHookArgs(argv: readonly string[]): HookArgs {
   const result: HookArgs = { debug: false, version: false, help: false };
+  const usage = "run with -help for the usage";
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -46,23 +59,34 @@ export function parseHookArgs(argv: readonly string[]): HookArgs {
       result.command = argv[i + 1];
       return result;
     }
-    const flag = /^--?([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!flag) {
+    if (arg.length < 2 || !arg.startsWith("-")) {
       result.command = arg;
       return result;
     }
+    const flag = /^--?([^-=][^=]*)(?:=([\s\S]*))?$/.exec(arg);
+    if (!flag) throw new UsageError(`Cannot use flag ${quoted(arg)}: bad flag syntax: ${usage}`);
     const [, name, inline] = flag;
     if (name === "config") {
       const value = inline ?? argv[++i];
       if (value === undefined || value === "") {
-        throw new UsageError(`Cannot use "${arg}": it needs a config file: pass -config FILE`);
+        throw new UsageError(
+          `Cannot use ${quoted(arg)}: it needs a config file: pass -config FILE`,
+        );
       }
       result.configPath = value;
-    } else if (name === "debug") result.debug = inline === undefined || inline === "true";
-    else if (name === "version") result.version = true;
+    } else if (name === "debug") {
+      const value = inline === undefined ? true : parseGoBool(inline);
+      if (value === undefined) {
+        throw new UsageError(
+          `Cannot use flag ${quoted(arg)}: ${quoted(inline!)} is not a boolean: use -debug or ` +
+            `-debug=false`,
+        );
+      }
+      result.debug = value;
+    } else if (name === "version") result.version = true;
     else if (name === "help" || name === "h") result.help = true;
     else {
-      throw new UsageError(`Cannot use flag "${arg}": unknown flag: run with -help for the usage`);
+      throw new UsageError(`Cannot use flag ${quoted(arg)}: unknown flag: ${usage}`);
     }
   }
   return result;

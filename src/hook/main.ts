@@ -9,7 +9,14 @@
 import type { ToolIo } from "../core/tool_io.ts";
 import type { Config } from "../core/config.ts";
 import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
-import { ConfigError, ExecError, SpecError } from "../core/errors.ts";
+import {
+  ConfigError,
+  ExecError,
+  osErrorReason,
+  quoted,
+  SpecError,
+  UsageError,
+} from "../core/errors.ts";
 import { isExecutableFile } from "../core/executable_lookup.ts";
 import { assertHookEnv } from "../core/hook_env.ts";
 import { realHostFs } from "../core/host_fs.ts";
@@ -18,7 +25,7 @@ import { parseOciState, readBundleSpec } from "../core/oci_state.ts";
 import { specRootfs } from "../core/oci_spec.ts";
 import type { ExecRequest } from "../core/process.ts";
 import { VERSION } from "../core/version.ts";
-import { HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
+import { HOOK_COMMANDS, HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
 import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";
 
 /** The outside world as the hook sees it. */
@@ -37,7 +44,7 @@ function readConfig(
     text = Deno.readTextFileSync(configPath);
   } catch (error) {
     throw new ConfigError(
-      `Cannot read "${configPath}" (-config): ${error instanceof Error ? error.message : error}: ` +
+      `Cannot read ${quoted(configPath)} (-config): ${osErrorReason(error)}: ` +
         `pass an existing config file, or drop -config to use ${CONFIG_PATH_ENV} or the defaults`,
       { path: configPath },
       { cause: error },
@@ -49,7 +56,7 @@ function readConfig(
 /**
  * Runs the hook with `args` (without argv[0]).
  *
- * @throws {UsageError} for bad flags; {ConfigError}, {SpecError}, {RequestError} for bad input;
+ * @throws {UsageError} for bad flags and a missing or unknown command; {ConfigError}, {SpecError}, {RequestError} for bad input;
  *   {ExecError} when started with loader variables (an environment from the container)
  */
 export async function hookMain(args: readonly string[], io: HookIo): Promise<HookOutcome> {
@@ -71,12 +78,16 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
       return { exitCode: 0 };
     case "prestart":
       break;
-    default:
-      io.stderr(
-        (parsed.command === undefined ? "" : `Unknown command "${parsed.command}"\n\n`) +
-          HOOK_USAGE,
+    default: {
+      // One line, as every error; the usage text is for -help.
+      const commands = `${HOOK_COMMANDS.slice(0, -1).join(", ")} or ${HOOK_COMMANDS.at(-1)}`;
+      throw new UsageError(
+        parsed.command === undefined
+          ? `Cannot run the hook: no command given: pass ${commands} (-help for the usage)`
+          : `Cannot run the hook: unknown command ${quoted(parsed.command)}: use ${commands} ` +
+            `(-help for the usage)`,
       );
-      return { exitCode: 2 };
+    }
   }
 
   // Before anything is read: an environment that came from the container decides nothing here.
@@ -95,7 +106,9 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
   const rootfs = specRootfs(spec, state.bundle);
   if (rootfs === undefined) {
     throw new SpecError(
-      `Cannot set up the container: "${path}" has no root.path: the engine wrote an invalid spec`,
+      `Cannot set up the container: ${
+        quoted(path)
+      } has no root.path: the engine wrote an invalid spec`,
       { path },
     );
   }
@@ -117,7 +130,9 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
       const cli = resolveCliPath(config, { path: io.env.PATH, isExecutable: isExecutableFile });
       if (!isExecutableFile(cli)) {
         throw new ExecError(
-          `Cannot set up the container's XPUs: xpu-container-cli is not at "${cli}": install it ` +
+          `Cannot set up the container's XPUs: xpu-container-cli is not at ${
+            quoted(cli)
+          }: install it ` +
             `there or set [xpu-container-cli] path`,
         );
       }

@@ -7,7 +7,7 @@
  */
 
 import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
-import { UsageError } from "../core/errors.ts";
+import { quoted, UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/truthy.ts";
 import type { Engine } from "../engines/restart.ts";
 import { DEFAULT_CDI_OUTPUT_DIR, type InstallOptions } from "./install.ts";
@@ -78,12 +78,12 @@ function boolean(flags: DaemonFlags, key: "cdiEnabled" | "noDaemon", env: Env): 
   if (isTruthy(value)) return true;
   if (isFalsy(value)) return false;
   const from = flags[key] === undefined ? INSTALLER_ENV[key] : flagName(key);
-  throw new UsageError(`Cannot use ${from} "${value}": expected true or false`);
+  throw new UsageError(`Cannot use ${from} ${quoted(value)}: expected true or false`);
 }
 
 function absolute(value: string, from: string): string {
   if (!value.startsWith("/")) {
-    throw new UsageError(`Cannot use ${from} "${value}": expected an absolute path`);
+    throw new UsageError(`Cannot use ${from} ${quoted(value)}: expected an absolute path`);
   }
   return value.length > 1 ? value.replace(/\/+$/, "") : value;
 }
@@ -120,18 +120,21 @@ export function resolveInstallOptions(
   const profileName = text(flags, "profile", env) ?? "xpu";
   const profile = findProfile({}, profileName);
   if (profile === undefined) {
-    const names = Object.keys(BUILTIN_PROFILES).map((n) => `"${n}"`).join(", ");
-    throw new UsageError(`Cannot use --profile "${profileName}": use one of ${names}`);
+    const names = Object.keys(BUILTIN_PROFILES).map(quoted).join(", ");
+    throw new UsageError(`Cannot use --profile ${quoted(profileName)}: use one of ${names}`);
   }
   const source = flags.sourceDir ?? defaultSourceDir;
   const driverRoot = absoluteSetting(flags, "driverRoot", env) ?? "/";
   const lowLevel = text(flags, "lowLevelRuntimes", env) ?? "";
   const kernelModule = flags.kernelModule ?? text(flags, "kernelModule", env) ??
     profile.kernelModule;
-  if (!/^[A-Za-z0-9_-]*$/.test(kernelModule)) {
+  // Letters, digits, - and _, at most 55 of them (the kernel's MODULE_NAME_LEN), as the kernel
+  // names modules; not starting with "-", a flag taken for the name (`--kernel-module -n`).
+  if (!/^(?:[A-Za-z0-9_][A-Za-z0-9_-]{0,54})?$/.test(kernelModule)) {
     const from = flags.kernelModule === undefined ? "XPU_KERNEL_MODULE" : "--kernel-module";
     throw new UsageError(
-      `Cannot use ${from} "${kernelModule}": a module name has only letters, digits, - and _`,
+      `Cannot use ${from} ${quoted(kernelModule)}: a module name has at most 55 letters, ` +
+        `digits, - and _, and does not start with -`,
     );
   }
   const options: InstallOptions = {
@@ -176,10 +179,10 @@ export function resolveDaemonSettings(
   cwd: string,
 ): DaemonSettings {
   if (positionals.length > 1) {
-    const extra = positionals.slice(1).map((p) => `"${p}"`).join(", ");
+    const extra = positionals.slice(1).map(quoted).join(", ");
     throw new UsageError(
       `Cannot start: unexpected argument${positionals.length > 2 ? "s" : ""} ${extra}: pass ` +
-        `exactly one DESTINATION (got "${positionals[0]}" first)`,
+        `exactly one DESTINATION (got ${quoted(positionals[0])} first)`,
     );
   }
   const root = positionals[0] !== undefined
@@ -188,7 +191,7 @@ export function resolveDaemonSettings(
   const engine = text(flags, "runtime", env) ?? "docker";
   if (engine !== "docker" && engine !== "containerd" && engine !== "crio") {
     const from = flags.runtime === undefined ? "RUNTIME" : "--runtime";
-    throw new UsageError(`Cannot use ${from} "${engine}": use docker, containerd or crio`);
+    throw new UsageError(`Cannot use ${from} ${quoted(engine)}: use docker, containerd or crio`);
   }
   // --host-root serves the engine's set-up too (systemctl through chroot); the environment
   // variable reaches it by itself; RUNTIME_ARGS, coming later, may still say otherwise.
@@ -230,7 +233,9 @@ export function splitArgs(line: string, from: string): string[] {
   let started = false;
   let i = 0;
   const fail = (problem: string): never => {
-    throw new UsageError(`Cannot use ${from} "${line}": ${problem}: write it as sh would read it`);
+    throw new UsageError(
+      `Cannot use ${from} ${quoted(line)}: ${problem}: write it as sh would read it`,
+    );
   };
   while (i < line.length) {
     const c = line[i];

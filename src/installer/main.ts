@@ -6,8 +6,9 @@
  */
 
 import { Command } from "commander";
-import { attachIo, runProgram } from "../core/command_line.ts";
+import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
 import type { ToolIo } from "../core/tool_io.ts";
+import { quoted, UsageError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
 import { parseRuntimeCommand } from "../engines/runtime_cli.ts";
 import { runRuntimeAction } from "../engines/runtime_command.ts";
@@ -27,7 +28,11 @@ const NAME = "xpu-ctk-installer";
 
 function addInstallOptions(command: Command): Command {
   return command
-    .option("--source-dir <dir>", "where the executables to install are (default: this one's dir)")
+    .option(
+      "--source-dir <dir>",
+      "where the executables to install are (default: this one's dir)",
+      pathValue,
+    )
     .option("--kernel-module <name>", 'module the runtime wrappers check; "" disables the check')
     .option("--driver-root <dir>", "the driver root on the host (env DRIVER_ROOT; default /)")
     .option(
@@ -117,12 +122,31 @@ export async function installerMain(
     },
   );
 
+  // With positional options, a flag before the subcommand is the daemon form's: for `install`
+  // or `delete` it would be dropped without a word (`--driver-root /x install …` installing
+  // for /). Refused instead, saying where it goes.
+  program.hook("preSubcommand", (_root, subcommand) => {
+    for (const option of program.options) {
+      if (program.getOptionValueSource(option.attributeName()) !== "cli") continue;
+      const flag = option.long ?? option.short ?? option.flags;
+      const own = subcommand.options.some((o) => o.long === option.long);
+      throw new UsageError(
+        `Cannot use ${quoted(flag)} before ${quoted(subcommand.name())}: there it is an option ` +
+          `of the daemon form: ${
+            own
+              ? `put it after ${quoted(subcommand.name())}`
+              : `${quoted(subcommand.name())} does not take it`
+          }`,
+      );
+    }
+  });
+
   addInstallOptions(
     program.command("install").description(
       "install the toolkit into --toolkit-root (replacing it)",
     ),
   )
-    .requiredOption("--toolkit-root <dir>", "the toolkit dir (removed and recreated)")
+    .requiredOption("--toolkit-root <dir>", "the toolkit dir (removed and recreated)", pathValue)
     .action(async (options: InstallFlags & { toolkitRoot: string }) => {
       const install = resolveInstallOptions(
         options,
@@ -135,7 +159,7 @@ export async function installerMain(
     });
 
   program.command("delete").description("remove the toolkit dir --toolkit-root")
-    .requiredOption("--toolkit-root <dir>", "the toolkit dir")
+    .requiredOption("--toolkit-root <dir>", "the toolkit dir", pathValue)
     .action((options: { toolkitRoot: string }) => deleteToolkit(options.toolkitRoot, log));
 
   const code = await runProgram(program, args);

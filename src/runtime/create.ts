@@ -19,7 +19,7 @@ import {
   parseDeviceRequest,
   requestAnnotations,
 } from "../core/device_request.ts";
-import { ConfigError, RequestError, SpecError } from "../core/errors.ts";
+import { ConfigError, quoted, RequestError, SpecError } from "../core/errors.ts";
 import { resolveHookProgram, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
 import { hookEnv } from "../core/hook_env.ts";
 import type { HostFs } from "../core/host_fs.ts";
@@ -81,9 +81,11 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
   } catch (error) {
     throw new SpecError(
       error instanceof FileKindError
-        ? `Cannot read OCI spec "${specPath}": ${error.detail}: config.json must be a regular ` +
+        ? `Cannot read OCI spec ${
+          quoted(specPath)
+        }: ${error.detail}: config.json must be a regular ` +
           `file in the bundle; recreate the container`
-        : `Cannot read OCI spec "${specPath}": ${
+        : `Cannot read OCI spec ${quoted(specPath)}: ${
           error instanceof Error ? error.message : error
         }: ` +
           `pass the bundle directory with --bundle`,
@@ -112,7 +114,7 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
   } catch (error) {
     if (error instanceof SpecError && error.path === "") {
       throw new SpecError(
-        `Cannot update OCI spec "${specPath}": ${error.message}: ` +
+        `Cannot update OCI spec ${quoted(specPath)}: ${error.message}: ` +
           `the engine wrote an unexpected config.json; recreate the container`,
         { path: specPath },
         { cause: error },
@@ -239,7 +241,7 @@ function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext
     const cdiNames = ids.filter((id) => id.includes("="));
     if (cdiNames.length > 0) {
       throw new RequestError(
-        `Cannot serve CDI devices ${cdiNames.map((n) => `"${n}"`).join(", ")} in mode 'legacy': ` +
+        `Cannot serve CDI devices ${cdiNames.map(quoted).join(", ")} in mode 'legacy': ` +
           `request devices by index or UUID, or request only CDI names`,
       );
     }
@@ -249,7 +251,7 @@ function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext
   const selection = selectDevices(host.devices, ids);
   if (!selection.ok) {
     throw new RequestError(
-      `Cannot give the container XPU ${selection.unknown.map((id) => `"${id}"`).join(", ")}: ` +
+      `Cannot give the container XPU ${selection.unknown.map(quoted).join(", ")}: ` +
         `no such device under "${config.cli.root}" (devices: ${describeDevices(host.devices)}): ` +
         `request an existing index or UUID, or "all"`,
     );

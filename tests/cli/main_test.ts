@@ -184,3 +184,56 @@ await e2eTest(
     }
   },
 );
+
+Deno.test("xpu-container-cli: usage errors are one line with values quoted; no help text", async (t) => {
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-cli-" });
+  try {
+    const cases: { name: string; input: string[]; expected: string }[] = [
+      {
+        name: "no command",
+        input: [],
+        expected: '"xpu-container-cli" needs a command: "info", "list" or "configure": ' +
+          'see "xpu-container-cli --help"',
+      },
+      {
+        name: "a --user with a line break",
+        input: ["--user", "0\n0", "info"],
+        expected: 'Cannot use --user "0\\n0": expected UID or UID:GID (numbers)',
+      },
+      {
+        name: "a relative --root",
+        input: ["--root", "r\u2028oot", "info"],
+        expected: 'Cannot use --root "r\\u2028oot": the driver root must be an absolute path',
+      },
+      {
+        name: "a --pid with a trailing CR (Number() would read 1)",
+        input: ["configure", "--pid", "1\r", "/r"],
+        expected: 'Cannot use --pid "1\\r": expected a process id',
+      },
+      {
+        name: "a hexadecimal --pid (Number() would read 16)",
+        input: ["configure", "--pid", "0x10", "/r"],
+        expected: 'Cannot use --pid "0x10": expected a process id',
+      },
+      {
+        name: "configure without --pid",
+        input: ["configure", "/r"],
+        expected: 'required option "--pid <pid>" not specified: ' +
+          'see "xpu-container-cli configure --help"',
+      },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        const { out, io } = fakeIo(dir);
+        await rejects(cliMain(c.input, io), (e: unknown) => {
+          ok(e instanceof UsageError);
+          strictEqual(e.message, c.expected);
+          return true;
+        });
+        strictEqual(out.stdout + out.stderr, "");
+      });
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -44,7 +44,7 @@ Deno.test("xpu-ctk: unknown hooks warn and succeed; usage mistakes are UsageErro
     const { io } = fakeIo();
     await rejects(
       ctkMain(["frobnicate"], io),
-      (e: unknown) => e instanceof UsageError && /unknown command 'frobnicate'/.test(e.message),
+      (e: unknown) => e instanceof UsageError && /unknown command "frobnicate"/.test(e.message),
     );
   });
   await t.step("missing option value", async () => {
@@ -59,6 +59,76 @@ Deno.test("xpu-ctk: unknown hooks warn and succeed; usage mistakes are UsageErro
     const { out, io } = fakeIo();
     strictEqual(await ctkMain(["--version"], io), 0);
     strictEqual(out.stdout.trim(), VERSION);
+  });
+});
+
+Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on --help", async (t) => {
+  const cases: { name: string; input: string[]; expected: string }[] = [
+    {
+      name: "a suggestion is folded into the line",
+      input: ["runtime", "configure", "--cofig", "/x"],
+      expected: 'unknown option "--cofig" (did you mean "--config"?): ' +
+        'see "xpu-ctk runtime configure --help"',
+    },
+    {
+      name: "an unknown command with a suggestion",
+      input: ["confg"],
+      expected: 'unknown command "confg" (did you mean "config"?): see "xpu-ctk --help"',
+    },
+    {
+      name: "a command group without its command lists them; no help text",
+      input: ["cdi"],
+      expected: '"xpu-ctk cdi" needs a command: "generate", "list" or "validate": ' +
+        'see "xpu-ctk cdi --help"',
+    },
+    {
+      name: "no command at all",
+      input: [],
+      expected: '"xpu-ctk" needs a command: "hook", "cdi", "runtime" or "config": ' +
+        'see "xpu-ctk --help"',
+    },
+    {
+      name: "help for a command that does not exist",
+      input: ["help", "nope"],
+      expected: 'unknown command "nope": use "hook", "cdi", "runtime" or "config": ' +
+        'see "xpu-ctk --help"',
+    },
+    {
+      name: "a missing value names the option and the command's help",
+      input: ["cdi", "generate", "--output"],
+      expected: 'option "--output <file>" needs a value: see "xpu-ctk cdi generate --help"',
+    },
+    {
+      name: "extra arguments are named",
+      input: ["config", "default", "extra", "more"],
+      expected: 'too many arguments for "xpu-ctk config default": "extra", "more": it takes ' +
+        'none: see "xpu-ctk config default --help"',
+    },
+    {
+      name: "control characters in a flag are escaped",
+      input: ["--a\r\nxpu-ctk: fake line\u0007"],
+      expected: 'unknown option "--a\\r\\nxpu-ctk: fake line\\u0007": see "xpu-ctk --help"',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const { io, out } = fakeIo();
+      const error = await assertRejectsError(() => ctkMain(c.input, io), UsageError, "");
+      strictEqual(error.message, c.expected);
+      strictEqual(error.exitCode, 2);
+      strictEqual(out.stdout, "");
+      strictEqual(out.stderr, "", "no help text with an error");
+    });
+  }
+  await t.step("an unknown hook's name is quoted in its warning", async () => {
+    const { io, out } = fakeIo();
+    strictEqual(await ctkMain(["hook", "a\nb"], io), 0);
+    strictEqual(out.stderr, 'xpu-ctk: warning: unknown hook "a\\nb": ignoring it\n');
+  });
+  await t.step("--help still prints the help, on stdout", async () => {
+    const { io, out } = fakeIo();
+    strictEqual(await ctkMain(["cdi", "--help"], io), 0);
+    match(out.stdout, /^Usage: xpu-ctk cdi \[options\] \[command\]/);
   });
 });
 

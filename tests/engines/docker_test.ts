@@ -3,10 +3,11 @@
  * `case.json` (the request), `configure.json` and `unconfigure.json` (absent: the file is gone).
  */
 
-import { match, ok, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { configureDocker, unconfigureDocker } from "../../src/engines/docker.ts";
+import { assertThrowsError } from "../helpers/assert_error.ts";
 import { assertGolden, readFixture } from "../helpers/golden.ts";
 
 const DIR = `${REPO_ROOT}/fixtures/engines/docker`;
@@ -70,4 +71,179 @@ Deno.test("docker daemon.json: configure and unconfigure golden cases", async (t
       strictEqual(reverted.memory, undefined);
     });
   }
+});
+
+Deno.test("docker daemon.json: a key the edit touches may not appear twice", async (t) => {
+  const request = {
+    handlers: [{ name: "xpu", path: "/usr/bin/xpu-container-runtime" }],
+    defaultRuntime: "xpu",
+    cdi: true,
+  };
+  const cases: { name: string; input: string; expected: string }[] = [
+    {
+      name: "default-runtime: dockerd reads the last, --set-as-default would do nothing",
+      input: '{\n  "default-runtime": "runc",\n  "debug": true,\n  "default-runtime": "crun"\n}\n',
+      expected: `Cannot update "${FILE}": "default-runtime" appears twice, lines 2 and 4: ` +
+        "dockerd reads the last, so an edit of the first would not count: remove one and re-run",
+    },
+    {
+      name: "runtimes",
+      input: '{\n  "runtimes": {},\n  "runtimes": {"crun": {"path": "/c"}}\n}\n',
+      expected: '"runtimes" appears twice, lines 2 and 3',
+    },
+    {
+      name: "the handler being configured",
+      input: '{"runtimes": {"xpu": {"path": "/a"}, "xpu": {"path": "/b"}}}',
+      expected: '"runtimes.xpu" appears twice, on line 1 (columns 15 and 38)',
+    },
+    {
+      name: "features.cdi",
+      input: '{\n  "features": {\n    "cdi": false,\n    "cdi": true\n  }\n}\n',
+      expected: '"features.cdi" appears twice, lines 3 and 4',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      for (
+        const plan of [
+          () => configureDocker(FILE, c.input, request, undefined),
+          () => unconfigureDocker(FILE, c.input, { names: ["xpu"] }, undefined),
+        ]
+      ) {
+        const error = assertThrowsError(plan, ConfigError, c.expected);
+        strictEqual(error.path, FILE);
+        strictEqual(error.message.split("\n").length, 1);
+      }
+    });
+  }
+  await t.step("a duplicate the edit does not touch stays (dockerd reads it as before)", () => {
+    const input = '{\n  "debug": true,\n  "debug": false\n}\n';
+    const after = configureDocker(FILE, input, request, undefined).after!;
+    ok(after.startsWith('{\n  "debug": true,\n  "debug": false,\n'), after);
+    strictEqual(JSON.parse(after).debug, false);
+  });
+  await t.step("a duplicate handler that is not being edited stays", () => {
+    const input = '{"runtimes": {"crun": {"path": "/a"}, "crun": {"path": "/b"}}}';
+    const after = configureDocker(FILE, input, request, undefined).after!;
+    strictEqual(JSON.parse(after).runtimes.crun.path, "/b");
+  });
+});
+
+Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, never crashes", async (t) => {
+  const request = {
+    handlers: [{ name: "xpu", path: "/usr/bin/xpu-container-runtime" }],
+    defaultRuntime: "xpu",
+    cdi: false,
+  };
+  const nested = (levels: number) => `{\n  "x": ${"[".repeat(levels)}${"]".repeat(levels)}\n}\n`;
+  const cases: { name: string; input: string; expected: string }[] = [
+    {
+      name: "5,000 levels of nesting",
+      input: nested(5_000),
+      expected: `Cannot parse "${FILE}", line 2, column 519: the document nests deeper than 512 ` +
+        "levels here",
+    },
+    { name: "100,000 levels", input: nested(100_000), expected: "nests deeper than 512 levels" },
+    {
+      name: "a byte-order mark (Go's encoding/json rejects it)",
+      input: '\uFEFF{"debug": true}',
+      expected:
+        `Cannot parse "${FILE}", line 1, column 1: the file starts with a byte-order mark ` +
+        "(U+FEFF), which Go's encoding/json rejects",
+    },
+    {
+      name: "\\q escape",
+      input: '{\n  "data-root": "/var/\\q"\n}\n',
+      expected: "line 2, column 16: invalid escape character",
+    },
+    { name: "NUL in a string", input: '{"a": "\0"}', expected: "invalid character in a string" },
+    {
+      name: "1e999 (Go's float64 cannot hold it)",
+      input: '{\n  "max-concurrent-downloads": 1e999\n}\n',
+      expected: 'line 2, column 31: the number "1e999" is too large for dockerd',
+    },
+    {
+      name: "2^53+1 where an object goes",
+      input: '{"runtimes": 9007199254740993}',
+      expected: '"runtimes" is a number, expected an object',
+    },
+    {
+      name: "a handler that is a string, with a line break in its name",
+      input: '{"runtimes": {"a\\nb": "x"}}',
+      expected: '"runtimes.a\\nb" is a string, expected an object',
+    },
+    {
+      name: "the document is an array",
+      input: "[]",
+      expected: "line 1, column 1: the document is an array, expected an object",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const error = assertThrowsError(
+        () => configureDocker(FILE, c.input, request, undefined),
+        ConfigError,
+        c.expected,
+      );
+      strictEqual(error.message.split("\n").length, 1);
+    });
+  }
+  await t.step(
+    "blank: dockerd reads no settings; configure writes them, revert gives it back",
+    () => {
+      const configured = configureDocker(FILE, "\n", request, undefined);
+      strictEqual(JSON.parse(configured.after!)["default-runtime"], "xpu");
+      const reverted = unconfigureDocker(
+        FILE,
+        configured.after,
+        { names: ["xpu"] },
+        configured.memory,
+      );
+      strictEqual(reverted.after, '{\n  "default-runtime": "runc"\n}\n');
+      strictEqual(unconfigureDocker(FILE, "\n", { names: ["xpu"] }, undefined).after, "\n");
+    },
+  );
+  await t.step("2^53+1 elsewhere is kept byte for byte", () => {
+    const input = '{\n  "max-file": 9007199254740993\n}\n';
+    ok(configureDocker(FILE, input, request, undefined).after!.includes("9007199254740993"));
+  });
+  await t.step("an empty runtimes map the file had comes back on revert", () => {
+    const input = '{\n  "runtimes": {},\n  "debug": true\n}\n';
+    const configured = configureDocker(
+      FILE,
+      input,
+      { ...request, defaultRuntime: undefined },
+      undefined,
+    );
+    const edited = configured.after!.replace('"debug": true', '"debug": false');
+    const reverted = unconfigureDocker(FILE, edited, { names: ["xpu"] }, configured.memory);
+    strictEqual(reverted.after, '{\n  "runtimes": {},\n  "debug": false\n}\n');
+  });
+  await t.step("a handler already as asked stays on revert, as before the configure", () => {
+    const input =
+      '{\n  "runtimes": {\n    "xpu": {\n      "path": "/usr/bin/xpu-container-runtime",\n' +
+      '      "runtimeArgs": []\n    }\n  }\n}\n';
+    const configured = configureDocker(FILE, input, request, undefined);
+    const reverted = unconfigureDocker(
+      FILE,
+      configured.after,
+      { names: ["xpu"] },
+      configured.memory,
+    );
+    deepStrictEqual(JSON.parse(reverted.after!), {
+      ...JSON.parse(input),
+      "default-runtime": "runc",
+    });
+  });
+  await t.step("a default named like an Object method is no runtime", () => {
+    const input = '{"default-runtime": "constructor"}';
+    const configured = configureDocker(FILE, input, request, undefined);
+    const reverted = unconfigureDocker(
+      FILE,
+      configured.after + " ",
+      { names: ["xpu"] },
+      configured.memory,
+    );
+    strictEqual(JSON.parse(reverted.after!)["default-runtime"], "runc");
+  });
 });

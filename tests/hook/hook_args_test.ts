@@ -58,6 +58,16 @@ Deno.test("parseHookArgs reads Go-style flags before the command", async (t) => 
       expected: { command: "prestart", debug: false, version: false, help: false },
     },
     {
+      name: "-debug=1 and -debug=F as Go's ParseBool reads them",
+      input: ["-debug=1", "-debug=F", "-debug=t", "prestart"],
+      expected: { command: "prestart", debug: true, version: false, help: false },
+    },
+    {
+      name: "a lone - is the command, as in Go",
+      input: ["-"],
+      expected: { command: "-", debug: false, version: false, help: false },
+    },
+    {
       name: "no args: no command",
       input: [],
       expected: { debug: false, version: false, help: false },
@@ -77,6 +87,23 @@ Deno.test("parseHookArgs rejects bad flags with a UsageError", async (t) => {
       expected: { fragment: '"-config="' },
     },
     { name: "unknown flag -frob", input: ["-frob", "prestart"], expected: { fragment: '"-frob"' } },
+    {
+      name: "an upper-case flag is a flag, not the command",
+      input: ["-CONFIG", "/x", "prestart"],
+      expected: { fragment: 'flag "-CONFIG": unknown flag' },
+    },
+    { name: "---x: bad flag syntax", input: ["---x"], expected: { fragment: "bad flag syntax" } },
+    { name: "-=x: bad flag syntax", input: ["-=x"], expected: { fragment: "bad flag syntax" } },
+    {
+      name: "-debug=yes is no boolean",
+      input: ["-debug=yes", "prestart"],
+      expected: { fragment: '"yes" is not a boolean' },
+    },
+    {
+      name: "a flag with a line break is quoted with escapes, one line",
+      input: ["-fr\nob", "prestart"],
+      expected: { fragment: 'flag "-fr\\nob": unknown flag' },
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, ExecError, SpecError } from "../../src/core/errors.ts";
+import { ConfigError, ExecError, SpecError, UsageError } from "../../src/core/errors.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { HOOK_USAGE } from "../../src/hook/hook_args.ts";
 import { type HookIo, hookMain, type HookOutcome } from "../../src/hook/main.ts";
@@ -79,20 +79,6 @@ Deno.test("hookMain: flags and commands that need no container", async (t) => {
       expected: { outcome: { exitCode: 0 }, stdout: HOOK_USAGE, stderr: "" },
     },
     {
-      name: "no command: usage on stderr, exit 2",
-      input: [],
-      expected: { outcome: { exitCode: 2 }, stdout: "", stderr: HOOK_USAGE },
-    },
-    {
-      name: "unknown command: named, then usage, exit 2",
-      input: ["x"],
-      expected: {
-        outcome: { exitCode: 2 },
-        stdout: "",
-        stderr: `Unknown command "x"\n\n${HOOK_USAGE}`,
-      },
-    },
-    {
       name: "poststart is a no-op",
       input: ["poststart"],
       expected: { outcome: { exitCode: 0 }, stdout: "", stderr: "" },
@@ -114,6 +100,41 @@ Deno.test("hookMain: flags and commands that need no container", async (t) => {
       assert.equal(out.stdout, c.expected.stdout);
       assert.equal(out.stderr, c.expected.stderr);
       assert.equal(out.stdinReads, 0, "stdin is not read");
+    });
+  }
+});
+
+Deno.test("hookMain: a missing or unknown command is one usage line (exit 2), no usage text", async (t) => {
+  const cases: { name: string; input: string[]; expected: { fragment: string } }[] = [
+    {
+      name: "no command",
+      input: [],
+      expected: { fragment: "Cannot run the hook: no command given: pass prestart, poststart" },
+    },
+    {
+      name: "unknown command, named",
+      input: ["x"],
+      expected: { fragment: 'unknown command "x": use prestart, poststart or poststop' },
+    },
+    {
+      name: "a command with a line break is quoted with escapes",
+      input: ["pre\nstart\u001b[2J"],
+      expected: { fragment: 'unknown command "pre\\nstart\\u001b[2J"' },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const { out, io } = fakeIo({ stdin: "not json" });
+      const error = await assertRejectsError(
+        () => hookMain(c.input, io),
+        UsageError,
+        c.expected.fragment,
+      );
+      assert.equal(error.exitCode, 2);
+      assert.equal(error.message.split("\n").length, 1);
+      assert.equal(out.stdout, "");
+      assert.equal(out.stderr, "", "no usage text: that is for -help");
+      assert.equal(out.stdinReads, 0);
     });
   }
 });

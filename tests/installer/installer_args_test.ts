@@ -49,8 +49,14 @@ Deno.test("splitArgs names the variable and the problem for unbalanced input", (
   assertThrowsError(
     () => splitArgs('"x', "--runtime-args"),
     UsageError,
-    `--runtime-args ""x": a " is never closed`,
+    `--runtime-args "\\"x": a " is never closed`,
   );
+  const error = assertThrowsError(
+    () => splitArgs("--config\n'x", "RUNTIME_ARGS"),
+    UsageError,
+    `RUNTIME_ARGS "--config\\n'x": a ' is never closed`,
+  );
+  strictEqual(error.message.split("\n").length, 1, "the line break is escaped");
   assertThrowsError(() => splitArgs("x\\", "RUNTIME_ARGS"), UsageError, "ends with a backslash");
 });
 
@@ -175,7 +181,13 @@ Deno.test("bad values name their flag or variable", () => {
     ],
     [
       () => resolveInstallOptions({ kernelModule: "xpu; rm -rf /" }, {}, "/t", SOURCE, CWD),
-      `--kernel-module "xpu; rm -rf /": a module name has only`,
+      `--kernel-module "xpu; rm -rf /": a module name has at most 55 letters, digits, - and _`,
+    ],
+    [
+      // The next flag taken for the name.
+      () => resolveInstallOptions({ kernelModule: "--no-daemon" }, {}, "/t", SOURCE, CWD),
+      `--kernel-module "--no-daemon": a module name has at most 55 letters, digits, - and _, and ` +
+      "does not start with -",
     ],
     [
       () => resolveInstallOptions({ cdiEnabled: true, cdiOutputDir: "cdi" }, {}, "/t", SOURCE, CWD),

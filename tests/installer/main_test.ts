@@ -95,9 +95,9 @@ Deno.test("usage mistakes exit 2 before anything runs", async () => {
   };
   const cases: [string[], string][] = [
     [["/a", "/b"], `unexpected argument "/b"`],
-    [["install"], "required option '--toolkit-root <dir>' not specified"],
-    [["delete"], "required option '--toolkit-root <dir>' not specified"],
-    [["--bogus"], "unknown option '--bogus'"],
+    [["install"], 'required option "--toolkit-root <dir>" not specified'],
+    [["delete"], 'required option "--toolkit-root <dir>" not specified'],
+    [["--bogus"], 'unknown option "--bogus"'],
     [["-r", "podman"], `--runtime "podman"`],
   ];
   for (const [args, fragment] of cases) {
@@ -119,4 +119,40 @@ Deno.test("--help and --version print on stdout and exit 0", async () => {
   const version = io();
   strictEqual(await installerMain(["--version"], version.tool, "/opt"), 0);
   strictEqual(version.out.stdout, "0.1.0\n");
+});
+
+Deno.test("usage errors are one line with values quoted; help only on --help", async () => {
+  const record = {
+    installed: [] as InstallOptions[],
+    actions: [] as string[],
+    args: [] as string[][],
+  };
+  const cases: [string[], string][] = [
+    [
+      ["--runtim", "docker"],
+      'unknown option "--runtim" (did you mean "--runtime"?): see "xpu-ctk-installer --help"',
+    ],
+    [["-r", "dock\ner"], 'Cannot use --runtime "dock\\ner": use docker, containerd or crio'],
+    [["/a", "b\u0000"], 'unexpected argument "b\\u0000": pass exactly one DESTINATION'],
+    [["-u", "--config 'x"], `Cannot use --runtime-args "--config 'x": a ' is never closed`],
+    [["install", "--toolkit-root"], 'option "--toolkit-root <dir>" needs a value'],
+    [
+      ["--driver-root", "/x", "install", "--toolkit-root", "/t"],
+      'Cannot use "--driver-root" before "install": there it is an option of the daemon form: ' +
+      'put it after "install"',
+    ],
+    [["-n", "delete", "--toolkit-root", "/t"], '"delete" does not take it'],
+  ];
+  for (const [args, fragment] of cases) {
+    const { tool, out } = io();
+    const error = await assertRejectsError(
+      () => installerMain(args, tool, "/opt", deps(record)),
+      UsageError,
+      fragment,
+    );
+    strictEqual(error.exitCode, 2);
+    strictEqual(error.message.split("\n").length, 1, error.message);
+    strictEqual(out.stdout + out.stderr, "");
+  }
+  deepStrictEqual(record, { installed: [], actions: [], args: [] });
 });
