@@ -143,6 +143,10 @@ function lowLevelRuntimes(
  */
 export async function runDaemon(settings: DaemonSettings, deps: DaemonDeps): Promise<number> {
   const { log } = deps;
+  // RUNTIME_ARGS are checked before the pid file is taken or anything is logged.
+  const tail = ["--runtime", settings.engine, ...settings.runtimeArgs, settings.toolkitDir];
+  const setup = await deps.parseRuntime(["setup", ...tail]);
+  const cleanup = await deps.parseRuntime(["cleanup", ...tail]);
   const pidFile = acquirePidFile(settings.pidFile);
   let stopSignal: string | undefined;
   let settingUp = true;
@@ -157,9 +161,6 @@ export async function runDaemon(settings: DaemonSettings, deps: DaemonDeps): Pro
   });
   try {
     log(`started (pid ${Deno.pid}, pid file ${settings.pidFile})`);
-    const tail = ["--runtime", settings.engine, ...settings.runtimeArgs, settings.toolkitDir];
-    const setup = await deps.parseRuntime(["setup", ...tail]);
-    const cleanup = await deps.parseRuntime(["cleanup", ...tail]);
     const install = {
       ...settings.install,
       lowLevelRuntimes: lowLevelRuntimes(settings, setup, log),
