@@ -7,7 +7,8 @@
  */
 
 import { type CdiDevice, cdiFormatOf, type CdiSpec, parseCdiSpec } from "./cdi_spec.ts";
-import { errorMessage } from "./errors.ts";
+import { errorMessage, SpecError } from "./errors.ts";
+import { FileKindError, kindOfInfo } from "./open_no_follow.ts";
 
 /** A spec file that loaded. */
 export interface CdiSource {
@@ -68,8 +69,9 @@ export function buildCdiRegistry(
       } else if (source.priority < old.source.priority) {
         registry.shadowed.push({ name, winner: old.source.path, hidden: source.path });
       } else {
-        const message =
-          `conflicting device "${name}" (specs "${source.path}", "${old.source.path}")`;
+        // Paths quoted as in JSON: a file name may hold a newline, the message must not.
+        const message = `conflicting device "${name}" ` +
+          `(specs ${JSON.stringify(source.path)}, ${JSON.stringify(old.source.path)})`;
         registry.errors.push({ path: source.path, message }, { path: old.source.path, message });
         conflicts.add(name);
       }
@@ -94,7 +96,12 @@ const realReader: CdiDirReader = {
       return undefined;
     }
   },
-  readTextFile: (path) => Deno.readTextFileSync(path),
+  readTextFile(path) {
+    // A FIFO (or a link to one) in a spec dir would block the read until someone writes to it.
+    const kind = kindOfInfo(Deno.statSync(path));
+    if (kind !== "regular file") throw new FileKindError(path, kind);
+    return Deno.readTextFileSync(path);
+  },
 };
 
 /** Loads every spec in `dirs` (missing dirs are skipped) into a registry. */
@@ -109,13 +116,35 @@ export async function loadCdiRegistry(
     for (const name of names) {
       const path = `${dir.replace(/\/+$/, "")}/${name}`;
       try {
-        sources.push({ path, priority, spec: await parseCdiSpec(reader.readTextFile(path), path) });
+        sources.push({
+          path,
+          priority,
+          spec: await parseCdiSpec(readSpecText(reader, path), path),
+        });
       } catch (error) {
         failed.push({ path, message: errorMessage(error) });
       }
     }
   }
   return buildCdiRegistry(dirs, sources, failed);
+}
+
+/**
+ * A spec file's text.
+ *
+ * @throws {SpecError} naming the file when it cannot be read (gone, permissions, a FIFO)
+ */
+function readSpecText(reader: CdiDirReader, path: string): string {
+  try {
+    return reader.readTextFile(path);
+  } catch (error) {
+    const detail = error instanceof FileKindError ? error.detail : errorMessage(error);
+    throw new SpecError(
+      `Cannot read CDI spec ${JSON.stringify(path)}: ${detail}: fix the file or remove it`,
+      { path },
+      { cause: error },
+    );
+  }
 }
 
 /** The device names the registry knows for a kind, sorted. */

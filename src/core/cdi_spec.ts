@@ -11,7 +11,8 @@
 import { classNameProblem, deviceNameProblem, vendorNameProblem } from "./cdi_name.ts";
 import { cdiVersionProblem } from "./cdi_version.ts";
 import { HOOK_STAGES } from "./container_edits.ts";
-import { describePosition, SpecError } from "./errors.ts";
+import { describePosition, errorMessage, SpecError } from "./errors.ts";
+import { findDepthExcess, MAX_JSON_DEPTH } from "./json_depth.ts";
 import { findJsonSyntaxError } from "./json_syntax.ts";
 
 /** A device node edit. */
@@ -171,8 +172,20 @@ export function formatFieldPath(at: FieldPath): string {
   return at.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
 }
 
+/** A value from the document in double quotes, escaped (as in JSON) so a message stays one line. */
+function quote(value: string | undefined): string {
+  return JSON.stringify(value ?? "");
+}
+
+/**
+ * A plain object, as JSON and YAML maps give: not an array, and not what a YAML tag makes (a
+ * `Set` from `!!set`, a `Map` from `!!omap`, a `Date`, the bytes of `!!binary`), whose content
+ * would otherwise pass as an empty or odd-keyed object.
+ */
 function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  if (typeof v !== "object" || v === null) return false;
+  const prototype = Object.getPrototypeOf(v);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function describeType(field: Field): string {
@@ -199,7 +212,7 @@ function shapeProblem(value: unknown, shape: Shape, at: FieldPath): CdiProblem |
       return {
         at: here,
         onKey: true,
-        message: `unknown field "${key}"${at.length ? ` in ${formatFieldPath(at)}` : ""}`,
+        message: `unknown field ${quote(key)}${at.length ? ` in ${formatFieldPath(at)}` : ""}`,
       };
     }
     if (item === null || item === undefined) continue;
@@ -241,7 +254,7 @@ function envProblem(env: readonly string[] | undefined, at: FieldPath): CdiProbl
   const i = (env ?? []).findIndex((e) => !(e.indexOf("=") > 0));
   return i < 0 ? undefined : {
     at: [...at, i],
-    message: `${formatFieldPath([...at, i])} "${env![i]}" is not NAME=VALUE`,
+    message: `${formatFieldPath([...at, i])} ${quote(env![i])} is not NAME=VALUE`,
   };
 }
 
@@ -252,8 +265,36 @@ function envProblem(env: readonly string[] | undefined, at: FieldPath): CdiProbl
 function relativeProblem(path: string, at: FieldPath): CdiProblem | undefined {
   return path.startsWith("/") ? undefined : {
     at,
-    message: `${formatFieldPath(at)} "${path}" is not an absolute path`,
+    message: `${formatFieldPath(at)} ${quote(path)} is not an absolute path`,
   };
+}
+
+/** Linux's limits: a path (with its NUL) and one name in it, in bytes. */
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/**
+ * A path that cannot name a file on Linux: one with a NUL byte (the C library reads a path only
+ * up to it, so the runtime would act on another file than the one the spec names), or one longer
+ * than the kernel takes, or with a longer name in it.
+ */
+function unusablePathProblem(
+  path: string | null | undefined,
+  at: FieldPath,
+): CdiProblem | undefined {
+  // null is an absent field here, as in the shape check.
+  if (path === undefined || path === null) return undefined;
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  const problem = path.includes("\0")
+    ? "contains a NUL byte"
+    : bytes(path) >= PATH_MAX
+    ? `is longer than ${PATH_MAX - 1} bytes`
+    : path.split("/").some((name) => bytes(name) > NAME_MAX)
+    ? `has a name longer than ${NAME_MAX} bytes`
+    : undefined;
+  if (problem === undefined) return undefined;
+  const shown = path.length > 80 ? `${quote(path.slice(0, 80))}…` : quote(path);
+  return { at, message: `${formatFieldPath(at)} ${shown} ${problem}` };
 }
 
 /** A hook of a spec that has no `env`, so runtimes start it with the container's environment. */
@@ -285,9 +326,9 @@ export function hooksWithoutEnv(spec: CdiSpec): HookWithoutEnv[] {
 
 /** The warning about a hook without `env` in the spec file `file`: one line, file and hook named. */
 export function hookWithoutEnvWarning(file: string, hook: HookWithoutEnv): string {
-  return `CDI spec "${file}": ${hook.at} ("${hook.path}") has no env, so runtimes start it with ` +
-    `the container's environment: regenerate the spec ("xpu-ctk cdi generate") or give the ` +
-    `hook an explicit env`;
+  return `CDI spec ${quote(file)}: ${hook.at} (${quote(hook.path)}) has no env, so runtimes ` +
+    `start it with the container's environment: regenerate the spec ("xpu-ctk cdi generate") ` +
+    `or give the hook an explicit env`;
 }
 
 /** Whether edits hold nothing (a device's edits must hold something). */
@@ -307,18 +348,22 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!node.path) {
       return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
     }
-    const relativeNode = relativeProblem(node.path, [...here, "path"]);
-    if (relativeNode) return relativeNode;
+    const nodePath = unusablePathProblem(node.path, [...here, "path"]) ??
+      unusablePathProblem(node.hostPath, [...here, "hostPath"]) ??
+      relativeProblem(node.path, [...here, "path"]);
+    if (nodePath) return nodePath;
     if (!["", "b", "c", "u", "p"].includes(node.type ?? "")) {
       return {
         at: [...here, "type"],
-        message: `device node "${node.path}" has type "${node.type}": use "c", "b", "u" or "p"`,
+        message: `device node ${quote(node.path)} has type ${quote(node.type)}: ` +
+          `use "c", "b", "u" or "p"`,
       };
     }
     if (!/^[rwm]*$/.test(node.permissions ?? "")) {
       return {
         at: [...here, "permissions"],
-        message: `device node "${node.path}" has permissions "${node.permissions}": use r, w and m`,
+        message: `device node ${quote(node.path)} has permissions ` +
+          `${quote(node.permissions)}: use r, w and m`,
       };
     }
   }
@@ -327,15 +372,17 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!(HOOK_STAGES as readonly string[]).includes(hook.hookName ?? "")) {
       return {
         at: [...here, "hookName"],
-        message: `${formatFieldPath(here)} has hookName "${hook.hookName ?? ""}": use one of ` +
+        message:
+          `${formatFieldPath(here)} has hookName ${quote(hook.hookName ?? "")}: use one of ` +
           HOOK_STAGES.join(", "),
       };
     }
     if (!hook.path) {
       return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
     }
-    const relativeHook = relativeProblem(hook.path, [...here, "path"]);
-    if (relativeHook) return relativeHook;
+    const hookPath = unusablePathProblem(hook.path, [...here, "path"]) ??
+      relativeProblem(hook.path, [...here, "path"]);
+    if (hookPath) return hookPath;
     const env = envProblem(hook.env, [...here, "env"]);
     if (env) return env;
   }
@@ -345,8 +392,10 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     if (!mount.containerPath) {
       return { at: here, message: `${formatFieldPath(here)} has no containerPath` };
     }
-    const relativeMount = relativeProblem(mount.containerPath, [...here, "containerPath"]);
-    if (relativeMount) return relativeMount;
+    const mountPath = unusablePathProblem(mount.hostPath, [...here, "hostPath"]) ??
+      unusablePathProblem(mount.containerPath, [...here, "containerPath"]) ??
+      relativeProblem(mount.containerPath, [...here, "containerPath"]);
+    if (mountPath) return mountPath;
   }
   const closID = edits.intelRdt?.closID;
   if (
@@ -356,7 +405,7 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
   ) {
     return {
       at: [...at, "intelRdt", "closID"],
-      message: `intelRdt.closID "${closID}" is not a valid name`,
+      message: `intelRdt.closID ${quote(closID)} is not a valid name`,
     };
   }
   const hosts = new Set<string>();
@@ -387,7 +436,10 @@ export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
   if (!spec.kind) return { at: ["kind"], message: "kind is missing" };
   const slash = spec.kind.indexOf("/");
   if (slash <= 0 || slash === spec.kind.length - 1) {
-    return { at: ["kind"], message: `kind "${spec.kind}" must have the form "vendor/class"` };
+    return {
+      at: ["kind"],
+      message: `kind ${quote(spec.kind)} must have the form "vendor/class"`,
+    };
   }
   const kindProblem = vendorNameProblem(spec.kind.slice(0, slash)) ??
     classNameProblem(spec.kind.slice(slash + 1));
@@ -402,13 +454,16 @@ export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
     if (isEmptyEdits(device.containerEdits ?? undefined)) {
       return {
         at: [...here, "containerEdits"],
-        message: `device "${device.name}" has no containerEdits`,
+        message: `device ${quote(device.name)} has no containerEdits`,
       };
     }
     const edits = editsProblem(device.containerEdits, [...here, "containerEdits"]);
     if (edits) return edits;
     if (seen.has(device.name)) {
-      return { at: [...here, "name"], message: `device "${device.name}" is defined twice` };
+      return {
+        at: [...here, "name"],
+        message: `device ${quote(device.name)} is defined twice`,
+      };
     }
     seen.add(device.name);
   }
@@ -429,14 +484,17 @@ async function yamlModule(): Promise<YamlModule> {
   return await import("yaml");
 }
 
-/** Finds the line and column of a field (or of its key) in the text, through YAML's syntax tree. */
+/**
+ * Finds the line and column of a field (or of its key) in the text, through YAML's syntax tree;
+ * nothing when the tree does not have it.
+ */
 async function locate(
   text: string,
   problem: CdiProblem,
 ): Promise<{ line?: number; column?: number }> {
   const yaml = await yamlModule();
   const lineCounter = new yaml.LineCounter();
-  const doc = yaml.parseDocument(text, { lineCounter });
+  const doc = yaml.parseDocument(text, { lineCounter, uniqueKeys: false, logLevel: "error" });
   const rangeOf = (node: unknown): number | undefined =>
     yaml.isNode(node) && node.range ? node.range[0] : undefined;
   let offset: number | undefined;
@@ -456,57 +514,204 @@ async function locate(
   const { line, col } = lineCounter.linePos(offset);
   return { line, column: col };
 }
+
+/** How often aliases may be expanded in one YAML document (`yaml`'s own default, made explicit). */
+const MAX_ALIAS_COUNT = 100;
+
+const FIX = "fix the spec or remove the file";
+
+/** A spec that does not load: the file, the position when known, the detail as one line. */
+function loadError(
+  where: { path: string; line?: number; column?: number },
+  detail: string,
+  cause?: unknown,
+): SpecError {
+  return new SpecError(
+    singleLine(`Cannot load CDI spec ${describePosition(where)}: ${detail}: ${FIX}`),
+    where,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
 /**
- * Parses and validates a CDI spec file's text (JSON for `.json`, YAML otherwise).
+ * A message as one line: control characters and line separators (from a quoted value, a key, a
+ * file name, a library's message) escaped as in JSON.
+ */
+function singleLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const escaped = JSON.stringify(c).slice(1, -1);
+    return escaped.length > 1 ? escaped : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** 1-based line and column of an offset. */
+function positionOf(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
+}
+
+function parseJsonDocument(text: string, path: string): unknown {
+  const deep = findDepthExcess(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    throw loadError(
+      { path, line: deep.line, column: deep.column },
+      `the document nests deeper than ${deep.limit} levels`,
+    );
+  }
+  // The scanner also rejects repeated keys, as the reference's strict reader does.
+  const found = findJsonSyntaxError(text, { uniqueKeys: true });
+  if (found) throw loadError({ path, line: found.line, column: found.column }, found.detail);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    // Not reached: the scanner accepts what JSON.parse accepts.
+    throw loadError({ path }, errorMessage(error).split("\n")[0], error);
+  }
+}
+
+/**
+ * Where a YAML text first nests deeper than `limit` levels, block collections (`- - - x`,
+ * indentation) and flow collections alike. `yaml`'s parser keeps its open nodes on a stack of its
+ * own (it does not recurse); its composer and `toJS` do, so this runs before them and stops at the
+ * first lexeme past the limit (a hundred thousand `[` cost no more than 513).
+ */
+function yamlDepthExcess(
+  yaml: YamlModule,
+  text: string,
+  limit: number,
+): { line: number; column: number } | undefined {
+  const parser = new yaml.Parser();
+  const collections = new Set(["block-map", "block-seq", "flow-collection"]);
+  for (const lexeme of new yaml.Lexer().lex(text)) {
+    const offset = parser.offset;
+    for (const _ of parser.next(lexeme)) {
+      // Finished top-level tokens: only the depth matters here.
+    }
+    // The stack holds the document, each open collection and a scalar being read; it is short
+    // for any real spec, and this stops as soon as it is long.
+    if (parser.stack.length > limit) {
+      const depth = parser.stack.filter((token) => collections.has(token.type)).length;
+      if (depth > limit) return positionOf(text, offset);
+    }
+  }
+  return undefined;
+}
+
+/** An absent key (`? ` with nothing, `: x`): equal to another absent key, as in `yaml`. */
+const NO_KEY = Symbol("no key");
+
+/**
+ * Where the first key (in the text) is that repeats one before it in the same map: keys are equal
+ * as `yaml`'s `uniqueKeys` check has them (scalars by value, other nodes by identity), found with
+ * a set per map and without recursion.
+ */
+function firstRepeatedKey(yaml: YamlModule, root: unknown): number | undefined {
+  let first: number | undefined;
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (yaml.isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const { key, value } of node.items) {
+        stack.push(key, value);
+        // yaml compares values with ===, under which NaN is no repeat of NaN.
+        const id = key === null ? NO_KEY : yaml.isScalar(key) ? key.value : key;
+        if (typeof id === "number" && Number.isNaN(id)) continue;
+        if (!seen.has(id)) {
+          seen.add(id);
+          continue;
+        }
+        const at = yaml.isNode(key) ? key.range?.[0] : undefined;
+        if (at !== undefined && (first === undefined || at < first)) first = at;
+      }
+    } else if (yaml.isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return first;
+}
+
+async function parseYamlDocument(text: string, path: string): Promise<unknown> {
+  const yaml = await yamlModule();
+  // Not findDepthExcess: brackets in comments and single-quoted strings would count there.
+  const deep = yamlDepthExcess(yaml, text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    throw loadError(
+      { path, line: deep.line, column: deep.column },
+      `the document nests deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
+  const lineCounter = new yaml.LineCounter();
+  // logLevel "error": the library's warnings (keys that are collections) would go to stderr.
+  // Repeated keys are found below, in one pass: `uniqueKeys: true` compares every key with each
+  // one before it, which takes seconds on a map of ten thousand keys.
+  const doc = yaml.parseDocument(text, {
+    lineCounter,
+    uniqueKeys: false,
+    prettyErrors: false,
+    logLevel: "error",
+  });
+  const error = doc.errors[0];
+  const repeated = firstRepeatedKey(yaml, doc.contents);
+  if (error && (repeated === undefined || error.pos[0] <= repeated)) {
+    const pos = lineCounter.linePos(error.pos[0]);
+    const detail = error.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
+    throw loadError({ path, line: pos.line, column: pos.col }, detail, error);
+  }
+  if (repeated !== undefined) {
+    const pos = lineCounter.linePos(repeated);
+    throw loadError({ path, line: pos.line, column: pos.col }, "Map keys must be unique");
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // Resolving aliases is what fails here: an alias before its anchor, or too many expansions.
+    if (!(error instanceof Error)) throw error;
+    // The alias the message names ("Unresolved alias (…): zz"), else the first one.
+    const named = /: (\S+)$/.exec(error.message.split("\n")[0])?.[1];
+    let alias: { line: number; column: number } | undefined;
+    yaml.visit(doc, {
+      Alias(_, node) {
+        if (named !== undefined && node.source !== named) return;
+        if (node.range) {
+          const { line, col } = lineCounter.linePos(node.range[0]);
+          alias = { line, column: col };
+        }
+        return yaml.visit.BREAK;
+      },
+    });
+    const detail = /excessive alias count/i.test(error.message)
+      ? `its aliases expand more than ${MAX_ALIAS_COUNT} times (an alias bomb)`
+      : error.message.split("\n")[0];
+    throw loadError({ path, ...alias }, detail, error);
+  }
+}
+
+/**
+ * Parses and validates a CDI spec file's text (JSON for `.json`, YAML otherwise). A document
+ * nested deeper than {@link MAX_JSON_DEPTH} levels, or whose YAML aliases expand more than 100
+ * times, is refused before it is built.
  *
  * @throws {SpecError} naming the file, the line and column when known, and the problem
  */
 export async function parseCdiSpec(text: string, path: string): Promise<CdiSpec> {
-  const fix = "fix the spec or remove the file";
-  if (text.trim() === "") {
-    throw new SpecError(`Cannot load CDI spec "${path}": the file is empty: ${fix}`, { path });
-  }
-  let document: unknown;
-  if (cdiFormatOf(path) === "json") {
-    // The scanner also rejects repeated keys, as the reference's strict reader does.
-    const found = findJsonSyntaxError(text, { uniqueKeys: true });
-    if (found) {
-      const where = { path, line: found.line, column: found.column };
-      throw new SpecError(
-        `Cannot load CDI spec ${describePosition(where)}: ${found.detail}: ${fix}`,
-        where,
-      );
-    }
-    document = JSON.parse(text);
-  } else {
-    const yaml = await yamlModule();
-    const lineCounter = new yaml.LineCounter();
-    const doc = yaml.parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-    const error = doc.errors[0];
-    if (error) {
-      const pos = lineCounter.linePos(error.pos[0]);
-      const where = { path, line: pos.line, column: pos.col };
-      const detail = error.message.split("\n")[0].replace(/ at line \d+, column \d+.*$/, "");
-      throw new SpecError(
-        `Cannot load CDI spec ${describePosition(where)}: ${detail}: ${fix}`,
-        where,
-        {
-          cause: error,
-        },
-      );
-    }
-    document = doc.toJS();
-  }
+  if (text.trim() === "") throw loadError({ path }, "the file is empty");
+  const document = cdiFormatOf(path) === "json"
+    ? parseJsonDocument(text, path)
+    : await parseYamlDocument(text, path);
   if (document === null || document === undefined) {
-    throw new SpecError(`Cannot load CDI spec "${path}": the file is empty: ${fix}`, { path });
+    throw loadError({ path }, "the file is empty");
   }
   const problem = cdiSpecProblem(document);
   if (problem) {
-    const where = { path, ...(await locate(text, problem)) };
-    throw new SpecError(
-      `Cannot load CDI spec ${describePosition(where)}: ${problem.message}: ${fix}`,
-      where,
-    );
+    let position: { line?: number; column?: number } = {};
+    try {
+      position = await locate(text, problem);
+    } catch {
+      // The position is a help; the problem is reported without it.
+    }
+    throw loadError({ path, ...position }, problem.message);
   }
   return document as CdiSpec;
 }

@@ -96,18 +96,18 @@ export function normalizeCdiVersion(value: string): string {
  */
 export function cdiVersionProblem(spec: CdiSpec): string | undefined {
   const declared = normalizeCdiVersion(spec.cdiVersion ?? "");
+  // Quoted as in JSON, so that a value holding a newline keeps the message on one line.
+  const shown = JSON.stringify(spec.cdiVersion ?? "");
   if (TOO_OLD.includes(declared)) {
-    return `cdiVersion "${spec.cdiVersion}" is older than the earliest supported ${
-      CDI_VERSIONS[0]
-    }`;
+    return `cdiVersion ${shown} is older than the earliest supported ${CDI_VERSIONS[0]}`;
   }
   if (!(CDI_VERSIONS as readonly string[]).includes(declared)) {
-    return `cdiVersion "${spec.cdiVersion ?? ""}" is not a supported CDI version ` +
+    return `cdiVersion ${shown} is not a supported CDI version ` +
       `(${CDI_VERSIONS[0]} to ${CDI_VERSIONS[CDI_VERSIONS.length - 1]})`;
   }
   const minimum = minimumCdiVersion(spec);
   if (compare(declared, minimum) < 0) {
-    return `cdiVersion "${spec.cdiVersion}" is too old for the content: it needs at least ${minimum}`;
+    return `cdiVersion ${shown} is too old for the content: it needs at least ${minimum}`;
   }
   return undefined;
 }

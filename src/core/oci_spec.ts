@@ -7,6 +7,7 @@
  */
 
 import { describePosition, SpecError } from "./errors.ts";
+import { findDepthExcess, MAX_JSON_DEPTH } from "./json_depth.ts";
 import { findJsonSyntaxError } from "./json_syntax.ts";
 
 /** A JSON object as parsed: the toolkit edits only the keys it owns. */
@@ -48,12 +49,23 @@ export function parseJsonPreservingIntegers(text: string): unknown {
 
 /**
  * Parses an OCI spec file: its bytes as read (invalid UTF-8 becomes U+FFFD in the values, and
- * {@link serializeOciSpec} writes the original bytes back), or its text.
+ * {@link serializeOciSpec} writes the original bytes back), or its text. A document nested deeper
+ * than {@link MAX_JSON_DEPTH} levels is refused before anything walks it (the splice and every
+ * edit recurse).
  *
  * @throws {SpecError} naming the file, line and column when the text is not a JSON object
  */
 export function parseOciSpec(source: string | Uint8Array, path: string): OciSpec {
   const text = typeof source === "string" ? source : decodeUtf8(source);
+  const deep = findDepthExcess(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    const where = { path, line: deep.line, column: deep.column };
+    throw new SpecError(
+      `Cannot parse OCI spec ${describePosition(where)}: the document nests deeper than ` +
+        `${deep.limit} levels: the engine wrote an invalid config.json; recreate the container`,
+      where,
+    );
+  }
   let value: unknown;
   try {
     value = parseJsonPreservingIntegers(text);
@@ -80,7 +92,8 @@ export function parseOciSpec(source: string | Uint8Array, path: string): OciSpec
 }
 
 /**
- * Serialises an edited spec as a splice of `original`, the document it was parsed from: every
+ * Serialises an edited spec as a splice of `original`, the document {@link parseOciSpec} parsed
+ * it from (so nested at most {@link MAX_JSON_DEPTH} levels: the splice recurses): every
  * value the edits left equal to the original is copied byte for byte — invalid UTF-8, escapes
  * (`\u0026`), number spellings and whitespace included — and only the objects and arrays that
  * changed are rewritten, in the indentation `original` used (compact when it had no newlines),
@@ -181,7 +194,7 @@ function emitSpliced(
   const pretty = layout.indent !== undefined;
   const open = (d: number) => pretty ? layout.newline + layout.indent!.repeat(d) : "";
   if (
-    node.kind === "object" && isPlainObject(value) && isPlainObject(before)
+    node.kind === "object" && isJsonObject(value) && isJsonObject(before)
   ) {
     const entries = Object.entries(value).filter(([, v]) => isSerializable(v));
     if (entries.length === 0) return void chunks.push("{}");
@@ -239,10 +252,6 @@ function emitFresh(value: unknown, depth: number, ctx: SpliceContext): void {
 }
 
 const isRawJson = (JSON as unknown as { isRawJSON: (value: unknown) => boolean }).isRawJSON;
-
-function isPlainObject(value: unknown): value is JsonObject {
-  return isJsonObject(value) && !isRawJson(value);
-}
 
 /** Whether JSON.stringify writes the value (an object member that is not, it leaves out). */
 function isSerializable(value: unknown): boolean {
@@ -371,9 +380,15 @@ function scanJson(bytes: Uint8Array): SourceNode {
   return root;
 }
 
-/** Whether a value is a plain JSON object (not an array, not null). */
+/**
+ * Whether a value is a plain JSON object: not an array, not null, and not the frozen holder of an
+ * integer beyond 2^53 that {@link parseJsonPreservingIntegers} keeps as raw text (`JSON.rawJSON`)
+ * — an edit would otherwise take `"process": 9007199254740993` for an object and fail to write
+ * into it.
+ */
 export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !isRawJson(value);
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { describePosition, SpecError } from "./errors.ts";
+import { findDepthExcess, MAX_JSON_DEPTH } from "./json_depth.ts";
 import { findJsonSyntaxError } from "./json_syntax.ts";
 import { isJsonObject, type OciSpec, parseOciSpec, specRootfs } from "./oci_spec.ts";
 import { FileKindError } from "./open_no_follow.ts";
@@ -19,8 +20,23 @@ export interface OciState {
   pid?: number;
 }
 
-/** Reads what the hooks need from OCI state JSON: the bundle directory and the pid. */
+/**
+ * Reads what the hooks need from OCI state JSON: the bundle directory and the pid.
+ *
+ * @throws {SpecError} on `"<stdin>"` for a text that is not a JSON object (nested deeper than
+ *   {@link MAX_JSON_DEPTH} levels included), a bundle with a NUL byte, or a pid that is not one
+ */
 export function parseOciState(text: string, cwd: string): OciState {
+  const fix = "run this hook from an OCI runtime";
+  const deep = findDepthExcess(text, MAX_JSON_DEPTH);
+  if (deep !== undefined) {
+    const where = { path: "<stdin>", line: deep.line, column: deep.column };
+    throw new SpecError(
+      `Cannot parse the OCI state on ${describePosition(where)}: the document nests deeper ` +
+        `than ${deep.limit} levels: ${fix}`,
+      where,
+    );
+  }
   let state: unknown;
   try {
     state = JSON.parse(text);
@@ -29,26 +45,34 @@ export function parseOciState(text: string, cwd: string): OciState {
     const where = { path: "<stdin>", line: found?.line, column: found?.column };
     const detail = found?.detail ?? (error instanceof Error ? error.message.split("\n")[0] : error);
     throw new SpecError(
-      `Cannot parse the OCI state on ${describePosition(where)}: ${detail}: ` +
-        `run this hook from an OCI runtime`,
+      `Cannot parse the OCI state on ${describePosition(where)}: ${detail}: ${fix}`,
       where,
       { cause: error },
     );
   }
-  if (!isJsonObject(state)) {
-    throw new SpecError(
-      `Cannot parse the OCI state on "<stdin>": it is not a JSON object: ` +
-        `run this hook from an OCI runtime`,
-      { path: "<stdin>" },
-    );
-  }
-  const named = typeof state.bundle === "string" && state.bundle !== ""
-    ? state.bundle
+  const invalid = (detail: string) =>
+    new SpecError(`Cannot parse the OCI state on "<stdin>": ${detail}: ${fix}`, {
+      path: "<stdin>",
+    });
+  if (!isJsonObject(state)) throw invalid("it is not a JSON object");
+  const field = typeof state.bundle === "string" && state.bundle !== ""
+    ? "bundle"
     : typeof state.bundlePath === "string" && state.bundlePath !== ""
-    ? state.bundlePath
-    : cwd;
+    ? "bundlePath"
+    : undefined;
+  const named = field === undefined ? cwd : state[field] as string;
+  // The C library would read the path only up to the NUL: another file than the one named.
+  if (field !== undefined && named.includes("\0")) {
+    throw invalid(`"${field}" ${JSON.stringify(named)} contains a NUL byte`);
+  }
   const bundle = named.startsWith("/") ? named : `${cwd}/${named}`;
-  return typeof state.pid === "number" ? { bundle, pid: state.pid } : { bundle };
+  // A stopped container's state may carry pid 0: no process.
+  if (state.pid === undefined || state.pid === null || state.pid === 0) return { bundle };
+  if (!(Number.isSafeInteger(state.pid) && (state.pid as number) > 0)) {
+    const shown = typeof state.pid === "number" ? String(state.pid) : JSON.stringify(state.pid);
+    throw invalid(`"pid" is ${shown}, not a process id`);
+  }
+  return { bundle, pid: state.pid as number };
 }
 
 /**
@@ -71,7 +95,7 @@ export function readBundleSpec(
       ? error.message
       : error;
     throw new SpecError(
-      `Cannot read OCI spec "${path}": ${detail}: run this hook from an OCI runtime`,
+      `Cannot read OCI spec ${JSON.stringify(path)}: ${detail}: run this hook from an OCI runtime`,
       { path },
       { cause: error },
     );

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ERRNO, OsCallError } from "./libc.ts";
 import { closeFd, FileKindError, openNoFollow, readAll, statFd } from "./open_no_follow.ts";
 
 /**
@@ -19,9 +20,12 @@ import { closeFd, FileKindError, openNoFollow, readAll, statFd } from "./open_no
  * const bytes = readRegularFile("/run/bundle/config.json");
  * ```
  * @throws {FileKindError} when the path is a symbolic link, a FIFO, a directory or a device
- * @throws {OsCallError} when it cannot be opened or read (missing, permissions)
+ * @throws {OsCallError} when it cannot be opened or read (missing, permissions), or the path
+ *   holds a NUL byte (`EINVAL`)
  */
 export function readRegularFile(path: string): Uint8Array {
+  // The C string would end at the NUL: the file opened would be another than the one named.
+  if (path.includes("\0")) throw new OsCallError("open", ERRNO.EINVAL);
   const fd = openNoFollow(path, "read");
   try {
     const { kind, size } = statFd(fd);

@@ -14,6 +14,7 @@ import {
   loadCdiRegistry,
 } from "../../src/core/cdi_registry.ts";
 import type { CdiSpec } from "../../src/core/cdi_spec.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 const ETC = "/etc/cdi";
 const RUN = "/var/run/cdi";
@@ -299,6 +300,45 @@ Deno.test("loadCdiRegistry reads the spec dirs through its reader", async (t) =>
     const registry = await loadCdiRegistry(DIRS, failing);
     deepStrictEqual(origins(registry), { [`${KIND}=dev1`]: `${ETC}/a.yaml` });
     deepStrictEqual(registry.errors.map((e) => e.path), [`${ETC}/gone.json`]);
+    ok(
+      registry.errors[0].message.startsWith(`Cannot read CDI spec "${ETC}/gone.json": `),
+      registry.errors[0].message,
+    );
+  });
+
+  await t.step(
+    "hostile spec files are errors naming the file, and the good one loads",
+    async () => {
+      const { reader } = fakeReader({
+        [`${ETC}/a-bomb.yaml`]: "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a]\n" +
+          "c: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
+        [`${ETC}/b-deep.json`]: "[".repeat(100_000),
+        [`${ETC}/c-escape.json`]: '{"kind": "\\q"}',
+        [`${ETC}/d-good.yaml`]: yamlSpec(KIND, ["dev1"], "good"),
+      });
+      const registry = await loadCdiRegistry(DIRS, reader);
+      deepStrictEqual(origins(registry), { [`${KIND}=dev1`]: `${ETC}/d-good.yaml` });
+      deepStrictEqual(registry.errors.map((e) => e.path), [
+        `${ETC}/a-bomb.yaml`,
+        `${ETC}/b-deep.json`,
+        `${ETC}/c-escape.json`,
+      ]);
+      for (const error of registry.errors) {
+        ok(error.message.startsWith(`Cannot load CDI spec "${error.path}"`), error.message);
+        ok(!error.message.includes("\n"), error.message);
+      }
+    },
+  );
+
+  await t.step("a conflict between files whose names hold a newline is one line", async () => {
+    const { reader } = fakeReader({
+      [`${ETC}/a\n.yaml`]: yamlSpec(KIND, ["dev1"], "a"),
+      [`${ETC}/b.yaml`]: yamlSpec(KIND, ["dev1"], "b"),
+    });
+    const registry = await loadCdiRegistry(DIRS, reader);
+    strictEqual(registry.errors.length, 2);
+    ok(registry.errors[0].message.includes(`"${ETC}/a\\n.yaml"`), registry.errors[0].message);
+    ok(!registry.errors[0].message.includes("\n"), registry.errors[0].message);
   });
 
   await t.step("only .json and .yaml files are read (.yml is not)", async () => {
@@ -378,4 +418,24 @@ Deno.test("devicesOfKind lists a kind's resolvable device names, sorted", async 
   for (const c of cases) {
     await t.step(c.name, () => deepStrictEqual(devicesOfKind(registry, c.input), c.expected));
   }
+});
+
+Deno.test("loadCdiRegistry's own reader: a FIFO in a spec dir is an error at once", async () => {
+  await withTempDir(async (dir) => {
+    const made = new Deno.Command("mkfifo", { args: [`${dir}/a-fifo.json`] }).outputSync();
+    strictEqual(made.code, 0, "mkfifo");
+    Deno.symlinkSync(`${dir}/a-fifo.json`, `${dir}/b-link-to-fifo.yaml`);
+    Deno.writeTextFileSync(`${dir}/c.yaml`, yamlSpec(KIND, ["dev1"], "real"));
+    Deno.symlinkSync(`${dir}/c.yaml`, `${dir}/d-link.yaml`);
+    const registry = await loadCdiRegistry([dir]);
+    // The FIFO itself is not listed (only files and links are); the link to it is.
+    deepStrictEqual(registry.errors.map((e) => e.message), [
+      `Cannot read CDI spec "${dir}/b-link-to-fifo.yaml": it is a FIFO, not a regular file: ` +
+      `fix the file or remove it`,
+      // The link to the real spec loads too: the same device twice at one priority.
+      `conflicting device "${KIND}=dev1" (specs "${dir}/d-link.yaml", "${dir}/c.yaml")`,
+      `conflicting device "${KIND}=dev1" (specs "${dir}/d-link.yaml", "${dir}/c.yaml")`,
+    ]);
+    deepStrictEqual(registry.sources.map((s) => s.path), [`${dir}/c.yaml`, `${dir}/d-link.yaml`]);
+  });
 });

@@ -451,6 +451,49 @@ Deno.test("cdiSpecProblem: container-edits_test TestValidateContainerEdits", asy
       edits: { mounts: [{ hostPath: "", containerPath: "/c" }], hooks: [{ hookName: "x" }] },
       expected: { at: "hooks[0].hookName", message: /hookName "x"/ },
     },
+    {
+      name: "a NUL in deviceNodes[].path",
+      edits: { deviceNodes: [{ path: "/dev/xpu0\0/../null" }] },
+      expected: {
+        at: "deviceNodes[0].path",
+        message: /deviceNodes\[0\]\.path "\/dev\/xpu0\\u0000\/\.\.\/null" contains a NUL byte/,
+      },
+    },
+    {
+      name: "a NUL in deviceNodes[].hostPath",
+      edits: { deviceNodes: [{ path: "/dev/xpu0", hostPath: "/dev/xpu0\0" }] },
+      expected: { at: "deviceNodes[0].hostPath", message: /contains a NUL byte/ },
+    },
+    {
+      name: "a NUL in mounts[].hostPath",
+      edits: { mounts: [{ hostPath: "/usr/lib/libx.so\0", containerPath: "/usr/lib/libx.so" }] },
+      expected: { at: "mounts[0].hostPath", message: /contains a NUL byte/ },
+    },
+    {
+      name: "a NUL in mounts[].containerPath",
+      edits: { mounts: [{ hostPath: "/usr/lib/libx.so", containerPath: "/usr/\0lib" }] },
+      expected: { at: "mounts[0].containerPath", message: /contains a NUL byte/ },
+    },
+    {
+      name: "a NUL in hooks[].path",
+      edits: { hooks: [{ hookName: "createContainer", path: "/usr/bin/xpu-ctk\0", env: [] }] },
+      expected: { at: "hooks[0].path", message: /contains a NUL byte/ },
+    },
+    {
+      name: "a path longer than Linux takes",
+      edits: { deviceNodes: [{ path: "/dev" + "/x".repeat(2_048) }] },
+      expected: { at: "deviceNodes[0].path", message: /is longer than 4095 bytes$/ },
+    },
+    {
+      name: "a name longer than Linux takes",
+      edits: { mounts: [{ hostPath: `/usr/${"l".repeat(256)}`, containerPath: "/usr/lib" }] },
+      expected: { at: "mounts[0].hostPath", message: /has a name longer than 255 bytes$/ },
+    },
+    {
+      name: "hostPath null is absent",
+      edits: { deviceNodes: [{ path: "/dev/xpu0", hostPath: null }] },
+      expected: undefined,
+    },
   ];
   const places: { name: string; prefix: string; wrap: (edits: Doc) => Doc }[] = [
     {
@@ -946,5 +989,151 @@ Deno.test("hooksWithoutEnv: the hooks an older version wrote, where they are", a
         "so runtimes start it with the container's environment: regenerate the spec " +
         '("xpu-ctk cdi generate") or give the hook an explicit env',
     );
+  });
+});
+
+Deno.test("parseCdiSpec refuses hostile documents with one line naming the file", async (t) => {
+  const yamlDevice = (edits: string) =>
+    `cdiVersion: 0.5.0\nkind: xpu.dev/xpu\ndevices:\n- name: "0"\n  containerEdits:\n${edits}`;
+  const bomb = () => {
+    let text = `a: &a [${Array(10).fill("lol").join(",")}]\n`;
+    for (const [i, name] of [..."bcdefghi"].entries()) {
+      text += `${name}: &${name} [${Array(10).fill(`*${"abcdefgh"[i]}`).join(",")}]\n`;
+    }
+    return text;
+  };
+  const cases: {
+    name: string;
+    input: { text: string; path: string };
+    expected: { line?: number; column?: number; message: string };
+  }[] = [
+    {
+      name: "a YAML alias bomb",
+      input: { path: "/etc/cdi/bomb.yaml", text: bomb() },
+      expected: {
+        line: 2,
+        column: 8,
+        message: "its aliases expand more than 100 times (an alias bomb)",
+      },
+    },
+    {
+      name: "a repeated key in a map of 5,000 keys (found in one pass)",
+      input: {
+        path: "/etc/cdi/keys.yaml",
+        text: Array.from({ length: 5_000 }, (_, i) => `k${i}: 1\n`).join("") + "k5: 2\n",
+      },
+      expected: { line: 5_001, column: 1, message: "Map keys must be unique" },
+    },
+    {
+      name: "a repeated key before a later syntax error is the one reported",
+      input: { path: "/etc/cdi/dup.yaml", text: "kind: a\nkind: b\nx: [\n" },
+      expected: { line: 2, column: 1, message: "Map keys must be unique" },
+    },
+    {
+      name: "a YAML alias before its anchor",
+      input: { path: "/etc/cdi/alias.yaml", text: "cdiVersion: *v\nkind: &v x\n" },
+      expected: { line: 1, column: 13, message: "Unresolved alias" },
+    },
+    {
+      name: 'an invalid "\\q" escape in JSON',
+      input: { path: "/etc/cdi/q.json", text: '{"cdiVersion": "0.5.0\\q"}' },
+      expected: { line: 1, column: 22, message: 'invalid escape "\\q"' },
+    },
+    {
+      name: "5,000 levels of JSON nesting",
+      input: {
+        path: "/etc/cdi/deep.json",
+        text: `{"kind": ${"[".repeat(5_000)}${"]".repeat(5_000)}}`,
+      },
+      expected: { line: 1, column: 521, message: "the document nests deeper than 512 levels" },
+    },
+    {
+      name: "100,000 levels of JSON nesting, unclosed",
+      input: { path: "/etc/cdi/deep.json", text: '{"a":'.repeat(100_000) },
+      expected: { line: 1, column: 2561, message: "the document nests deeper than 512 levels" },
+    },
+    {
+      name: "100,000 levels of YAML flow sequences",
+      input: { path: "/etc/cdi/deep.yaml", text: `kind: ${"[".repeat(100_000)}` },
+      expected: { line: 1, column: 518, message: "the document nests deeper than 512 levels" },
+    },
+    {
+      name: "100,000 levels of YAML block sequences",
+      input: { path: "/etc/cdi/deep.yaml", text: "- ".repeat(100_000) + "x\n" },
+      expected: { line: 1, column: 1025, message: "the document nests deeper than 512 levels" },
+    },
+    {
+      name: "a NUL in a YAML deviceNodes[].path",
+      input: {
+        path: "/etc/cdi/nul.yaml",
+        text: yamlDevice('    deviceNodes:\n    - path: "/dev/xpu0\\0"\n'),
+      },
+      expected: {
+        line: 7,
+        column: 13,
+        message: 'devices[0].containerEdits.deviceNodes[0].path "/dev/xpu0\\u0000" contains a NUL',
+      },
+    },
+    {
+      name: "a YAML !!set where an object goes",
+      input: { path: "/etc/cdi/set.yaml", text: yamlDevice("    !!set {env}\n") },
+      expected: { line: 6, column: 11, message: "devices[0].containerEdits must be an object" },
+    },
+    {
+      name: "a YAML !!omap where a map of strings goes",
+      input: {
+        path: "/etc/cdi/omap.yaml",
+        text: "cdiVersion: 0.6.0\nkind: xpu.dev/xpu\nannotations: !!omap [a: b]\n",
+      },
+      expected: { line: 3, column: 21, message: "annotations must be a map of strings" },
+    },
+    {
+      name: "a newline in a value is escaped",
+      input: {
+        path: "/etc/cdi/newline.yaml",
+        text: yamlDevice('    env: ["NO_EQUALS\\nSIGN"]\n'),
+      },
+      expected: { line: 6, message: '"NO_EQUALS\\nSIGN" is not NAME=VALUE' },
+    },
+    {
+      name: "a newline in the vendor (cdi_name's message) is escaped",
+      input: {
+        path: "/etc/cdi/vendor.json",
+        text: '{"cdiVersion": "0.5.0", "kind": "xpu\\n.dev/xpu", "devices": []}',
+      },
+      expected: { line: 1, message: 'vendor "xpu\\n.dev"' },
+    },
+    {
+      name: "2^53+1 where the spec has an object",
+      input: {
+        path: "/etc/cdi/big.json",
+        text: '{"cdiVersion": "0.5.0", "kind": "x.dev/x", "containerEdits": 9007199254740993}',
+      },
+      expected: { line: 1, column: 62, message: "containerEdits must be an object" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const error = await assertRejectsError(
+        () => parseCdiSpec(c.input.text, c.input.path),
+        SpecError,
+        c.expected.message,
+      );
+      strictEqual(error.path, c.input.path);
+      match(error.message, /^Cannot load CDI spec "/);
+      match(error.message, /: fix the spec or remove the file$/);
+      ok(!/[\n\r]/.test(error.message), `one line: ${JSON.stringify(error.message)}`);
+      strictEqual(error.line, c.expected.line, error.message);
+      if (c.expected.column !== undefined) strictEqual(error.column, c.expected.column);
+    });
+  }
+  await t.step("the legitimate spec next to them still loads", async () => {
+    const spec = await parseCdiSpec(
+      yamlDevice("    deviceNodes:\n    - path: /dev/xpu0\n      hostPath: /dev/xpu0\n"),
+      "/etc/cdi/xpu.yaml",
+    );
+    deepStrictEqual(spec.devices[0].containerEdits.deviceNodes, [
+      { path: "/dev/xpu0", hostPath: "/dev/xpu0" },
+    ]);
   });
 });

@@ -229,6 +229,11 @@ Deno.test("cdiVersionProblem", async (t) => {
       expected: /"" is not a supported CDI version/,
     },
     {
+      name: "a newline and a quote in the value are escaped: the message stays one line",
+      input: spec({ cdiVersion: '0.5.0\n"x' }),
+      expected: /^cdiVersion "0\.5\.0\\n\\"x" is not a supported CDI version/,
+    },
+    {
       name: '"v0.5.0": the leading v is optional',
       input: spec({
         cdiVersion: "v0.5.0",

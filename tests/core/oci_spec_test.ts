@@ -1,6 +1,9 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { applyContainerEdits } from "../../src/core/container_edits.ts";
 import { SpecError } from "../../src/core/errors.ts";
+import { MAX_JSON_DEPTH } from "../../src/core/json_depth.ts";
 import {
+  isJsonObject,
   isPrivileged,
   type OciSpec,
   parseOciSpec,
@@ -438,4 +441,97 @@ Deno.test("values read from a spec with invalid bytes elsewhere are the UTF-8 te
   strictEqual(env.get("XPU_VISIBLE_DEVICES"), "0,1");
   strictEqual(env.get("NAME"), "café");
   strictEqual(env.get("BAD"), "\uFFFD\uFFFD");
+});
+
+Deno.test("parseOciSpec refuses nesting deeper than the limit, before anything recurses", async (t) => {
+  const cases: { name: string; input: string; expected: { line: number; column: number } }[] = [
+    {
+      name: "5,000 levels of arrays in annotations",
+      input: `{"annotations": ${"[".repeat(5_000)}${"]".repeat(5_000)}}`,
+      expected: { line: 1, column: 16 + MAX_JSON_DEPTH },
+    },
+    {
+      name: "100,000 levels of objects",
+      input: '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000),
+      expected: { line: 1, column: 5 * MAX_JSON_DEPTH + 1 },
+    },
+    {
+      name: "100,000 levels, unclosed, on line 2",
+      input: '{\n "x": ' + "[".repeat(100_000),
+      expected: { line: 2, column: 6 + MAX_JSON_DEPTH },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      throws(() => parseOciSpec(new TextEncoder().encode(c.input), PATH), (error: unknown) => {
+        ok(error instanceof SpecError, `expected SpecError, got ${error}`);
+        deepStrictEqual({ line: error.line, column: error.column }, c.expected);
+        strictEqual(
+          error.message,
+          `Cannot parse OCI spec "${PATH}", line ${c.expected.line}, column ` +
+            `${c.expected.column}: the document nests deeper than ${MAX_JSON_DEPTH} levels: ` +
+            `the engine wrote an invalid config.json; recreate the container`,
+        );
+        return true;
+      });
+    });
+  }
+  await t.step("the limit itself is fine, and the spec is edited and written back", () => {
+    const deep = "[".repeat(MAX_JSON_DEPTH - 2) + "]".repeat(MAX_JSON_DEPTH - 2);
+    const text = `{"annotations": {"deep": ${deep}}, "process": {"env": []}}`;
+    const spec = parseOciSpec(text, PATH);
+    applyContainerEdits(spec, { env: ["A=1"] });
+    const written = serializeOciSpec(spec, text);
+    ok(written.includes(deep), "the deep value is copied");
+    deepStrictEqual((parseOciSpec(written, PATH).process as OciSpec).env, ["A=1"]);
+  });
+});
+
+Deno.test("an integer beyond 2^53 where config.json has an object or array is a SpecError", async (t) => {
+  const BIG = "9007199254740993";
+  const cases: { name: string; input: string; expected: string }[] = [
+    { name: "process", input: `{"process": ${BIG}}`, expected: '"process" is not an object' },
+    { name: "linux", input: `{"linux": ${BIG}}`, expected: '"linux" is not an object' },
+    {
+      name: "process.env",
+      input: `{"process": {"env": ${BIG}}}`,
+      expected: '"process.env" is not an array',
+    },
+    {
+      name: "linux.resources.devices",
+      input: `{"linux": {"resources": {"devices": ${BIG}}}}`,
+      expected: '"linux.resources.devices" is not an array',
+    },
+  ];
+  const edits = {
+    env: ["A=1"],
+    deviceNodes: [{ path: "/dev/xpu0", type: "c" as const, major: 1, minor: 11 }],
+  };
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const spec = parseOciSpec(c.input, PATH);
+      throws(() => applyContainerEdits(spec, edits), (error: unknown) => {
+        ok(error instanceof SpecError, `expected SpecError, got ${error}`);
+        strictEqual(error.message, c.expected);
+        return true;
+      });
+    });
+  }
+  await t.step("as the whole document", () => {
+    throws(() => parseOciSpec(BIG, PATH), (error: unknown) => {
+      ok(error instanceof SpecError && error.message.includes("not a JSON object"), `${error}`);
+      return true;
+    });
+  });
+  await t.step("isJsonObject: the raw integer is no object", () => {
+    strictEqual(isJsonObject((parseOciSpec(`{"a": ${BIG}}`, PATH)).a), false);
+    strictEqual(isJsonObject({}), true);
+  });
+  await t.step("where a number belongs, the spec is still edited, digits kept", () => {
+    const text = `{"process": {"env": [], "rlimits": [{"hard": ${BIG}}]}}`;
+    const spec = parseOciSpec(text, PATH);
+    applyContainerEdits(spec, edits);
+    const written = serializeOciSpec(spec, text);
+    ok(written.includes(`"hard": ${BIG}`), written);
+  });
 });

@@ -196,3 +196,67 @@ Deno.test("a hook's config.json must be a regular file: a FIFO or a link fails a
     });
   }
 });
+
+Deno.test("parseOciState refuses a state that is no OCI state, in one line", async (t) => {
+  const cases: { name: string; input: string; expected: string }[] = [
+    {
+      name: "5,000 levels of nesting",
+      input: `{"annotations": ${"[".repeat(5_000)}${"]".repeat(5_000)}}`,
+      expected: '"<stdin>", line 1, column 528: the document nests deeper than 512 levels',
+    },
+    {
+      name: "100,000 levels of nesting, unclosed",
+      input: '{"a":'.repeat(100_000),
+      expected: '"<stdin>", line 1, column 2561: the document nests deeper than 512 levels',
+    },
+    {
+      name: 'an invalid "\\q" escape',
+      input: '{"bundle": "/b\\q"}',
+      expected: '"<stdin>", line 1, column 15: invalid escape "\\q"',
+    },
+    {
+      name: "2^53+1 as the document",
+      input: "9007199254740993",
+      expected: '"<stdin>": it is not a JSON object',
+    },
+    {
+      name: "a NUL in the bundle",
+      input: '{"bundle": "/run/b\\u0000/../../etc", "pid": 1}',
+      expected: '"bundle" "/run/b\\u0000/../../etc" contains a NUL byte',
+    },
+    {
+      name: "a NUL in bundlePath",
+      input: '{"bundlePath": "/b\\u0000"}',
+      expected: '"bundlePath" "/b\\u0000" contains a NUL byte',
+    },
+    { name: "a fractional pid", input: '{"pid": 1.5}', expected: '"pid" is 1.5, not a process id' },
+    { name: "a negative pid", input: '{"pid": -1}', expected: '"pid" is -1, not a process id' },
+    {
+      name: "a pid beyond 2^53",
+      input: '{"pid": 9007199254740993}',
+      expected: '"pid" is 9007199254740992, not a process id',
+    },
+    {
+      name: "a pid too large for a double",
+      input: '{"pid": 1e400}',
+      expected: '"pid" is Infinity, not a process id',
+    },
+    {
+      name: "a pid as a string",
+      input: '{"pid": "12"}',
+      expected: '"pid" is "12", not a process id',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const error = assertThrowsError(() => parseOciState(c.input, "/cwd"), SpecError, c.expected);
+      assert.ok(error.message.startsWith("Cannot parse the OCI state on "), error.message);
+      assert.ok(error.message.endsWith(": run this hook from an OCI runtime"), error.message);
+      assert.ok(!error.message.includes("\n"), error.message);
+      assert.equal(error.path, "<stdin>");
+    });
+  }
+  await t.step("pid 0 (a stopped container) is no pid; the bundle is still read", () => {
+    assert.deepEqual(parseOciState('{"pid": 0, "bundle": "/b"}', "/cwd"), { bundle: "/b" });
+  });
+});

@@ -110,3 +110,17 @@ Deno.test("readRegularFile on a FIFO returns at once in a fresh process", async 
     );
   });
 });
+
+Deno.test("readRegularFile refuses a path with a NUL byte instead of reading a shorter one", async () => {
+  await withTempDir((dir) => {
+    // The C string would end at the NUL, which names this file.
+    Deno.writeTextFileSync(`${dir}/config`, "{}");
+    const error = assertThrowsError(
+      () => readRegularFile(`${dir}/config\0.json`),
+      OsCallError,
+      "open: ",
+    );
+    strictEqual(error.code, "EINVAL");
+    deepStrictEqual(readRegularFile(`${dir}/config`), new TextEncoder().encode("{}"));
+  });
+});

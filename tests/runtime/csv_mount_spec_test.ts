@@ -131,6 +131,66 @@ Deno.test("parseCsvMountSpec reads <type>, <path> lines", async (t) => {
         skipped: [{ line: 1, text: ", /dev/xpu0", reason: 'unknown type ""' }],
       },
     },
+    {
+      name: "a NUL byte in a path skipped (the C library would read a shorter path)",
+      input: "lib, /usr/lib/libxpu.so\0.1\nlib, /usr/lib/libxpu.so.1\n",
+      expected: {
+        entries: [{ type: "lib", path: "/usr/lib/libxpu.so.1" }],
+        skipped: [{ line: 1, text: "lib, /usr/lib/libxpu.so\0.1", reason: "NUL byte" }],
+      },
+    },
+    {
+      name: "a NUL byte in a dev name skipped",
+      input: "dev, xpu\x000\n",
+      expected: {
+        entries: [],
+        skipped: [{ line: 1, text: "dev, xpu\x000", reason: "the path contains a NUL byte" }],
+      },
+    },
+    {
+      name: "a glob's character class out of order skipped; a valid one kept",
+      input: "lib, /usr/lib/libxpu[z-a].so\nlib, /usr/lib/libxpu[a-z].so\n",
+      expected: {
+        entries: [{ type: "lib", path: "/usr/lib/libxpu[a-z].so" }],
+        skipped: [{
+          line: 1,
+          text: "lib, /usr/lib/libxpu[z-a].so",
+          reason: 'invalid glob: "libxpu[z-a].so" is not a valid pattern',
+        }],
+      },
+    },
+    {
+      name: "a name longer than 255 bytes skipped (a glob part may be longer)",
+      input: `lib, /usr/${"x".repeat(256)}\nlib, /usr/${"*".repeat(300)}\n`,
+      expected: {
+        entries: [{ type: "lib", path: `/usr/${"*".repeat(300)}` }],
+        skipped: [{
+          line: 1,
+          text: `lib, /usr/${"x".repeat(256)}`,
+          reason: "longer than 255 bytes",
+        }],
+      },
+    },
+    {
+      name: "a path longer than 4095 bytes skipped",
+      input: `dir, ${"/a".repeat(2_048)}\n`,
+      expected: {
+        entries: [],
+        skipped: [{
+          line: 1,
+          text: `dir, ${"/a".repeat(2_048)}`,
+          reason: "longer than 4095 bytes",
+        }],
+      },
+    },
+    {
+      name: "a line separator in a type is escaped in the reason",
+      input: "d\u2028ev, /dev/xpu0\n",
+      expected: {
+        entries: [],
+        skipped: [{ line: 1, text: "d\u2028ev, /dev/xpu0", reason: 'unknown type "d\\u2028ev"' }],
+      },
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
