@@ -20,7 +20,7 @@ import {
 import { parseProfiles } from "./config_profiles.ts";
 import { BUILTIN_PROFILES, findProfile } from "./device_profile.ts";
 import { ConfigError, describePosition } from "./errors.ts";
-import { isTable, tomlErrorDetail } from "./toml_table.ts";
+import { isTable, readTomlStatements, tomlErrorDetail } from "./toml_table.ts";
 
 /** The system-wide config file. */
 export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
@@ -61,7 +61,15 @@ export function parseConfig(text: string, path: string): { config: Config; warni
   try {
     tree = parse(text) as Record<string, unknown>;
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
+    if (!(error instanceof TomlError)) {
+      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
+      throw new ConfigError(
+        `Cannot parse "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
+          `check the file's syntax and re-run`,
+        { path },
+        { cause: error },
+      );
+    }
     const detail = tomlErrorDetail(error);
     const where = { path, line: error.line, column: error.column };
     throw new ConfigError(
@@ -249,9 +257,10 @@ function checkValue(
 }
 
 /**
- * The 1-based line where a dotted key (or table header) is defined, found by a light scan of the
- * text; `undefined` when the scan cannot tell. The n-th table of an array of tables
- * (`[[a.b]]`) is addressed with its index: `a.b.1.key`.
+ * The 1-based line where a dotted key (or table header) is defined, found from the statements of
+ * the text (quoted and escaped key parts, multi-line values and all); `undefined` when the text
+ * does not say. The n-th table of an array of tables (`[[a.b]]`) is addressed with its index:
+ * `a.b.1.key`.
  */
 export function findKeyLine(text: string, key: string): number | undefined {
   const want = key.split(".");
@@ -259,37 +268,22 @@ export function findKeyLine(text: string, key: string): number | undefined {
     parts.length === want.length && parts.every((p, i) => p === want[i]);
   let table: string[] = [];
   const arrayTables = new Map<string, number>();
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    const header = /^(\[\[?)\s*([^\]]+?)\s*\]\]?/.exec(line);
-    if (header) {
-      table = splitDottedKey(header[2]);
-      if (header[1] === "[[") {
-        const name = table.join(".");
+  for (const statement of readTomlStatements(text)) {
+    if (statement.kind !== "value") {
+      table = statement.key;
+      if (statement.kind === "array") {
+        const name = JSON.stringify(table);
         const index = arrayTables.get(name) ?? 0;
         arrayTables.set(name, index + 1);
         table = [...table, String(index)];
       }
-      if (same(table)) return i + 1;
+      if (same(table)) return statement.first + 1;
       continue;
     }
-    const assignment =
-      /^((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=/
-        .exec(line);
-    if (!assignment) continue;
-    const full = [...table, ...splitDottedKey(assignment[1])];
+    const full = [...table, ...statement.key];
     if (same(full) || (full.length > want.length && same(full.slice(0, want.length)))) {
-      return i + 1;
+      return statement.first + 1;
     }
   }
   return undefined;
-}
-
-function splitDottedKey(text: string): string[] {
-  const parts: string[] = [];
-  for (const match of text.matchAll(/"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+)/g)) {
-    parts.push(match[1] ?? match[2] ?? match[3]);
-  }
-  return parts;
 }

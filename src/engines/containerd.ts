@@ -15,7 +15,7 @@
  */
 
 import { parse, stringify, TomlError } from "smol-toml";
-import { ConfigError, describePosition } from "../core/errors.ts";
+import { ConfigError, describePosition, quoted } from "../core/errors.ts";
 import {
   type ConfigureRequest,
   type FileChange,
@@ -25,15 +25,15 @@ import {
   withoutHandlers,
 } from "./engine_edit.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
+import { TomlEditor, tomlKey, tomlValue } from "./toml_edit.ts";
 import {
-  readTomlLayout,
-  removeEmptyTomlTable,
-  removeTomlValue,
-  setTomlValue,
-  tomlValue,
-  tomlValueText,
-} from "./toml_edit.ts";
-import { getAt, isTable, type Table, tomlErrorDetail } from "../core/toml_table.ts";
+  cloneToml,
+  getAt,
+  isTable,
+  setAt,
+  type Table,
+  tomlErrorDetail,
+} from "../core/toml_table.ts";
 
 /** containerd's config file. */
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
@@ -62,7 +62,15 @@ export function parseContainerdConfig(text: string, file: string): Table {
   try {
     return parse(text) as Table;
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
+    if (!(error instanceof TomlError)) {
+      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
+      throw new ConfigError(
+        `Cannot parse "${file}": the TOML parser failed (${errorText(error)}): check the file ` +
+          `with "containerd config dump" and re-run`,
+        { path: file },
+        { cause: error },
+      );
+    }
     const where = { path: file, line: error.line, column: error.column };
     const detail = tomlErrorDetail(error);
     throw new ConfigError(
@@ -72,6 +80,35 @@ export function parseContainerdConfig(text: string, file: string): Table {
       { cause: error },
     );
   }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
+}
+
+/**
+ * Parses a text this module edited: a failure is ours, not the user's, and says so.
+ *
+ * @throws {ConfigError} when the edit would not parse
+ */
+function parseEdited(text: string, file: string, action: string): Table {
+  try {
+    return parseContainerdConfig(text, file);
+  } catch (error) {
+    throw editFailure(error, file, action);
+  }
+}
+
+function editFailure(error: unknown, file: string, action: string): ConfigError {
+  const detail = error instanceof ConfigError && error.line !== undefined
+    ? `line ${error.line} of the result would not parse`
+    : "the result would not parse";
+  return new ConfigError(
+    `Cannot ${action} "${file}" safely: ${detail}: nothing was written; edit the file by hand ` +
+      `or report this`,
+    { path: file },
+    { cause: error },
+  );
 }
 
 /**
@@ -102,13 +139,15 @@ export function runtimeTable(
   const candidates = [typeof defaultName === "string" ? defaultName : "runc", "runc", "crun"];
   const source = candidates
     .filter((name) => !ours.includes(name))
-    .map((name) => all[name])
+    .map((name) => getAt(all, [name]))
     .find((t): t is Table =>
       isTable(t) && (t.runtime_type === undefined || t.runtime_type === RUNC_V2)
     );
-  const copy = structuredClone(source ?? {});
-  const options = isTable(copy.options) ? copy.options : {};
-  return { ...copy, runtime_type: RUNC_V2, options: { ...options, BinaryName: handler.path } };
+  const table = cloneToml(source ?? {});
+  setAt(table, ["runtime_type"], RUNC_V2);
+  if (!isTable(getAt(table, ["options"]))) setAt(table, ["options"], {});
+  setAt(table, ["options", "BinaryName"], handler.path);
+  return table;
 }
 
 /** Every leaf of a table as [path, value]; arrays are leaves. */
@@ -120,8 +159,22 @@ function leaves(table: Table, prefix: readonly string[]): [string[], unknown][] 
   );
 }
 
+/** Whether two parsed TOML values are the same (dates by their TOML form, NaN is NaN). */
 function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (a instanceof Date || b instanceof Date) {
+    return a instanceof Date && b instanceof Date && a.toISOString() === b.toISOString();
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
+      a.every((item, i) => sameValue(item, b[i]));
+  }
+  if (isTable(a) || isTable(b)) {
+    if (!isTable(a) || !isTable(b)) return false;
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length &&
+      keys.every((key) => Object.hasOwn(b, key) && sameValue(a[key], b[key]));
+  }
+  return Object.is(a, b);
 }
 
 /** The keys a configure sets, for a config document of `version`. */
@@ -142,41 +195,91 @@ function desiredKeys(
   return keys;
 }
 
-/** Edits `keys` into `text` in place, remembering what each held. */
+/**
+ * The document with the default runtime an earlier configure of ours replaced: a handler takes
+ * the user's default runtime's settings, not those of the handler we made the default.
+ */
+function asBeforeOurDefault(doc: Table, cri: readonly string[], memory?: RevertMemory): Table {
+  const path = [...cri, "containerd", "default_runtime_name"];
+  const change = memory?.changes.find((c) => c.path.join("\0") === path.join("\0"));
+  if (change === undefined) return doc;
+  const view = cloneToml(doc);
+  const containerd = getAt(view, path.slice(0, -1));
+  if (!isTable(containerd)) return doc;
+  delete containerd.default_runtime_name;
+  if (change.had) {
+    try {
+      setAt(containerd, ["default_runtime_name"], parse(`v = ${change.value}\n`).v);
+    } catch {
+      // A memory value that is not TOML: no default, as if the file named none.
+    }
+  }
+  return view;
+}
+
+/** Edits `keys` into `text` (parsed: `current`) in place, remembering what each held. */
 function editInPlace(
   file: string,
   text: string,
+  current: Table,
   keys: [string[], unknown][],
   memory: RevertMemory,
 ): string {
-  let result = text;
-  const current = parseContainerdConfig(text, file);
+  // One editor for all keys: the text is read once, however many keys and tables it has.
+  const editor = new TomlEditor(text, { file });
   for (const [path, value] of keys) {
     const existing = getAt(current, path);
     if (sameValue(existing, value)) continue;
+    const edited = editor.set(path, tomlValue(value));
     rememberChange(memory, {
       path,
       had: existing !== undefined,
-      value: existing === undefined
-        ? undefined
-        : tomlValueText(result, path) ?? tomlValue(existing),
+      value: existing === undefined ? undefined : edited.previous ?? tomlValue(existing),
     });
-    const edited = setTomlValue(result, path, tomlValue(value), { file });
-    result = edited.text;
     memory.created.push(...edited.createdTables);
   }
+  const result = editor.text;
   // The edit must read back as exactly what was meant.
-  const check = parseContainerdConfig(result, file);
+  const check = parseEdited(result, file, "update");
   for (const [path, value] of keys) {
     if (!sameValue(getAt(check, path), value)) {
       throw new ConfigError(
-        `Cannot update "${file}" safely: "${path.join(".")}" would not read back as ` +
+        `Cannot update "${file}" safely: "${tomlKey(path)}" would not read back as ` +
           `${tomlValue(value)}: nothing was written; edit the file by hand or report this`,
         { path: file },
       );
     }
   }
   return result;
+}
+
+/** A value as a message shows it: a table, an array, a date or the value itself. */
+function describeValue(value: unknown): string {
+  if (isTable(value)) return "a table";
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  return typeof value === "string" ? quoted(value) : String(value);
+}
+
+/**
+ * Refuses keys whose path runs through a value that is not a table (or that would replace a
+ * table with a value): writing them would drop what the user has there.
+ *
+ * @throws {ConfigError} naming the key in the way
+ */
+function checkTablesOnPaths(doc: Table, keys: [string[], unknown][], file: string): void {
+  for (const [path, value] of keys) {
+    for (let n = 1; n <= path.length; n++) {
+      const at = getAt(doc, path.slice(0, n));
+      const leaf = n === path.length;
+      if (at === undefined || (leaf ? !isTable(at) || isTable(value) : isTable(at))) continue;
+      throw new ConfigError(
+        `Cannot update "${file}": "${tomlKey(path.slice(0, n))}" is ${describeValue(at)}, ` +
+          `expected ${leaf ? "a value" : "a table"}: fix or remove that key and re-run`,
+        { path: file },
+      );
+    }
+  }
 }
 
 /** Options of the containerd planners. */
@@ -187,14 +290,171 @@ export interface ContainerdFiles {
   dropIn: string;
 }
 
-/** Whether `imports` already covers `path` (exactly, or by a `*` glob). */
-function importsCover(imports: unknown, path: string): boolean {
+/**
+ * Whether `imports` already lists `dropIn` as containerd reads it: each entry cleaned, a relative
+ * one taken from the main file's dir, and one with a `*` matched as a glob.
+ */
+function importsCover(imports: unknown, dropIn: string, config: string): boolean {
   if (!Array.isArray(imports)) return false;
-  return imports.some((item) =>
-    typeof item === "string" &&
-    (item === path ||
-      new RegExp(`^${item.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`).test(path))
-  );
+  const target = cleanPath(dropIn);
+  return imports.some((item) => {
+    if (typeof item !== "string") return false;
+    let path = cleanPath(item);
+    if (!path.startsWith("/")) {
+      path = cleanPath(`${config.slice(0, config.lastIndexOf("/") + 1)}${path}`);
+    }
+    return path.includes("*") ? matchFilepathGlob(path, target) : path === target;
+  });
+}
+
+/** Go's `filepath.Clean` (on Unix): the shortest lexically equivalent path. */
+function cleanPath(path: string): string {
+  const rooted = path.startsWith("/");
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part !== "..") parts.push(part);
+    else if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
+    else if (!rooted) parts.push(part);
+  }
+  const joined = parts.join("/");
+  return rooted ? `/${joined}` : joined || ".";
+}
+
+/**
+ * Whether `path` is one of the files Go's `filepath.Glob(pattern)` finds (on Unix): `*` is any
+ * run and `?` any one character except `/`, `[a-z]` / `[^a-z]` a class, `\` escapes the next
+ * character. A malformed pattern matches nothing. The pattern is interpreted here, character by
+ * character, never turned into a regular expression.
+ */
+export function matchFilepathGlob(pattern: string, path: string): boolean {
+  // Glob checks the whole pattern first, then matches it one path element at a time.
+  if (globMatch([...pattern], []) === "bad") return false;
+  const patterns = pattern.split("/");
+  const names = path.split("/");
+  return patterns.length === names.length &&
+    patterns.every((part, i) => globMatch([...part], [...names[i]]) === true);
+}
+
+type GlobResult = boolean | "bad";
+
+/** Go's `filepath.Match` over code points. */
+function globMatch(pattern: string[], name: string[]): GlobResult {
+  let p = 0;
+  let s = 0;
+  chunks: while (p < pattern.length) {
+    const { star, chunk, rest } = scanChunk(pattern, p);
+    p = rest;
+    // A trailing * matches the rest unless it holds a separator.
+    if (star && chunk.length === 0) return !name.slice(s).includes("/");
+    const here = matchChunk(chunk, name, s);
+    if (typeof here === "number" && (here === name.length || p < pattern.length)) {
+      s = here;
+      continue;
+    }
+    if (here === "bad") return "bad";
+    if (star) {
+      // The star takes one more character each time (never a separator).
+      for (let i = s; i < name.length && name[i] !== "/"; i++) {
+        const later = matchChunk(chunk, name, i + 1);
+        if (typeof later === "number") {
+          if (p >= pattern.length && later < name.length) continue;
+          s = later;
+          continue chunks;
+        }
+        if (later === "bad") return "bad";
+      }
+    }
+    // No match: still "bad" if the rest of the pattern is malformed.
+    while (p < pattern.length) {
+      const next = scanChunk(pattern, p);
+      p = next.rest;
+      if (matchChunk(next.chunk, [], 0) === "bad") return "bad";
+    }
+    return false;
+  }
+  return s === name.length;
+}
+
+/** The leading stars and the chunk up to the next star outside a class. */
+function scanChunk(
+  pattern: string[],
+  from: number,
+): { star: boolean; chunk: string[]; rest: number } {
+  let p = from;
+  let star = false;
+  while (pattern[p] === "*") {
+    p++;
+    star = true;
+  }
+  let inRange = false;
+  let i = p;
+  for (; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") {
+      if (i + 1 < pattern.length) i++;
+    } else if (c === "[") inRange = true;
+    else if (c === "]") inRange = false;
+    else if (c === "*" && !inRange) break;
+  }
+  return { star, chunk: pattern.slice(p, i), rest: i };
+}
+
+/**
+ * Matches a chunk (no star) at `name[from]`: the index after it, `false` when it does not match,
+ * `"bad"` when the chunk is malformed (checked to its end even after a mismatch).
+ */
+function matchChunk(chunk: string[], name: string[], from: number): number | false | "bad" {
+  let failed = false;
+  let s = from;
+  let i = 0;
+  while (i < chunk.length) {
+    if (s >= name.length) failed = true;
+    const c = chunk[i];
+    if (c === "[") {
+      const r = failed ? -1 : name[s++].codePointAt(0)!;
+      i++;
+      const negated = chunk[i] === "^";
+      if (negated) i++;
+      let matched = false;
+      for (let ranges = 0;; ranges++) {
+        if (chunk[i] === "]" && ranges > 0) {
+          i++;
+          break;
+        }
+        const lo = classChar(chunk, i);
+        if (lo === "bad") return "bad";
+        const hi = chunk[lo.next] === "-" ? classChar(chunk, lo.next + 1) : lo;
+        if (hi === "bad") return "bad";
+        if (lo.code <= r && r <= hi.code) matched = true;
+        i = hi.next;
+      }
+      if (matched === negated) failed = true;
+    } else if (c === "?") {
+      if (!failed && name[s++] === "/") failed = true;
+      i++;
+    } else {
+      let literal = c;
+      if (c === "\\") {
+        i++;
+        if (i >= chunk.length) return "bad";
+        literal = chunk[i];
+      }
+      if (!failed && name[s++] !== literal) failed = true;
+      i++;
+    }
+  }
+  return failed ? false : s;
+}
+
+/** One character of a class (`\` escapes it); "bad" at the chunk's end, `-` or `]`. */
+function classChar(chunk: string[], at: number): { code: number; next: number } | "bad" {
+  let i = at;
+  if (i >= chunk.length || chunk[i] === "-" || chunk[i] === "]") return "bad";
+  if (chunk[i] === "\\" && ++i >= chunk.length) return "bad";
+  const code = chunk[i].codePointAt(0)!;
+  // A class must be closed: a character cannot end the chunk.
+  return i + 1 >= chunk.length ? "bad" : { code, next: i + 1 };
 }
 
 /**
@@ -215,10 +475,11 @@ export function configureContainerd(
     texts.dropInMemory?.request ?? texts.configMemory?.request,
     request,
   );
+  const inPlace = files.dropIn === "" || version === 1;
   const keys = desiredKeys(
-    doc,
+    inPlace ? asBeforeOurDefault(doc, CRI_PLUGIN[version], texts.configMemory) : doc,
     version,
-    files.dropIn === "" || version === 1 ? request : effective,
+    inPlace ? request : effective,
   );
   const mainMemory = beginMemory(texts.configMemory, {
     engine: "containerd",
@@ -226,9 +487,8 @@ export function configureContainerd(
     before: mainText,
   });
 
-  if (files.dropIn === "" || version === 1) {
-    const start = mainText ?? setTomlValue("", ["version"], "2", { file: files.config }).text;
-    const after = editInPlace(files.config, start, keys, mainMemory);
+  if (inPlace) {
+    const after = editInPlace(files.config, mainText ?? "version = 2\n", doc, keys, mainMemory);
     if (after === mainText) {
       const kept = texts.configMemory ? { ...texts.configMemory, request: effective } : undefined;
       return [{ path: files.config, before: mainText, after: mainText, memory: kept }];
@@ -241,19 +501,13 @@ export function configureContainerd(
   // The drop-in: the main file's whole CRI plugin section and our keys, as one document
   // (containerd 1.6 lets an imported plugin section replace the main file's entirely).
   const cri = CRI_PLUGIN[version];
-  const section = structuredClone(getAt(doc, cri));
+  checkTablesOnPaths(doc, keys, files.config);
+  const section = getAt(doc, cri);
   const merged: Table = { version };
-  let target: Table = merged;
-  for (const key of cri.slice(0, -1)) target = (target[key] = {}) as Table;
-  target[cri[cri.length - 1]] = isTable(section) ? section : {};
-  for (const [path, value] of keys) {
-    let at: Table = merged;
-    for (const key of path.slice(0, -1)) {
-      at = (isTable(at[key]) ? at[key] : (at[key] = {})) as Table;
-    }
-    at[path[path.length - 1]] = value;
-  }
+  setAt(merged, cri, isTable(section) ? cloneToml(section) : {});
+  for (const [path, value] of keys) setAt(merged, path, value);
   const dropInText = DROP_IN_HEADER + stringify(merged).replace(/\n*$/, "\n");
+  parseEdited(dropInText, files.dropIn, "write");
   const changes: FileChange[] = [];
   const dropInMemory = beginMemory(texts.dropInMemory, {
     engine: "containerd",
@@ -278,10 +532,17 @@ export function configureContainerd(
       memory: dropInMemory,
     });
   }
-  if (!importsCover(doc.imports, files.dropIn)) {
+  if (doc.imports !== undefined && !Array.isArray(doc.imports)) {
+    throw new ConfigError(
+      `Cannot update "${files.config}": "imports" is ${describeValue(doc.imports)}, expected an ` +
+        `array of paths: fix or remove that key and re-run`,
+      { path: files.config },
+    );
+  }
+  if (!importsCover(doc.imports, files.dropIn, files.config)) {
     const imports = Array.isArray(doc.imports) ? [...doc.imports, files.dropIn] : [files.dropIn];
     const start = mainText ?? "version = 2\n";
-    const after = editInPlace(files.config, start, [[["imports"], imports]], mainMemory);
+    const after = editInPlace(files.config, start, doc, [[["imports"], imports]], mainMemory);
     mainMemory.after = after;
     changes.push({ path: files.config, before: mainText, after, memory: mainMemory, mode: 0o644 });
   }
@@ -328,6 +589,44 @@ export function unconfigureContainerd(
 }
 
 /**
+ * Parses the text a revert made of `original`: a syntax error of the user's file is theirs (and
+ * reported as such), any other is ours.
+ */
+function parseReverted(text: string, original: string, file: string): Table {
+  try {
+    return parseContainerdConfig(text, file);
+  } catch (error) {
+    if (text === original) throw error;
+    parseContainerdConfig(original, file);
+    throw editFailure(error, file, "revert");
+  }
+}
+
+/**
+ * The config version as the text being reverted states it (a root key, so read from its line;
+ * the whole text is parsed once the revert is done).
+ */
+function versionIn(editor: TomlEditor, original: string, file: string): unknown {
+  const written = editor.valueText(["version"]);
+  if (written === undefined) return undefined;
+  try {
+    return parse(`v = ${written}\n`).v;
+  } catch {
+    return parseReverted(editor.text, original, file).version;
+  }
+}
+
+/** The document before our first edit (`undefined`: there was no file, or it does not parse). */
+function parsedBefore(memory: RevertMemory): Table | undefined {
+  if (memory.before === null) return undefined;
+  try {
+    return parse(memory.before) as Table;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Reverts our edits of `names` both ways: files we left untouched since come back byte for byte;
  * otherwise our keys are removed or restored, a default runtime that named a removed handler is
  * restored (or set to `runc`), and the drop-in is removed.
@@ -362,38 +661,44 @@ function revertContainerd(
     changes.push({ path: files.config, before: text, after: memory.before, memory: undefined });
     return changes;
   }
-  let result = text;
+  // Configured through the drop-in, the main file untouched (its imports covered it): the
+  // handlers it has are the user's.
+  if (memory === undefined && texts.dropInMemory !== undefined) return changes;
+  const editor = new TomlEditor(text, { file: files.config });
   for (const change of [...(memory?.changes ?? [])].reverse()) {
-    result = change.had
-      ? setTomlValue(result, change.path, String(change.value), { file: files.config }).text
-      : removeTomlValue(result, change.path);
+    if (change.had) editor.set(change.path, String(change.value));
+    else editor.remove(change.path);
   }
-  const doc = parseContainerdConfig(result, files.config);
-  const version = configVersion(doc, files.config);
-  const cri = CRI_PLUGIN[version];
+  const cri =
+    CRI_PLUGIN[configVersion({ version: versionIn(editor, text, files.config) }, files.config)];
+  const runtimes = [...cri, "containerd", "runtimes"];
   // Whatever of our handlers is still there (a configure without memory) goes too.
+  const before = memory ? parsedBefore(memory) : undefined;
   for (const name of request.names) {
-    const prefix = [...cri, "containerd", "runtimes", name];
-    const had = memory?.changes.some((c) => c.had && prefix.every((p, i) => c.path[i] === p));
-    if (had) continue;
-    for (
-      const entry of readTomlLayout(result).entries.filter((e) =>
-        prefix.every((p, i) => e.path[i] === p)
-      )
-    ) {
-      result = removeTomlValue(result, entry.path);
-    }
-    result = removeEmptyTomlTable(result, [...prefix, "options"]);
-    result = removeEmptyTomlTable(result, prefix);
-  }
-  const defaultPath = [...cri, "containerd", "default_runtime_name"];
-  const current = getAt(parseContainerdConfig(result, files.config), defaultPath);
-  if (typeof current === "string" && request.names.includes(current)) {
-    result = setTomlValue(result, defaultPath, tomlValue("runc"), { file: files.config }).text;
+    const prefix = [...runtimes, name];
+    // A handler the file had before our first configure is the user's: the replay restored it.
+    if (isTable(getAt(before, prefix))) continue;
+    editor.removeUnder(prefix);
+    editor.removeEmptyTable([...prefix, "options"]);
+    editor.removeEmptyTable(prefix);
   }
   for (const table of [...(memory?.created ?? [])].sort((a, b) => b.length - a.length)) {
-    result = removeEmptyTomlTable(result, table, { evenWithSubTables: true });
+    editor.removeEmptyTable(table, { evenWithSubTables: true });
   }
+  // One parse checks the result (and, for a file without memory, that it was TOML at all).
+  const reverted = parseReverted(editor.text, text, files.config);
+  const defaultPath = [...cri, "containerd", "default_runtime_name"];
+  const current = getAt(reverted, defaultPath);
+  if (
+    typeof current === "string" && request.names.includes(current) &&
+    !isTable(getAt(reverted, [...runtimes, current])) &&
+    !(memory && getAt(before, defaultPath) === current)
+  ) {
+    // A default that names a handler we removed: runc, unless the user had it so before.
+    editor.set(defaultPath, tomlValue("runc"));
+    parseReverted(editor.text, text, files.config);
+  }
+  const result = editor.text;
   if (result !== text) {
     changes.push({ path: files.config, before: text, after: result, memory: undefined });
   } else if (memory) {

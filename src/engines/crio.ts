@@ -17,7 +17,14 @@ import {
   withoutHandlers,
 } from "./engine_edit.ts";
 import { beginMemory, type RevertMemory } from "./revert_memory.ts";
-import { isTable, tomlErrorDetail } from "../core/toml_table.ts";
+import {
+  cloneToml,
+  getAt,
+  isTable,
+  setAt,
+  type Table,
+  tomlErrorDetail,
+} from "../core/toml_table.ts";
 
 /** cri-o's main config (read only). */
 export const CRIO_CONFIG = "/etc/crio/crio.conf";
@@ -123,7 +130,15 @@ export function parseCrioConfig(text: string, path: string): Record<string, unkn
   try {
     return parse(text) as Record<string, unknown>;
   } catch (error) {
-    if (!(error instanceof TomlError)) throw error;
+    if (!(error instanceof TomlError)) {
+      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
+      throw new ConfigError(
+        `Cannot read "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
+          `check the file with "crio config" and re-run`,
+        { path },
+        { cause: error },
+      );
+    }
     const where = { path, line: error.line, column: error.column };
     throw new ConfigError(
       `Cannot read ${describePosition(where)}: ${tomlErrorDetail(error)}: ` +
@@ -147,26 +162,26 @@ export function renderCrioDropIn(
   request: ConfigureRequest,
 ): string {
   const main = mainText === null ? {} : parseCrioConfig(mainText, mainPath);
-  const runtime = isTable(main.crio) && isTable(main.crio.runtime) ? main.crio.runtime : {};
-  const runtimes = isTable(runtime.runtimes) ? runtime.runtimes : {};
+  const runtime = getAt(main, ["crio", "runtime"]);
   const ours = request.handlers.map((h) => h.name);
-  const defaultName = typeof runtime.default_runtime === "string"
-    ? runtime.default_runtime
-    : "runc";
-  const source =
-    [defaultName, "runc", "crun"].filter((n) => !ours.includes(n)).map((n) => runtimes[n])
-      .find(isTable) ?? {};
-  const handlers: Record<string, unknown> = {};
+  const defaultName = getAt(runtime, ["default_runtime"]);
+  const source = [typeof defaultName === "string" ? defaultName : "runc", "runc", "crun"]
+    .filter((n) => !ours.includes(n))
+    .map((n) => getAt(runtime, ["runtimes", n]))
+    .find(isTable) ?? {};
+  const dropIn: Table = {};
+  setAt(dropIn, ["crio", "runtime", "runtimes"], {});
   for (const handler of request.handlers) {
-    handlers[handler.name] = {
-      ...structuredClone(source),
-      runtime_path: handler.path,
-      runtime_type: "oci",
-    };
+    // Names are the user's: set as own keys (a handler may be called "__proto__").
+    const table = cloneToml(source);
+    setAt(table, ["runtime_path"], handler.path);
+    setAt(table, ["runtime_type"], "oci");
+    setAt(dropIn, ["crio", "runtime", "runtimes", handler.name], table);
   }
-  const dropIn: Record<string, unknown> = { runtimes: handlers };
-  if (request.defaultRuntime) dropIn.default_runtime = request.defaultRuntime;
-  return DROP_IN_HEADER + stringify({ crio: { runtime: dropIn } }).replace(/\n*$/, "\n");
+  if (request.defaultRuntime) {
+    setAt(dropIn, ["crio", "runtime", "default_runtime"], request.defaultRuntime);
+  }
+  return DROP_IN_HEADER + stringify(dropIn).replace(/\n*$/, "\n");
 }
 
 /** crio.conf, read for the default runtime's settings. */

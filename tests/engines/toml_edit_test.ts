@@ -13,6 +13,7 @@ import {
   removeTomlValue,
   setTomlValue,
   splitTomlKey,
+  TomlEditor,
   tomlValue,
 } from "../../src/engines/toml_edit.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
@@ -50,6 +51,39 @@ Deno.test("splitTomlKey unquotes each part of a dotted key", async (t) => {
     },
     { name: "spaces around the dots", input: ' a . "b c" . d ', expected: ["a", "b c", "d"] },
     { name: "empty quoted part", input: 'a."".b', expected: ["a", "", "b"] },
+    { name: "an escaped quote", input: 'plugins."a\\"b"', expected: ["plugins", 'a"b'] },
+    { name: "an escaped backslash before the quote", input: '"a\\\\".b', expected: ["a\\", "b"] },
+    {
+      name: "a \\U escape beyond the BMP (JSON.parse threw on it)",
+      input: '"\\U0001F600".x',
+      expected: ["\u{1F600}", "x"],
+    },
+    { name: "\\e and \\x escapes (TOML 1.1)", input: '"\\e\\x41"', expected: ["\x1bA"] },
+    {
+      name: "a literal part holding a double quote",
+      input: "'say \"hi\"'.b",
+      expected: ['say "hi"', "b"],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => deepStrictEqual(splitTomlKey(c.input), c.expected));
+  }
+});
+
+Deno.test("splitTomlKey ends on any text, making progress on what it does not expect", async (t) => {
+  // The key splitter once looped forever on these (no progress on an unexpected character).
+  const cases = [
+    { name: "a byte-order mark", input: "\uFEFFversion", expected: [] },
+    { name: "a character no key holds", input: "a.$b", expected: ["a"] },
+    { name: "an unterminated basic part", input: 'a."b', expected: ["a", "b"] },
+    { name: "an unterminated literal part", input: "a.'b", expected: ["a", "b"] },
+    { name: "a backslash at the end", input: '"a\\', expected: ["a"] },
+    { name: "a \\u escape cut short", input: '"\\u00"', expected: ["\uFFFD00"] },
+    { name: "an unknown escape", input: '"\\q"', expected: ["\uFFFD"] },
+    { name: "a surrogate escape", input: '"\\uD800"', expected: ["\uFFFD"] },
+    { name: "a code point beyond Unicode", input: '"\\U00110000"', expected: ["\uFFFD"] },
+    { name: "a trailing dot", input: "a.", expected: ["a"] },
+    { name: "only dots", input: "...", expected: [] },
   ];
   for (const c of cases) {
     await t.step(c.name, () => deepStrictEqual(splitTomlKey(c.input), c.expected));
@@ -77,11 +111,29 @@ Deno.test("tomlValue writes TOML that reads back as the value", async (t) => {
       expected: '{ a = 1, "b.c" = "x", d = { e = [] } }',
     },
     { name: "empty inline table", input: {}, expected: "{}" },
+    {
+      name: "DEL and a control character",
+      input: "a\u007fb\u0001",
+      expected: '"a\\u007Fb\\u0001"',
+    },
+    { name: "an emoji stays raw", input: "\u{1F600}", expected: '"\u{1F600}"' },
+    { name: "infinity", input: -Infinity, expected: "-inf" },
+    { name: "negative zero keeps its sign", input: -0, expected: "-0.0" },
+    {
+      name: "an integral float beyond 2^53 is written as a float",
+      input: 12345678901234567890,
+      expected: "1.2345678901234567e+19",
+    },
+    { name: "a key part with a quote", input: { 'a"b': 1 }, expected: '{ "a\\"b" = 1 }' },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
       strictEqual(tomlValue(c.input), c.expected);
-      deepStrictEqual((readBack(`v = ${c.expected}\n`) as { v: unknown }).v, c.input);
+      const text = `v = ${c.expected}\n`;
+      if (typeof c.input === "number") {
+        // JSON has no -0 or infinity: compare the number itself.
+        ok(Object.is((parse(text) as { v: unknown }).v, c.input), text);
+      } else deepStrictEqual((readBack(text) as { v: unknown }).v, c.input);
     });
   }
 });
@@ -144,6 +196,64 @@ Deno.test("readTomlLayout finds tables and the lines of each statement", async (
       tables: [{ path: ["x"], array: false, header: 1, end: 4 }],
       entries: [{ path: ["x", "y", "z"], first: 2, last: 2 }],
     },
+    {
+      name: "a byte-order mark before the first header (line 0 starts after it)",
+      input: '\uFEFF[plugins."io.containerd.grpc.v1.cri"]\nx = 1\n',
+      tables: [{ path: ["plugins", "io.containerd.grpc.v1.cri"], array: false, header: 0, end: 2 }],
+      entries: [{ path: ["plugins", "io.containerd.grpc.v1.cri", "x"], first: 1, last: 1 }],
+    },
+    {
+      name: "a byte-order mark before the first key",
+      input: "\uFEFFversion = 2\n",
+      tables: [],
+      entries: [{ path: ["version"], first: 0, last: 0 }],
+    },
+    {
+      name: "CRLF line endings",
+      input: "a = 1\r\n\r\n[t]\r\nb = [\r\n  1,\r\n]\r\n",
+      tables: [{ path: ["t"], array: false, header: 2, end: 6 }],
+      entries: [{ path: ["a"], first: 0, last: 0 }, { path: ["t", "b"], first: 3, last: 5 }],
+    },
+    {
+      name: "an escaped quote and a ] in a quoted header part",
+      input: '[plugins."a\\"b]"]\nx = 1\n',
+      tables: [{ path: ["plugins", 'a"b]'], array: false, header: 0, end: 2 }],
+      entries: [{ path: ["plugins", 'a"b]', "x"], first: 1, last: 1 }],
+    },
+    {
+      name: "escaped quotes, and up to two more quotes closing multi-line strings",
+      input: 's = """a\\"""\n[no]\n"""""\nl = \'\'\'\n[no]\'\'\'\'\'\nb = 1\n',
+      tables: [],
+      entries: [
+        { path: ["s"], first: 0, last: 2 },
+        { path: ["l"], first: 3, last: 4 },
+        { path: ["b"], first: 5, last: 5 },
+      ],
+    },
+    {
+      name: "a line-ending backslash in a multi-line string",
+      input: 's = """\\\n  [no] \\\n  """\nb = 1\n',
+      tables: [],
+      entries: [{ path: ["s"], first: 0, last: 2 }, { path: ["b"], first: 3, last: 3 }],
+    },
+    {
+      name: "comments and brackets in strings inside a multi-line array",
+      input: "a = [ # [\n  \"]\", # ]\n  '[',\n]\nb = 1\n",
+      tables: [],
+      entries: [{ path: ["a"], first: 0, last: 3 }, { path: ["b"], first: 4, last: 4 }],
+    },
+    {
+      name: "a multi-line inline table (TOML 1.1)",
+      input: 't = {\n  a = "}",\n}\nb = 1\n',
+      tables: [],
+      entries: [{ path: ["t"], first: 0, last: 2 }, { path: ["b"], first: 3, last: 3 }],
+    },
+    {
+      name: "a date-time written with a space",
+      input: "d = 1979-05-27 07:32:00Z # c\nb = 1\n",
+      tables: [],
+      entries: [{ path: ["d"], first: 0, last: 0 }, { path: ["b"], first: 1, last: 1 }],
+    },
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
@@ -156,6 +266,211 @@ Deno.test("readTomlLayout finds tables and the lines of each statement", async (
       );
     });
   }
+});
+
+Deno.test("readTomlLayout and the editor end on any text, never hanging or throwing", async (t) => {
+  // Not TOML: the scanners must still make progress on every character they do not expect.
+  const cases = [
+    "\uFEFF",
+    "[",
+    "[[",
+    "[a",
+    '[a."b',
+    "a",
+    "a =",
+    'a = "',
+    'a = """',
+    "a = '''x",
+    "a = [",
+    "a = [ # ]",
+    "a = {",
+    "]]] = [[[",
+    "= 1",
+    '"\\',
+    'a = "\\',
+    '"""a""" = 1',
+    "\r",
+    "a = 1\r",
+    "\u0000 = \u0000",
+    "\\U0001F600 = 1",
+    '"\\U0001F600" = 1',
+    "a.$.b = 1",
+  ];
+  for (const input of cases) {
+    await t.step(JSON.stringify(input), () => {
+      readTomlLayout(input);
+      for (const path of [["t", "k"], ["a"], ["a", "b"]]) {
+        try {
+          setTomlValue(input, path, "1", WHERE);
+        } catch (error) {
+          ok(error instanceof ConfigError, String(error));
+        }
+      }
+      removeTomlValue(input, ["a"]);
+      removeEmptyTomlTable(input, ["a"]);
+    });
+  }
+});
+
+Deno.test("setTomlValue keeps a byte-order mark and CRLF line endings", async (t) => {
+  const cases = [
+    {
+      name: "a key into a BOM file: the BOM stays first",
+      input: "\uFEFF[t]\na = 1\n",
+      path: ["t", "b"],
+      expected: "\uFEFF[t]\na = 1\nb = 2\n",
+    },
+    {
+      name: "a root key before the first table of a BOM file",
+      input: "\uFEFF[t]\na = 1\n",
+      path: ["b"],
+      expected: "\uFEFFb = 2\n[t]\na = 1\n",
+    },
+    {
+      name: "a replaced value in a CRLF file keeps its CRLF and comment",
+      input: "a = 1 # c\r\nb = 1\r\n",
+      path: ["a"],
+      expected: "a = 2 # c\r\nb = 1\r\n",
+    },
+    {
+      name: "a multi-line value replaced in a CRLF file",
+      input: "a = [\r\n  1,\r\n] # c\r\nb = 1\r\n",
+      path: ["a"],
+      expected: "a = 2 # c\r\nb = 1\r\n",
+    },
+    {
+      name: "a key added to a CRLF file",
+      input: "[t]\r\na = 1\r\n",
+      path: ["t", "b"],
+      expected: "[t]\r\na = 1\r\nb = 2\r\n",
+    },
+    {
+      name: "a table added to a CRLF file",
+      input: "[t]\r\na = 1\r\n",
+      path: ["u", "b"],
+      expected: "[t]\r\na = 1\r\n\r\n[u]\r\nb = 2\r\n",
+    },
+    {
+      name: "a key added at the end of a CRLF file without a final line break",
+      input: "[t]\r\na = 1",
+      path: ["t", "b"],
+      expected: "[t]\r\na = 1\r\nb = 2",
+    },
+    {
+      name: "a comment after a multi-line string is kept",
+      input: 'a = """\nx"y\n""" # c\n',
+      path: ["a"],
+      expected: "a = 2 # c\n",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const result = setTomlValue(c.input, c.path, "2", WHERE);
+      strictEqual(result.text, c.expected);
+      parse(result.text);
+      if (result.createdTables.length === 0 && result.previous === undefined) {
+        strictEqual(removeTomlValue(result.text, c.path), c.input, "removing gives the bytes back");
+      }
+    });
+  }
+});
+
+Deno.test("setTomlValue refuses a key it cannot place without changing other keys", async (t) => {
+  const cases = [
+    {
+      name: "under an array of tables",
+      input: "[[a]]\nx = 1\n[[a]]\nx = 2\n",
+      path: ["a", "x"],
+      fragment: 'line 1: "a" is an array of tables',
+    },
+    {
+      name: "under a key holding a value",
+      input: "[t]\nk = 1\n",
+      path: ["t", "k", "x"],
+      fragment: 'line 2: "t.k" holds a value, not a table',
+    },
+    {
+      name: "under a key holding an array",
+      input: "k = [1]\n",
+      path: ["k", "x"],
+      fragment: 'line 1: "k" holds a value, not a table',
+    },
+    {
+      name: "where a table is",
+      input: "[t.k]\nx = 1\n",
+      path: ["t", "k"],
+      fragment: 'line 1: "t.k" is a table, not a value',
+    },
+    {
+      name: "where a dotted key makes a table",
+      input: "[t]\nk.x = 1\n",
+      path: ["t", "k"],
+      fragment: 'line 2: "t.k" is a table, not a value',
+    },
+    {
+      name: "inside an inline table, named with its quoted key",
+      input: '[p]\n"a\\"b" = { x = 1 }\n',
+      path: ["p", 'a"b', "y"],
+      fragment: 'line 2: "p."a\\"b"" is an inline table',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      parse(c.input);
+      const error = assertThrowsError(
+        () => setTomlValue(c.input, c.path, "1", WHERE),
+        ConfigError,
+        c.fragment,
+      );
+      strictEqual(error.path, WHERE.file);
+      ok(!error.message.includes("\n"), "one line");
+    });
+  }
+});
+
+Deno.test("TomlEditor: after a run of edits, its index is what a fresh read gives", () => {
+  const input = [
+    "\uFEFF# top",
+    "version = 2",
+    "",
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    '  s = """',
+    "[not.a.table]",
+    '"""',
+    '  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+    '    runtime_type = "io.containerd.runc.v2"',
+    "",
+  ].join("\r\n");
+  const editor = new TomlEditor(input, WHERE);
+  const cri = ["plugins", "io.containerd.grpc.v1.cri"];
+  const runtimes = [...cri, "containerd", "runtimes"];
+  editor.set([...runtimes, "xpu", "runtime_type"], '"io.containerd.runc.v2"');
+  editor.set([...runtimes, "xpu", "options", "BinaryName"], '"/x"');
+  editor.set([...cri, "enable_cdi"], "true");
+  editor.set([...cri, "s"], "'''\r\n[still.not]\r\n'''");
+  editor.set(["version"], "3");
+  editor.remove([...runtimes, "runc", "runtime_type"]);
+  editor.removeEmptyTable([...runtimes, "runc"]);
+  const fresh = readTomlLayout(editor.text);
+  deepStrictEqual(editor.layout.tables, fresh.tables);
+  deepStrictEqual(editor.layout.entries, fresh.entries);
+  deepStrictEqual([...editor.layout.entryAt.keys()].sort(), [...fresh.entryAt.keys()].sort());
+  ok(editor.text.startsWith("\uFEFF# top\r\n"), "the BOM stays first");
+  ok(!/[^\r]\n/.test(editor.text), "every line ends with CRLF");
+  deepStrictEqual(readBack(editor.text), {
+    version: 3,
+    plugins: {
+      "io.containerd.grpc.v1.cri": {
+        s: "[still.not]\r\n",
+        enable_cdi: true,
+        containerd: {
+          runtimes: {
+            xpu: { runtime_type: "io.containerd.runc.v2", options: { BinaryName: "/x" } },
+          },
+        },
+      },
+    },
+  });
 });
 
 Deno.test("setTomlValue edits one statement and keeps every other byte", async (t) => {
