@@ -9,7 +9,7 @@
 import type { CdiDeviceNode, CdiEdits } from "./cdi_spec.ts";
 import type { CdiRegistry } from "./cdi_registry.ts";
 import type { ContainerEdits, DeviceNodeEdit, HookStage } from "./container_edits.ts";
-import { RequestError } from "./errors.ts";
+import { quoted, RequestError } from "./errors.ts";
 import type { HostFs } from "./host_fs.ts";
 
 /** The outcome of resolving names against a registry. */
@@ -78,15 +78,17 @@ export function fillDeviceNode(
       : undefined;
     if (hostType === undefined) {
       throw new RequestError(
-        `Cannot inject CDI device node "${node.path}": "${hostPath}" is ` +
+        `Cannot inject CDI device node ${quoted(node.path)}: ${quoted(hostPath)} is ` +
           `${info === undefined ? "missing" : "not a device node"} on this host and the spec ` +
           `gives no type and major number: load the driver, or regenerate the spec`,
       );
     }
     if (type !== "" && type !== hostType) {
       throw new RequestError(
-        `Cannot inject CDI device node "${node.path}": the spec says type "${type}" but ` +
-          `"${hostPath}" has type "${hostType}": regenerate the spec`,
+        `Cannot inject CDI device node ${quoted(node.path)}: the spec says type ${
+          quoted(type)
+        } but ` +
+          `${quoted(hostPath)} has type "${hostType}": regenerate the spec`,
       );
     }
     filled.type = hostType;

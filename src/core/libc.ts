@@ -201,9 +201,15 @@ export function check<T extends number | bigint>(call: string, result: T): T {
 
 const encoder = new TextEncoder();
 
-/** A NUL-terminated C string. */
+/**
+ * A NUL-terminated C string.
+ *
+ * @throws {OsCallError} EINVAL for text with a NUL byte of its own (C would see a shorter string:
+ *   another path than the one named)
+ */
 export function cString(text: string | Uint8Array): Uint8Array<ArrayBuffer> {
   const bytes = typeof text === "string" ? encoder.encode(text) : text;
+  if (bytes.includes(0)) throw new OsCallError("cString", ERRNO.EINVAL);
   const out = new Uint8Array(bytes.length + 1);
   out.set(bytes);
   return out;

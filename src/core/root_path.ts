@@ -145,7 +145,19 @@ export function globToRegExp(pattern: string): RegExp {
       i = close;
     } else source += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
   }
-  return new RegExp(`^${source}$`);
+  try {
+    return new RegExp(`^${source}$`);
+  } catch {
+    // A class that cannot be compiled (`[z-a]`) matches nothing.
+    return MATCHES_NOTHING;
+  }
+}
+
+const MATCHES_NOTHING = /(?!)/;
+
+/** Whether a glob path component can be compiled (`[z-a]` cannot). */
+export function isValidGlob(pattern: string): boolean {
+  return globToRegExp(pattern) !== MATCHES_NOTHING;
 }
 
 /**

@@ -290,6 +290,11 @@ export interface ContainerdFiles {
   dropIn: string;
 }
 
+/** Whether `imports` names `dropIn` itself (not through a glob). */
+function importsListing(imports: unknown, dropIn: string): boolean {
+  return Array.isArray(imports) && imports.includes(dropIn);
+}
+
 /**
  * Whether `imports` already lists `dropIn` as containerd reads it: each entry cleaned, a relative
  * one taken from the main file's dir, and one with a `*` matched as a glob.
@@ -661,13 +666,31 @@ function revertContainerd(
     changes.push({ path: files.config, before: text, after: memory.before, memory: undefined });
     return changes;
   }
+  // A drop-in that goes must not stay named in `imports` (containerd refuses a missing import).
+  // With a memory, the replay below takes out what we added; without one (lost, or from a run
+  // that never wrote it), an entry naming exactly our drop-in is ours.
+  const removingDropIn = changes.some((c) => c.path === files.dropIn && c.after === null);
+  const strayImport = removingDropIn && memory === undefined &&
+    importsListing(parseContainerdConfig(text, files.config).imports, files.dropIn);
   // Configured through the drop-in, the main file untouched (its imports covered it): the
   // handlers it has are the user's.
-  if (memory === undefined && texts.dropInMemory !== undefined) return changes;
+  if (memory === undefined && texts.dropInMemory !== undefined && !strayImport) return changes;
   const editor = new TomlEditor(text, { file: files.config });
   for (const change of [...(memory?.changes ?? [])].reverse()) {
     if (change.had) editor.set(change.path, String(change.value));
     else editor.remove(change.path);
+  }
+  if (strayImport) {
+    const imports = parseContainerdConfig(text, files.config).imports as unknown[];
+    const rest = imports.filter((item) => item !== files.dropIn);
+    if (rest.length > 0) editor.set(["imports"], tomlValue(rest));
+    else editor.remove(["imports"]);
+    if (texts.dropInMemory !== undefined) {
+      const result = editor.text;
+      parseReverted(result, text, files.config);
+      changes.push({ path: files.config, before: text, after: result, memory: undefined });
+      return changes;
+    }
   }
   const cri =
     CRI_PLUGIN[configVersion({ version: versionIn(editor, text, files.config) }, files.config)];

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { globToRegExp, hasGlob } from "../core/root_path.ts";
+import { hasGlob, isValidGlob } from "../core/root_path.ts";
 
 /** The entry types. */
 export const CSV_ENTRY_TYPES = ["dev", "lib", "sym", "dir"] as const;
@@ -86,12 +86,7 @@ function pathProblem(path: string): string | undefined {
   for (const part of path.split("/")) {
     if (hasGlob(part)) {
       // A glob's parts are matched against directory entries, never looked up by name.
-      try {
-        globToRegExp(part);
-      } catch (error) {
-        if (!(error instanceof SyntaxError)) throw error;
-        return `invalid glob: ${quote(part)} is not a valid pattern`;
-      }
+      if (!isValidGlob(part)) return `invalid glob: ${quote(part)} is not a valid pattern`;
     } else if (bytes(part) > NAME_MAX) {
       return `the name ${quote(part.slice(0, 40))}… in the path is longer than ${NAME_MAX} bytes`;
     }

@@ -239,6 +239,11 @@ Deno.test("globToRegExp matches one path component", async (t) => {
       expected: { matches: ["xpu0", "xpu9"], rejects: ["xpua", "xpu10", "xpu"] },
     },
     {
+      name: "a reversed range cannot be compiled: it matches nothing (no throw)",
+      input: "xpu[z-a]",
+      expected: { matches: [], rejects: ["xpu", "xpua", "xpu[z-a]"] },
+    },
+    {
       name: "negated class with !",
       input: "xpu[!a]",
       expected: { matches: ["xpub", "xpu0"], rejects: ["xpua", "xpu"] },

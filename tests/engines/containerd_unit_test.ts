@@ -638,3 +638,55 @@ Deno.test("configureContainerd in place on 20,000 tables: every table stays, our
   }, { names: ["xpu"] });
   strictEqual(reverted.after, input.replace("k = 7\n", "k = 8\n"));
 });
+
+Deno.test("unconfigure without the main file's memory takes our drop-in out of imports", async (t) => {
+  const files = {
+    config: "/etc/containerd/config.toml",
+    dropIn: "/etc/containerd/conf.d/99-xpu.toml",
+  };
+  const dropIn =
+    "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\nversion = 2\n";
+  const cases = [
+    {
+      name: "the only entry: the key goes",
+      config: `version = 2\nimports = ["${files.dropIn}"]\n`,
+      expected: "version = 2\n",
+    },
+    {
+      name: "other entries stay",
+      config: `version = 2\nimports = ["/etc/site.toml", "${files.dropIn}"]\n`,
+      expected: 'version = 2\nimports = ["/etc/site.toml"]\n',
+    },
+    {
+      name: "a glob covering it is the user's: untouched",
+      config: 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n',
+      expected: 'version = 2\nimports = ["/etc/containerd/conf.d/*.toml"]\n',
+    },
+  ];
+  for (const c of cases) {
+    for (const withDropInMemory of [false, true]) {
+      await t.step(`${c.name} (drop-in memory: ${withDropInMemory})`, () => {
+        const dropInMemory = withDropInMemory
+          ? {
+            version: 1 as const,
+            engine: "containerd",
+            file: files.dropIn,
+            before: null,
+            after: dropIn,
+            changes: [],
+            created: [],
+          }
+          : undefined;
+        const changes = unconfigureContainerd(files, {
+          config: c.config,
+          dropIn,
+          dropInMemory,
+        }, { names: ["xpu"] });
+        const removal = changes.find((x) => x.path === files.dropIn);
+        strictEqual(removal?.after, null, "the drop-in goes");
+        const main = changes.find((x) => x.path === files.config);
+        strictEqual(main?.after ?? c.config, c.expected);
+      });
+    }
+  }
+});
