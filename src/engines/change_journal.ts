@@ -17,8 +17,8 @@
  */
 
 import { ConfigError } from "../core/errors.ts";
-import { findDepthExcess } from "../core/json_depth.ts";
 import type { FileChange } from "./engine_edit.ts";
+import { parseStateObject } from "./revert_memory.ts";
 
 /** One file write of a change (`null`: the file does not exist / is removed). */
 export interface PlannedWrite {
@@ -116,18 +116,7 @@ export function parseJournal(text: string, path: string): ChangeJournal {
       { path },
     );
   };
-  const deep = findDepthExcess(text);
-  if (deep) fail(`line ${deep.line} nests deeper than ${deep.limit} levels`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return fail("it is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return fail("it is not an object");
-  }
-  const doc = value as Record<string, unknown>;
+  const doc = parseStateObject(text, fail);
   if (doc.version !== 1) fail(`"version" is not 1`);
   if (typeof doc.command !== "string") fail(`"command" is not a string`);
   if (!Array.isArray(doc.writes)) return fail(`"writes" is not a list`);

@@ -71,6 +71,28 @@ export function readMemory(file: string, stateDir: string): RevertMemory | undef
 }
 
 /**
+ * The JSON object of a file xpu-ctk keeps in its state dir (a memory, a journal); `fail` says what
+ * is wrong with it — nesting too deep, not JSON, not an object.
+ */
+export function parseStateObject(
+  text: string,
+  fail: (problem: string) => never,
+): Record<string, unknown> {
+  const deep = findDepthExcess(text);
+  if (deep) fail(`line ${deep.line} nests deeper than ${deep.limit} levels`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return fail("it is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail("it is not an object");
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
  * Checks a memory file's text field by field: a hand-edited memory is refused with the field that
  * is wrong, never acted on half-understood.
  *
@@ -84,19 +106,11 @@ export function parseMemory(text: string, path: string): RevertMemory {
       { path },
     );
   };
-  const deep = findDepthExcess(text);
-  if (deep) fail(`line ${deep.line} nests deeper than ${deep.limit} levels`);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return fail("it is not valid JSON");
-  }
+  const value = parseStateObject(text, fail);
   const isObject = (v: unknown): v is Record<string, unknown> =>
     typeof v === "object" && v !== null && !Array.isArray(v);
   const isKeyPath = (v: unknown): v is string[] =>
     Array.isArray(v) && v.length > 0 && v.every((p) => typeof p === "string");
-  if (!isObject(value)) return fail("it is not an object");
   if (value.version !== 1) fail(`"version" is not 1`);
   if (typeof value.engine !== "string") fail(`"engine" is not a string`);
   if (typeof value.file !== "string") fail(`"file" is not a string`);

@@ -25,6 +25,34 @@ function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
 }
 
+/** A private dockerd's flags: no networking, its own roots, socket, pid file and cgroup parent. */
+export function dockerdArgs(o: {
+  dir: string;
+  daemonJson: string;
+  socket: string;
+  cgroupParent: string;
+  storageDriver: string;
+}): string[] {
+  return [
+    "--config-file",
+    o.daemonJson,
+    "--iptables=false",
+    "--ip6tables=false",
+    "--bridge=none",
+    `--storage-driver=${o.storageDriver}`,
+    "--data-root",
+    `${o.dir}/data`,
+    "--exec-root",
+    `${o.dir}/exec`,
+    "-H",
+    `unix://${o.socket}`,
+    "--pidfile",
+    `${o.dir}/dockerd.pid`,
+    "--cgroup-parent",
+    o.cgroupParent,
+  ];
+}
+
 /** Starts dockerd with `daemonJson` as its config, runs `fn`, tears everything down. */
 export async function withDockerd(
   dir: string,
@@ -38,24 +66,7 @@ export async function withDockerd(
   const socket = `${dir}/docker.sock`;
   const log = Deno.openSync(`${dir}/dockerd.log`, { write: true, create: true, append: true });
   const child = new Deno.Command("dockerd", {
-    args: [
-      "--config-file",
-      daemonJson,
-      "--iptables=false",
-      "--ip6tables=false",
-      "--bridge=none",
-      "--storage-driver=overlay2",
-      "--data-root",
-      `${dir}/data`,
-      "--exec-root",
-      `${dir}/exec`,
-      "-H",
-      `unix://${socket}`,
-      "--pidfile",
-      `${dir}/dockerd.pid`,
-      "--cgroup-parent",
-      cgroupParent,
-    ],
+    args: dockerdArgs({ dir, daemonJson, socket, cgroupParent, storageDriver: "overlay2" }),
     env,
     stdin: "null",
     stdout: log.writable ? "piped" : "null",

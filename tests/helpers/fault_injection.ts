@@ -15,6 +15,7 @@
 import { hasProgram } from "../../scripts/container_lab.ts";
 import { runTool, type ToolRun } from "../../scripts/toolkit_commands.ts";
 import { e2eTest, type Need } from "./e2e.ts";
+import { dockerdArgs } from "./dockerd.ts";
 
 /**
  * System calls through which a run can change files. The plain run traces all of them (plus
@@ -348,24 +349,7 @@ export async function dockerdAccepts(daemonJson: string, dir: string): Promise<D
   const logPath = `${dir}/dockerd.log`;
   const log = Deno.openSync(logPath, { write: true, create: true, truncate: true });
   const child = new Deno.Command("dockerd", {
-    args: [
-      "--config-file",
-      daemonJson,
-      "--iptables=false",
-      "--ip6tables=false",
-      "--bridge=none",
-      "--storage-driver=vfs",
-      "--data-root",
-      `${dir}/data`,
-      "--exec-root",
-      `${dir}/exec`,
-      "-H",
-      `unix://${socket}`,
-      "--pidfile",
-      `${dir}/dockerd.pid`,
-      "--cgroup-parent",
-      cgroupParent,
-    ],
+    args: dockerdArgs({ dir, daemonJson, socket, cgroupParent, storageDriver: "vfs" }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
