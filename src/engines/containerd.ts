@@ -52,6 +52,9 @@ export const RUNC_V2 = "io.containerd.runc.v2";
 
 const DROP_IN_HEADER =
   "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\n";
+/** What unconfigure leaves where config.toml's own `imports` names the drop-in (containerd needs it). */
+const EMPTY_DROP_IN = DROP_IN_HEADER +
+  "# Kept, empty, by xpu-ctk runtime unconfigure: config.toml's imports names this file.\n";
 
 /**
  * Parses a containerd config.
@@ -290,9 +293,23 @@ export interface ContainerdFiles {
   dropIn: string;
 }
 
+/** The path an `imports` entry names as containerd reads it: cleaned, relative to config.toml. */
+function importedPath(item: unknown, config: string): string | undefined {
+  if (typeof item !== "string") return undefined;
+  const path = cleanPath(item);
+  return path.startsWith("/")
+    ? path
+    : cleanPath(`${config.slice(0, config.lastIndexOf("/") + 1)}${path}`);
+}
+
+/** Whether an `imports` entry names `dropIn` itself (not through a glob). */
+function namesFile(item: unknown, dropIn: string, config: string): boolean {
+  return importedPath(item, config) === cleanPath(dropIn);
+}
+
 /** Whether `imports` names `dropIn` itself (not through a glob). */
-function importsListing(imports: unknown, dropIn: string): boolean {
-  return Array.isArray(imports) && imports.includes(dropIn);
+function importsListing(imports: unknown, dropIn: string, config: string): boolean {
+  return Array.isArray(imports) && imports.some((item) => namesFile(item, dropIn, config));
 }
 
 /**
@@ -303,11 +320,8 @@ function importsCover(imports: unknown, dropIn: string, config: string): boolean
   if (!Array.isArray(imports)) return false;
   const target = cleanPath(dropIn);
   return imports.some((item) => {
-    if (typeof item !== "string") return false;
-    let path = cleanPath(item);
-    if (!path.startsWith("/")) {
-      path = cleanPath(`${config.slice(0, config.lastIndexOf("/") + 1)}${path}`);
-    }
+    const path = importedPath(item, config);
+    if (path === undefined) return false;
     return path.includes("*") ? matchFilepathGlob(path, target) : path === target;
   });
 }
@@ -667,30 +681,27 @@ function revertContainerd(
     return changes;
   }
   // A drop-in that goes must not stay named in `imports` (containerd refuses a missing import).
-  // With a memory, the replay below takes out what we added; without one (lost, or from a run
-  // that never wrote it), an entry naming exactly our drop-in is ours.
-  const removingDropIn = changes.some((c) => c.path === files.dropIn && c.after === null);
-  const strayImport = removingDropIn && memory === undefined &&
-    importsListing(parseContainerdConfig(text, files.config).imports, files.dropIn);
+  // With the main file's memory, the replay below takes out what we added. Without any memory
+  // (the state dir was lost), an entry naming exactly our drop-in is ours and goes too. With only
+  // the drop-in's memory, configure found the entry there: it is the user's, so the file stays,
+  // emptied, rather than the entry going.
+  const removal = changes.find((c) => c.path === files.dropIn && c.after === null);
+  const listed = removal !== undefined && memory === undefined &&
+    importsListing(parseContainerdConfig(text, files.config).imports, files.dropIn, files.config);
+  if (listed && texts.dropInMemory !== undefined) removal.after = EMPTY_DROP_IN;
   // Configured through the drop-in, the main file untouched (its imports covered it): the
   // handlers it has are the user's.
-  if (memory === undefined && texts.dropInMemory !== undefined && !strayImport) return changes;
+  if (memory === undefined && texts.dropInMemory !== undefined) return changes;
   const editor = new TomlEditor(text, { file: files.config });
   for (const change of [...(memory?.changes ?? [])].reverse()) {
     if (change.had) editor.set(change.path, String(change.value));
     else editor.remove(change.path);
   }
-  if (strayImport) {
+  if (listed) {
     const imports = parseContainerdConfig(text, files.config).imports as unknown[];
-    const rest = imports.filter((item) => item !== files.dropIn);
+    const rest = imports.filter((item) => !namesFile(item, files.dropIn, files.config));
     if (rest.length > 0) editor.set(["imports"], tomlValue(rest));
     else editor.remove(["imports"]);
-    if (texts.dropInMemory !== undefined) {
-      const result = editor.text;
-      parseReverted(result, text, files.config);
-      changes.push({ path: files.config, before: text, after: result, memory: undefined });
-      return changes;
-    }
   }
   const cri =
     CRI_PLUGIN[configVersion({ version: versionIn(editor, text, files.config) }, files.config)];

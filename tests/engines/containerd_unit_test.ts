@@ -639,7 +639,7 @@ Deno.test("configureContainerd in place on 20,000 tables: every table stays, our
   strictEqual(reverted.after, input.replace("k = 7\n", "k = 8\n"));
 });
 
-Deno.test("unconfigure without the main file's memory takes our drop-in out of imports", async (t) => {
+Deno.test("unconfigure never leaves imports naming a drop-in that is gone", async (t) => {
   const files = {
     config: "/etc/containerd/config.toml",
     dropIn: "/etc/containerd/conf.d/99-xpu.toml",
@@ -650,6 +650,11 @@ Deno.test("unconfigure without the main file's memory takes our drop-in out of i
     {
       name: "the only entry: the key goes",
       config: `version = 2\nimports = ["${files.dropIn}"]\n`,
+      expected: "version = 2\n",
+    },
+    {
+      name: "an uncleaned entry naming it",
+      config: `version = 2\nimports = ["/etc/containerd//conf.d/./99-xpu.toml"]\n`,
       expected: "version = 2\n",
     },
     {
@@ -683,8 +688,14 @@ Deno.test("unconfigure without the main file's memory takes our drop-in out of i
           dropInMemory,
         }, { names: ["xpu"] });
         const removal = changes.find((x) => x.path === files.dropIn);
-        strictEqual(removal?.after, null, "the drop-in goes");
         const main = changes.find((x) => x.path === files.config);
+        if (withDropInMemory && c.expected !== c.config) {
+          // Configure found the entry there: the user's. The file stays, emptied.
+          ok(removal?.after?.includes("Kept, empty"), String(removal?.after));
+          strictEqual(main?.after ?? c.config, c.config);
+          return;
+        }
+        strictEqual(removal?.after, null, "the drop-in goes");
         strictEqual(main?.after ?? c.config, c.expected);
       });
     }

@@ -372,7 +372,23 @@ export function containerdDropIn(input: string): void {
       configMemory: main?.memory,
       dropInMemory: changeOf(changes, DROP_IN)?.memory,
     }, { names: request.handlers.map((h) => h.name) });
-    if (changeOf(reverted, DROP_IN)?.after !== null) fail("unconfigure kept the drop-in");
+    // An entry of the user's own naming the drop-in keeps it (emptied): containerd needs the file.
+    const named = imports.some((i) =>
+      typeof i === "string" && clean(i.startsWith("/") ? i : `/etc/containerd/${i}`) === DROP_IN
+    );
+    const left = changeOf(reverted, DROP_IN)?.after;
+    if (
+      named
+        ? left === null || parseOutput(left ?? "", "the kept drop-in") === undefined
+        : left !== null
+    ) {
+      fail(
+        named
+          ? "unconfigure removed a drop-in the user's imports names"
+          : "unconfigure kept the drop-in",
+        left,
+      );
+    }
     const back = changeOf(reverted, CONFIG)?.after ?? main?.after ?? input;
     if (back !== input) fail("unconfigure did not give the main file back byte for byte", back);
   });
