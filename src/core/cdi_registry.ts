@@ -130,6 +130,16 @@ export async function loadCdiRegistry(
 }
 
 /**
+ * A spec file's text as the registry reads it (a link is followed; a FIFO, device or directory is
+ * refused rather than read, which could block).
+ *
+ * @throws {SpecError} naming the file when it cannot be read
+ */
+export function readCdiSpecFile(path: string): string {
+  return readSpecText(realReader, path);
+}
+
+/**
  * A spec file's text.
  *
  * @throws {SpecError} naming the file when it cannot be read (gone, permissions, a FIFO)

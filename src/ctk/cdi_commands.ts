@@ -9,7 +9,7 @@
 import { writeFileAtomic } from "../core/atomic_file.ts";
 import { kindProblem } from "../core/cdi_name.ts";
 import { generateCdiSpec } from "../core/cdi_generate.ts";
-import { loadCdiRegistry } from "../core/cdi_registry.ts";
+import { loadCdiRegistry, readCdiSpecFile } from "../core/cdi_registry.ts";
 import {
   cdiFormatOf,
   type CdiSpec,
@@ -168,7 +168,7 @@ export async function cdiValidate(files: readonly string[], io: ToolIo): Promise
       if (cdiFormatOf(file) === undefined) {
         throw new UsageError(`Cannot validate "${file}": CDI spec files end in .json or .yaml`);
       }
-      const spec = await parseCdiSpec(Deno.readTextFileSync(file), file);
+      const spec = await parseCdiSpec(readCdiSpecFile(file), file);
       warnHooksWithoutEnv(file, spec, io);
       io.stdout(
         `${file}: valid, kind ${spec.kind}, cdiVersion ${spec.cdiVersion}, ` +

@@ -100,6 +100,23 @@ Deno.test("cdi validate", async (t) => {
     });
   });
 
+  await t.step(
+    "a FIFO named like a spec is refused, not read (no hang); a missing one named",
+    async () => {
+      await withTempDir(async (dir) => {
+        const fifo = `${dir}/fifo.yaml`;
+        const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+        strictEqual(made.code, 0);
+        const { io, out } = fakeIo();
+        strictEqual(await cdiValidate([fifo, `${dir}/missing.json`], io), 2);
+        const errors = lines(out.stderr);
+        strictEqual(errors.length, 2, out.stderr);
+        ok(errors[0].includes(`Cannot read CDI spec "${fifo}": it is a FIFO`), errors[0]);
+        ok(errors[1].includes(`Cannot read CDI spec "${dir}/missing.json"`), errors[1]);
+      });
+    },
+  );
+
   await t.step("a .txt file is invalid: CDI specs end in .json or .yaml", async () => {
     await withTempDir(async (dir) => {
       writeTree(dir, { "/spec.txt": JSON_SPEC });
