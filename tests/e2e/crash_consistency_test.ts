@@ -27,7 +27,9 @@ import { runTool, toolArgv, type ToolName } from "../../scripts/toolkit_commands
 import {
   comparableDump,
   containerdDump,
+  containerdRuntimeArgs,
   dockerdAccepts,
+  dockerRuntimeArgs,
   faultTest,
   killAt,
   type KillPoint,
@@ -82,43 +84,8 @@ interface Scenario {
   transientTemps?: true;
 }
 
-const SHIM = "/usr/local/xpu/toolkit/xpu-container-runtime";
-
-function docker(action: string, extra: string[] = []) {
-  return (base: string) => [
-    "runtime",
-    action,
-    "--runtime",
-    "docker",
-    "--config",
-    `${base}/etc/daemon.json`,
-    "--restart-mode",
-    "none",
-    "--state-dir",
-    `${base}/state`,
-    ...(action === "configure" ? ["--runtime-path", SHIM] : []),
-    ...extra,
-  ];
-}
-
-function containerd(action: string, dropIn: boolean, extra: string[] = []) {
-  return (base: string) => [
-    "runtime",
-    action,
-    "--runtime",
-    "containerd",
-    "--config",
-    `${base}/etc/config.toml`,
-    "--drop-in-config",
-    dropIn ? `${base}/etc/conf.d/99-xpu.toml` : "",
-    "--restart-mode",
-    "none",
-    "--state-dir",
-    `${base}/state`,
-    ...(action === "configure" ? ["--runtime-path", SHIM] : []),
-    ...extra,
-  ];
-}
+const docker = dockerRuntimeArgs;
+const containerd = containerdRuntimeArgs;
 
 const ENGINE_SCENARIOS: Scenario[] = [
   {

@@ -23,6 +23,8 @@ import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
 import {
   comparableDump,
   containerdDump,
+  containerdRuntimeArgs,
+  dockerRuntimeArgs,
   type Exhaust,
   faultTest,
   fillUp,
@@ -45,8 +47,6 @@ const CONTAINERD_TOML = Deno.readTextFileSync(
   `${REPO_ROOT}/fixtures/engines/containerd/v2-drop-in/input.toml`,
 );
 
-const SHIM = "/usr/local/xpu/toolkit/xpu-container-runtime";
-
 /** A tmpfs big enough for the fixtures, small enough to fill in a blink. */
 const TMPFS = { sizeKiB: 512, inodes: 48 };
 
@@ -63,41 +63,9 @@ interface Command {
   inverse?: (base: string) => string[];
 }
 
-function docker(action: string, extra: string[] = []) {
-  return (base: string) => [
-    "runtime",
-    action,
-    "--runtime",
-    "docker",
-    "--config",
-    `${base}/etc/daemon.json`,
-    "--restart-mode",
-    "none",
-    "--state-dir",
-    `${base}/state`,
-    ...(action === "configure" ? ["--runtime-path", SHIM] : []),
-    ...extra,
-  ];
-}
-
-function containerd(action: string, extra: string[] = []) {
-  return (base: string) => [
-    "runtime",
-    action,
-    "--runtime",
-    "containerd",
-    "--config",
-    `${base}/etc/config.toml`,
-    "--drop-in-config",
-    `${base}/etc/conf.d/99-xpu.toml`,
-    "--restart-mode",
-    "none",
-    "--state-dir",
-    `${base}/state`,
-    ...(action === "configure" ? ["--runtime-path", SHIM] : []),
-    ...extra,
-  ];
-}
+const docker = dockerRuntimeArgs;
+const containerd = (action: string, extra: string[] = []) =>
+  containerdRuntimeArgs(action, true, extra);
 
 const COMMANDS: Command[] = [
   {

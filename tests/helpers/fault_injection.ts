@@ -251,15 +251,21 @@ async function killedRun(
 }
 
 /** Runs {@link killAt} makes at most for one point. */
-export const MAX_ATTEMPTS = 8;
+export const MAX_ATTEMPTS = 20;
+
+/** After this many runs steered by what the misses showed, nearby counts are scanned instead. */
+const STEERED_ATTEMPTS = 8;
+
+/** The offsets the scan tries, nearest first (under load the lazy opens can shift by more). */
+const SCAN_OFFSETS = [-1, 1, -2, 2, -3, 3, -4, 4];
 
 /**
  * Kills a run of `argv` just before `point`, from the state `reset` makes. The count of calls
  * before the point can differ by one from the plain run's (a lazy initialisation in Deno opens
  * `/sys/devices/system/cpu/cpu0/tsc_freq_khz` from whichever thread comes first), so a run killed
  * elsewhere, or not at all, is repeated: alternately at the plain run's count and at the count
- * shifted by what the miss showed (the plain run's position of the call it did hit), up to
- * {@link MAX_ATTEMPTS} runs. The last run is returned either way; {@link KilledRun.hit} says
+ * shifted by what the miss showed (the plain run's position of the call it did hit); after
+ * that, the counts nearby are scanned, nearest first, up to {@link MAX_ATTEMPTS} runs. The last run is returned either way; {@link KilledRun.hit} says
  * where it was killed.
  */
 export async function killAt(
@@ -270,7 +276,11 @@ export async function killAt(
   let last: Omit<KilledRun, "attempts"> | undefined;
   let shift = 1;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const n = attempt % 2 === 1 ? point.n : Math.max(1, point.n + shift);
+    const n = attempt > STEERED_ATTEMPTS
+      ? Math.max(1, point.n + SCAN_OFFSETS[(attempt - STEERED_ATTEMPTS - 1) % SCAN_OFFSETS.length])
+      : attempt % 2 === 1
+      ? point.n
+      : Math.max(1, point.n + shift);
     await options.reset();
     last = await killedRun(argv, point, n, options);
     if (last.hit === point.label) return { ...last, attempts: attempt };
@@ -545,4 +555,45 @@ export async function faultTest(
     }
     await fn(t);
   });
+}
+
+/** The runtime path the scenarios configure (never run: the engines are only parsers here). */
+export const SCENARIO_SHIM = "/usr/local/xpu/toolkit/xpu-container-runtime";
+
+/** `xpu-ctk runtime ACTION --runtime docker` on `BASE/etc/daemon.json`, state in `BASE/state`. */
+export function dockerRuntimeArgs(action: string, extra: string[] = []) {
+  return (base: string): string[] => [
+    "runtime",
+    action,
+    "--runtime",
+    "docker",
+    "--config",
+    `${base}/etc/daemon.json`,
+    "--restart-mode",
+    "none",
+    "--state-dir",
+    `${base}/state`,
+    ...(action === "configure" ? ["--runtime-path", SCENARIO_SHIM] : []),
+    ...extra,
+  ];
+}
+
+/** The same for containerd's `BASE/etc/config.toml`, with the drop-in in `conf.d` or in place. */
+export function containerdRuntimeArgs(action: string, dropIn: boolean, extra: string[] = []) {
+  return (base: string): string[] => [
+    "runtime",
+    action,
+    "--runtime",
+    "containerd",
+    "--config",
+    `${base}/etc/config.toml`,
+    "--drop-in-config",
+    dropIn ? `${base}/etc/conf.d/99-xpu.toml` : "",
+    "--restart-mode",
+    "none",
+    "--state-dir",
+    `${base}/state`,
+    ...(action === "configure" ? ["--runtime-path", SCENARIO_SHIM] : []),
+    ...extra,
+  ];
 }

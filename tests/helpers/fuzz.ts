@@ -29,7 +29,7 @@ export interface FuzzOptions {
   cases?: number;
   /** Time allowed for one case, in ms (default 2,000). */
   timeoutMs?: number;
-  /** Stop early once this much time was spent, in ms (default 15,000). */
+  /** Stop early once this much time was spent, in ms (`XPU_FUZZ_BUDGET_MS` wins; default 15,000). */
   budgetMs?: number;
 }
 
@@ -220,7 +220,7 @@ export async function fuzz(
   const seed = options.seed ?? envNumber("XPU_FUZZ_SEED") ?? 1;
   const cases = options.cases ?? envNumber("XPU_FUZZ_CASES") ?? 400;
   const timeoutMs = options.timeoutMs ?? 2_000;
-  const budgetMs = options.budgetMs ?? 15_000;
+  const budgetMs = envNumber("XPU_FUZZ_BUDGET_MS") ?? options.budgetMs ?? 15_000;
   const started = performance.now();
   const report: FuzzReport = { cases: 0, ok: 0, typedErrors: 0, failures: [], elapsedMs: 0 };
   let worker: Worker | undefined;
