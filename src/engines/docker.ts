@@ -298,14 +298,20 @@ function revertDocker(
   const defaultWasImplicit = memory?.changes.some((c) =>
     same(c.path, ["default-runtime"]) && !c.had
   );
-  if (memory && text === memory.after && !defaultWasImplicit) {
-    return { path: file, before: text, after: memory.before, memory: undefined };
-  }
   if (text === null) return { path: file, before: null, after: null, memory: undefined };
-  const doc = new JsonDocument(text, file, request.names);
   // A blank file holds nothing of ours (dockerd reads it as no settings): it stays as it is.
   if (isBlank(text)) return { path: file, before: text, after: text, memory: undefined };
+  const doc = new JsonDocument(text, file, request.names);
   doc.check();
+  const live = liveHandlers(doc.value, request.names, memory);
+  if (memory && text === memory.after && !defaultWasImplicit) {
+    return {
+      path: file,
+      before: text,
+      after: live ? withRuntimesKey(memory.before, file) : memory.before,
+      memory: undefined,
+    };
+  }
   const recorded = (path: string[]) => memory?.changes.find((c) => same(c.path, path));
   const removed = new Set(request.names);
   for (const name of request.names) {
@@ -346,6 +352,7 @@ function revertDocker(
       doc.set(path, undefined);
     }
   }
+  if (live && !isObject(doc.value.runtimes)) doc.set(["runtimes"], {});
   const empty = Object.keys(doc.value).length === 0;
   return {
     path: file,
@@ -353,4 +360,59 @@ function revertDocker(
     after: empty ? null : doc.text,
     memory: undefined,
   };
+}
+
+/**
+ * Whether the revert takes away a handler dockerd may have loaded: one of `names` is in the file
+ * and was not there before we configured it.
+ */
+function liveHandlers(
+  value: Record<string, Json>,
+  names: readonly string[],
+  memory: RevertMemory | undefined,
+): boolean {
+  const runtimes = isObject(value.runtimes) ? value.runtimes : {};
+  return names.some((name) =>
+    Object.hasOwn(runtimes, name) &&
+    !memory?.changes.some((c) => same(c.path, ["runtimes", name]) && c.had)
+  );
+}
+
+/**
+ * `text` with a `"runtimes"` key, added as `{}` where it has none. dockerd's reload (SIGHUP)
+ * replaces its runtime table only when daemon.json has the key; without it the removed handlers
+ * stay registered until dockerd restarts. A missing file is the same to dockerd as one without
+ * the key, so it becomes `{"runtimes": {}}`.
+ */
+export function withRuntimesKey(text: string | null, file: string): string {
+  const base = text === null || isBlank(text) ? "{}\n" : text;
+  const value = parseDaemonJson(base, file);
+  if (isObject(value.runtimes)) return base;
+  return setJsonValue(base, ["runtimes"], {}, { file, reader: "dockerd" });
+}
+
+/**
+ * The settings a change of daemon.json touches that dockerd reads only when it starts: every
+ * `features` flag (the CDI driver is registered at start) and `cdi-spec-dirs`. Its SIGHUP reload
+ * applies `runtimes` and `default-runtime`, not these.
+ */
+export function dockerStartOnlyChanges(
+  file: string,
+  before: string | null,
+  after: string | null,
+): string[] {
+  const read = (text: string | null) =>
+    text === null || isBlank(text) ? {} : parseDaemonJson(text, file);
+  const [old, now] = [read(before), read(after)];
+  const changed: string[] = [];
+  const oldFeatures = isObject(old.features) ? old.features : {};
+  const newFeatures = isObject(now.features) ? now.features : {};
+  const keys = [...new Set([...Object.keys(oldFeatures), ...Object.keys(newFeatures)])].sort();
+  for (const key of keys) {
+    if (!same(getAt(oldFeatures, [key]), getAt(newFeatures, [key]))) {
+      changed.push(`features.${key}`);
+    }
+  }
+  if (!same(old["cdi-spec-dirs"], now["cdi-spec-dirs"])) changed.push("cdi-spec-dirs");
+  return changed;
 }

@@ -61,6 +61,11 @@ await labTest(
       ]);
       strictEqual(configured.code, 0, configured.stderr);
       match(configured.stdout, new RegExp(`Sent SIGHUP to dockerd \\(pid ${d.pid}\\)`));
+      // dockerd registers its CDI driver only when it starts: the reload does not apply it.
+      match(
+        configured.stdout,
+        /features\.cdi is read only when dockerd starts and is not in effect yet: run "systemctl restart docker" to apply it$/m,
+      );
       await d.waitForDefaultRuntime("xpu");
       const info = JSON.parse((await d.docker(["info", "--format", "{{json .Runtimes}}"])).stdout);
       strictEqual(info.xpu.path, shim);
@@ -78,10 +83,28 @@ await labTest(
       strictEqual(unconfigured.code, 0, unconfigured.stderr);
       await d.waitForDefaultRuntime("runc");
       // The original named no default runtime; dockerd would keep "xpu" if the key just vanished.
+      // dockerd's reload keeps its runtime table when the key is absent: an empty one is left.
       strictEqual(
         Deno.readTextFileSync(daemonJson),
-        ORIGINAL.replace('"debug": false\n', '"debug": false,\n  "default-runtime": "runc"\n'),
+        ORIGINAL.replace(
+          '"debug": false\n',
+          '"debug": false,\n  "default-runtime": "runc",\n  "runtimes": {}\n',
+        ),
       );
+      await d.waitForRuntimes((names) => !names.includes("xpu"));
+      const gone = await d.docker([
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--runtime",
+        "xpu",
+        "busybox:min",
+        "true",
+      ]);
+      ok(gone.code !== 0, "the xpu runtime is gone from dockerd after the reload");
+      // 20.10: "Unknown runtime specified xpu"; newer: "unknown or invalid runtime name: xpu".
+      match(gone.stderr, /unknown (or invalid )?runtime (specified|name:) xpu/i);
       const plain = await d.runProbe();
       strictEqual(plain.code, 0, plain.stderr);
       match(plain.stdout, /^\/dev\/xpu0: absent$/m);

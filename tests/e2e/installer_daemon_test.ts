@@ -146,10 +146,13 @@ await labTest(
         Deno.readTextFileSync(daemonJson),
         ORIGINAL.replace(
           '"max-concurrent-downloads": 2\n',
-          '"max-concurrent-downloads": 2,\n  "default-runtime": "runc"\n',
+          '"max-concurrent-downloads": 2,\n  "default-runtime": "runc",\n  "runtimes": {}\n',
         ),
       );
       await d.waitForDefaultRuntime("runc");
+      // The reload took the handlers away (dockerd keeps its table when the key is absent).
+      const left = await d.waitForRuntimes((names) => !names.some((n) => n.startsWith("xpu")));
+      ok(left.includes("runc"), JSON.stringify(left));
       ok(d.alive(), "dockerd survived the reload");
       const plain = await d.runProbe();
       strictEqual(plain.code, 0, plain.stderr);

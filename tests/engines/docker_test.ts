@@ -6,7 +6,11 @@
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import { configureDocker, unconfigureDocker } from "../../src/engines/docker.ts";
+import {
+  configureDocker,
+  dockerStartOnlyChanges,
+  unconfigureDocker,
+} from "../../src/engines/docker.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { assertGolden, readFixture } from "../helpers/golden.ts";
 
@@ -61,9 +65,22 @@ Deno.test("docker daemon.json: configure and unconfigure golden cases", async (t
       assertGolden(`${dir}/unconfigure.json`, reverted.after);
       const implicitDefault = c.defaultRuntime !== undefined &&
         !(input ?? "").includes('"default-runtime"');
-      if (!edit && !implicitDefault) {
+      const hadRuntimes = input !== null && /"runtimes"/.test(input);
+      if (!edit && !implicitDefault && hadRuntimes) {
         strictEqual(reverted.after, input, "an untouched file comes back byte for byte");
       }
+      if (!edit && !implicitDefault && !hadRuntimes) {
+        // dockerd's reload keeps its runtime table when the key is absent: an empty one is left.
+        const added = input === null || input.trim() === "" ? "{}" : input;
+        deepStrictEqual(JSON.parse(reverted.after!), { ...JSON.parse(added), runtimes: {} });
+      }
+      deepStrictEqual(
+        Object.keys(JSON.parse(reverted.after ?? "{}").runtimes ?? {}).filter((n) =>
+          names.includes(n)
+        ),
+        c.unconfigureOnly ? [] : names.filter((n) => (input ?? "").includes(`"${n}"`)),
+        "every handler we added is gone",
+      );
       if (implicitDefault) {
         // dockerd keeps a default whose key vanished: the revert names runc explicitly.
         strictEqual(JSON.parse(reverted.after!)["default-runtime"], "runc");
@@ -199,7 +216,7 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
         { names: ["xpu"] },
         configured.memory,
       );
-      strictEqual(reverted.after, '{\n  "default-runtime": "runc"\n}\n');
+      strictEqual(reverted.after, '{\n  "default-runtime": "runc",\n  "runtimes": {}\n}\n');
       strictEqual(unconfigureDocker(FILE, "\n", { names: ["xpu"] }, undefined).after, "\n");
     },
   );
@@ -246,4 +263,40 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
     );
     strictEqual(JSON.parse(reverted.after!)["default-runtime"], "runc");
   });
+});
+
+Deno.test("dockerStartOnlyChanges: what dockerd's reload does not apply", async (t) => {
+  const cases: { name: string; before: string | null; after: string | null; expected: string[] }[] =
+    [
+      {
+        name: "runtimes and default-runtime only: a reload applies them",
+        before: '{"debug": true}',
+        after: '{"debug": true, "runtimes": {"xpu": {"path": "/x"}}, "default-runtime": "xpu"}',
+        expected: [],
+      },
+      {
+        name: "features.cdi turned on in a new file",
+        before: null,
+        after: '{"features": {"cdi": true}}',
+        expected: ["features.cdi"],
+      },
+      {
+        name: "features.cdi taken out, another feature kept",
+        before: '{"features": {"cdi": true, "buildkit": true}}',
+        after: '{"features": {"buildkit": true}}',
+        expected: ["features.cdi"],
+      },
+      {
+        name: "cdi-spec-dirs changed",
+        before: '{"cdi-spec-dirs": ["/etc/cdi"]}',
+        after: '{"cdi-spec-dirs": ["/etc/cdi", "/var/run/cdi"]}',
+        expected: ["cdi-spec-dirs"],
+      },
+      { name: "a blank file and a removed one", before: "\n", after: null, expected: [] },
+    ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      deepStrictEqual(dockerStartOnlyChanges(FILE, c.before, c.after), c.expected);
+    });
+  }
 });

@@ -18,6 +18,7 @@ import {
   type RuntimeFlags,
   type RuntimeSettings,
 } from "../../src/engines/runtime_command.ts";
+import { processRunning } from "../../src/engines/restart.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
@@ -625,9 +626,9 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
             Deno.readTextFileSync(config),
             original.replace(
               '    "buildkit": true\n  }\n',
-              '    "buildkit": true\n  },\n  "default-runtime": "runc"\n',
+              '    "buildkit": true\n  },\n  "default-runtime": "runc",\n  "runtimes": {}\n',
             ),
-            "back to the original, with runc named as the default",
+            "back to the original, with runc named as the default and an empty runtime table",
           );
           deepStrictEqual(stateFiles(`${dir}/state`), [], "the revert memory is gone");
         });
@@ -1087,5 +1088,50 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
       ok(run.stderr.includes('--config "--restart-mode=none": it looks like a flag'), run.stderr);
       deepStrictEqual([...Deno.readDirSync(dir)], [], "nothing created");
     });
+  });
+
+  await t.step("(p) a stopped engine: the file is written, the line says so, exit 0", async (t) => {
+    // The verdict looks for the engine's process on this machine: none may run meanwhile.
+    for (const name of ["dockerd", "containerd"]) {
+      ok(!processRunning(name), `this test needs no ${name} running on the machine`);
+    }
+    const cases = [
+      { engine: "docker", mode: "signal", file: "daemon.json", process: "dockerd" },
+      // No systemd here: systemctl is missing or fails; containerd does not run either.
+      { engine: "containerd", mode: "systemd", file: "config.toml", process: "containerd" },
+    ];
+    for (const c of cases) {
+      await t.step(`${c.engine} with --restart-mode ${c.mode}`, async () => {
+        await withTempDir(async (dir) => {
+          const config = `${dir}/${c.file}`;
+          const socket = `${dir}/engine.sock`;
+          const run = await ctk([
+            "configure",
+            "--runtime",
+            c.engine,
+            "--config",
+            config,
+            "--drop-in-config",
+            "",
+            "--socket",
+            socket,
+            "--restart-mode",
+            c.mode,
+            "--state-dir",
+            `${dir}/state`,
+          ]);
+          assertSuccess(run);
+          ok(Deno.readTextFileSync(config).includes("xpu-container-runtime"), "written");
+          ok(
+            run.stdout.includes(
+              `${c.process} is not running (no such process; nothing accepts connections on ` +
+                `"${socket}"): it reads the new configuration when it starts`,
+            ),
+            run.stdout,
+          );
+          strictEqual(run.stderr, "");
+        });
+      });
+    }
   });
 });

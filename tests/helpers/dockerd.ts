@@ -17,6 +17,8 @@ export interface Dockerd {
   alive(): boolean;
   /** Waits (10 s at most) until `docker info` reports `want` as the default runtime. */
   waitForDefaultRuntime(want: string): Promise<void>;
+  /** Waits (10 s at most) until `docker info`'s runtime names satisfy `ok`; throws with them. */
+  waitForRuntimes(ok: (names: string[]) => boolean): Promise<string[]>;
   /** `docker run --rm --network none FLAGS busybox:min sh -c PROBE`. */
   runProbe(flags?: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -129,9 +131,31 @@ export async function withDockerd(
         await new Promise((r) => setTimeout(r, 100));
       }
     };
+    const waitForRuntimes = async (ok: (names: string[]) => boolean) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const info = await docker(["info", "--format", "{{json .}}"]);
+        const names = info.code === 0
+          ? Object.keys(JSON.parse(info.stdout).Runtimes ?? {}).sort()
+          : [];
+        if (info.code === 0 && ok(names)) return names;
+        if (Date.now() > deadline) {
+          throw new Error(`dockerd's runtimes stay ${JSON.stringify(names)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     const runProbe = (flags: string[] = []) =>
       docker(["run", "--rm", "--network", "none", ...flags, "busybox:min", "sh", "-c", PROBE]);
-    await fn({ socket, pid: child.pid, docker, alive, waitForDefaultRuntime, runProbe });
+    await fn({
+      socket,
+      pid: child.pid,
+      docker,
+      alive,
+      waitForDefaultRuntime,
+      waitForRuntimes,
+      runProbe,
+    });
   } finally {
     const ids = (await docker(["ps", "-aq"])).stdout.trim().split("\n").filter((id) => id);
     if (ids.length > 0) await docker(["rm", "-f", ...ids]);

@@ -377,13 +377,14 @@ export async function dockerdAccepts(daemonJson: string, dir: string): Promise<D
   try {
     const deadline = Date.now() + 30_000;
     while (!exited && Date.now() < deadline) {
-      const info = await docker(["info", "--format", "{{.DefaultRuntime}} {{json .Runtimes}}"]);
+      const info = await docker(["info", "--format", "{{json .}}"]);
       if (info.code === 0) {
-        const [defaultRuntime, runtimes] = info.stdout.trim().split(/ (.*)/s);
+        // The whole document: one field's template output differs between docker versions.
+        const { DefaultRuntime, Runtimes } = JSON.parse(info.stdout);
         return {
           accepted: true,
-          defaultRuntime,
-          runtimes: Object.keys(JSON.parse(runtimes)).sort(),
+          defaultRuntime: DefaultRuntime,
+          runtimes: Object.keys(Runtimes ?? {}).sort(),
           detail: "",
         };
       }
