@@ -129,12 +129,36 @@ export function configVersion(doc: Table, file: string): 1 | 2 | 3 {
   );
 }
 
-/** The table a handler gets: the default runtime's settings (then runc's, then crun's), ours on top. */
+/** The annotation prefixes the shim reads unless its config says otherwise. */
+export const DEFAULT_ANNOTATION_PREFIXES: readonly string[] = ["cdi.k8s.io/"];
+
+/**
+ * containerd's `container_annotations` patterns that pass every annotation under `prefixes`
+ * into the spec. containerd matches them with Go's `path.Match`, whose `*` stops at `/`; a key
+ * has at most one `/`, so `P*` covers a prefix ending in `/`; one without a `/` also needs the
+ * pattern `P*` + `/*`.
+ */
+export function annotationPatterns(prefixes: readonly string[]): string[] {
+  const patterns: string[] = [];
+  for (const prefix of prefixes) {
+    const literal = prefix.replace(/[*?[\\]/g, (c) => `\\${c}`);
+    patterns.push(`${literal}*`);
+    if (!prefix.includes("/")) patterns.push(`${literal}*/*`);
+  }
+  return [...new Set(patterns)];
+}
+
+/**
+ * The table a handler gets: the default runtime's settings (then runc's, then crun's), ours on
+ * top — our `BinaryName`, and `container_annotations` extended so CRI passes the annotations the
+ * shim reads (CDI requests) into the spec: a copied `container_annotations = []` would drop them.
+ */
 export function runtimeTable(
   doc: Table,
   cri: readonly string[],
   handler: RuntimeHandler,
   ours: readonly string[],
+  annotationPrefixes: readonly string[] = DEFAULT_ANNOTATION_PREFIXES,
 ): Table {
   const runtimes = getAt(doc, [...cri, "containerd", "runtimes"]);
   const all = isTable(runtimes) ? runtimes : {};
@@ -150,6 +174,10 @@ export function runtimeTable(
   setAt(table, ["runtime_type"], RUNC_V2);
   if (!isTable(getAt(table, ["options"]))) setAt(table, ["options"], {});
   setAt(table, ["options", "BinaryName"], handler.path);
+  const copied = getAt(table, ["container_annotations"]);
+  const kept = Array.isArray(copied) ? copied.filter((p) => typeof p === "string") : [];
+  const wanted = annotationPatterns(annotationPrefixes).filter((p) => !kept.includes(p));
+  setAt(table, ["container_annotations"], [...kept, ...wanted]);
   return table;
 }
 
@@ -185,11 +213,15 @@ function desiredKeys(
   doc: Table,
   version: 1 | 2 | 3,
   request: ConfigureRequest,
+  annotationPrefixes: readonly string[],
 ): [string[], unknown][] {
   const cri = CRI_PLUGIN[version];
   const ours = request.handlers.map((h) => h.name);
   const keys: [string[], unknown][] = request.handlers.flatMap((handler) =>
-    leaves(runtimeTable(doc, cri, handler, ours), [...cri, "containerd", "runtimes", handler.name])
+    leaves(
+      runtimeTable(doc, cri, handler, ours, annotationPrefixes),
+      [...cri, "containerd", "runtimes", handler.name],
+    )
   );
   if (request.defaultRuntime) {
     keys.push([[...cri, "containerd", "default_runtime_name"], request.defaultRuntime]);
@@ -476,6 +508,18 @@ function classChar(chunk: string[], at: number): { code: number; next: number } 
   return i + 1 >= chunk.length ? "bad" : { code, next: i + 1 };
 }
 
+/** What a plan takes besides the files and the request. */
+export interface ContainerdOptions {
+  /** The annotation prefixes the shim reads (its config's `modes.cdi.annotation-prefixes`). */
+  annotationPrefixes?: readonly string[];
+  /**
+   * The config version to write where there is no config file: the one the installed
+   * containerd reads (3 for 2.x; 1.6 and 1.7 refuse 3). Default 2, which every supported
+   * containerd reads.
+   */
+  newFileVersion?: 2 | 3;
+}
+
 /**
  * Plans a configure: the changed files (main config, and the drop-in when one is used).
  *
@@ -485,10 +529,15 @@ export function configureContainerd(
   files: ContainerdFiles,
   texts: ContainerdTexts,
   request: ConfigureRequest,
+  options: ContainerdOptions = {},
 ): FileChange[] {
   const mainText = texts.config;
-  const doc = mainText === null ? { version: 2 } : parseContainerdConfig(mainText, files.config);
-  const version = mainText === null ? 2 : configVersion(doc, files.config);
+  const newVersion = options.newFileVersion ?? 2;
+  const doc = mainText === null
+    ? { version: newVersion }
+    : parseContainerdConfig(mainText, files.config);
+  const version = mainText === null ? newVersion : configVersion(doc, files.config);
+  const annotationPrefixes = options.annotationPrefixes ?? DEFAULT_ANNOTATION_PREFIXES;
   // Everything configured so far: a drop-in is rebuilt from all of it.
   const effective = mergeRequests(
     texts.dropInMemory?.request ?? texts.configMemory?.request,
@@ -499,6 +548,7 @@ export function configureContainerd(
     inPlace ? asBeforeOurDefault(doc, CRI_PLUGIN[version], texts.configMemory) : doc,
     version,
     inPlace ? request : effective,
+    annotationPrefixes,
   );
   const mainMemory = beginMemory(texts.configMemory, {
     engine: "containerd",
@@ -507,7 +557,13 @@ export function configureContainerd(
   });
 
   if (inPlace) {
-    const after = editInPlace(files.config, mainText ?? "version = 2\n", doc, keys, mainMemory);
+    const after = editInPlace(
+      files.config,
+      mainText ?? `version = ${newVersion}\n`,
+      doc,
+      keys,
+      mainMemory,
+    );
     if (after === mainText) {
       const kept = texts.configMemory ? { ...texts.configMemory, request: effective } : undefined;
       return [{ path: files.config, before: mainText, after: mainText, memory: kept }];
@@ -560,7 +616,7 @@ export function configureContainerd(
   }
   if (!importsCover(doc.imports, files.dropIn, files.config)) {
     const imports = Array.isArray(doc.imports) ? [...doc.imports, files.dropIn] : [files.dropIn];
-    const start = mainText ?? "version = 2\n";
+    const start = mainText ?? `version = ${newVersion}\n`;
     const after = editInPlace(files.config, start, doc, [[["imports"], imports]], mainMemory);
     mainMemory.after = after;
     changes.push({ path: files.config, before: mainText, after, memory: mainMemory, mode: 0o644 });
@@ -584,6 +640,7 @@ export function unconfigureContainerd(
   files: ContainerdFiles,
   texts: ContainerdTexts,
   request: UnconfigureRequest,
+  options: ContainerdOptions = {},
 ): FileChange[] {
   const configured = texts.dropInMemory?.request ?? texts.configMemory?.request;
   if (configured === undefined) return revertContainerd(files, texts, request);
@@ -595,10 +652,15 @@ export function unconfigureContainerd(
     const change = reverted.find((c) => c.path === path);
     return change ? change.after : before;
   };
-  const again = configureContainerd(files, {
-    config: after(files.config, texts.config),
-    dropIn: files.dropIn ? after(files.dropIn, texts.dropIn) : null,
-  }, remaining);
+  const again = configureContainerd(
+    files,
+    {
+      config: after(files.config, texts.config),
+      dropIn: files.dropIn ? after(files.dropIn, texts.dropIn) : null,
+    },
+    remaining,
+    options,
+  );
   const paths = [...new Set([...reverted, ...again].map((c) => c.path))];
   return paths.map((path) => {
     const first = path === files.config ? texts.config : texts.dropIn;

@@ -24,31 +24,56 @@ export const SYSTEMD_UNITS: Readonly<Record<Engine, string>> = {
   crio: "crio",
 };
 
+/** The process name (`/proc/<pid>/comm`) of each engine's daemon. */
+export const ENGINE_PROCESSES: Readonly<Record<Engine, string>> = {
+  docker: "dockerd",
+  containerd: "containerd",
+  crio: "crio",
+};
+
 /** What a restart will do. */
 export type RestartPlan =
   | { kind: "none"; advice: string }
-  | { kind: "signal"; socket: string }
-  | { kind: "systemd"; argv: string[] };
+  | {
+    kind: "signal";
+    engine: Engine;
+    socket: string;
+    /** The command that restarts the engine, for what a reload does not apply. */
+    restartCommand: string;
+    /** Settings of the change the engine reads only when it starts. */
+    startOnly: readonly string[];
+  }
+  | { kind: "systemd"; engine: Engine; socket: string; argv: string[] };
+
+/** `a`, `a and b`, `a, b and c`. */
+function listed(items: readonly string[]): string {
+  return items.length <= 1
+    ? items.join("")
+    : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
+}
 
 /**
- * Decides the restart.
+ * Decides the restart. `startOnly` names the settings of the change that the engine reads only
+ * when it starts (docker's `features.cdi`): a reload does not apply them, and the advice or the
+ * signal's report says so.
  *
  * @throws {UsageError} for `signal` on containerd, which stops on SIGHUP instead of reloading
  */
 export function planRestart(
   engine: Engine,
   mode: RestartMode,
-  options: { socket: string; hostRoot?: string },
+  options: { socket: string; hostRoot?: string; startOnly?: readonly string[] },
 ): RestartPlan {
   const systemctl = ["systemctl", "restart", SYSTEMD_UNITS[engine]];
   const argv = options.hostRoot && options.hostRoot !== "/"
     ? ["chroot", options.hostRoot, ...systemctl]
     : systemctl;
+  const startOnly = options.startOnly ?? [];
   switch (mode) {
     case "none":
       return {
         kind: "none",
-        advice: engine === "docker"
+        advice: engine === "docker" && startOnly.length === 0
           ? `kill -HUP $(pidof dockerd)   # or: ${argv.join(" ")}`
           : argv.join(" "),
       };
@@ -59,9 +84,15 @@ export function planRestart(
             `it: use --restart-mode systemd or none`,
         );
       }
-      return { kind: "signal", socket: options.socket };
+      return {
+        kind: "signal",
+        engine,
+        socket: options.socket,
+        restartCommand: argv.join(" "),
+        startOnly,
+      };
     case "systemd":
-      return { kind: "systemd", argv };
+      return { kind: "systemd", engine, socket: options.socket, argv };
   }
 }
 
@@ -117,16 +148,64 @@ export function findSocketOwner(socket: string): { pid: number; name: string } |
   return undefined;
 }
 
+/** Whether a process named `name` runs (as far as this PID namespace shows). */
+export function processRunning(name: string): boolean {
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
+
+/** Whether something accepts connections on the unix socket `path`. */
+export async function socketAccepts(path: string): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ transport: "unix", path });
+    connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Carries out a restart plan.
+ * Whether the engine runs: its daemon's process is seen, or its socket accepts connections (a
+ * node daemon without the host's PID namespace sees only the socket).
+ */
+export async function engineRunning(engine: Engine, socket: string): Promise<boolean> {
+  return processRunning(ENGINE_PROCESSES[engine]) || await socketAccepts(socket);
+}
+
+function notRunning(engine: Engine, socket: string, why?: string): string {
+  return `${ENGINE_PROCESSES[engine]} is not running (no such process; nothing accepts ` +
+    `connections on "${socket}"): it reads the new configuration when it starts` +
+    (why ? ` (${why})` : "");
+}
+
+/** How {@link restartEngine} waits and looks. */
+export interface RestartOptions {
+  attempts?: number;
+  delayMs?: number;
+  /** Whether the engine runs (default: {@link engineRunning}). */
+  running?: (engine: Engine, socket: string) => Promise<boolean>;
+}
+
+/**
+ * Carries out a restart plan. An engine that is not running needs none: it reads the new
+ * configuration when it starts, and that is what the line says.
  *
  * @returns one line saying what happened (or what to run)
- * @throws {ExecError} when the signal or the systemctl command fails
+ * @throws {ExecError} when the signal or the systemctl command fails for a running engine
  */
 export async function restartEngine(
   plan: RestartPlan,
-  options: { attempts?: number; delayMs?: number } = {},
+  options: RestartOptions = {},
 ): Promise<string> {
+  const running = options.running ?? engineRunning;
   switch (plan.kind) {
     case "none":
       return `Restart skipped (--restart-mode none): run "${plan.advice}" to apply the change`;
@@ -136,37 +215,41 @@ export async function restartEngine(
         const owner = findSocketOwner(plan.socket);
         if (owner) {
           Deno.kill(owner.pid, "SIGHUP");
-          return `Sent SIGHUP to ${owner.name} (pid ${owner.pid}), which listens on "${plan.socket}": it reloads its runtimes`;
+          const sent =
+            `Sent SIGHUP to ${owner.name} (pid ${owner.pid}), which listens on "${plan.socket}": it reloads its runtimes`;
+          if (plan.startOnly.length === 0) return sent;
+          const one = plan.startOnly.length === 1;
+          return `${sent}; ${listed(plan.startOnly)} ${one ? "is" : "are"} read only when ` +
+            `${owner.name} starts and ${one ? "is" : "are"} not in effect yet: run ` +
+            `"${plan.restartCommand}" to apply ${one ? "it" : "them"}`;
         }
+        // Nothing listens: a stopped engine needs no signal; one that is starting gets it.
+        if (!(await running(plan.engine, plan.socket))) return notRunning(plan.engine, plan.socket);
         await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 200));
       }
       throw new ExecError(
-        `Cannot signal the engine: no process listens on "${plan.socket}": start it, pass ` +
-          `--socket, or use --restart-mode none and restart it yourself`,
+        `Cannot signal the engine: ${ENGINE_PROCESSES[plan.engine]} runs, but no process ` +
+          `listens on "${plan.socket}": pass --socket, or use --restart-mode none and restart it ` +
+          `yourself`,
       );
     }
     case "systemd": {
-      let result;
+      const command = plan.argv.join(" ");
+      let failure: string;
       try {
-        result = await runProcess(plan.argv[0], { args: plan.argv.slice(1) });
+        const result = await runProcess(plan.argv[0], { args: plan.argv.slice(1) });
+        if (result.code === 0) return `Ran "${command}"`;
+        failure = result.stderr.trim().split("\n").pop() || `exit ${result.code}`;
       } catch (error) {
-        throw new ExecError(
-          `Cannot run "${plan.argv.join(" ")}": ${
-            error instanceof Error ? error.message : error
-          }: ` +
-            `restart the engine yourself, or use --restart-mode none`,
-          { cause: error },
-        );
+        failure = error instanceof Error ? error.message : String(error);
       }
-      if (result.code !== 0) {
-        throw new ExecError(
-          `Cannot restart with "${plan.argv.join(" ")}": ${
-            result.stderr.trim().split("\n").pop() || `exit ${result.code}`
-          }: ` +
-            `restart the engine yourself`,
-        );
+      if (!(await running(plan.engine, plan.socket))) {
+        return notRunning(plan.engine, plan.socket, `"${command}" failed: ${failure}`);
       }
-      return `Ran "${plan.argv.join(" ")}"`;
+      throw new ExecError(
+        `Cannot restart ${ENGINE_PROCESSES[plan.engine]} with "${command}": ${failure}: ` +
+          `restart it yourself, or use --restart-mode none`,
+      );
     }
   }
 }

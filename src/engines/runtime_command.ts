@@ -22,8 +22,11 @@ import {
   configureContainerd,
   CONTAINERD_CONFIG,
   CONTAINERD_DROP_IN,
+  type ContainerdOptions,
   unconfigureContainerd,
 } from "./containerd.ts";
+import { detectConfigVersion } from "./containerd_version.ts";
+import { loadConfig } from "../core/config_file.ts";
 import {
   configureCrioDropIn,
   configureCrioHook,
@@ -34,7 +37,12 @@ import {
   unconfigureCrioDropIn,
   unconfigureCrioHook,
 } from "./crio.ts";
-import { configureDocker, DOCKER_CONFIG, unconfigureDocker } from "./docker.ts";
+import {
+  configureDocker,
+  DOCKER_CONFIG,
+  dockerStartOnlyChanges,
+  unconfigureDocker,
+} from "./docker.ts";
 import { type FileChange, operatorHandlers, type RuntimeHandler } from "./engine_edit.ts";
 import {
   type Engine,
@@ -249,8 +257,13 @@ export function resolveRuntimeSettings(
   };
 }
 
+/** What a plan takes besides the settings: facts found on the host. */
+export interface PlanContext {
+  containerd?: ContainerdOptions;
+}
+
 /** Plans every file change of the action (reads the files; writes nothing). */
-export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
+export function planRuntimeChanges(s: RuntimeSettings, context: PlanContext = {}): FileChange[] {
   const memoryOf = (file: string) => readMemory(file, s.stateDir);
   const configure = s.action === "configure" || s.action === "setup";
   const request = { handlers: s.handlers, defaultRuntime: s.defaultRuntime, cdi: s.cdi };
@@ -274,8 +287,8 @@ export function planRuntimeChanges(s: RuntimeSettings): FileChange[] {
       };
       const files = { config: s.config, dropIn: s.dropIn };
       return configure
-        ? configureContainerd(files, texts, request)
-        : unconfigureContainerd(files, texts, { names });
+        ? configureContainerd(files, texts, request, context.containerd)
+        : unconfigureContainerd(files, texts, { names }, context.containerd);
     }
     case "crio": {
       if (s.crioMode === "hook") {
@@ -306,6 +319,23 @@ export function lockDirOf(settings: RuntimeSettings): string {
   );
 }
 
+/**
+ * The host facts a containerd plan needs: the annotation prefixes the shim reads (from the
+ * toolkit's config), and, where there is no config file yet, the config version the installed
+ * containerd reads.
+ */
+async function planContext(settings: RuntimeSettings, io: ToolIo): Promise<PlanContext> {
+  if (settings.engine !== "containerd") return {};
+  const annotationPrefixes = loadConfig(io.env).config.runtime.modes.cdi.annotationPrefixes;
+  const adds = settings.action === "configure" || settings.action === "setup";
+  if (!adds || readIfExists(settings.config) !== null) {
+    return { containerd: { annotationPrefixes } };
+  }
+  const choice = await detectConfigVersion(settings.hostRoot);
+  io.stdout(choice.note + "\n");
+  return { containerd: { annotationPrefixes, newFileVersion: choice.configVersion } };
+}
+
 /** Runs the action: finish an interrupted change, plan under the lock, write or diff, restart. */
 export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): Promise<void> {
   const lockDir = lockDirOf(settings);
@@ -316,6 +346,7 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
       socket: settings.socket,
       hostRoot: settings.hostRoot,
     });
+  const context = await planContext(settings, io);
   const { effective, finished } = await withDirLock(lockDir, () => {
     const journal = journalPath(settings.stateDir, lockDir);
     if (settings.dryRun && readIfExists(journal) !== null) {
@@ -326,7 +357,7 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
     }
     const finished = settings.dryRun ? [] : finishInterrupted(settings.stateDir, lockDir);
     for (const line of finished) io.stdout(line + "\n");
-    const changes = planRuntimeChanges(settings);
+    const changes = planRuntimeChanges(settings, context);
     const effective = changes.filter((c) => c.before !== c.after);
     if (settings.dryRun) {
       for (const change of effective) io.stdout(diffChange(change));
@@ -348,6 +379,14 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
       `Dry run: nothing written; a real run would then restart with mode "${settings.restartMode}"\n`,
     );
   } else {
-    io.stdout((await restartEngine(restart)) + "\n");
+    const startOnly = settings.engine === "docker"
+      ? [...new Set(effective.flatMap((c) => dockerStartOnlyChanges(c.path, c.before, c.after)))]
+      : [];
+    const plan = planRestart(settings.engine, settings.restartMode, {
+      socket: settings.socket,
+      hostRoot: settings.hostRoot,
+      startOnly,
+    });
+    io.stdout((await restartEngine(plan)) + "\n");
   }
 }

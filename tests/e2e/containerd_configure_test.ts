@@ -9,12 +9,43 @@ import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
 import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
 import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { atLeast, e2eTest, engineSet } from "../helpers/e2e.ts";
 import { labTest, PROBE } from "../helpers/lab.ts";
 
 type Table = Record<string, unknown>;
 
-function configFor(dir: string): string {
-  return `# Site config for containerd 1.6, edited by hand.
+/** A site config in the version the installed containerd reads natively (3 for 2.x). */
+function configFor(dir: string, version: 2 | 3): string {
+  if (version === 3) {
+    return `# Site config for containerd 2.x, edited by hand.
+version = 3
+root = "${dir}/root"
+state = "${dir}/state"
+
+[grpc]
+  address = "${dir}/c.sock"  # short: sockets live under 108 bytes
+
+[ttrpc]
+  address = "${dir}/c.sock.ttrpc"
+
+[plugins]
+
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "registry.k8s.io/pause:3.10"
+
+  [plugins."io.containerd.cri.v1.runtime"]
+
+    [plugins."io.containerd.cri.v1.runtime".containerd]
+      default_runtime_name = "runc"
+
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+
+        [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+          SystemdCgroup = true
+`;
+  }
+  return `# Site config for containerd 1.6 and 1.7, edited by hand.
 version = 2
 root = "${dir}/root"
 state = "${dir}/state"
@@ -45,6 +76,11 @@ state = "${dir}/state"
 `;
 }
 
+/** The config version the installed containerd reads natively. */
+async function nativeVersion(): Promise<2 | 3> {
+  return atLeast((await engineSet()).versions.containerd, 2) ? 3 : 2;
+}
+
 async function dump(config: string): Promise<Table> {
   const out = await runTool(["containerd"], { args: ["-c", config, "config", "dump"] });
   strictEqual(out.code, 0, out.stderr);
@@ -52,8 +88,10 @@ async function dump(config: string): Promise<Table> {
   return JSON.parse(JSON.stringify(parse(out.stdout))) as Table;
 }
 
+/** The CRI runtime plugin's table of a dump (its name changed in config version 3). */
 function cri(doc: Table): Table {
-  return (doc.plugins as Table)["io.containerd.grpc.v1.cri"] as Table;
+  const plugins = doc.plugins as Table;
+  return (plugins["io.containerd.cri.v1.runtime"] ?? plugins["io.containerd.grpc.v1.cri"]) as Table;
 }
 
 await labTest(
@@ -72,7 +110,7 @@ await labTest(
     try {
       const config = `${dir}/config.toml`;
       const dropIn = `${dir}/conf.d/99-xpu.toml`;
-      const original = configFor(dir);
+      const original = configFor(dir, await nativeVersion());
       Deno.writeTextFileSync(config, original);
       const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
       const before = await dump(config);
@@ -116,6 +154,8 @@ await labTest(
       strictEqual(ours.default_runtime_name, "xpu");
       deepStrictEqual(runtimes.xpu.options, { BinaryName: shim, SystemdCgroup: true });
       strictEqual(runtimes.xpu.runtime_type, "io.containerd.runc.v2");
+      // CRI passes the CDI annotations the shim reads into the spec.
+      deepStrictEqual(runtimes.xpu.container_annotations, ["cdi.k8s.io/*"]);
       // The dump after, without our keys, is the dump before.
       const stripped = structuredClone(after);
       delete (cri(stripped).containerd as Table & { runtimes: Table }).runtimes.xpu;
@@ -205,6 +245,64 @@ await labTest(
       deepStrictEqual(await dump(config), before);
     } finally {
       Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
+
+await e2eTest(
+  "containerd without a config file: the version the installed containerd reads, dump accepts it",
+  ["containerd"],
+  async (t) => {
+    const version = await nativeVersion();
+    const containerd = (await engineSet()).versions.containerd!.join(".");
+    for (const form of ["in place", "drop-in"]) {
+      await t.step(`${form}: version ${version} for containerd ${containerd}`, async () => {
+        const dir = Deno.makeTempDirSync({ prefix: "xn" });
+        try {
+          const config = `${dir}/etc/config.toml`;
+          const dropIn = form === "in place" ? "" : `${dir}/etc/conf.d/99-xpu.toml`;
+          const run = await runTool(toolArgv("xpu-ctk"), {
+            args: [
+              "runtime",
+              "configure",
+              "--runtime",
+              "containerd",
+              "--config",
+              config,
+              "--drop-in-config",
+              dropIn,
+              "--runtime-path",
+              "/usr/bin/xpu-container-runtime",
+              "--restart-mode",
+              "none",
+              "--state-dir",
+              `${dir}/revert`,
+            ],
+          });
+          strictEqual(run.code, 0, run.stderr);
+          match(
+            run.stdout,
+            new RegExp(
+              `^No containerd config file: writing config version ${version}, which the ` +
+                `installed containerd ${containerd.replace(".", "\\.")} reads$`,
+              "m",
+            ),
+          );
+          for (const file of [config, dropIn].filter((f) => f !== "")) {
+            strictEqual(parse(Deno.readTextFileSync(file)).version, version, file);
+          }
+          // containerd itself reads it as written: no migration, our handler in its table.
+          const dumped = await dump(config);
+          strictEqual(dumped.version, version);
+          const runtimes = (cri(dumped).containerd as Table).runtimes as Record<string, Table>;
+          strictEqual(
+            (runtimes.xpu.options as Table).BinaryName,
+            "/usr/bin/xpu-container-runtime",
+          );
+        } finally {
+          Deno.removeSync(dir, { recursive: true });
+        }
+      });
     }
   },
 );

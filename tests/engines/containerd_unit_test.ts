@@ -9,6 +9,7 @@ import { parse } from "smol-toml";
 import { ConfigError } from "../../src/core/errors.ts";
 import { getAt } from "../../src/core/toml_table.ts";
 import {
+  annotationPatterns,
   configureContainerd,
   configVersion,
   CRI_PLUGIN,
@@ -193,9 +194,79 @@ Deno.test("runtimeTable: the default runtime's settings, our binary, runc.v2", a
   for (const c of cases) {
     await t.step(c.name, () => {
       const before = structuredClone(c.input);
-      deepStrictEqual(runtimeTable(c.input, cri, HANDLER, c.ours), c.expected);
+      // Every handler passes the CDI annotations the shim reads.
+      deepStrictEqual(runtimeTable(c.input, cri, HANDLER, c.ours), {
+        ...c.expected,
+        container_annotations: ["cdi.k8s.io/*"],
+      });
       deepStrictEqual(c.input, before, "the document is not changed");
     });
+  }
+});
+
+Deno.test("runtimeTable: container_annotations lets CRI pass what the shim reads", async (t) => {
+  const cri = CRI_PLUGIN[3];
+  const doc = (runc: Record<string, unknown>) => ({
+    version: 3,
+    plugins: { "io.containerd.cri.v1.runtime": { containerd: { runtimes: { runc } } } },
+  });
+  const cases: {
+    name: string;
+    runc: Record<string, unknown>;
+    prefixes?: string[];
+    expected: string[];
+  }[] = [
+    {
+      // containerd's own default config has this: copied as is, CRI would drop every annotation.
+      name: "the default runtime's empty list: ours added",
+      runc: { runtime_type: RUNC_V2, container_annotations: [] },
+      expected: ["cdi.k8s.io/*"],
+    },
+    {
+      name: "the default runtime's patterns kept, ours appended",
+      runc: { runtime_type: RUNC_V2, container_annotations: ["io.kubernetes.cri.*", "a.b/*"] },
+      expected: ["io.kubernetes.cri.*", "a.b/*", "cdi.k8s.io/*"],
+    },
+    {
+      name: "ours already there: not twice",
+      runc: { runtime_type: RUNC_V2, container_annotations: ["cdi.k8s.io/*"] },
+      expected: ["cdi.k8s.io/*"],
+    },
+    {
+      name: "the shim's configured prefixes",
+      runc: { runtime_type: RUNC_V2 },
+      prefixes: ["cdi.k8s.io/", "xpu.example.com/"],
+      expected: ["cdi.k8s.io/*", "xpu.example.com/*"],
+    },
+    {
+      name: "no prefixes configured: the copied list only",
+      runc: { runtime_type: RUNC_V2, container_annotations: [] },
+      prefixes: [],
+      expected: [],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const table = runtimeTable(doc(c.runc), cri, HANDLER, ["xpu"], c.prefixes);
+      deepStrictEqual(table.container_annotations, c.expected);
+    });
+  }
+});
+
+Deno.test("annotationPatterns: Go path.Match patterns covering each prefix", async (t) => {
+  const cases: { name: string; prefixes: string[]; expected: string[] }[] = [
+    { name: "a prefix ending in /", prefixes: ["cdi.k8s.io/"], expected: ["cdi.k8s.io/*"] },
+    {
+      // `*` does not cross `/`: "xpu.dev" also prefixes "xpu.devices/x".
+      name: "a prefix without /: both forms",
+      prefixes: ["xpu.dev"],
+      expected: ["xpu.dev*", "xpu.dev*/*"],
+    },
+    { name: "glob characters are escaped", prefixes: ["a*b?[c]/"], expected: ["a\\*b\\?\\[c]/*"] },
+    { name: "duplicates once", prefixes: ["x/", "x/"], expected: ["x/*"] },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => deepStrictEqual(annotationPatterns(c.prefixes), c.expected));
   }
 });
 

@@ -7,11 +7,13 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { ExecError, UsageError } from "../../src/core/errors.ts";
 import {
+  engineRunning,
   findSocketOwner,
   listeningSockets,
   planRestart,
   restartEngine,
   type RestartPlan,
+  socketAccepts,
 } from "../../src/engines/restart.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
 import { pathExists, withTempDir } from "../helpers/temp_dir.ts";
@@ -34,35 +36,74 @@ Deno.test("planRestart", async (t) => {
     {
       name: "docker signal: the socket to find the daemon by",
       input: ["docker", "signal", { socket }],
-      expected: { kind: "signal", socket },
+      expected: {
+        kind: "signal",
+        engine: "docker",
+        socket,
+        restartCommand: "systemctl restart docker",
+        startOnly: [],
+      },
+    },
+    {
+      name: "docker signal with a start-only setting: the restart command through chroot",
+      input: ["docker", "signal", { socket, hostRoot: "/host", startOnly: ["features.cdi"] }],
+      expected: {
+        kind: "signal",
+        engine: "docker",
+        socket,
+        restartCommand: "chroot /host systemctl restart docker",
+        startOnly: ["features.cdi"],
+      },
+    },
+    {
+      name: "docker none with a start-only setting: a reload is not enough, no kill -HUP",
+      input: ["docker", "none", { socket, startOnly: ["features.cdi"] }],
+      expected: { kind: "none", advice: "systemctl restart docker" },
     },
     {
       name: "docker systemd",
       input: ["docker", "systemd", { socket }],
-      expected: { kind: "systemd", argv: ["systemctl", "restart", "docker"] },
+      expected: {
+        kind: "systemd",
+        engine: "docker",
+        socket,
+        argv: ["systemctl", "restart", "docker"],
+      },
     },
     {
       name: "containerd systemd",
       input: ["containerd", "systemd", { socket: "/run/containerd/containerd.sock" }],
-      expected: { kind: "systemd", argv: ["systemctl", "restart", "containerd"] },
+      expected: {
+        kind: "systemd",
+        engine: "containerd",
+        socket: "/run/containerd/containerd.sock",
+        argv: ["systemctl", "restart", "containerd"],
+      },
     },
     {
       name: "crio systemd",
       input: ["crio", "systemd", { socket: "/var/run/crio/crio.sock" }],
-      expected: { kind: "systemd", argv: ["systemctl", "restart", "crio"] },
+      expected: {
+        kind: "systemd",
+        engine: "crio",
+        socket: "/var/run/crio/crio.sock",
+        argv: ["systemctl", "restart", "crio"],
+      },
     },
     {
       name: "systemd through chroot when the host is mounted at /host",
       input: ["containerd", "systemd", { socket, hostRoot: "/host" }],
       expected: {
         kind: "systemd",
+        engine: "containerd",
+        socket,
         argv: ["chroot", "/host", "systemctl", "restart", "containerd"],
       },
     },
     {
       name: "host root / needs no chroot",
       input: ["crio", "systemd", { socket, hostRoot: "/" }],
-      expected: { kind: "systemd", argv: ["systemctl", "restart", "crio"] },
+      expected: { kind: "systemd", engine: "crio", socket, argv: ["systemctl", "restart", "crio"] },
     },
     {
       name: "containerd none: the systemctl line to run (through chroot)",
@@ -173,6 +214,23 @@ while True:
     time.sleep(0.05)
 `;
 
+const yes = () => Promise.resolve(true);
+const no = () => Promise.resolve(false);
+
+function signalPlan(socket: string, startOnly: string[] = []): RestartPlan {
+  return {
+    kind: "signal",
+    engine: "docker",
+    socket,
+    restartCommand: "systemctl restart docker",
+    startOnly,
+  };
+}
+
+function systemdPlan(argv: string[]): RestartPlan {
+  return { kind: "systemd", engine: "containerd", socket: "/run/containerd/containerd.sock", argv };
+}
+
 Deno.test("restartEngine", async (t) => {
   await t.step("signal: SIGHUP to the child that listens on the socket", async () => {
     await withTempDir(async (dir) => {
@@ -186,7 +244,7 @@ Deno.test("restartEngine", async (t) => {
       }).spawn();
       try {
         await waitFor(() => pathExists(ready), "the child to listen");
-        const line = await restartEngine({ kind: "signal", socket });
+        const line = await restartEngine(signalPlan(socket));
         ok(line.includes(`(pid ${child.pid})`), line);
         ok(line.includes(`"${socket}"`), line);
         // The child creates the marker, then writes it: wait for the content, not the name.
@@ -201,15 +259,97 @@ Deno.test("restartEngine", async (t) => {
     });
   });
 
-  await t.step("signal: nobody listens → ExecError after the attempts", async () => {
+  await t.step(
+    "signal with a start-only setting: says it is not in effect, and the command",
+    async () => {
+      await withTempDir(async (dir) => {
+        const socket = `${dir}/docker.sock`;
+        const ready = `${dir}/ready`;
+        const child = new Deno.Command("python3", {
+          args: ["-c", RELOADING_DAEMON, socket, `${dir}/reloaded`, ready],
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        try {
+          await waitFor(() => pathExists(ready), "the child to listen");
+          const line = await restartEngine(signalPlan(socket, ["features.cdi"]));
+          ok(line.includes(`(pid ${child.pid})`), line);
+          ok(
+            line.endsWith(
+              "features.cdi is read only when python3 starts and is not in effect yet: run " +
+                '"systemctl restart docker" to apply it',
+            ),
+            line,
+          );
+        } finally {
+          child.kill("SIGTERM");
+          await child.output();
+        }
+      });
+    },
+  );
+
+  await t.step(
+    "signal: nobody listens, the engine runs → ExecError after the attempts",
+    async () => {
+      await withTempDir(async (dir) => {
+        const socket = `${dir}/missing.sock`;
+        let asked = 0;
+        const error = await assertRejectsError(
+          () =>
+            restartEngine(signalPlan(socket), {
+              attempts: 2,
+              delayMs: 5,
+              running: () => Promise.resolve(++asked > 0),
+            }),
+          ExecError,
+          `dockerd runs, but no process listens on "${socket}"`,
+        );
+        ok(error.message.includes("--restart-mode none"), error.message);
+        strictEqual(asked, 2, "asked once per attempt");
+      });
+    },
+  );
+
+  await t.step("signal: the engine is not running → it reads the file when it starts", async () => {
     await withTempDir(async (dir) => {
-      const socket = `${dir}/missing.sock`;
-      const error = await assertRejectsError(
-        () => restartEngine({ kind: "signal", socket }, { attempts: 2, delayMs: 5 }),
-        ExecError,
-        `no process listens on "${socket}"`,
+      const socket = `${dir}/docker.sock`;
+      const line = await restartEngine(signalPlan(socket), {
+        running: (engine, path) => {
+          strictEqual(engine, "docker");
+          strictEqual(path, socket);
+          return Promise.resolve(false);
+        },
+      });
+      strictEqual(
+        line,
+        `dockerd is not running (no such process; nothing accepts connections on "${socket}"): ` +
+          "it reads the new configuration when it starts",
       );
-      ok(error.message.includes("--restart-mode none"), error.message);
+    });
+  });
+
+  await t.step("engineRunning: a socket that accepts connections, one that does not", async () => {
+    await withTempDir(async (dir) => {
+      const socket = `${dir}/engine.sock`;
+      strictEqual(await socketAccepts(socket), false);
+      const listener = Deno.listen({ transport: "unix", path: socket });
+      const accepted = (async () => {
+        for await (const connection of listener) connection.close();
+      })();
+      try {
+        strictEqual(await socketAccepts(socket), true);
+        strictEqual(await engineRunning("crio", socket), true);
+      } finally {
+        listener.close();
+        await accepted.catch(() => {});
+      }
+      // A socket file left by a dead daemon is not a running engine.
+      await new Deno.Command("python3", {
+        args: ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socket],
+      }).output();
+      ok(pathExists(socket), "the stale socket file is there");
+      strictEqual(await socketAccepts(socket), false);
     });
   });
 
@@ -222,36 +362,61 @@ Deno.test("restartEngine", async (t) => {
 
   await t.step("systemd: a command that runs", async () => {
     strictEqual(
-      await restartEngine({ kind: "systemd", argv: ["true", "restart", "containerd"] }),
+      await restartEngine(systemdPlan(["true", "restart", "containerd"])),
       'Ran "true restart containerd"',
     );
   });
 
-  await t.step("systemd: a missing systemctl → ExecError", async () => {
+  await t.step("systemd: a missing systemctl, engine running → ExecError", async () => {
     await assertRejectsError(
-      () => restartEngine({ kind: "systemd", argv: ["/nonexistent/systemctl", "restart", "x"] }),
+      () =>
+        restartEngine(systemdPlan(["/nonexistent/systemctl", "restart", "x"]), { running: yes }),
       ExecError,
-      'Cannot run "/nonexistent/systemctl restart x"',
+      'Cannot restart containerd with "/nonexistent/systemctl restart x": ',
     );
   });
 
-  await t.step("systemd: a failing command → ExecError with its last stderr line", async () => {
+  await t.step("systemd: a failing command, engine running → its last stderr line", async () => {
     await assertRejectsError(
       () =>
-        restartEngine({
-          kind: "systemd",
-          argv: ["sh", "-c", "echo first >&2; echo 'Unit x.service not found.' >&2; exit 5"],
-        }),
+        restartEngine(
+          systemdPlan(["sh", "-c", "echo first >&2; echo 'Unit x.service not found.' >&2; exit 5"]),
+          { running: yes },
+        ),
       ExecError,
-      "Unit x.service not found.",
+      "Unit x.service not found.: restart it yourself",
     );
   });
 
   await t.step("systemd: a failure without stderr names the exit code", async () => {
     await assertRejectsError(
-      () => restartEngine({ kind: "systemd", argv: ["false"] }),
+      () => restartEngine(systemdPlan(["false"]), { running: yes }),
       ExecError,
-      'Cannot restart with "false": exit 1',
+      'Cannot restart containerd with "false": exit 1',
     );
   });
+
+  await t.step("systemd: no systemd and the engine stopped → exit 0, the reason kept", async () => {
+    const line = await restartEngine(
+      systemdPlan(["sh", "-c", "echo 'System has not been booted with systemd.' >&2; exit 1"]),
+      { running: no },
+    );
+    strictEqual(
+      line,
+      "containerd is not running (no such process; nothing accepts connections on " +
+        '"/run/containerd/containerd.sock"): it reads the new configuration when it starts ' +
+        "(\"sh -c echo 'System has not been booted with systemd.' >&2; exit 1\" failed: " +
+        "System has not been booted with systemd.)",
+    );
+  });
+
+  await t.step(
+    "systemd: a restart that works is run even when the engine seems stopped",
+    async () => {
+      strictEqual(
+        await restartEngine(systemdPlan(["true"]), { running: no }),
+        'Ran "true"',
+      );
+    },
+  );
 });

@@ -47,12 +47,79 @@ async function missing(needs: readonly Need[]): Promise<string[]> {
   return out;
 }
 
+/** The engines of the engine set the suite runs against: the host's, or a test root's. */
+export interface EngineSet {
+  /** `XPU_ENGINE_SET` (set by `scripts/engine_roots.ts run`), or "host". */
+  name: string;
+  /** Major.minor of each engine found, e.g. `{ containerd: [2, 1] }`. */
+  versions: Partial<Record<"docker" | "containerd" | "podman" | "runc" | "crun", number[]>>;
+}
+
+let engineSetCache: Promise<EngineSet> | undefined;
+
+async function versionOf(program: string, args: string[], pattern: RegExp) {
+  try {
+    const out = await new Deno.Command(program, { args, stdout: "piped", stderr: "null" })
+      .output();
+    const m = pattern.exec(new TextDecoder().decode(out.stdout));
+    return m ? [Number(m[1]), Number(m[2])] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The engine set this suite runs against, read from the programs themselves. */
+export function engineSet(): Promise<EngineSet> {
+  engineSetCache ??= (async () => {
+    const probes = {
+      docker: ["dockerd", ["--version"], /version (\d+)\.(\d+)/],
+      containerd: ["containerd", ["--version"], /containerd\S*\s+v?(\d+)\.(\d+)/],
+      podman: ["podman", ["--version"], /version (\d+)\.(\d+)/],
+      runc: ["runc", ["--version"], /version (\d+)\.(\d+)/],
+      crun: ["crun", ["--version"], /version (\d+)\.(\d+)/],
+    } as const;
+    const versions: EngineSet["versions"] = {};
+    for (const [engine, [program, args, pattern]] of Object.entries(probes)) {
+      const version = await versionOf(program, [...args], pattern);
+      if (version) versions[engine as keyof typeof probes] = version;
+    }
+    return { name: Deno.env.get("XPU_ENGINE_SET") ?? "host", versions };
+  })();
+  return engineSetCache;
+}
+
+/** Whether `version` (major.minor) is at least `major.minor`. */
+export function atLeast(version: readonly number[] | undefined, major: number, minor = 0): boolean {
+  if (version === undefined) return false;
+  return version[0] > major || (version[0] === major && (version[1] ?? 0) >= minor);
+}
+
+/** Options of {@link e2eTest}. */
+export interface E2eOptions {
+  /**
+   * Why the test does not apply to this engine set (`undefined`: it applies). A test that does
+   * not apply is not a skip: the behaviour it checks does not exist there (docker 20.10 has no
+   * CDI). It is printed, and runs in the engine sets where it applies.
+   */
+  notApplicable?: (engines: EngineSet) => string | undefined;
+}
+
 /** Registers an end-to-end test that needs `needs`. */
 export async function e2eTest(
   name: string,
   needs: readonly Need[],
   fn: (t: Deno.TestContext) => Promise<void>,
+  options: E2eOptions = {},
 ): Promise<void> {
+  if (options.notApplicable) {
+    const engines = await engineSet();
+    const reason = options.notApplicable(engines);
+    if (reason !== undefined) {
+      console.error(`N/A "${name}" on engine set ${engines.name}: ${reason}`);
+      Deno.test({ name: `${name} (not applicable: ${reason})`, ignore: true, fn: () => {} });
+      return;
+    }
+  }
   const absent = await missing(needs);
   const required = Deno.env.get("XPU_E2E_REQUIRED") === "1";
   if (absent.length > 0 && !required) {
