@@ -1,7 +1,9 @@
 /**
  * `xpu-container-cli`, the device-level worker: `info` and `list` report the host's XPUs and
  * driver files; `configure` puts the requested devices, the control nodes and the driver files
- * into a container that is being created (called by the legacy prestart hook).
+ * into a container that is being created (called by the legacy prestart hook). It grants device
+ * access itself on cgroup v1; on cgroup v2 it refuses, before touching the container, nodes the
+ * spec of `--bundle` does not allow (a hook cannot add to the runtime's eBPF program).
  *
  * @module
  */
@@ -21,16 +23,18 @@ import {
   type XpuDevice,
 } from "../core/device_discovery.ts";
 import { BUILTIN_PROFILES, type DeviceProfile, findProfile } from "../core/device_profile.ts";
-import { quoted, RequestError, UsageError } from "../core/errors.ts";
+import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/log.ts";
+import { readBundleSpec } from "../core/oci_state.ts";
 import { firstUnmetRequirement } from "../core/requirements.ts";
 import { VERSION } from "../core/version.ts";
 import { containerRootIds } from "../core/mount_namespace.ts";
 import { updateLdcache } from "../core/ld_cache.ts";
 import { applyInContainer, inMountNamespace } from "./container_namespace.ts";
-import { parseOwner, planConfigure } from "./configure_plan.ts";
-import { allowDevices } from "./device_cgroup.ts";
+import { type ConfigureOp, parseOwner, planConfigure } from "./configure_plan.ts";
+import { allowDevices, type DeviceCgroup, readDeviceCgroup } from "../core/device_cgroup.ts";
+import { devicesNotAllowed, specDeviceRules } from "./device_rules.ts";
 import { infoJson, renderInfo, renderList } from "./host_report.ts";
 import { loadKernelModule } from "./kernel_module.ts";
 
@@ -209,6 +213,10 @@ export function buildCliProgram(io: CliIo): Command {
       .option("--require <expr>", "a requirement the host must meet (repeatable)", collect, [])
       .option("--no-cgroups", "do not touch the device cgroup")
       .option(
+        "--bundle <dir>",
+        "the container's OCI bundle: on cgroup v2 its spec's device rules must allow the nodes",
+      )
+      .option(
         "--ldconfig <path>",
         "ldconfig to run: @host-path, or a path in the image",
         "@/sbin/ldconfig",
@@ -227,9 +235,14 @@ export function buildCliProgram(io: CliIo): Command {
       if (!rootfs.startsWith("/")) {
         throw new UsageError(`Cannot use rootfs ${quoted(rootfs)}: expected an absolute path`);
       }
+      const bundle = options.bundle as string | undefined;
+      if (bundle !== undefined && !bundle.startsWith("/")) {
+        throw new UsageError(`Cannot use --bundle ${quoted(bundle)}: expected an absolute path`);
+      }
       await configure(ctx, {
         pid,
         rootfs,
+        bundle,
         deviceIds: options.device as string | undefined,
         capabilities: chosenCapabilities(options),
         requirements: options.require as string[],
@@ -245,6 +258,8 @@ export function buildCliProgram(io: CliIo): Command {
 interface ConfigureRequest {
   pid: number;
   rootfs: string;
+  /** The OCI bundle, whose spec's device rules are all the access a cgroup v2 container has. */
+  bundle?: string;
   deviceIds?: string;
   capabilities: Capability[];
   requirements: string[];
@@ -287,15 +302,24 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
   logger.debug(
     `Configuring pid ${request.pid} rootfs ${quoted(request.rootfs)}: ${JSON.stringify(plan)}`,
   );
+  // Decided before the container is touched: on cgroup v2 a node the spec does not allow is
+  // refused here, not created for an open() that would fail with EPERM.
+  const cgroup = request.cgroups && plan.cgroupRules.length > 0
+    ? containerDeviceCgroup(request.pid)
+    : undefined;
+  if (cgroup?.version === 2) {
+    assertSpecAllowsNodes(plan.ops, request.bundle);
+    logger.debug(
+      `cgroup v2 (${quoted(cgroup.path)}): the spec's device rules allow every node`,
+    );
+  }
   applyInContainer(request.pid, request.rootfs, plan.ops);
 
-  if (request.cgroups && plan.cgroupRules.length > 0) {
-    const file = allowDevices(request.pid, plan.cgroupRules);
-    logger.debug(
-      file
-        ? `Allowed ${plan.cgroupRules.length} device(s) in "${file}"`
-        : "No cgroup v1 devices controller: access comes from the runtime's spec rules",
-    );
+  if (cgroup?.version === 1) {
+    allowDevices(cgroup.allowFile, plan.cgroupRules);
+    logger.debug(`Allowed ${plan.cgroupRules.length} device(s) in ${quoted(cgroup.allowFile)}`);
+  } else if (cgroup?.version === "none") {
+    logger.debug("No device cgroup found for the container: not restricting its devices");
   }
 
   if (plan.libraryDirs.length === 0) return;
@@ -310,6 +334,57 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
     });
     logger.debug(`Not refreshing the container's ld cache: ${outcome.reason}`);
   }, { stay: true });
+}
+
+function containerDeviceCgroup(pid: number): DeviceCgroup {
+  try {
+    return readDeviceCgroup(pid);
+  } catch (error) {
+    throw new ExecError(
+      `Cannot find the device cgroup of the container (pid ${pid}): ${osErrorReason(error)}: ` +
+        `check that the container is still being created and the hook runs as root`,
+      { cause: error },
+    );
+  }
+}
+
+type NodeOp = Extract<ConfigureOp, { op: "node" }>;
+
+function describeNodes(nodes: readonly NodeOp[]): string {
+  const shown = nodes.map((n) => `${quoted(n.path)} (${n.type} ${n.major}:${n.minor})`);
+  return shown.length === 1
+    ? shown[0]
+    : `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+}
+
+/** The one-line refusal for device nodes a cgroup v2 container could not open. */
+export function cgroupV2Refusal(
+  nodes: readonly NodeOp[],
+  options: { specPath?: string },
+): string {
+  if (options.specPath === undefined) {
+    return `Cannot give the container ${describeNodes(nodes)}: on a cgroup v2 host only the ` +
+      `spec's device rules grant access, and without --bundle they cannot be checked: pass ` +
+      `--bundle with the container's bundle (the hook does), or --no-cgroups to skip the check`;
+  }
+  return `Cannot give the container ${describeNodes(nodes)}: "linux.resources.devices" in ` +
+    `${quoted(options.specPath)} does not allow ${nodes.length === 1 ? "it" : "them"}, and on a ` +
+    `cgroup v2 host a prestart hook cannot grant device access: run the container through ` +
+    `xpu-container-runtime (the shim adds the rules) or use CDI`;
+}
+
+/**
+ * On cgroup v2: every node of the plan must be allowed by the spec's device rules.
+ *
+ * @throws {RequestError} naming the nodes that are not, or every node without a bundle
+ * @throws {SpecError} when the bundle's spec cannot be read
+ */
+function assertSpecAllowsNodes(ops: readonly ConfigureOp[], bundle: string | undefined): void {
+  const nodes = ops.filter((op): op is NodeOp => op.op === "node");
+  if (bundle === undefined) throw new RequestError(cgroupV2Refusal(nodes, {}));
+  const { spec, path } = readBundleSpec(bundle);
+  const missing = devicesNotAllowed(specDeviceRules(spec), nodes);
+  if (missing.length > 0) throw new RequestError(cgroupV2Refusal(missing, { specPath: path }));
 }
 
 /**

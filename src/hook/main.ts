@@ -17,6 +17,7 @@ import {
   SpecError,
   UsageError,
 } from "../core/errors.ts";
+import { readDeviceCgroup } from "../core/device_cgroup.ts";
 import { isExecutableFile } from "../core/executable_lookup.ts";
 import { assertHookEnv } from "../core/hook_env.ts";
 import { realHostFs } from "../core/host_fs.ts";
@@ -115,6 +116,7 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
   const decision = decidePrestart({
     spec,
     rootfs,
+    bundle: cgroupV2(state.pid) ? state.bundle : undefined,
     pid: state.pid,
     config,
     isCsvPlatform: () => isCsvPlatform(realHostFs, config.cli.root),
@@ -144,5 +146,15 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
       debug(`exec ${cli} ${decision.args.join(" ")}`);
       return { exec: { path: cli, argv: [cli, ...decision.args], env } };
     }
+  }
+}
+
+/** Whether the container's device access is a cgroup v2 eBPF program (no v1 devices cgroup). */
+function cgroupV2(pid: number): boolean {
+  try {
+    return readDeviceCgroup(pid).version === 2;
+  } catch {
+    // The cli reads the cgroup again and reports a failure to do so.
+    return false;
   }
 }

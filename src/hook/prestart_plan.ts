@@ -29,6 +29,12 @@ export interface PrestartInput {
   spec: OciSpec;
   /** The container's rootfs on the host. */
   rootfs: string;
+  /**
+   * The container's bundle (from the OCI state), passed to the cli on a cgroup v2 host only:
+   * there the spec's device rules are the container's whole device access, and the cli checks
+   * them. Elsewhere the cli's command line stays as SPEC §5 gives it.
+   */
+  bundle?: string;
   pid: number;
   config: Config;
   /** Called only when the `auto` mode rules need to look at the platform. */
@@ -47,6 +53,8 @@ export interface CliRequest {
   devices: "all" | readonly string[];
   capabilities: readonly Capability[];
   requirements: readonly string[];
+  /** The bundle, whose spec's device rules the cli checks on cgroup v2 (v2 hosts only). */
+  bundle?: string;
   pid: number;
   rootfs: string;
 }
@@ -54,7 +62,10 @@ export interface CliRequest {
 /**
  * The cli arguments (without the program) in the order of SPEC §5:
  * `[--root=…] [--load-kmods] [--debug=…] [--ldcache=…] [--user=…] configure [--ldconfig=…]
- * [--no-cgroups] [--device=<ids>] --<capability>… [--require=<expr>]… --pid=<pid> <rootfs>`.
+ * [--no-cgroups] [--device=<ids>] --<capability>… [--require=<expr>]… [--bundle=<dir>]
+ * --pid=<pid> <rootfs>`. `--bundle` is ours, given on cgroup v2 hosts only: there the spec's
+ * device rules are the container's whole device access, and the cli refuses nodes they do not
+ * allow.
  */
 export function buildCliArgs(config: Config, request: CliRequest): string[] {
   const cli = config.cli;
@@ -71,6 +82,7 @@ export function buildCliArgs(config: Config, request: CliRequest): string[] {
   if (devices !== "") args.push(`--device=${devices}`);
   for (const capability of request.capabilities) args.push(`--${capability}`);
   for (const requirement of request.requirements) args.push(`--require=${requirement}`);
+  if (request.bundle !== undefined) args.push(`--bundle=${request.bundle}`);
   args.push(`--pid=${request.pid}`, request.rootfs);
   return args;
 }
@@ -121,6 +133,7 @@ export function decidePrestart(input: PrestartInput): PrestartDecision {
       devices: request.devices,
       capabilities: capabilities.capabilities,
       requirements: collectRequirements(env, { disabledByConfig: config.disableRequire }),
+      bundle: input.bundle,
       pid: input.pid,
       rootfs: input.rootfs,
     }),

@@ -2,7 +2,7 @@
 
 import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { cliMain } from "../../src/cli/main.ts";
+import { cgroupV2Refusal, cliMain } from "../../src/cli/main.ts";
 import { RequestError, UsageError } from "../../src/core/errors.ts";
 import { makeSimulatedDriverRoot } from "../../scripts/container_lab.ts";
 import { e2eTest } from "../helpers/e2e.ts";
@@ -216,6 +216,11 @@ Deno.test("xpu-container-cli: usage errors are one line with values quoted; no h
         expected: 'Cannot use --pid "0x10": expected a process id',
       },
       {
+        name: "a relative --bundle",
+        input: ["configure", "--pid", "1", "--bundle", "b", "/r"],
+        expected: 'Cannot use --bundle "b": expected an absolute path',
+      },
+      {
         name: "configure without --pid",
         input: ["configure", "/r"],
         expected: 'required option "--pid <pid>" not specified: ' +
@@ -235,5 +240,63 @@ Deno.test("xpu-container-cli: usage errors are one line with values quoted; no h
     }
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("cgroupV2Refusal names the nodes, the spec and the fix in one line", async (t) => {
+  const node = (path: string, major: number, minor: number) => ({
+    op: "node" as const,
+    path,
+    type: "c" as const,
+    major,
+    minor,
+    mode: 0o666,
+    uid: 0,
+    gid: 0,
+  });
+  const cases: {
+    name: string;
+    input: { nodes: ReturnType<typeof node>[]; specPath?: string };
+    expected: string;
+  }[] = [
+    {
+      name: "one node",
+      input: { nodes: [node("/dev/xpuctl", 240, 1)], specPath: "/b/config.json" },
+      expected: 'Cannot give the container "/dev/xpuctl" (c 240:1): "linux.resources.devices" in ' +
+        '"/b/config.json" does not allow it, and on a cgroup v2 host a prestart hook cannot ' +
+        "grant device access: run the container through xpu-container-runtime (the shim adds " +
+        "the rules) or use CDI",
+    },
+    {
+      name: "three nodes",
+      input: {
+        nodes: [node("/dev/xpu0", 1, 11), node("/dev/xpu1", 240, 0), node("/dev/xpuctl", 240, 1)],
+        specPath: "/b/config.json",
+      },
+      expected: 'Cannot give the container "/dev/xpu0" (c 1:11), "/dev/xpu1" (c 240:0) and ' +
+        '"/dev/xpuctl" (c 240:1): "linux.resources.devices" in "/b/config.json" does not allow ' +
+        "them, and on a cgroup v2 host a prestart hook cannot grant device access: run the " +
+        "container through xpu-container-runtime (the shim adds the rules) or use CDI",
+    },
+    {
+      name: "no bundle given",
+      input: { nodes: [node("/dev/xpu0", 1, 11)] },
+      expected: 'Cannot give the container "/dev/xpu0" (c 1:11): on a cgroup v2 host only the ' +
+        "spec's device rules grant access, and without --bundle they cannot be checked: pass " +
+        "--bundle with the container's bundle (the hook does), or --no-cgroups to skip the check",
+    },
+    {
+      name: "a hostile path stays on one line",
+      input: { nodes: [node("/dev/x\npu0", 1, 11)], specPath: "/b\n/config.json" },
+      expected: 'Cannot give the container "/dev/x\\npu0" (c 1:11): "linux.resources.devices" ' +
+        'in "/b\\n/config.json" does not allow it, and on a cgroup v2 host a prestart hook ' +
+        "cannot grant device access: run the container through xpu-container-runtime (the shim " +
+        "adds the rules) or use CDI",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      strictEqual(cgroupV2Refusal(c.input.nodes, { specPath: c.input.specPath }), c.expected);
+    });
   }
 });

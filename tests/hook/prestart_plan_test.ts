@@ -652,6 +652,20 @@ Deno.test("decidePrestart decides skip, refuse or the exact cli command line", a
   }
 });
 
+Deno.test("decidePrestart on a cgroup v2 host: --bundle before --pid, for the cli's spec check", () => {
+  const decision = decidePrestart({
+    spec: makeSpec(["XPU_VISIBLE_DEVICES=0"]),
+    rootfs: ROOTFS,
+    bundle: "/b",
+    pid: PID,
+    config: configWith(),
+    isCsvPlatform: () => false,
+  });
+  assert.equal(decision.action, "configure");
+  const args = decision.action === "configure" ? decision.args : [];
+  assert.deepStrictEqual(args.slice(-3), ["--bundle=/b", `--pid=${PID}`, ROOTFS]);
+});
+
 Deno.test("decidePrestart rejects capabilities the host does not offer", async (t) => {
   const cases: {
     name: string;

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import type { CgroupRule } from "../../src/cli/configure_plan.ts";
+import type { DeviceRule as CgroupRule } from "../../src/core/device_cgroup.ts";
 import {
   allowDevices,
   allowLine,
+  type DeviceCgroup,
+  deviceCgroupOf,
   devicesCgroupPath,
   devicesMountPoint,
-} from "../../src/cli/device_cgroup.ts";
+  readDeviceCgroup,
+} from "../../src/core/device_cgroup.ts";
 
 Deno.test("devicesCgroupPath finds the v1 devices hierarchy in /proc/<pid>/cgroup", async (t) => {
   const cases: { name: string; input: string; expected: string | undefined }[] = [
@@ -99,7 +102,7 @@ Deno.test("allowLine writes the devices.allow syntax", async (t) => {
 
 const DEVICES_HIERARCHY = "/sys/fs/cgroup/devices";
 
-Deno.test("allowDevices writes the rules into a real process's devices cgroup", async () => {
+Deno.test("readDeviceCgroup and allowDevices find and write a real process's devices cgroup", async () => {
   try {
     Deno.statSync(DEVICES_HIERARCHY);
   } catch {
@@ -118,11 +121,13 @@ Deno.test("allowDevices writes the rules into a real process's devices cgroup", 
       .spawn();
     try {
       Deno.writeTextFileSync(`${cgroup}/cgroup.procs`, String(sleeper.pid));
-      const file = allowDevices(sleeper.pid, [{ type: "c", major: 240, minor: 0 }]);
-      assert.equal(file, `${cgroup}/devices.allow`);
+      const found = readDeviceCgroup(sleeper.pid);
+      assert.deepStrictEqual(found, { version: 1, allowFile: `${cgroup}/devices.allow` });
+      const file = `${cgroup}/devices.allow`;
+      allowDevices(file, [{ type: "c", major: 240, minor: 0 }]);
       assert.equal(Deno.readTextFileSync(`${cgroup}/devices.list`), "c 240:0 rwm\n");
       // Several rules: the kernel takes one per write, so each must land.
-      allowDevices(sleeper.pid, [
+      allowDevices(file, [
         { type: "c", major: 240, minor: 1 },
         { type: "b", major: 8, minor: 16 },
       ]);
@@ -146,4 +151,55 @@ Deno.test("devicesMountPoint decodes mountinfo's octal escapes", () => {
     ),
     "/sys/fs/cgroup/dev ices",
   );
+});
+
+// What this host's hybrid layout and a cgroup v2 host (or a namespace with only cgroup2 mounted,
+// where the kernel still lists the v1 hierarchies in /proc/<pid>/cgroup) look like.
+const HYBRID_CGROUP = "12:devices:/c1\n9:name=systemd:/c1\n0::/c1\n";
+const V2_MOUNTINFO =
+  "30 22 0:27 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n";
+
+Deno.test("deviceCgroupOf tells cgroup v1 from v2", async (t) => {
+  const cases: {
+    name: string;
+    input: { procCgroup: string; mountinfo: string };
+    expected: DeviceCgroup;
+  }[] = [
+    {
+      name: "hybrid host: the v1 devices controller",
+      input: { procCgroup: HYBRID_CGROUP, mountinfo: HYBRID_MOUNTINFO },
+      expected: { version: 1, allowFile: "/sys/fs/cgroup/devices/c1/devices.allow" },
+    },
+    {
+      name: "v1 root cgroup",
+      input: { procCgroup: "5:devices:/\n", mountinfo: HYBRID_MOUNTINFO },
+      expected: { version: 1, allowFile: "/sys/fs/cgroup/devices/devices.allow" },
+    },
+    {
+      name: "cgroup v2 host",
+      input: { procCgroup: "0::/system.slice/c1\n", mountinfo: V2_MOUNTINFO },
+      expected: { version: 2, path: "/system.slice/c1" },
+    },
+    {
+      name: "v1 hierarchies listed but not mounted here: v2",
+      input: { procCgroup: HYBRID_CGROUP, mountinfo: V2_MOUNTINFO },
+      expected: { version: 2, path: "/c1" },
+    },
+    {
+      name: "v1 devices mounted but the process has no devices line: v2",
+      input: { procCgroup: "0::/c1\n", mountinfo: HYBRID_MOUNTINFO },
+      expected: { version: 2, path: "/c1" },
+    },
+    {
+      name: "neither",
+      input: { procCgroup: "3:cpu:/c1\n", mountinfo: V2_MOUNTINFO },
+      expected: { version: "none" },
+    },
+    { name: "empty", input: { procCgroup: "", mountinfo: "" }, expected: { version: "none" } },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      assert.deepStrictEqual(deviceCgroupOf(c.input.procCgroup, c.input.mountinfo), c.expected);
+    });
+  }
 });
