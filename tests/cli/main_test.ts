@@ -110,7 +110,8 @@ await e2eTest(
       const root = await makeSimulatedDriverRoot(`${dir}/driver`);
       // A real ELF library as the driver, so ldconfig has something to index.
       Deno.copyFileSync(
-        "/lib/x86_64-linux-gnu/libz.so.1.2.13",
+        // Whatever version the distribution ships (1.2.13 in Debian 12, 1.3.x later).
+        Deno.realPathSync("/lib/x86_64-linux-gnu/libz.so.1"),
         `${root}/usr/lib/x86_64-linux-gnu/libxpu.so.1.0.0`,
       );
       const rootfs = `${dir}/rootfs`;

@@ -14,8 +14,10 @@ import { withTempDir, writeTree } from "../helpers/temp_dir.ts";
 
 const HOST_LDCONFIG = "/sbin/ldconfig";
 const HOST_BUSYBOX = "/bin/busybox";
-const HOST_LIBRARY = "/lib/x86_64-linux-gnu/libz.so.1.2.13";
 const SONAME = "libz.so.1";
+/** The host's zlib, whatever version the distribution ships (1.2.13 in Debian 12, 1.3.x later). */
+const HOST_LIBRARY = Deno.realPathSync(`/lib/x86_64-linux-gnu/${SONAME}`);
+const LIBRARY_NAME = HOST_LIBRARY.slice(HOST_LIBRARY.lastIndexOf("/") + 1);
 
 type RootfsEntry = string | { link: string } | { dir: true } | { copy: string; mode: number };
 
@@ -45,7 +47,7 @@ const IMAGE: Record<string, RootfsEntry> = {
   "/sbin/ldconfig": LDCONFIG,
   "/etc/ld.so.conf": "include /etc/ld.so.conf.d/*.conf\n",
   "/etc/ld.so.conf.d": { dir: true },
-  "/opt/xpu/lib/libz.so.1.2.13": { copy: HOST_LIBRARY, mode: 0o644 },
+  [`/opt/xpu/lib/${LIBRARY_NAME}`]: { copy: HOST_LIBRARY, mode: 0o644 },
   "/tmp": { dir: true },
 };
 
