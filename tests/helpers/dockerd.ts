@@ -107,6 +107,12 @@ export async function withDockerd(
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+    // A dockerd started again on the same dir (a restart) imports the image again.
+    try {
+      Deno.removeSync(`${dir}/image`, { recursive: true });
+    } catch {
+      // Not there: the first start.
+    }
     const rootfs = makeBusyboxRootfs(`${dir}/image`);
     const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })
       .output();

@@ -15,7 +15,7 @@ import {
 } from "../../scripts/container_lab.ts";
 import { toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 import { TOOLKIT_EXECUTABLES } from "../../src/installer/toolkit_layout.ts";
-import { e2eTest, type Need } from "./e2e.ts";
+import { type E2eOptions, e2eTest, type Need } from "./e2e.ts";
 
 /** Probes the simulated devices and library from inside a container. */
 export const PROBE = [
@@ -105,6 +105,7 @@ export function labTest(
   needs: Need[],
   config: LabConfig,
   fn: (lab: Lab) => Promise<void>,
+  options: E2eOptions = {},
 ): Promise<void> {
   return e2eTest(name, needs, async () => {
     const lab = await makeLab(config);
@@ -113,7 +114,7 @@ export function labTest(
     } finally {
       Deno.removeSync(lab.dir, { recursive: true });
     }
-  });
+  }, options);
 }
 
 /** The JSON lines of the lab's `--log` file. */
