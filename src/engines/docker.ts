@@ -339,14 +339,11 @@ function revertDocker(
   }
   const cdi = recorded(["features", "cdi"]);
   if (cdi) doc.set(["features", "cdi"], cdi.had ? cdi.value : undefined);
-  // Objects we created go when they are empty again. Without a memory we cannot know, and an
-  // emptied runtimes map means nothing to dockerd; with one, a `"runtimes": {}` the file had
-  // before stays, so the file comes back as it was.
-  const created = [...(memory?.created ?? [])];
-  if (memory === undefined && !created.some((c) => same(c, ["runtimes"]))) {
-    created.push(["runtimes"]);
-  }
-  for (const path of created) {
+  // Objects we created go when they are empty again — except `runtimes`: dockerd's reload keeps
+  // its whole runtime table when the key is absent, so an emptied one stays as `{}` (and a re-run
+  // after an interrupted revert keeps it too, converging on the same file).
+  for (const path of memory?.created ?? []) {
+    if (same(path, ["runtimes"])) continue;
     const value = getAt(doc.value, path);
     if (typeof value === "object" && value !== null && Object.keys(value).length === 0) {
       doc.set(path, undefined);

@@ -88,7 +88,7 @@ await labTest(
         Deno.readTextFileSync(daemonJson),
         ORIGINAL.replace(
           '"debug": false\n',
-          '"debug": false,\n  "default-runtime": "runc",\n  "runtimes": {}\n',
+          '"debug": false,\n  "runtimes": {},\n  "default-runtime": "runc"\n',
         ),
       );
       await d.waitForRuntimes((names) => !names.includes("xpu"));

@@ -146,7 +146,7 @@ await labTest(
         Deno.readTextFileSync(daemonJson),
         ORIGINAL.replace(
           '"max-concurrent-downloads": 2\n',
-          '"max-concurrent-downloads": 2,\n  "default-runtime": "runc",\n  "runtimes": {}\n',
+          '"max-concurrent-downloads": 2,\n  "runtimes": {},\n  "default-runtime": "runc"\n',
         ),
       );
       await d.waitForDefaultRuntime("runc");

@@ -216,7 +216,7 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
         { names: ["xpu"] },
         configured.memory,
       );
-      strictEqual(reverted.after, '{\n  "default-runtime": "runc",\n  "runtimes": {}\n}\n');
+      strictEqual(reverted.after, '{\n  "runtimes": {},\n  "default-runtime": "runc"\n}\n');
       strictEqual(unconfigureDocker(FILE, "\n", { names: ["xpu"] }, undefined).after, "\n");
     },
   );

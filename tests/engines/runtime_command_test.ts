@@ -626,7 +626,7 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
             Deno.readTextFileSync(config),
             original.replace(
               '    "buildkit": true\n  }\n',
-              '    "buildkit": true\n  },\n  "default-runtime": "runc",\n  "runtimes": {}\n',
+              '    "buildkit": true\n  },\n  "runtimes": {},\n  "default-runtime": "runc"\n',
             ),
             "back to the original, with runc named as the default and an empty runtime table",
           );
