@@ -68,6 +68,7 @@ const SYSCALLS = {
     setresgid: 119n,
     setgroups: 116n,
     rt_sigaction: 13n,
+    rt_sigprocmask: 14n,
     fcntl: 72n,
   },
   aarch64: {
@@ -81,6 +82,7 @@ const SYSCALLS = {
     setresgid: 149n,
     setgroups: 159n,
     rt_sigaction: 134n,
+    rt_sigprocmask: 135n,
     fcntl: 25n,
   },
 } as const;
@@ -147,8 +149,6 @@ const SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
-  sigprocmask: { parameters: ["i32", "buffer", "pointer"], result: "i32" },
-  signal: { parameters: ["i32", "pointer"], result: "pointer" },
   umask: { parameters: ["u32"], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },

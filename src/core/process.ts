@@ -6,7 +6,7 @@
  */
 
 import { ExecError } from "./errors.ts";
-import { cString, cStringArray, errno, errnoText, hasSyscall, libc, syscall } from "./libc.ts";
+import { cString, cStringArray, errnoText, libc, syscall } from "./libc.ts";
 
 /** What to exec: the program, its argv (argv[0] included) and its environment. */
 export interface ExecRequest {
@@ -16,12 +16,13 @@ export interface ExecRequest {
 }
 
 const SIG_SETMASK = 2;
-/** `sizeof(sigset_t)` in glibc. */
-const SIGSET_BYTES = 128;
-/** A kernel `struct sigaction` of all zeros is `SIG_DFL`, no flags, empty mask (either arch). */
-const DEFAULT_SIGACTION = new Uint8Array(32);
-/** The kernel's `sigset_t` size, as `rt_sigaction` expects it. */
+/** The kernel's `sigset_t` size, as `rt_sigprocmask(2)` and `rt_sigaction(2)` expect it. */
 const KERNEL_SIGSET_BYTES = 8;
+/** A kernel `struct sigaction` (handler, flags, restorer, mask) on either architecture. */
+const SIGACTION_BYTES = 32;
+/** A kernel `struct sigaction` of all zeros is `SIG_DFL`, no flags, empty mask (either arch). */
+const DEFAULT_SIGACTION = new Uint8Array(SIGACTION_BYTES);
+const EMPTY_SIGSET = new Uint8Array(KERNEL_SIGSET_BYTES);
 
 const encoder = new TextEncoder();
 
@@ -41,39 +42,70 @@ export function ignoredSignals(procStatus: string): number[] {
  * Replaces this process with `request.path`: same PID, same open file descriptors (Deno opens its
  * own with close-on-exec). Every ignored signal (Deno ignores SIGPIPE; a parent may have ignored
  * others) is set back to its default and the signal mask is emptied first, because a new program
- * inherits both.
+ * inherits both; if the kernel refuses the exec, both are put back.
  *
  * @returns never on success
  * @throws {ExecError} when the kernel refuses the exec
  */
 export function execve(request: ExecRequest): never {
+  const path = cString(request.path);
   const argv = cStringArray(request.argv);
   const env = cStringArray(Object.entries(request.env).map(([k, v]) => `${k}=${v}`));
-  resetSignalsForExec();
-  libc().execve(cString(request.path), argv.array, env.array);
+  // Bound before the reset (each symbol is bound on first use, through dlopen): in the reset
+  // state only the exec runs, and errno is read before another call can change it.
+  const { execve: exec, __errno_location: errnoLocation } = libc();
+  const errnoPointer = errnoLocation();
+  const saved = resetSignalsForExec();
+  exec(path, argv.array, env.array);
+  const failure = errnoPointer ? new Deno.UnsafePointerView(errnoPointer).getInt32() : 0;
+  restoreSignals(saved);
   throw new ExecError(
-    `Cannot execute "${request.path}": ${errnoText(errno())}: ` +
+    `Cannot execute "${request.path}": ${errnoText(failure)}: ` +
       `check that it is an executable for this machine`,
   );
 }
 
+/** The signal state {@link resetSignalsForExec} replaced, for {@link restoreSignals}. */
+export interface SavedSignals {
+  /** The calling thread's signal mask, as the kernel's 8-byte set. */
+  readonly mask: Uint8Array;
+  /** The kernel `struct sigaction` of each signal that was ignored, by signal number. */
+  readonly actions: ReadonlyMap<number, Uint8Array>;
+}
+
 /**
- * Sets every ignored signal back to its default and empties the signal mask of the calling
- * thread, as a program about to be exec'ed needs: a new program inherits both. glibc's `signal()`
- * refuses 32 and 33, which a parent may ignore, so `rt_sigaction(2)` is called directly.
+ * Empties the signal mask of the calling thread and sets every ignored signal back to its
+ * default, as a program about to be exec'ed from this thread needs: it inherits both.
+ *
+ * Raw system calls, because glibc hides its own signals 32 and 33 (it refuses to change their
+ * disposition, which a parent may have set to ignore: every child Deno spawns starts so) and the
+ * kernel's 8-byte mask is what is saved and restored. The mask goes first, so that a signal sent
+ * while it was both blocked and ignored is discarded instead of delivered with its default action.
+ *
+ * @returns what was replaced, for {@link restoreSignals} should the exec fail
  */
-export function resetSignalsForExec(): void {
+export function resetSignalsForExec(): SavedSignals {
+  const mask = new Uint8Array(KERNEL_SIGSET_BYTES);
+  syscall("rt_sigprocmask", SIG_SETMASK, EMPTY_SIGSET, mask, KERNEL_SIGSET_BYTES);
+  const actions = new Map<number, Uint8Array>();
   for (const signal of ignoredSignals(Deno.readTextFileSync("/proc/thread-self/status"))) {
-    if (!hasSyscall("rt_sigaction")) libc().signal(signal, null);
-    else {
-      try {
-        syscall("rt_sigaction", signal, DEFAULT_SIGACTION, null, KERNEL_SIGSET_BYTES);
-      } catch {
-        // SIGKILL and SIGSTOP cannot be ignored, so every other signal can be reset.
-      }
+    const old = new Uint8Array(SIGACTION_BYTES);
+    try {
+      syscall("rt_sigaction", signal, DEFAULT_SIGACTION, old, KERNEL_SIGSET_BYTES);
+      actions.set(signal, old);
+    } catch {
+      // SIGKILL and SIGSTOP cannot be ignored, so every other signal can be reset.
     }
   }
-  libc().sigprocmask(SIG_SETMASK, new Uint8Array(SIGSET_BYTES), null);
+  return { mask, actions };
+}
+
+/** Puts back the signal state {@link resetSignalsForExec} replaced (after a failed exec). */
+export function restoreSignals(saved: SavedSignals): void {
+  for (const [signal, action] of saved.actions) {
+    syscall("rt_sigaction", signal, action, null, KERNEL_SIGSET_BYTES);
+  }
+  syscall("rt_sigprocmask", SIG_SETMASK, saved.mask, null, KERNEL_SIGSET_BYTES);
 }
 
 /** What a finished child program did. */

@@ -3,9 +3,16 @@
  * them, checked from inside the container and on disk.
  */
 
-import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../../scripts/container_lab.ts";
 import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
+import { ignoredSignals } from "../../src/core/process.ts";
+import {
+  blockingParent,
+  FAKE_RUNTIME,
+  PARENT_IGNORED,
+  parseHandoverReport,
+} from "../helpers/exec_handover.ts";
 import { labTest, PROBE, readLog, runInLab } from "../helpers/lab.ts";
 import { useCrun } from "../helpers/lab.ts";
 
@@ -132,25 +139,19 @@ await labTest(
   },
 );
 
+/** Pass-through calls the hand-over test makes, and how many run at once. */
+const HANDOVER_CALLS = 1000;
+const HANDOVER_PARALLEL = 4;
+
 await labTest(
-  "the low-level runtime runs with the shim's PID, its fds and a clean signal state",
+  "the low-level runtime gets the shim's PID and fds and a clean signal state, every time",
   [
     "root",
   ],
   { mode: "csv" },
   async (lab) => {
-    const report = `${lab.dir}/report`;
     const fake = `${lab.dir}/tools/fake-runc`;
-    Deno.writeTextFileSync(
-      fake,
-      [
-        "#!/bin/sh",
-        `{ echo "pid $$"; grep -E '^Sig(Ign|Blk)' /proc/$$/status; echo "args $*";`,
-        `  ls /proc/$$/fd | sort -n | tr '\\n' ' '; echo; } > ${report}`,
-        `echo "stdout of the runtime"`,
-        "exit 7",
-      ].join("\n") + "\n",
-    );
+    Deno.writeTextFileSync(fake, FAKE_RUNTIME);
     Deno.chmodSync(fake, 0o755);
     Deno.writeTextFileSync(
       lab.configPath,
@@ -159,35 +160,57 @@ await labTest(
         `runtimes = ["${fake}"]`,
       ),
     );
-    // The parent ignores signals and holds an extra fd (7): the runtime must see the fd, and
-    // default signal dispositions with an empty mask.
-    const parent = ["sh", "-c", `trap "" INT QUIT USR1 PIPE; exec 7</dev/null; exec "$@"`, "sh"];
+    // The parent blocks every signal, ignores some (glibc's 32 and 33 too) and holds an extra fd
+    // (7): the runtime must see the fd, and default dispositions with an empty mask.
+    const parent = blockingParent();
     const args = ["--root", "/x", "kill", "some-id", "KILL"];
     const direct = await runTool([...parent, fake], { args });
-    const directReport = Deno.readTextFileSync(report);
-    const run = await runTool([...parent, ...toolArgv("xpu-container-runtime")], {
-      args,
-      env: lab.env,
-    });
-    strictEqual(direct.code, 7);
-    strictEqual(run.code, 7);
-    strictEqual(run.stdout, "stdout of the runtime\n");
-    const text = Deno.readTextFileSync(report);
-    match(text, new RegExp(`^pid ${run.pid}$`, "m"));
-    doesNotMatch(
-      directReport,
-      /^SigIgn:\s+0+$/m,
+    strictEqual(direct.code, 7, direct.stderr);
+    const reference = parseHandoverReport(direct.stdout);
+    ok(reference, `the fake runtime's report: ${direct.stdout}`);
+    strictEqual(reference.blocked, "fffffffffffbfeff", "the parent's mask reaches a direct child");
+    deepStrictEqual(
+      PARENT_IGNORED.filter((s) => !ignoredSignals(`SigIgn: ${reference.ignored}`).includes(s)),
+      [],
       "the parent's ignored signals reach a direct child",
     );
-    match(text, /^SigIgn:\s+0+$/m);
-    match(text, /^SigBlk:\s+0+$/m);
-    match(text, /^args --root \/x kill some-id KILL$/m);
-    const fds = (report: string) => report.trim().split("\n").pop()!.trim().split(" ");
-    ok(fds(text).includes("7"), "the fd the parent opened reaches the runtime");
-    // Every fd the runtime sees is one the parent passed (the direct run's set can hold an
-    // extra fd inherited from the test process by chance; the shim must add none of its own).
-    const leaked = fds(text).filter((fd) => !fds(directReport).includes(fd));
-    deepStrictEqual(leaked, [], "no fd of the shim leaks into the runtime");
+    ok(reference.fds.includes(7), "the fd the parent opened reaches a direct child");
+
+    // Each kind of failure, with the call numbers and what was seen.
+    const failures = new Map<string, string[]>();
+    const fail = (kind: string, call: number, seen: string) => {
+      failures.set(kind, [...(failures.get(kind) ?? []), `#${call}: ${seen}`]);
+    };
+    const shim = [...parent, ...toolArgv("xpu-container-runtime")];
+    let next = 0;
+    const worker = async () => {
+      for (let call = next++; call < HANDOVER_CALLS; call = next++) {
+        const run = await runTool(shim, { args, env: lab.env });
+        const report = parseHandoverReport(run.stdout);
+        if (run.code !== 7 || report === undefined) {
+          fail(
+            "exit code 7 and a report on stdout",
+            call,
+            `${run.code} ${run.stdout}${run.stderr}`,
+          );
+          continue;
+        }
+        if (run.stderr !== "") fail("empty stderr", call, run.stderr);
+        if (report.pid !== run.pid) fail("the shim's PID", call, `${report.pid} != ${run.pid}`);
+        if (report.args !== args.join(" ")) fail("the shim's argv", call, report.args);
+        if (!/^0{16}$/.test(report.blocked)) fail("SigBlk 0", call, report.blocked);
+        if (!/^0{16}$/.test(report.ignored)) fail("SigIgn 0", call, report.ignored);
+        // The same fds as a direct child: the parent's (7 included), none of the shim's.
+        if (report.fds.join(" ") !== reference.fds.join(" ")) {
+          fail(`fds ${reference.fds.join(" ")}`, call, report.fds.join(" "));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: HANDOVER_PARALLEL }, worker));
+    const summary = [...failures].map(([kind, seen]) =>
+      `${kind}: wrong in ${seen.length} of ${HANDOVER_CALLS} calls (${seen.slice(0, 5).join("; ")})`
+    );
+    deepStrictEqual(summary, [], "what the runtime was handed, over every call");
   },
 );
 
