@@ -43,7 +43,10 @@ await labTest(
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /^\/dev\/xpu0: open ok$/m);
     match(run.stdout, /^\/dev\/xpu1: absent$/m);
-    match(run.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+    match(
+      run.stdout,
+      /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+    );
     match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     match(run.stdout, /^link: libxpu\.so\.1$/m);
     // A legacy hook that runs later finds nothing to do.
@@ -70,7 +73,7 @@ await labTest("cdi: an annotation request", [...NEEDS], { mode: "auto" }, async 
   const run = await runInLab(lab, "bundle");
   strictEqual(run.createCode, 0, run.createStderr);
   match(run.stdout, /^\/dev\/xpu0: absent$/m);
-  match(run.stdout, /^sh: can't create \/dev\/xpu1: No such device or address$/m);
+  match(run.stdout, /^sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m);
   match(run.stdout, /^visible: void$/m);
 });
 
@@ -83,7 +86,7 @@ await labTest("cdi: =all gives every device", [...NEEDS], { mode: "auto" }, asyn
   const run = await runInLab(lab, "bundle");
   strictEqual(run.createCode, 0, run.createStderr);
   match(run.stdout, /^\/dev\/xpu0: open ok$/m);
-  match(run.stdout, /^sh: can't create \/dev\/xpu1: No such device or address$/m);
+  match(run.stdout, /^sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m);
 });
 
 await labTest(

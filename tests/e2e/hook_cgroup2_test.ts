@@ -125,11 +125,11 @@ await labTest(
     const node = { path: "/dev/xpu1", type: "c", major: 240, minor: 0, fileMode: 0o666 };
     for (
       const [name, rules, expected] of [
-        ["no-rule", [], /^sh: can't open \/dev\/xpu1: Operation not permitted$/m],
+        ["no-rule", [], /^sh: (?:line \d+: )?can't open \/dev\/xpu1: Operation not permitted$/m],
         [
           "rule",
           [{ allow: true, type: "c", major: 240, minor: 0, access: "rwm" }],
-          /^sh: can't open \/dev\/xpu1: No such device or address$/m,
+          /^sh: (?:line \d+: )?can't open \/dev\/xpu1: No such device or address$/m,
         ],
       ] as const
     ) {
@@ -219,7 +219,10 @@ await labTest(
     match(run.stdout, /^\/dev\/xpu0: open ok$/m);
     match(run.stdout, /^\/dev\/xpu1: absent$/m);
     // ENXIO, not EPERM: allowed by the shim's rule, no driver behind 240:1.
-    match(run.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+    match(
+      run.stdout,
+      /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+    );
     match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     match(run.stdout, /^0::\/xpu-bundle-/m);
     ok(readLog(lab).some((e) => e.msg === "Using requested mode 'legacy'"));
@@ -250,8 +253,16 @@ await labTest(
       const run = await runHookMode(lab, c.name, [runc]);
       strictEqual(run.createCode, 0, `${c.name}: ${run.createStderr}`);
       match(run.stdout, /^\/dev\/xpu0: absent$/m, c.name);
-      match(run.stdout, /^sh: can't create \/dev\/xpu1: No such device or address$/m, c.name);
-      match(run.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m, c.name);
+      match(
+        run.stdout,
+        /^sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m,
+        c.name,
+      );
+      match(
+        run.stdout,
+        /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+        c.name,
+      );
       match(run.stdout, /^fake libxpu 1\.0\.0$/m, c.name);
     }
   },
@@ -271,7 +282,10 @@ await labTest(
     strictEqual(run.createCode, 0, run.createStderr);
     match(run.stdout, /^\/dev\/xpu0: open ok$/m);
     // No spec rule allows 240:1: ENXIO comes from the devices.allow line the cli wrote.
-    match(run.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+    match(
+      run.stdout,
+      /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+    );
     match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     match(run.stdout, /^\d+:devices:\/xpu-bundle-/m);
     strictEqual(Deno.readTextFileSync(specPath), before, "hook mode leaves the spec alone");
@@ -424,7 +438,10 @@ await labTest(
       ]);
       strictEqual(ruled.code, 0, ruled.stderr);
       match(ruled.stdout, /^\/dev\/xpu0: open ok$/m);
-      match(ruled.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+      match(
+        ruled.stdout,
+        /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+      );
       match(ruled.stdout, /^fake libxpu 1\.0\.0$/m);
       // The container itself sees cgroup v2: podman ran it on the v2 view.
       match(ruled.stdout, /^cgroup2 mounts: 1$/m);
@@ -432,7 +449,10 @@ await labTest(
       const privileged = await run(["--privileged"]);
       strictEqual(privileged.code, 0, privileged.stderr);
       match(privileged.stdout, /^\/dev\/xpu0: open ok$/m);
-      match(privileged.stdout, /^sh: can't create \/dev\/xpuctl: No such device or address$/m);
+      match(
+        privileged.stdout,
+        /^sh: (?:line \d+: )?can't create \/dev\/xpuctl: No such device or address$/m,
+      );
     });
   },
 );
