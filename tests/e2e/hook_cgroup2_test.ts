@@ -110,7 +110,8 @@ function tree(dir: string, prefix = ""): string[] {
 
 /** What the hook wrote on stderr, out of runc's "error running hook" log line. */
 function hookStderr(lab: Lab): string | undefined {
-  const entry = readLog(lab).find((e) => e.msg.includes("error running hook"));
+  // runc 1.1: "error running hook #0: …"; runc 1.3: "error running prestart hook #0: …".
+  const entry = readLog(lab).find((e) => /error running (\w+ )?hook/.test(e.msg));
   const at = entry?.msg.indexOf("stderr: ") ?? -1;
   return at < 0 ? undefined : entry!.msg.slice(at + "stderr: ".length);
 }

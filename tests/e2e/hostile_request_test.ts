@@ -259,13 +259,39 @@ await labTest(
   { mode: "csv" },
   async (lab) => {
     const h = await prepareHostileLab(lab);
-    // runc alone with the same --log: it writes nothing there, so any change is the shim's.
+    // runc 1.3 writes its own warnings to --log (through the link: that is runc's business, and
+    // an engine's log path lies in its own bundle dir). The low-level runtime here is runc without
+    // the --log, so whatever reaches the planted file is the shim's.
+    const runc = `${lab.dir}/runc-without-log`;
+    Deno.writeTextFileSync(
+      runc,
+      [
+        "#!/bin/sh",
+        'n=$#; while [ "$n" -gt 0 ]; do',
+        "  a=$1; shift; n=$((n - 1))",
+        '  case "$a" in',
+        "    --log) shift; n=$((n - 1)) ;;",
+        "    --log=*) ;;",
+        '    *) set -- "$@" "$a" ;;',
+        "  esac",
+        "done",
+        'exec runc "$@"',
+        "",
+      ].join("\n"),
+    );
+    Deno.chmodSync(runc, 0o755);
+    const config = Deno.readTextFileSync(lab.configPath);
+    Deno.writeTextFileSync(
+      lab.configPath,
+      config.replace('runtimes = ["runc"]', `runtimes = [${JSON.stringify(runc)}]`),
+    );
+    // That runtime alone with the same --log: it writes nothing there.
     const planted = `${lab.dir}/planted-log.json`;
     Deno.symlinkSync(`${h.host}/precious`, planted);
     hostileBundle(h, "control", {});
     const control = await runContainer({
-      runtime: ["runc"],
-      lowLevel: ["runc"],
+      runtime: [runc],
+      lowLevel: [runc],
       stateRoot: lab.stateRoot,
       bundle: `${lab.dir}/control`,
       id: nextId("control"),
@@ -277,7 +303,7 @@ await labTest(
     hostileBundle(h, "log", { env: ["XPU_VISIBLE_DEVICES=0"] });
     const viaLog = await runContainer({
       runtime: toolArgv("xpu-container-runtime"),
-      lowLevel: ["runc"],
+      lowLevel: [runc],
       stateRoot: lab.stateRoot,
       bundle: `${lab.dir}/log`,
       id: nextId("log"),

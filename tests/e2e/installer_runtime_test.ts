@@ -116,7 +116,13 @@ await labTest(
     match(containerOut, /^\/dev\/xpu0: absent$/m);
     strictEqual(Deno.readTextFileSync(createErr).startsWith(message), true);
     deepStrictEqual(Deno.readFileSync(specPath), spec);
-    ok(!Deno.readTextFileSync(createErr).includes("level="), "the shim did not run");
+    // No log line of the shim's; runc 1.3 itself warns about ambient capabilities it cannot
+    // raise here (no CAP_SYS_RESOURCE and friends in this sandbox).
+    const errText = Deno.readTextFileSync(createErr);
+    const logLines = errText.split("\n").filter((l) =>
+      l.includes("level=") && !l.includes(`msg="can't raise ambient capability`)
+    );
+    deepStrictEqual(logLines, [], `the shim did not run: ${errText}`);
   },
 );
 

@@ -141,10 +141,10 @@ export async function withDockerd(
       const deadline = Date.now() + 10_000;
       for (;;) {
         const info = await docker(["info", "--format", "{{json .}}"]);
-        const names = info.code === 0
-          ? Object.keys(JSON.parse(info.stdout).Runtimes ?? {}).sort()
-          : [];
-        if (info.code === 0 && ok(names)) return names;
+        // Only a daemon's answer counts (a CLI that reached none may still exit 0).
+        const parsed = info.code === 0 ? JSON.parse(info.stdout) : {};
+        const names = Object.keys(parsed.Runtimes ?? {}).sort();
+        if (parsed.ServerVersion && ok(names)) return names;
         if (Date.now() > deadline) {
           throw new Error(`dockerd's runtimes stay ${JSON.stringify(names)}`);
         }

@@ -378,9 +378,11 @@ export async function dockerdAccepts(daemonJson: string, dir: string): Promise<D
     const deadline = Date.now() + 30_000;
     while (!exited && Date.now() < deadline) {
       const info = await docker(["info", "--format", "{{json .}}"]);
-      if (info.code === 0) {
-        // The whole document: one field's template output differs between docker versions.
-        const { DefaultRuntime, Runtimes } = JSON.parse(info.stdout);
+      // The whole document: one field's template output differs between docker versions. A CLI
+      // that reached no daemon yet (docker 26: exit 0 with ServerErrors) has no server fields.
+      const parsed = info.code === 0 ? JSON.parse(info.stdout) : {};
+      if (info.code === 0 && parsed.ServerVersion) {
+        const { DefaultRuntime, Runtimes } = parsed;
         return {
           accepted: true,
           defaultRuntime: DefaultRuntime,

@@ -117,7 +117,10 @@ export function labTest(
   }, options);
 }
 
-/** The JSON lines of the lab's `--log` file. */
+/**
+ * The entries of the lab's `--log` file: the shim's JSON lines and the low-level runtime's (crun
+ * 1.2x writes each entry as pretty-printed JSON over several lines).
+ */
 export function readLog(lab: Lab): { level: string; msg: string; time: string }[] {
   let text = "";
   try {
@@ -125,7 +128,20 @@ export function readLog(lab: Lab): { level: string; msg: string; time: string }[
   } catch {
     return [];
   }
-  return text.trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  const entries = [];
+  let pending = "";
+  for (const line of text.split("\n")) {
+    if (pending === "" && line.trim() === "") continue;
+    pending += pending === "" ? line : `\n${line}`;
+    try {
+      entries.push(JSON.parse(pending));
+      pending = "";
+    } catch {
+      // An entry over several lines: read on.
+    }
+  }
+  if (pending !== "") throw new Error(`${lab.logFile}: not JSON: ${JSON.stringify(pending)}`);
+  return entries;
 }
 
 /** A container id unique to this test run. */
