@@ -42,7 +42,16 @@ export const ROOT_PACKAGES: readonly string[] = [
   "gcc",
   "libc6-dev",
   "strace",
+];
+
+/**
+ * Packages whose files are unpacked without their dependencies: the CRI API definition the CRI
+ * client loads (`api.proto` and the `gogo.proto` it imports). Installed properly they pull in
+ * 1.7 GB of Go sources.
+ */
+export const UNPACKED_PACKAGES: readonly string[] = [
   "golang-github-kubernetes-cri-api-dev",
+  "golang-github-gogo-protobuf-dev",
 ];
 
 /** Where roots live unless `--dir` or `XPU_ENGINE_ROOTS` says otherwise. */
@@ -53,7 +62,7 @@ export function defaultRootDir(suite: string): string {
 const STAMP = ".xpu-engine-root";
 
 function stampText(suite: string): string {
-  return `${suite}\n${ROOT_PACKAGES.join(" ")}\n`;
+  return `${suite}\n${ROOT_PACKAGES.join(" ")}\n${UNPACKED_PACKAGES.join(" ")}\n`;
 }
 
 /** The mirror the host's apt uses (deb822 `URIs:` or a one-line `deb` entry). */
@@ -129,6 +138,10 @@ export async function buildRoot(suite: Suite, dir: string): Promise<void> {
     "export DEBIAN_FRONTEND=noninteractive",
     "apt-get update -qq",
     `apt-get install -y -qq ${ROOT_PACKAGES.join(" ")} >/dev/null`,
+    "mkdir -p /var/tmp/unpacked && cd /var/tmp/unpacked",
+    `apt-get download -qq ${UNPACKED_PACKAGES.join(" ")}`,
+    "for deb in *.deb; do dpkg-deb -x \"$deb\" /; done",
+    "cd / && rm -rf /var/tmp/unpacked",
     "apt-get clean",
     "umount /proc",
   ].join("\n");
