@@ -140,7 +140,7 @@ export async function buildRoot(suite: Suite, dir: string): Promise<void> {
     `apt-get install -y -qq ${ROOT_PACKAGES.join(" ")} >/dev/null`,
     "mkdir -p /var/tmp/unpacked && cd /var/tmp/unpacked",
     `apt-get download -qq ${UNPACKED_PACKAGES.join(" ")}`,
-    "for deb in *.deb; do dpkg-deb -x \"$deb\" /; done",
+    'for deb in *.deb; do dpkg-deb -x "$deb" /; done',
     "cd / && rm -rf /var/tmp/unpacked",
     "apt-get clean",
     "umount /proc",

@@ -42,7 +42,9 @@ for (const suite of suites) {
 }
 for (const r of results) {
   console.error(
-    `engine_suites: ${r.suite}: ${r.code === 0 ? "passed" : `FAILED (exit ${r.code})`} in ${r.seconds} s`,
+    `engine_suites: ${r.suite}: ${
+      r.code === 0 ? "passed" : `FAILED (exit ${r.code})`
+    } in ${r.seconds} s`,
   );
 }
 Deno.exit(results.every((r) => r.code === 0) ? 0 : 1);
