@@ -182,11 +182,21 @@ export function configure(input: string): void {
   if (refusal !== undefined) throw refusal;
 }
 
+/**
+ * Whether the revert leaves `"runtimes": {}` where the input had no runtimes: configure added a
+ * handler there, and dockerd's reload keeps its runtime table when the key is absent.
+ */
+function keepsEmptyTable(inputDoc: Doc, names: readonly string[]): boolean {
+  if (isObject(inputDoc.runtimes)) return false;
+  return names.length > 0;
+}
+
 /** The input document after configure, an unrelated edit (or none) and unconfigure. */
 function reverted(input: string, request: ConfigureRequest, unrelated: boolean): Doc {
   const doc = isBlank(input) ? {} : JSON.parse(input) as Doc;
   if (unrelated) setAt(doc, [UNRELATED], 1);
   const names = request.handlers.map((h) => h.name);
+  if (keepsEmptyTable(doc, names)) setAt(doc, ["runtimes"], {});
   const runtimes = isObject(doc.runtimes) ? doc.runtimes : {};
   const current = doc["default-runtime"] as string | undefined;
   let next = current;
@@ -227,9 +237,17 @@ export function configureThenUnconfigure(input: string): void {
         const inputDoc = isBlank(input) ? {} : JSON.parse(input) as Doc;
         const implicitDefault = request.defaultRuntime !== undefined &&
           !Object.hasOwn(inputDoc, "default-runtime");
-        if (!unrelated && !implicitDefault) {
+        if (!unrelated && !implicitDefault && !keepsEmptyTable(inputDoc, names)) {
           if (back.after !== input) {
             fail("an untouched file did not come back byte for byte", back.after);
+          }
+          continue;
+        }
+        if (!unrelated && !implicitDefault) {
+          // Untouched, but the runtimes key stays (empty): the input plus `"runtimes": {}`.
+          const doc = back.after === null ? {} : parseOutput(back.after, "the unconfigured file");
+          if (!isDeepStrictEqual(doc, { ...inputDoc, runtimes: {} })) {
+            fail("an untouched file did not come back with an empty runtimes table", back.after);
           }
           continue;
         }
