@@ -125,11 +125,12 @@ export async function buildRoot(suite: Suite, dir: string): Promise<void> {
     mirror,
   ], { stdout: "null" });
   // apt inside the root: the host's resolver, no expiry check (sid's InRelease reads as expired
-  // here), no services started by maintainer scripts, no recommends.
+  // here), no services started by maintainer scripts, no recommends, no pty (there is no
+  // /dev/pts in the chroot).
   Deno.writeTextFileSync(`${dir}/etc/resolv.conf`, Deno.readTextFileSync("/etc/resolv.conf"));
   Deno.writeTextFileSync(
     `${dir}/etc/apt/apt.conf.d/90xpu-test-root`,
-    'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\n',
+    'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\nDpkg::Use-Pty "0";\n',
   );
   Deno.writeTextFileSync(`${dir}/usr/sbin/policy-rc.d`, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
   const install = [
@@ -138,7 +139,7 @@ export async function buildRoot(suite: Suite, dir: string): Promise<void> {
     "export DEBIAN_FRONTEND=noninteractive",
     "apt-get update -qq",
     `apt-get install -y -qq ${ROOT_PACKAGES.join(" ")} >/dev/null`,
-    "mkdir -p /var/tmp/unpacked && cd /var/tmp/unpacked",
+    "mkdir -p /var/tmp/unpacked && chown _apt /var/tmp/unpacked && cd /var/tmp/unpacked",
     `apt-get download -qq ${UNPACKED_PACKAGES.join(" ")}`,
     'for deb in *.deb; do dpkg-deb -x "$deb" /; done',
     "cd / && rm -rf /var/tmp/unpacked",
