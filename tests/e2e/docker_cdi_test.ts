@@ -10,25 +10,14 @@ import { match, ok, strictEqual } from "node:assert/strict";
 import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
 import { atLeast, engineSet } from "../helpers/e2e.ts";
-import { labTest } from "../helpers/lab.ts";
+import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 
 await labTest(
   "docker's own CDI: --device xpu.dev/xpu=0 from the generated spec, after the restart configure names",
   ["root", "runc", "busybox", "dockerd"],
   { mode: "legacy" },
   async (lab) => {
-    const generated = await runTool(toolArgv("xpu-ctk"), {
-      args: [
-        "cdi",
-        "generate",
-        "--driver-root",
-        lab.driverRoot,
-        "--output",
-        `${lab.cdiDir}/xpu.yaml`,
-      ],
-      env: lab.env,
-    });
-    strictEqual(generated.code, 0, generated.stderr);
+    await generateCdiSpec(lab);
     const dir = `${lab.dir}/docker`;
     Deno.mkdirSync(dir);
     const daemonJson = `${dir}/daemon.json`;

@@ -10,7 +10,7 @@
 import { match, strictEqual } from "node:assert/strict";
 import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
-import { labTest } from "../helpers/lab.ts";
+import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 
 const REQUESTS: Record<string, string[]> = {
   legacy: ["0"],
@@ -25,18 +25,7 @@ for (const [mode, requests] of Object.entries(REQUESTS)) {
     { mode },
     async (lab) => {
       if (mode === "cdi") {
-        const generated = await runTool(toolArgv("xpu-ctk"), {
-          args: [
-            "cdi",
-            "generate",
-            "--driver-root",
-            lab.driverRoot,
-            "--output",
-            `${lab.cdiDir}/xpu.yaml`,
-          ],
-          env: lab.env,
-        });
-        strictEqual(generated.code, 0, generated.stderr);
+        await generateCdiSpec(lab);
       }
       const dir = `${lab.dir}/docker`;
       Deno.mkdirSync(dir);

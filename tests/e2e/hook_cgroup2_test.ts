@@ -12,8 +12,9 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle, makeBusyboxRootfs, runContainer } from "../../scripts/container_lab.ts";
+import { makeBundle, runContainer } from "../../scripts/container_lab.ts";
 import { type Lab, labTest, nextId, PROBE, readLog, runInLab } from "../helpers/lab.ts";
+import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 
 const NEEDS = ["root", "runc", "unshare", "nsenter", "busybox"] as const;
 
@@ -293,13 +294,10 @@ await labTest(
   },
 );
 
-/** The podman containers' cgroup parent (in the one cgroup2 hierarchy), removed afterwards. */
-const PODMAN_PARENT = `/xpu-test-podman-cgroup2-${Deno.pid}`;
-
 /**
- * A private podman whose every command runs on the cgroup v2 view (its own storage, config and
- * hooks dir under the lab). tests/helpers/podman.ts's podman runs on the hybrid layout, and its
- * config keeps podman's default pids limit, which needs a pids controller this view lacks.
+ * A private podman whose every command runs on the cgroup v2 view: the shared helper, run through
+ * the v2 wrapper, with podman's default pids limit off (it needs a pids controller this view's
+ * hierarchy lacks).
  */
 async function withCgroup2Podman(
   lab: Lab,
@@ -308,81 +306,11 @@ async function withCgroup2Podman(
     hooksDir: string,
   ) => Promise<void>,
 ) {
-  const dir = `${lab.dir}/podman`;
-  Deno.mkdirSync(`${dir}/tmp`, { recursive: true });
-  Deno.mkdirSync(`${dir}/hooks.d`);
-  Deno.writeTextFileSync(
-    `${dir}/containers.conf`,
-    [
-      "[containers]",
-      'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
-      'netns = "none"',
-      "pids_limit = 0",
-      "[engine]",
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      'runtime = "runc"',
-      'lock_type = "file"',
-      `tmp_dir = "${dir}/tmp"`,
-      `hooks_dir = ["${dir}/hooks.d"]`,
-    ].join("\n") + "\n",
-  );
-  Deno.writeTextFileSync(
-    `${dir}/storage.conf`,
-    `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/graph"\nrunroot = "${dir}/run"\n`,
-  );
-  const wrapper = writeCgroup2Wrapper(lab, "podman");
-  const env = {
-    CONTAINERS_CONF: `${dir}/containers.conf`,
-    CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`,
-  };
-  const podman = async (args: string[], stdin?: Uint8Array) => {
-    const child = new Deno.Command(wrapper, {
-      args,
-      env,
-      stdin: stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (stdin) {
-      const writer = child.stdin.getWriter();
-      await writer.write(stdin);
-      await writer.close();
-    }
-    const out = await child.output();
-    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-    return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-  };
-  try {
-    const rootfs = makeBusyboxRootfs(`${dir}/image`);
-    const tar = await new Deno.Command("tar", { args: ["-C", rootfs, "-c", "."], stdout: "piped" })
-      .output();
-    const imported = await podman(
-      ["import", "--change", "ENV PATH=/bin", "-", "busybox:min"],
-      tar.stdout,
-    );
-    strictEqual(imported.code, 0, imported.stderr);
+  await withPodman(lab, async (podman) => {
     const info = await podman(["info", "--format", "{{.Host.CgroupsVersion}}"]);
     strictEqual(info.stdout.trim(), "v2", `podman sees cgroup v2: ${info.stderr}`);
-    await fn((args) => podman(args), `${dir}/hooks.d`);
-  } finally {
-    await podman(["rm", "--all", "--force", "--time", "0"]);
-    await podman(["system", "reset", "--force"]);
-    const remove = (path: string) => {
-      for (const entry of Deno.readDirSync(path)) {
-        if (entry.isDirectory) remove(`${path}/${entry.name}`);
-      }
-      Deno.removeSync(path);
-    };
-    const cgroup = `/sys/fs/cgroup/unified${PODMAN_PARENT}`;
-    try {
-      remove(cgroup);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) {
-        console.error(`could not remove cgroup "${cgroup}": ${error}`);
-      }
-    }
-  }
+    await fn(podman, `${lab.dir}/podman/hooks.d`);
+  }, { program: writeCgroup2Wrapper(lab, "podman"), containers: ["pids_limit = 0"] });
 }
 
 await labTest(
@@ -413,7 +341,7 @@ await labTest(
           "run",
           "--rm",
           "--cgroup-parent",
-          PODMAN_PARENT,
+          CGROUP_PARENT,
           "-e",
           "XPU_VISIBLE_DEVICES=0",
           ...flags,

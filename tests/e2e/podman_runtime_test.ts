@@ -7,8 +7,8 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
-import { labTest, PROBE } from "../helpers/lab.ts";
+import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { generateCdiSpec, labTest, PROBE } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 
 for (const mode of ["legacy", "csv", "cdi"]) {
@@ -18,18 +18,7 @@ for (const mode of ["legacy", "csv", "cdi"]) {
     { mode },
     async (lab) => {
       if (mode === "cdi") {
-        const generated = await runTool(toolArgv("xpu-ctk"), {
-          args: [
-            "cdi",
-            "generate",
-            "--driver-root",
-            lab.driverRoot,
-            "--output",
-            `${lab.cdiDir}/xpu.yaml`,
-          ],
-          env: lab.env,
-        });
-        strictEqual(generated.code, 0, generated.stderr);
+        await generateCdiSpec(lab);
       }
       // podman hands the runtime its own environment: the wrapper names the lab's config.
       const inner = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);

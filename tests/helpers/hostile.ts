@@ -16,7 +16,7 @@ export { useCrun } from "./lab.ts";
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
 import type { BundleOptions } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { runTool } from "../../scripts/toolkit_commands.ts";
 import { type Lab, readLog } from "./lab.ts";
 
 /** What the tests need besides root and runc. */
@@ -523,27 +523,7 @@ export function addConfig(lab: Lab, table: string | undefined, lines: string[]):
   );
 }
 
-/** Writes the lab's CDI spec (`<cdi>/xpu.yaml`) with the real `xpu-ctk cdi generate`. */
-export async function generateCdiSpec(
-  lab: Lab,
-  options: { kind?: string; file?: string } = {},
-): Promise<string> {
-  const output = `${lab.cdiDir}/${options.file ?? "xpu.yaml"}`;
-  const run = await runTool(["timeout", "60", ...toolArgv("xpu-ctk")], {
-    args: [
-      "cdi",
-      "generate",
-      "--driver-root",
-      lab.driverRoot,
-      ...(options.kind ? ["--kind", options.kind] : []),
-      "--output",
-      output,
-    ],
-    env: lab.env,
-  });
-  strictEqual(run.code, 0, run.stderr);
-  return output;
-}
+export { generateCdiSpec } from "./lab.ts";
 
 /** The error lines of a run: the `--log` error entries and the runtime's stderr lines. */
 export function errorLines(logErrors: string[], stderr: string): string[] {

@@ -7,13 +7,14 @@
  */
 
 export { presentKernelModule } from "../../scripts/container_lab.ts";
+import { strictEqual } from "node:assert/strict";
 import {
   makeSimulatedDriverRoot,
   REPO_ROOT,
   runContainer,
   SIMULATED_LIB_DIR,
 } from "../../scripts/container_lab.ts";
-import { toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
 import { TOOLKIT_EXECUTABLES } from "../../src/installer/toolkit_layout.ts";
 import { type E2eOptions, e2eTest, type Need } from "./e2e.ts";
 
@@ -196,4 +197,26 @@ export function useCrun(lab: Lab): string {
     ),
   );
   return wrapper;
+}
+
+/** Writes the lab's CDI spec (`<cdi>/xpu.yaml`) with the real `xpu-ctk cdi generate`. */
+export async function generateCdiSpec(
+  lab: Lab,
+  options: { kind?: string; file?: string } = {},
+): Promise<string> {
+  const output = `${lab.cdiDir}/${options.file ?? "xpu.yaml"}`;
+  const run = await runTool(["timeout", "60", ...toolArgv("xpu-ctk")], {
+    args: [
+      "cdi",
+      "generate",
+      "--driver-root",
+      lab.driverRoot,
+      ...(options.kind ? ["--kind", options.kind] : []),
+      "--output",
+      output,
+    ],
+    env: lab.env,
+  });
+  strictEqual(run.code, 0, run.stderr);
+  return output;
 }

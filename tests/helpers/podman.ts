@@ -32,6 +32,14 @@ function removeCgroups(path: string) {
   }
 }
 
+/** How {@link withPodman} runs podman. */
+export interface PodmanOptions {
+  /** The program to run instead of `podman` (a wrapper that runs it in another mount view). */
+  program?: string;
+  /** More lines for containers.conf's `[containers]` table. */
+  containers?: string[];
+}
+
 /**
  * Runs `fn` with a private podman: its own storage, state, config and hooks dir
  * (`<lab>/podman/hooks.d`, empty: tests put hook files there), torn down afterwards.
@@ -41,6 +49,7 @@ export async function withPodman(
   fn: (
     podman: (args: string[]) => Promise<{ code: number; stdout: string; stderr: string }>,
   ) => Promise<void>,
+  options: PodmanOptions = {},
 ) {
   const dir = `${lab.dir}/podman`;
   Deno.mkdirSync(`${dir}/tmp`, { recursive: true });
@@ -51,6 +60,7 @@ export async function withPodman(
       "[containers]",
       'default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]',
       'netns = "none"',
+      ...(options.containers ?? []),
       "[engine]",
       'cgroup_manager = "cgroupfs"',
       'events_logger = "file"',
@@ -69,7 +79,7 @@ export async function withPodman(
     CONTAINERS_STORAGE_CONF: `${dir}/storage.conf`,
   };
   const podman = async (args: string[], stdin?: Uint8Array) => {
-    const child = new Deno.Command("podman", {
+    const child = new Deno.Command(options.program ?? "podman", {
       args,
       env,
       stdin: stdin ? "piped" : "null",
