@@ -349,12 +349,11 @@ function revertDocker(
       doc.set(path, undefined);
     }
   }
-  if (live && !isObject(doc.value.runtimes)) doc.set(["runtimes"], {});
-  const empty = Object.keys(doc.value).length === 0;
+  const result = Object.keys(doc.value).length === 0 ? null : doc.text;
   return {
     path: file,
     before: text,
-    after: empty ? null : doc.text,
+    after: live ? withRuntimesKey(result, file) : result,
     memory: undefined,
   };
 }
@@ -381,7 +380,7 @@ function liveHandlers(
  * stay registered until dockerd restarts. A missing file is the same to dockerd as one without
  * the key, so it becomes `{"runtimes": {}}`.
  */
-export function withRuntimesKey(text: string | null, file: string): string {
+function withRuntimesKey(text: string | null, file: string): string {
   const base = text === null || isBlank(text) ? "{}\n" : text;
   const value = parseDaemonJson(base, file);
   if (isObject(value.runtimes)) return base;

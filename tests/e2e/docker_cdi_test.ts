@@ -7,8 +7,7 @@
  */
 
 import { match, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
-import { withDockerd } from "../helpers/dockerd.ts";
+import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { atLeast, engineSet } from "../helpers/e2e.ts";
 import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 
@@ -31,23 +30,9 @@ await labTest(
     const device = ["--device", "xpu.dev/xpu=0"];
 
     await withDockerd(dir, daemonJson, env, async (d) => {
-      const configured = await runTool(toolArgv("xpu-ctk"), {
-        args: [
-          "runtime",
-          "configure",
-          "--runtime",
-          "docker",
-          "--config",
-          daemonJson,
-          "--socket",
-          d.socket,
-          "--restart-mode",
-          "signal",
-          "--cdi.enabled",
-          "--state-dir",
-          `${dir}/revert`,
-        ],
-      });
+      const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
+        "--cdi.enabled",
+      ]);
       strictEqual(configured.code, 0, configured.stderr);
       match(
         configured.stdout,

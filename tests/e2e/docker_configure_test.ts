@@ -6,8 +6,8 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
-import { withDockerd } from "../helpers/dockerd.ts";
+import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { labTest } from "../helpers/lab.ts";
 
 const ORIGINAL = `{
@@ -35,24 +35,7 @@ await labTest(
     const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
     const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
     await withDockerd(dir, daemonJson, env, async (d) => {
-      const ctk = (action: string, extra: string[] = []) =>
-        runTool(toolArgv("xpu-ctk"), {
-          args: [
-            "runtime",
-            action,
-            "--runtime",
-            "docker",
-            "--config",
-            daemonJson,
-            "--socket",
-            d.socket,
-            "--restart-mode",
-            "signal",
-            "--state-dir",
-            `${dir}/revert`,
-            ...extra,
-          ],
-        });
+      const ctk = dockerRuntimeCommand(d, daemonJson, `${dir}/revert`);
       const configured = await ctk("configure", [
         "--runtime-path",
         shim,

@@ -8,8 +8,8 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
-import { withDockerd } from "../helpers/dockerd.ts";
+import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 
 const REQUESTS: Record<string, string[]> = {
@@ -34,24 +34,10 @@ for (const [mode, requests] of Object.entries(REQUESTS)) {
       const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
       const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
       await withDockerd(dir, daemonJson, env, async (d) => {
-        const configured = await runTool(toolArgv("xpu-ctk"), {
-          args: [
-            "runtime",
-            "configure",
-            "--runtime",
-            "docker",
-            "--config",
-            daemonJson,
-            "--socket",
-            d.socket,
-            "--restart-mode",
-            "signal",
-            "--runtime-path",
-            shim,
-            "--state-dir",
-            `${dir}/revert`,
-          ],
-        });
+        const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
+          "--runtime-path",
+          shim,
+        ]);
         strictEqual(configured.code, 0, configured.stderr);
         await d.waitForRuntimes((names) => names.includes("xpu"));
         for (const request of requests) {

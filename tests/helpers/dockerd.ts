@@ -6,6 +6,7 @@
  */
 
 import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
+import { runTool, toolArgv, type ToolRun } from "../../scripts/toolkit_commands.ts";
 import { PROBE } from "./lab.ts";
 
 /** A running private dockerd. */
@@ -182,4 +183,33 @@ export async function withDockerd(
       ],
     }).output();
   }
+}
+
+/**
+ * `xpu-ctk runtime ACTION --runtime docker` against a private dockerd: its daemon.json, its
+ * socket, restart mode `signal`, revert memories in `stateDir`; `extra` flags last.
+ */
+export function dockerRuntimeCommand(
+  d: Dockerd,
+  daemonJson: string,
+  stateDir: string,
+): (action: string, extra?: string[]) => Promise<ToolRun> {
+  return (action, extra = []) =>
+    runTool(toolArgv("xpu-ctk"), {
+      args: [
+        "runtime",
+        action,
+        "--runtime",
+        "docker",
+        "--config",
+        daemonJson,
+        "--socket",
+        d.socket,
+        "--restart-mode",
+        "signal",
+        "--state-dir",
+        stateDir,
+        ...extra,
+      ],
+    });
 }

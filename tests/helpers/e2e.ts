@@ -7,6 +7,7 @@
  */
 
 import { hasProgram } from "../../scripts/container_lab.ts";
+import { parseContainerdVersion } from "../../src/engines/containerd_version.ts";
 
 /** What an end-to-end test may need. */
 export type Need =
@@ -57,12 +58,22 @@ export interface EngineSet {
 
 let engineSetCache: Promise<EngineSet> | undefined;
 
-async function versionOf(program: string, args: string[], pattern: RegExp) {
+type VersionParser = (text: string) => readonly number[] | undefined;
+
+/** Major and minor from `… version X.Y…`, as dockerd, podman, runc and crun print them. */
+const versionWord: VersionParser = (text) => {
+  const m = /version (\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+};
+
+async function versionOf(program: string, parse: VersionParser) {
   try {
-    const out = await new Deno.Command(program, { args, stdout: "piped", stderr: "null" })
-      .output();
-    const m = pattern.exec(new TextDecoder().decode(out.stdout));
-    return m ? [Number(m[1]), Number(m[2])] : undefined;
+    const out = await new Deno.Command(program, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return parse(new TextDecoder().decode(out.stdout));
   } catch {
     return undefined;
   }
@@ -71,17 +82,18 @@ async function versionOf(program: string, args: string[], pattern: RegExp) {
 /** The engine set this suite runs against, read from the programs themselves. */
 export function engineSet(): Promise<EngineSet> {
   engineSetCache ??= (async () => {
-    const probes = {
-      docker: ["dockerd", ["--version"], /version (\d+)\.(\d+)/],
-      containerd: ["containerd", ["--version"], /containerd\S*\s+v?(\d+)\.(\d+)/],
-      podman: ["podman", ["--version"], /version (\d+)\.(\d+)/],
-      runc: ["runc", ["--version"], /version (\d+)\.(\d+)/],
-      crun: ["crun", ["--version"], /version (\d+)\.(\d+)/],
-    } as const;
+    const probes: Record<keyof EngineSet["versions"], [string, VersionParser]> = {
+      docker: ["dockerd", versionWord],
+      // containerd prints its module path first: the product's own reading of it.
+      containerd: ["containerd", parseContainerdVersion],
+      podman: ["podman", versionWord],
+      runc: ["runc", versionWord],
+      crun: ["crun", versionWord],
+    };
     const versions: EngineSet["versions"] = {};
-    for (const [engine, [program, args, pattern]] of Object.entries(probes)) {
-      const version = await versionOf(program, [...args], pattern);
-      if (version) versions[engine as keyof typeof probes] = version;
+    for (const [engine, [program, parse]] of Object.entries(probes)) {
+      const version = await versionOf(program, parse);
+      if (version) versions[engine as keyof typeof probes] = [...version];
     }
     return { name: Deno.env.get("XPU_ENGINE_SET") ?? "host", versions };
   })();
