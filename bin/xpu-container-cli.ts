@@ -13,7 +13,7 @@
  */
 
 import { cliMain } from "../src/cli/main.ts";
-import { processIo } from "../src/core/tool_io.ts";
+import { processIo } from "../src/core/io/tool_io.ts";
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 
 try {

@@ -15,9 +15,9 @@
  * @module
  */
 
-import { processIo } from "../src/core/tool_io.ts";
+import { processIo } from "../src/core/io/tool_io.ts";
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
-import { execve } from "../src/core/process.ts";
+import { execve } from "../src/core/io/process.ts";
 import { hookMain } from "../src/hook/main.ts";
 
 try {

@@ -14,7 +14,7 @@
  */
 
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
-import { currentArgv0, execve } from "../src/core/process.ts";
+import { currentArgv0, execve } from "../src/core/io/process.ts";
 import { runShim } from "../src/runtime/shim.ts";
 
 try {

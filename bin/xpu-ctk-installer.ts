@@ -12,7 +12,7 @@
 
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { installerMain } from "../src/installer/main.ts";
-import { processIo } from "../src/core/tool_io.ts";
+import { processIo } from "../src/core/io/tool_io.ts";
 
 const executable = Deno.execPath();
 try {

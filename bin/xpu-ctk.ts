@@ -10,7 +10,7 @@
  * @module
  */
 
-import { processIo } from "../src/core/tool_io.ts";
+import { processIo } from "../src/core/io/tool_io.ts";
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { ctkMain } from "../src/ctk/main.ts";
 

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { DeviceNode, DriverFile, XpuDevice } from "../core/device_discovery.ts";
-import type { HostFs } from "../core/host_fs.ts";
-import { layoutDriverFiles } from "../core/driver_file_layout.ts";
+import type { DeviceNode, DriverFile, XpuDevice } from "../core/device/device_discovery.ts";
+import type { HostFs } from "../core/io/host_fs.ts";
+import { layoutDriverFiles } from "../core/device/driver_file_layout.ts";
 
 /** One change inside the container's mount namespace. Paths are in-container. */
 export type ConfigureOp =

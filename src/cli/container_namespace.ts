@@ -9,10 +9,10 @@
  * @module
  */
 
-import { ContainerRootfs, openHostPath, RootfsError } from "../core/container_rootfs.ts";
-import { closeFd } from "../core/open_no_follow.ts";
+import { ContainerRootfs, openHostPath, RootfsError } from "../core/rootfs/container_rootfs.ts";
+import { closeFd } from "../core/io/open_no_follow.ts";
 import { ExecError } from "../core/errors.ts";
-import { enterMountNamespace } from "../core/mount_namespace.ts";
+import { enterMountNamespace } from "../core/io/mount_namespace.ts";
 import type { ConfigureOp } from "./configure_plan.ts";
 
 /** Applies `ops` to the rootfs at `rootfs` in the caller's current mount namespace. */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { isJsonObject, type OciSpec } from "../core/oci_spec.ts";
+import { isJsonObject, type OciSpec } from "../core/oci/oci_spec.ts";
 
 /** One entry of `linux.resources.devices`, read; an absent number is a wildcard. */
 export interface DeviceRule {

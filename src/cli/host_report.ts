@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DeviceNode, DriverFile, HostDevices } from "../core/device_discovery.ts";
+import type { DeviceNode, DriverFile, HostDevices } from "../core/device/device_discovery.ts";
 
 /** Everything `info` reports. */
 export interface HostReport extends HostDevices {

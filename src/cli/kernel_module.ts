@@ -6,7 +6,7 @@
  * @module
  */
 
-import { runProcess } from "../core/process.ts";
+import { runProcess } from "../core/io/process.ts";
 
 /** Where hosts keep modprobe: run by absolute path, never found through a PATH. */
 export const MODPROBE_PATHS: readonly string[] = ["/usr/sbin/modprobe", "/sbin/modprobe"];

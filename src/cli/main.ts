@@ -9,11 +9,11 @@
  */
 
 import { Command } from "commander";
-import { CAPABILITIES, type Capability } from "../core/capabilities.ts";
-import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
-import type { ToolIo } from "../core/tool_io.ts";
-import type { Config } from "../core/config.ts";
-import { loadConfig } from "../core/config_file.ts";
+import { CAPABILITIES, type Capability } from "../core/device/capabilities.ts";
+import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
+import type { Config } from "../core/config/config.ts";
+import { loadConfig } from "../core/config/config_file.ts";
 import {
   describeDevices,
   discoverDevices,
@@ -21,19 +21,23 @@ import {
   readDriverVersion,
   selectDevices,
   type XpuDevice,
-} from "../core/device_discovery.ts";
-import { BUILTIN_PROFILES, type DeviceProfile, findProfile } from "../core/device_profile.ts";
+} from "../core/device/device_discovery.ts";
+import {
+  BUILTIN_PROFILES,
+  type DeviceProfile,
+  findProfile,
+} from "../core/device/device_profile.ts";
 import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
-import { type HostFs, realHostFs } from "../core/host_fs.ts";
-import { createLogger, type Logger, silentLogger } from "../core/log.ts";
-import { readBundleSpec } from "../core/oci_state.ts";
-import { firstUnmetRequirement } from "../core/requirements.ts";
+import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
+import { createLogger, type Logger, silentLogger } from "../core/io/log.ts";
+import { readBundleSpec } from "../core/oci/oci_state.ts";
+import { firstUnmetRequirement } from "../core/request/requirements.ts";
 import { VERSION } from "../core/version.ts";
-import { containerRootIds } from "../core/mount_namespace.ts";
-import { updateLdcache } from "../core/ld_cache.ts";
+import { containerRootIds } from "../core/io/mount_namespace.ts";
+import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 import { applyInContainer, inMountNamespace } from "./container_namespace.ts";
 import { type ConfigureOp, parseOwner, planConfigure } from "./configure_plan.ts";
-import { allowDevices, type DeviceCgroup, readDeviceCgroup } from "../core/device_cgroup.ts";
+import { allowDevices, type DeviceCgroup, readDeviceCgroup } from "../core/device/device_cgroup.ts";
 import { devicesNotAllowed, specDeviceRules } from "./device_rules.ts";
 import { infoJson, renderInfo, renderList } from "./host_report.ts";
 import { loadKernelModule } from "./kernel_module.ts";

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { writeFileAtomic } from "../core/atomic_file.ts";
-import { kindProblem } from "../core/cdi_name.ts";
-import { generateCdiSpec } from "../core/cdi_generate.ts";
-import { loadCdiRegistry, readCdiSpecFile } from "../core/cdi_registry.ts";
+import { writeFileAtomic } from "../core/io/atomic_file.ts";
+import { kindProblem } from "../core/cdi/cdi_name.ts";
+import { generateCdiSpec } from "../core/cdi/cdi_generate.ts";
+import { loadCdiRegistry, readCdiSpecFile } from "../core/cdi/cdi_registry.ts";
 import {
   cdiFormatOf,
   type CdiSpec,
@@ -17,13 +17,13 @@ import {
   hooksWithoutEnv,
   hookWithoutEnvWarning,
   parseCdiSpec,
-} from "../core/cdi_spec.ts";
-import { loadConfig } from "../core/config_file.ts";
-import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
+} from "../core/cdi/cdi_spec.ts";
+import { loadConfig } from "../core/config/config_file.ts";
+import { BUILTIN_PROFILES, findProfile } from "../core/device/device_profile.ts";
 import { ConfigError, errorMessage, quoted, UsageError } from "../core/errors.ts";
-import { resolveHookProgram } from "../core/executable_lookup.ts";
-import { type HostFs, realHostFs } from "../core/host_fs.ts";
-import type { ToolIo } from "../core/tool_io.ts";
+import { resolveHookProgram } from "../core/io/executable_lookup.ts";
+import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
 
 /** Flags of `cdi generate`. */
 export interface GenerateFlags {

@@ -6,8 +6,12 @@
  */
 
 import { ExecError, quoted, UsageError } from "../core/errors.ts";
-import { ContainerRootfs, RootfsError, type SymlinkResult } from "../core/container_rootfs.ts";
-import { normalizeInRoot } from "../core/root_path.ts";
+import {
+  ContainerRootfs,
+  RootfsError,
+  type SymlinkResult,
+} from "../core/rootfs/container_rootfs.ts";
+import { normalizeInRoot } from "../core/path/root_path.ts";
 
 /** One symlink to create: `target` is stored as given, `link` is a path in the container. */
 export interface LinkRequest {

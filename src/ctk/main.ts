@@ -6,19 +6,19 @@
  */
 
 import { Command } from "commander";
-import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
-import type { ToolIo } from "../core/tool_io.ts";
-import { defaultConfig } from "../core/config.ts";
-import { renderConfigToml } from "../core/config_render.ts";
-import { loadConfig } from "../core/config_file.ts";
+import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
+import { defaultConfig } from "../core/config/config.ts";
+import { renderConfigToml } from "../core/config/config_render.ts";
+import { loadConfig } from "../core/config/config_file.ts";
 import { quoted, SpecError } from "../core/errors.ts";
-import { assertHookEnv } from "../core/hook_env.ts";
+import { assertHookEnv } from "../core/config/hook_env.ts";
 import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
 import { VERSION } from "../core/version.ts";
-import { containerRootFromState } from "../core/oci_state.ts";
+import { containerRootFromState } from "../core/oci/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
-import { updateLdcache } from "../core/ld_cache.ts";
+import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

@@ -11,7 +11,7 @@
  */
 
 import { createTwoFilesPatch } from "diff";
-import { sweepStaleTemps, writeFileAtomic } from "../core/atomic_file.ts";
+import { sweepStaleTemps, writeFileAtomic } from "../core/io/atomic_file.ts";
 import { ConfigError, osErrorReason, WriteError } from "../core/errors.ts";
 import {
   type ChangeJournal,

@@ -33,7 +33,7 @@ import {
   setAt,
   type Table,
   tomlErrorDetail,
-} from "../core/toml_table.ts";
+} from "../core/text/toml_table.ts";
 
 /** containerd's config file. */
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { runProcess } from "../core/process.ts";
+import { runProcess } from "../core/io/process.ts";
 
 /** Major and minor of a `containerd --version` line, e.g. `containerd github.com/… 2.1.9 …`. */
 export function parseContainerdVersion(text: string): [number, number] | undefined {

@@ -8,7 +8,7 @@
 
 import { parse, stringify, TomlError } from "smol-toml";
 import { ConfigError, describePosition } from "../core/errors.ts";
-import { HOOK_PATH } from "../core/hook_env.ts";
+import { HOOK_PATH } from "../core/config/hook_env.ts";
 import {
   type ConfigureRequest,
   type FileChange,
@@ -24,7 +24,7 @@ import {
   setAt,
   type Table,
   tomlErrorDetail,
-} from "../core/toml_table.ts";
+} from "../core/text/toml_table.ts";
 
 /** cri-o's main config (read only). */
 export const CRIO_CONFIG = "/etc/crio/crio.conf";

@@ -10,7 +10,7 @@ import { configVersion, CRI_PLUGIN, parseContainerdConfig } from "./containerd.t
 import { parseCrioConfig } from "./crio.ts";
 import { parseDaemonJson } from "./docker.ts";
 import type { Engine } from "./restart.ts";
-import { getAt, isTable } from "../core/toml_table.ts";
+import { getAt, isTable } from "../core/text/toml_table.ts";
 
 function nonEmpty(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;

@@ -16,8 +16,8 @@
 
 import { type Node, type ParseError, parseTree, printParseErrorCode } from "jsonc-parser";
 import { ConfigError, describePosition, quoted } from "../core/errors.ts";
-import { findDepthExcess, MAX_JSON_DEPTH } from "../core/json_depth.ts";
-import { findJsonSyntaxError } from "../core/json_syntax.ts";
+import { findDepthExcess, MAX_JSON_DEPTH } from "../core/text/json_depth.ts";
+import { findJsonSyntaxError } from "../core/text/json_syntax.ts";
 
 /** Where a JSON text came from and who reads it, for the messages of its errors. */
 export interface JsonTextOptions {

@@ -7,7 +7,7 @@
  */
 
 import { ExecError, UsageError } from "../core/errors.ts";
-import { runProcess } from "../core/process.ts";
+import { runProcess } from "../core/io/process.ts";
 
 /** How to restart. */
 export const RESTART_MODES = ["none", "signal", "systemd"] as const;

@@ -10,9 +10,9 @@
  */
 
 import { parse as parseToml } from "smol-toml";
-import { writeFileAtomic } from "../core/atomic_file.ts";
+import { writeFileAtomic } from "../core/io/atomic_file.ts";
 import { ConfigError } from "../core/errors.ts";
-import { findDepthExcess } from "../core/json_depth.ts";
+import { findDepthExcess } from "../core/text/json_depth.ts";
 import type { ConfigureRequest } from "./engine_edit.ts";
 
 /** What one key held before our first edit of it. */

@@ -6,9 +6,9 @@
  */
 
 import { Command } from "commander";
-import { attachIo, runProgram } from "../core/command_line.ts";
-import type { ToolIo } from "../core/tool_io.ts";
-import { isFalsy, isTruthy } from "../core/truthy.ts";
+import { attachIo, runProgram } from "../core/command/command_line.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
+import { isFalsy, isTruthy } from "../core/text/truthy.ts";
 import {
   resolveRuntimeSettings,
   runRuntimeAction,

@@ -8,8 +8,8 @@
  */
 
 import { quoted, UsageError } from "../core/errors.ts";
-import { isFalsy, isTruthy } from "../core/truthy.ts";
-import type { ToolIo } from "../core/tool_io.ts";
+import { isFalsy, isTruthy } from "../core/text/truthy.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
 import {
   commitChanges,
   diffChange,
@@ -26,7 +26,7 @@ import {
   unconfigureContainerd,
 } from "./containerd.ts";
 import { detectConfigVersion } from "./containerd_version.ts";
-import { loadConfig } from "../core/config_file.ts";
+import { loadConfig } from "../core/config/config_file.ts";
 import {
   configureCrioDropIn,
   configureCrioHook,

@@ -14,7 +14,7 @@
  */
 
 import { ConfigError } from "../core/errors.ts";
-import { readTomlKey, readTomlStatements } from "../core/toml_table.ts";
+import { readTomlKey, readTomlStatements } from "../core/text/toml_table.ts";
 
 /** One key/value statement. */
 interface Entry {

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { ToolIo } from "../core/tool_io.ts";
-import type { Config } from "../core/config.ts";
-import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config_file.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
+import type { Config } from "../core/config/config.ts";
+import { CONFIG_PATH_ENV, loadConfig, parseConfig } from "../core/config/config_file.ts";
 import {
   ConfigError,
   ExecError,
@@ -17,14 +17,14 @@ import {
   SpecError,
   UsageError,
 } from "../core/errors.ts";
-import { readDeviceCgroup } from "../core/device_cgroup.ts";
-import { isExecutableFile } from "../core/executable_lookup.ts";
-import { assertHookEnv } from "../core/hook_env.ts";
-import { realHostFs } from "../core/host_fs.ts";
-import { isCsvPlatform } from "../core/mode.ts";
-import { parseOciState, readBundleSpec } from "../core/oci_state.ts";
-import { specRootfs } from "../core/oci_spec.ts";
-import type { ExecRequest } from "../core/process.ts";
+import { readDeviceCgroup } from "../core/device/device_cgroup.ts";
+import { isExecutableFile } from "../core/io/executable_lookup.ts";
+import { assertHookEnv } from "../core/config/hook_env.ts";
+import { realHostFs } from "../core/io/host_fs.ts";
+import { isCsvPlatform } from "../core/request/mode.ts";
+import { parseOciState, readBundleSpec } from "../core/oci/oci_state.ts";
+import { specRootfs } from "../core/oci/oci_spec.ts";
+import type { ExecRequest } from "../core/io/process.ts";
 import { VERSION } from "../core/version.ts";
 import { HOOK_COMMANDS, HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
 import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";

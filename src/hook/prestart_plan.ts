@@ -6,15 +6,15 @@
  * @module
  */
 
-import { type Capability, parseDriverCapabilities } from "../core/capabilities.ts";
-import type { Config } from "../core/config.ts";
-import { parseDeviceRequest } from "../core/device_request.ts";
+import { type Capability, parseDriverCapabilities } from "../core/device/capabilities.ts";
+import type { Config } from "../core/config/config.ts";
+import { parseDeviceRequest } from "../core/request/device_request.ts";
 import { RequestError } from "../core/errors.ts";
-import { lookPath } from "../core/executable_lookup.ts";
-import { hostPath } from "../core/root_path.ts";
-import { describeMode, resolveMode } from "../core/mode.ts";
-import { isPrivileged, type OciSpec, specEnv, specMounts } from "../core/oci_spec.ts";
-import { collectRequirements } from "../core/requirements.ts";
+import { lookPath } from "../core/io/executable_lookup.ts";
+import { hostPath } from "../core/path/root_path.ts";
+import { describeMode, resolveMode } from "../core/request/mode.ts";
+import { isPrivileged, type OciSpec, specEnv, specMounts } from "../core/oci/oci_spec.ts";
+import { collectRequirements } from "../core/request/requirements.ts";
 
 /** The second line of the refusal when the hook runs outside legacy mode (SPEC §5). */
 export const DIRECT_INVOCATION_ERROR =

@@ -8,7 +8,7 @@
  */
 
 import { ConflictError, errorMessage, UsageError } from "../core/errors.ts";
-import { check, ERRNO, errno, libc, OsCallError } from "../core/libc.ts";
+import { check, ERRNO, errno, libc, OsCallError } from "../core/io/libc.ts";
 import {
   closeFd,
   FileKindError,
@@ -16,7 +16,7 @@ import {
   readAll,
   statFd,
   writeAll,
-} from "../core/open_no_follow.ts";
+} from "../core/io/open_no_follow.ts";
 import { readIfExists } from "../engines/config_transaction.ts";
 import { engineDefaultRuntime } from "../engines/engine_default_runtime.ts";
 import type { RuntimeSettings } from "../engines/runtime_command.ts";

@@ -7,14 +7,14 @@
  * @module
  */
 
-import { writeFileAtomic } from "../core/atomic_file.ts";
-import { formatCdiSpec, hooksWithoutEnv, parseCdiSpec } from "../core/cdi_spec.ts";
-import { generateManagementCdiSpec } from "../core/cdi_generate.ts";
-import { renderConfigToml } from "../core/config_render.ts";
-import type { DeviceProfile } from "../core/device_profile.ts";
+import { writeFileAtomic } from "../core/io/atomic_file.ts";
+import { formatCdiSpec, hooksWithoutEnv, parseCdiSpec } from "../core/cdi/cdi_spec.ts";
+import { generateManagementCdiSpec } from "../core/cdi/cdi_generate.ts";
+import { renderConfigToml } from "../core/config/config_render.ts";
+import type { DeviceProfile } from "../core/device/device_profile.ts";
 import { errorMessage, RequestError, UsageError } from "../core/errors.ts";
-import { type HostFs, realHostFs } from "../core/host_fs.ts";
-import { mountedHostFs } from "../core/mounted_host_fs.ts";
+import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
+import { mountedHostFs } from "../core/io/mounted_host_fs.ts";
 import { INSTALLED_CONFIG, installedConfig, toolkitLayout } from "./toolkit_layout.ts";
 import { renderWrapper } from "./wrapper_script.ts";
 

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { BUILTIN_PROFILES, findProfile } from "../core/device_profile.ts";
+import { BUILTIN_PROFILES, findProfile } from "../core/device/device_profile.ts";
 import { quoted, UsageError } from "../core/errors.ts";
-import { isFalsy, isTruthy } from "../core/truthy.ts";
+import { isFalsy, isTruthy } from "../core/text/truthy.ts";
 import type { Engine } from "../engines/restart.ts";
 import { DEFAULT_CDI_OUTPUT_DIR, type InstallOptions } from "./install.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { Command } from "commander";
-import { attachIo, pathValue, runProgram } from "../core/command_line.ts";
-import type { ToolIo } from "../core/tool_io.ts";
+import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
 import { quoted, UsageError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
 import { parseRuntimeCommand } from "../engines/runtime_cli.ts";

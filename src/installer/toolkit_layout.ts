@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Config, defaultConfig } from "../core/config.ts";
+import { type Config, defaultConfig } from "../core/config/config.ts";
 import { DEST_DIR, type WrapperTemplate } from "./wrapper_script.ts";
 
 /** The executables a toolkit dir is made of, as found in the source dir. */

@@ -6,21 +6,21 @@
  * @module
  */
 
-import { isQualifiedName } from "../core/cdi_name.ts";
-import { resolveCdiDevices, toContainerEdits } from "../core/cdi_inject.ts";
+import { isQualifiedName } from "../core/cdi/cdi_name.ts";
+import { resolveCdiDevices, toContainerEdits } from "../core/cdi/cdi_inject.ts";
 import {
   type CdiRegistry,
   type CdiSource,
   devicesOfKind,
   loadCdiRegistry,
-} from "../core/cdi_registry.ts";
-import { hooksWithoutEnv, hookWithoutEnvWarning } from "../core/cdi_spec.ts";
-import { applyContainerEdits, removeHooksNamed, setEnv } from "../core/container_edits.ts";
-import { type DeviceRequest, VISIBLE_DEVICES_ENV } from "../core/device_request.ts";
+} from "../core/cdi/cdi_registry.ts";
+import { hooksWithoutEnv, hookWithoutEnvWarning } from "../core/cdi/cdi_spec.ts";
+import { applyContainerEdits, removeHooksNamed, setEnv } from "../core/oci/container_edits.ts";
+import { type DeviceRequest, VISIBLE_DEVICES_ENV } from "../core/request/device_request.ts";
 import { RequestError } from "../core/errors.ts";
-import type { HostFs } from "../core/host_fs.ts";
-import type { Logger } from "../core/log.ts";
-import { isJsonObject, type OciSpec } from "../core/oci_spec.ts";
+import type { HostFs } from "../core/io/host_fs.ts";
+import type { Logger } from "../core/io/log.ts";
+import { isJsonObject, type OciSpec } from "../core/oci/oci_spec.ts";
 import { LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
 
 /**

@@ -8,23 +8,32 @@
  * @module
  */
 
-import { writeFileAtomic } from "../core/atomic_file.ts";
-import type { Config } from "../core/config.ts";
-import { SYSTEM_CONFIG_PATH } from "../core/config_file.ts";
-import { applyContainerEdits, removeHooksNamed } from "../core/container_edits.ts";
-import { describeDevices, discoverDevices, selectDevices } from "../core/device_discovery.ts";
-import { findProfile, XPU_PROFILE } from "../core/device_profile.ts";
+import { writeFileAtomic } from "../core/io/atomic_file.ts";
+import type { Config } from "../core/config/config.ts";
+import { SYSTEM_CONFIG_PATH } from "../core/config/config_file.ts";
+import { applyContainerEdits, removeHooksNamed } from "../core/oci/container_edits.ts";
+import {
+  describeDevices,
+  discoverDevices,
+  selectDevices,
+} from "../core/device/device_discovery.ts";
+import { findProfile, XPU_PROFILE } from "../core/device/device_profile.ts";
 import {
   type DeviceRequest,
   parseDeviceRequest,
   requestAnnotations,
-} from "../core/device_request.ts";
+} from "../core/request/device_request.ts";
 import { ConfigError, quoted, RequestError, SpecError } from "../core/errors.ts";
-import { resolveHookProgram, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
-import { hookEnv } from "../core/hook_env.ts";
-import type { HostFs } from "../core/host_fs.ts";
-import type { Logger } from "../core/log.ts";
-import { describeMode, isCsvPlatform, type ResolvedMode, resolveMode } from "../core/mode.ts";
+import { resolveHookProgram, STANDARD_BIN_DIRS } from "../core/io/executable_lookup.ts";
+import { hookEnv } from "../core/config/hook_env.ts";
+import type { HostFs } from "../core/io/host_fs.ts";
+import type { Logger } from "../core/io/log.ts";
+import {
+  describeMode,
+  isCsvPlatform,
+  type ResolvedMode,
+  resolveMode,
+} from "../core/request/mode.ts";
 import {
   isPrivileged,
   type OciSpec,
@@ -33,9 +42,9 @@ import {
   specAnnotations,
   specEnv,
   specMounts,
-} from "../core/oci_spec.ts";
-import { FileKindError } from "../core/open_no_follow.ts";
-import { readRegularFile } from "../core/regular_file.ts";
+} from "../core/oci/oci_spec.ts";
+import { FileKindError } from "../core/io/open_no_follow.ts";
+import { readRegularFile } from "../core/io/regular_file.ts";
 import { applyCdiDevices, cdiAnnotationDevices, qualifyRequest } from "./cdi_edits.ts";
 import { csvContainerEdits } from "./csv_edits.ts";
 import { parseCsvMountSpec } from "./csv_mount_spec.ts";

@@ -11,17 +11,17 @@ import {
   type DeviceNodeEdit,
   type MountEdit,
   READ_ONLY_BIND_OPTIONS,
-} from "../core/container_edits.ts";
-import { readDeviceNode } from "../core/device_discovery.ts";
-import { ctkHooks, type LinkSpec } from "../core/driver_file_layout.ts";
-import type { HostFs } from "../core/host_fs.ts";
+} from "../core/oci/container_edits.ts";
+import { readDeviceNode } from "../core/device/device_discovery.ts";
+import { ctkHooks, type LinkSpec } from "../core/device/driver_file_layout.ts";
+import type { HostFs } from "../core/io/host_fs.ts";
 import {
   dirnameInRoot,
   expandGlobInRoot,
   followSymlinkChain,
   hostPath,
   resolveInRoot,
-} from "../core/root_path.ts";
+} from "../core/path/root_path.ts";
 import type { CsvEntry } from "./csv_mount_spec.ts";
 
 /** Options of {@link csvContainerEdits}. */

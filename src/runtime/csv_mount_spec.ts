@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hasGlob, isValidGlob } from "../core/root_path.ts";
+import { hasGlob, isValidGlob } from "../core/path/root_path.ts";
 
 /** The entry types. */
 export const CSV_ENTRY_TYPES = ["dev", "lib", "sym", "dir"] as const;

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { addDeviceCgroupRule, addHook, hasHookNamed } from "../core/container_edits.ts";
-import type { DeviceNode, XpuDevice } from "../core/device_discovery.ts";
-import type { OciSpec } from "../core/oci_spec.ts";
+import { addDeviceCgroupRule, addHook, hasHookNamed } from "../core/oci/container_edits.ts";
+import type { DeviceNode, XpuDevice } from "../core/device/device_discovery.ts";
+import type { OciSpec } from "../core/oci/oci_spec.ts";
 
 /** Basenames under which the legacy hook is installed. */
 export const LEGACY_HOOK_NAMES: readonly string[] = [

@@ -7,13 +7,13 @@
  * @module
  */
 
-import type { Config } from "../core/config.ts";
-import { CONFIG_PATH_ENV, loadConfig } from "../core/config_file.ts";
+import type { Config } from "../core/config/config.ts";
+import { CONFIG_PATH_ENV, loadConfig } from "../core/config/config_file.ts";
 import { errorMessage, ExecError, UsageError } from "../core/errors.ts";
-import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/executable_lookup.ts";
-import { createLogger, type Logger, type LogSink } from "../core/log.ts";
-import type { ExecRequest } from "../core/process.ts";
-import { parseRuncArgs, type RuncArgs } from "../core/runc_args.ts";
+import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/io/executable_lookup.ts";
+import { createLogger, type Logger, type LogSink } from "../core/io/log.ts";
+import type { ExecRequest } from "../core/io/process.ts";
+import { parseRuncArgs, type RuncArgs } from "../core/oci/runc_args.ts";
 
 /** What the shim was started with. */
 export interface ShimInput {
@@ -83,8 +83,8 @@ export async function runShim(
       }
       const bundle = runc.bundle ?? input.cwd;
       const { editBundleForCreate } = await import("./create.ts");
-      const { realHostFs } = await import("../core/host_fs.ts");
-      const { modeFromExecutableName } = await import("../core/mode.ts");
+      const { realHostFs } = await import("../core/io/host_fs.ts");
+      const { modeFromExecutableName } = await import("../core/request/mode.ts");
       await editBundleForCreate({
         bundle: bundle.startsWith("/") ? bundle : `${input.cwd}/${bundle}`,
         config,

@@ -5,7 +5,7 @@ import {
   parseOwner,
   planConfigure,
 } from "../../src/cli/configure_plan.ts";
-import type { DeviceNode, DriverFile, XpuDevice } from "../../src/core/device_discovery.ts";
+import type { DeviceNode, DriverFile, XpuDevice } from "../../src/core/device/device_discovery.ts";
 import { memoryHostFs } from "../helpers/memory_fs.ts";
 
 const MAJOR = 240;

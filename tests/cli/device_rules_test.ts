@@ -6,7 +6,7 @@ import {
   type NeededDevice,
   specDeviceRules,
 } from "../../src/cli/device_rules.ts";
-import { parseOciSpec } from "../../src/core/oci_spec.ts";
+import { parseOciSpec } from "../../src/core/oci/oci_spec.ts";
 
 const XPU0: NeededDevice = { type: "c", major: 1, minor: 11 };
 const XPU1: NeededDevice = { type: "c", major: 240, minor: 0 };

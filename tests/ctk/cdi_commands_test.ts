@@ -5,9 +5,9 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { parseCdiSpec } from "../../src/core/cdi_spec.ts";
+import { parseCdiSpec } from "../../src/core/cdi/cdi_spec.ts";
 import { ConfigError, RequestError, UsageError } from "../../src/core/errors.ts";
-import type { ToolIo } from "../../src/core/tool_io.ts";
+import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import {
   cdiGenerate,
   cdiList,

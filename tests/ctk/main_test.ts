@@ -1,9 +1,9 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
-import { defaultConfig } from "../../src/core/config.ts";
-import { parseConfig } from "../../src/core/config_file.ts";
+import { defaultConfig } from "../../src/core/config/config.ts";
+import { parseConfig } from "../../src/core/config/config_file.ts";
 import { ExecError, UsageError } from "../../src/core/errors.ts";
-import { HOOK_PATH } from "../../src/core/hook_env.ts";
+import { HOOK_PATH } from "../../src/core/config/hook_env.ts";
 import { ctkMain } from "../../src/ctk/main.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";

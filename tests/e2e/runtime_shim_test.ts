@@ -6,7 +6,7 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../../scripts/container_lab.ts";
 import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
-import { ignoredSignals } from "../../src/core/process.ts";
+import { ignoredSignals } from "../../src/core/io/process.ts";
 import {
   blockingParent,
   FAKE_RUNTIME,

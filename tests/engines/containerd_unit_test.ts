@@ -7,7 +7,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
 import { ConfigError } from "../../src/core/errors.ts";
-import { getAt } from "../../src/core/toml_table.ts";
+import { getAt } from "../../src/core/text/toml_table.ts";
 import {
   annotationPatterns,
   configureContainerd,

@@ -25,8 +25,8 @@ import {
   ToolError,
   UsageError,
 } from "../../src/core/errors.ts";
-import { parseRuncArgs } from "../../src/core/runc_args.ts";
-import type { ToolIo } from "../../src/core/tool_io.ts";
+import { parseRuncArgs } from "../../src/core/oci/runc_args.ts";
+import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import { ctkMain } from "../../src/ctk/main.ts";
 import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
 import { hookMain } from "../../src/hook/main.ts";

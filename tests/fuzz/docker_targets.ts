@@ -16,8 +16,8 @@
  */
 
 import { isDeepStrictEqual } from "node:util";
-import { findDepthExcess } from "../../src/core/json_depth.ts";
-import { findJsonSyntaxError } from "../../src/core/json_syntax.ts";
+import { findDepthExcess } from "../../src/core/text/json_depth.ts";
+import { findJsonSyntaxError } from "../../src/core/text/json_syntax.ts";
 import { configureDocker, unconfigureDocker } from "../../src/engines/docker.ts";
 import { type ConfigureRequest, operatorHandlers } from "../../src/engines/engine_edit.ts";
 import { removeJsonValue, setJsonValue } from "../../src/engines/json_edit.ts";

@@ -10,22 +10,22 @@
  */
 
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
-import { resolveCdiDevices, toContainerEdits } from "../../src/core/cdi_inject.ts";
-import { buildCdiRegistry, devicesOfKind } from "../../src/core/cdi_registry.ts";
+import { resolveCdiDevices, toContainerEdits } from "../../src/core/cdi/cdi_inject.ts";
+import { buildCdiRegistry, devicesOfKind } from "../../src/core/cdi/cdi_registry.ts";
 import {
   cdiSpecProblem,
   formatCdiSpec,
   hooksWithoutEnv,
   hookWithoutEnvWarning,
   parseCdiSpec,
-} from "../../src/core/cdi_spec.ts";
+} from "../../src/core/cdi/cdi_spec.ts";
 import {
   applyContainerEdits,
   type ContainerEdits,
   removeHooksNamed,
-} from "../../src/core/container_edits.ts";
+} from "../../src/core/oci/container_edits.ts";
 import { RequestError, SpecError } from "../../src/core/errors.ts";
-import { findJsonSyntaxError } from "../../src/core/json_syntax.ts";
+import { findJsonSyntaxError } from "../../src/core/text/json_syntax.ts";
 import {
   isPrivileged,
   type OciSpec,
@@ -35,8 +35,8 @@ import {
   specEnv,
   specMounts,
   specRootfs,
-} from "../../src/core/oci_spec.ts";
-import { parseOciState, readBundleSpec } from "../../src/core/oci_state.ts";
+} from "../../src/core/oci/oci_spec.ts";
+import { parseOciState, readBundleSpec } from "../../src/core/oci/oci_state.ts";
 import { csvContainerEdits } from "../../src/runtime/csv_edits.ts";
 import { CSV_ENTRY_TYPES, parseCsvMountSpec } from "../../src/runtime/csv_mount_spec.ts";
 import { fixtureHostFs } from "../helpers/fixture_fs.ts";

@@ -20,7 +20,7 @@
  */
 
 import { parse } from "smol-toml";
-import { parseConfig } from "../../src/core/config_file.ts";
+import { parseConfig } from "../../src/core/config/config_file.ts";
 import { ToolError } from "../../src/core/errors.ts";
 import {
   configureContainerd,

@@ -7,8 +7,8 @@
  */
 
 import { fixtureNodes, REPO_ROOT } from "../../scripts/container_lab.ts";
-import { type FileStat, type HostFs, realHostFs } from "../../src/core/host_fs.ts";
-import { normalizeInRoot } from "../../src/core/root_path.ts";
+import { type FileStat, type HostFs, realHostFs } from "../../src/core/io/host_fs.ts";
+import { normalizeInRoot } from "../../src/core/path/root_path.ts";
 
 /** The fixture tree of `profile` as a host file system. */
 export function fixtureHostFs(profile: string): HostFs {

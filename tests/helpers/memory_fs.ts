@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { FileKind, FileStat, HostFs } from "../../src/core/host_fs.ts";
+import type { FileKind, FileStat, HostFs } from "../../src/core/io/host_fs.ts";
 
 /** Ownership shared by every entry kind. */
 interface Owner {

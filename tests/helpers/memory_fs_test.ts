@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type HostFs, realHostFs } from "../../src/core/host_fs.ts";
+import { type HostFs, realHostFs } from "../../src/core/io/host_fs.ts";
 import { memoryHostFs } from "./memory_fs.ts";
 import { withTempDir, writeTree } from "./temp_dir.ts";
 

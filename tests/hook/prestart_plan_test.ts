@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { type Config, defaultConfig } from "../../src/core/config.ts";
+import { type Config, defaultConfig } from "../../src/core/config/config.ts";
 import { RequestError } from "../../src/core/errors.ts";
-import type { OciSpec } from "../../src/core/oci_spec.ts";
+import type { OciSpec } from "../../src/core/oci/oci_spec.ts";
 import {
   decidePrestart,
   DIRECT_INVOCATION_ERROR,

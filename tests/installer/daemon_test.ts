@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import type { ToolIo } from "../../src/core/tool_io.ts";
+import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import { ConflictError, UsageError } from "../../src/core/errors.ts";
 import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
 import { acquirePidFile, type DaemonDeps, runDaemon } from "../../src/installer/daemon.ts";

@@ -6,9 +6,9 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { hooksWithoutEnv, parseCdiSpec } from "../../src/core/cdi_spec.ts";
-import { renderConfigToml } from "../../src/core/config_render.ts";
-import { XPU_PROFILE } from "../../src/core/device_profile.ts";
+import { hooksWithoutEnv, parseCdiSpec } from "../../src/core/cdi/cdi_spec.ts";
+import { renderConfigToml } from "../../src/core/config/config_render.ts";
+import { XPU_PROFILE } from "../../src/core/device/device_profile.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import {
   deleteToolkit,

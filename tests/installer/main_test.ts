@@ -6,7 +6,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { UsageError } from "../../src/core/errors.ts";
-import type { ToolIo } from "../../src/core/tool_io.ts";
+import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
 import type { DaemonDeps } from "../../src/installer/daemon.ts";
 import type { InstallOptions } from "../../src/installer/install.ts";

@@ -6,8 +6,8 @@
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
-import { parseConfig } from "../../src/core/config_file.ts";
-import { renderConfigToml } from "../../src/core/config_render.ts";
+import { parseConfig } from "../../src/core/config/config_file.ts";
+import { renderConfigToml } from "../../src/core/config/config_render.ts";
 import {
   INSTALLED_CONFIG,
   installedConfig,

@@ -5,10 +5,10 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { RequestError } from "../../src/core/errors.ts";
-import type { DeviceRequest } from "../../src/core/device_request.ts";
-import { realHostFs } from "../../src/core/host_fs.ts";
-import type { Logger } from "../../src/core/log.ts";
-import type { OciSpec } from "../../src/core/oci_spec.ts";
+import type { DeviceRequest } from "../../src/core/request/device_request.ts";
+import { realHostFs } from "../../src/core/io/host_fs.ts";
+import type { Logger } from "../../src/core/io/log.ts";
+import type { OciSpec } from "../../src/core/oci/oci_spec.ts";
 import {
   applyCdiDevices,
   cdiAnnotationDevices,

@@ -7,11 +7,11 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { type Config, defaultConfig } from "../../src/core/config.ts";
+import { type Config, defaultConfig } from "../../src/core/config/config.ts";
 import { ConfigError, RequestError } from "../../src/core/errors.ts";
-import { HOOK_PATH } from "../../src/core/hook_env.ts";
-import type { HostFs } from "../../src/core/host_fs.ts";
-import type { Logger } from "../../src/core/log.ts";
+import { HOOK_PATH } from "../../src/core/config/hook_env.ts";
+import type { HostFs } from "../../src/core/io/host_fs.ts";
+import type { Logger } from "../../src/core/io/log.ts";
 import { type CreateContext, editBundleForCreate } from "../../src/runtime/create.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";
 import { memoryHostFs } from "../helpers/memory_fs.ts";

@@ -4,7 +4,7 @@ import type {
   DeviceNodeEdit,
   HookEdit,
   MountEdit,
-} from "../../src/core/container_edits.ts";
+} from "../../src/core/oci/container_edits.ts";
 import { csvContainerEdits } from "../../src/runtime/csv_edits.ts";
 import type { CsvEntry } from "../../src/runtime/csv_mount_spec.ts";
 import { memoryHostFs } from "../helpers/memory_fs.ts";

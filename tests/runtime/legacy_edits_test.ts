@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { DeviceNode, XpuDevice } from "../../src/core/device_discovery.ts";
-import type { OciSpec } from "../../src/core/oci_spec.ts";
+import type { DeviceNode, XpuDevice } from "../../src/core/device/device_discovery.ts";
+import type { OciSpec } from "../../src/core/oci/oci_spec.ts";
 import { applyLegacyEdits } from "../../src/runtime/legacy_edits.ts";
 
 const HOOK = "/usr/bin/xpu-container-runtime-hook";

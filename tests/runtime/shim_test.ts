@@ -2,7 +2,7 @@
 
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { ConfigError, ExecError, SpecError, UsageError } from "../../src/core/errors.ts";
-import type { ExecRequest } from "../../src/core/process.ts";
+import type { ExecRequest } from "../../src/core/io/process.ts";
 import { configPathForHooks, runShim, shimLogSinks } from "../../src/runtime/shim.ts";
 import { REPO_ROOT } from "../../scripts/container_lab.ts";
 
@@ -192,11 +192,11 @@ Deno.test("the pass-through path does not load the modules only create needs", a
     const createOnly of [
       "src/runtime/create.ts",
       "src/runtime/csv_edits.ts",
-      "src/core/device_discovery.ts",
-      "src/core/oci_spec.ts",
-      "src/core/regular_file.ts",
-      "src/core/atomic_file.ts",
-      "src/core/mode.ts",
+      "src/core/device/device_discovery.ts",
+      "src/core/oci/oci_spec.ts",
+      "src/core/io/regular_file.ts",
+      "src/core/io/atomic_file.ts",
+      "src/core/request/mode.ts",
     ]
   ) {
     ok(

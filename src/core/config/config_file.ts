@@ -1,0 +1,289 @@
+/**
+ * Finding, reading and validating `config.toml`: which file applies, every key checked against
+ * {@link CONFIG_KEYS}, unknown keys reported as warnings, invalid values rejected with the file,
+ * the line and the fix.
+ *
+ * @module
+ */
+
+import { parse, TomlError } from "smol-toml";
+import { type Capability, isCapability, splitCommaList } from "../device/capabilities.ts";
+import { kindProblem } from "../cdi/cdi_name.ts";
+import {
+  type Config,
+  CONFIG_KEYS,
+  type ConfigKey,
+  defaultConfig,
+  getField,
+  setField,
+} from "./config.ts";
+import { parseProfiles } from "./config_profiles.ts";
+import { BUILTIN_PROFILES, findProfile } from "../device/device_profile.ts";
+import { ConfigError, describePosition } from "../errors.ts";
+import { isTable, readTomlStatements, tomlErrorDetail } from "../text/toml_table.ts";
+
+/** The system-wide config file. */
+export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
+
+/** Environment variable naming the config file explicitly. */
+export const CONFIG_PATH_ENV = "XPU_CTK_CONFIG_FILE_PATH";
+
+/**
+ * Which config file applies: `$XPU_CTK_CONFIG_FILE_PATH`, else
+ * `$XDG_CONFIG_HOME/xpu-container-runtime/config.toml`, else the system file.
+ */
+export function resolveConfigPath(env: Readonly<Record<string, string | undefined>>): string {
+  const explicit = env[CONFIG_PATH_ENV];
+  if (explicit) return explicit;
+  const xdg = env.XDG_CONFIG_HOME;
+  if (xdg) return `${xdg.replace(/\/+$/, "")}/xpu-container-runtime/config.toml`;
+  return SYSTEM_CONFIG_PATH;
+}
+
+/** A loaded configuration and what was noticed on the way. */
+export interface LoadedConfig {
+  config: Config;
+  /** The file consulted (it may not exist). */
+  path: string;
+  /** Whether the file existed; when not, `config` holds the defaults. */
+  found: boolean;
+  /** Unknown keys and other non-fatal findings, one line each. */
+  warnings: string[];
+}
+
+/**
+ * Parses and validates config text. Missing keys take their defaults.
+ *
+ * @throws {ConfigError} on a syntax error or an invalid value, naming file, line and fix
+ */
+export function parseConfig(text: string, path: string): { config: Config; warnings: string[] } {
+  let tree: Record<string, unknown>;
+  try {
+    tree = parse(text) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof TomlError)) {
+      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
+      throw new ConfigError(
+        `Cannot parse "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
+          `check the file's syntax and re-run`,
+        { path },
+        { cause: error },
+      );
+    }
+    const detail = tomlErrorDetail(error);
+    const where = { path, line: error.line, column: error.column };
+    throw new ConfigError(
+      `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML syntax and re-run`,
+      where,
+      { cause: error },
+    );
+  }
+  const config = defaultConfig();
+  const warnings: string[] = [];
+  const known = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
+  const tables = new Set(CONFIG_KEYS.flatMap((k) => prefixesOf(k.key)));
+
+  const visit = (table: Record<string, unknown>, prefix: string) => {
+    for (const [name, value] of Object.entries(table)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      const spec = known.get(key);
+      if (key === "profiles") {
+        const parsed = parseProfiles(value, { path, lineOf: (k) => findKeyLine(text, k) });
+        config.profiles = parsed.profiles;
+        warnings.push(...parsed.warnings);
+      } else if (spec) {
+        setField(config, spec.field, checkValue(spec, value, { path, text }));
+      } else if (tables.has(key)) {
+        if (!isTable(value)) {
+          const where = { path, line: findKeyLine(text, key) };
+          throw new ConfigError(
+            `Cannot load ${describePosition(where)}: "${key}" is ${describeValue(value)}, ` +
+              `expected a table: write it as a [${key}] section`,
+            where,
+          );
+        }
+        visit(value, key);
+      } else {
+        const where = { path, line: findKeyLine(text, key) };
+        warnings.push(
+          `Ignoring unknown key "${key}" in ${describePosition(where)}: ` +
+            `check its spelling ("xpu-ctk config default" lists every key)`,
+        );
+      }
+    }
+  };
+  visit(tree, "");
+  const cdi = config.runtime.modes.cdi;
+  if (cdi.allowedKinds.length > 0 && !cdi.allowedKinds.includes(cdi.defaultKind)) {
+    const where = {
+      path,
+      line: findKeyLine(text, "xpu-container-runtime.modes.cdi.allowed-kinds"),
+    };
+    warnings.push(
+      `"xpu-container-runtime.modes.cdi.allowed-kinds" in ${describePosition(where)} does not ` +
+        `list default-kind "${cdi.defaultKind}": requests by index or UUID will be refused; ` +
+        `add it if containers should get those devices`,
+    );
+  }
+  if (findProfile(config.profiles, config.cli.profile) === undefined) {
+    const where = { path, line: findKeyLine(text, "xpu-container-cli.profile") };
+    const names = [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)];
+    throw new ConfigError(
+      `Cannot load ${describePosition(where)}: "xpu-container-cli.profile" is ` +
+        `"${config.cli.profile}", expected a known device profile ` +
+        `(${names.map((n) => `"${n}"`).join(", ")}): name a built-in profile or define ` +
+        `[profiles.${config.cli.profile}]`,
+      where,
+    );
+  }
+  return { config, warnings };
+}
+
+/**
+ * Loads the config that applies for `env`; a missing file means the defaults.
+ *
+ * @throws {ConfigError} when the file exists but cannot be read or is invalid
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readTextFile: (path: string) => string = Deno.readTextFileSync,
+): LoadedConfig {
+  const path = resolveConfigPath(env);
+  let text: string;
+  try {
+    text = readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { config: defaultConfig(), path, found: false, warnings: [] };
+    }
+    throw new ConfigError(
+      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: ` +
+        `make it a readable file or point ${CONFIG_PATH_ENV} at one`,
+      { path },
+      { cause: error },
+    );
+  }
+  return { path, found: true, ...parseConfig(text, path) };
+}
+
+function prefixesOf(key: string): string[] {
+  const parts = key.split(".");
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "boolean" || typeof value === "number" || typeof value === "bigint") {
+    return `${value}`;
+  }
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  return "a table";
+}
+
+function checkValue(
+  spec: ConfigKey,
+  value: unknown,
+  file: { path: string; text: string },
+): unknown {
+  const fail = (expected: string, fix: string): never => {
+    const where = { path: file.path, line: findKeyLine(file.text, spec.key) };
+    throw new ConfigError(
+      `Cannot load ${describePosition(where)}: "${spec.key}" is ${describeValue(value)}, ` +
+        `expected ${expected}: ${fix}`,
+      where,
+    );
+  };
+  const defaultText = JSON.stringify(
+    spec.type.kind === "capabilities"
+      ? (getField(defaultConfig(), spec.field) as string[]).join(",")
+      : getField(defaultConfig(), spec.field),
+  );
+  const fixValue = `set a valid value or remove the key to use the default ${defaultText}`;
+  const type = spec.type;
+  switch (type.kind) {
+    case "boolean":
+      return typeof value === "boolean" ? value : fail("true or false", fixValue);
+    case "string":
+      return typeof value === "string" ? value : fail("a string", fixValue);
+    case "path":
+      if (typeof value !== "string" || !value.startsWith("/")) {
+        return fail("an absolute path", fixValue);
+      }
+      return value;
+    case "strings": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        return fail("an array of strings", fixValue);
+      }
+      if (type.nonEmpty && value.length === 0) return fail("at least one entry", fixValue);
+      return value;
+    }
+    case "enum":
+      if (typeof value !== "string" || !type.values.includes(value)) {
+        return fail(`one of ${type.values.map((v) => `"${v}"`).join(", ")}`, fixValue);
+      }
+      return value;
+    case "capabilities": {
+      if (typeof value !== "string") return fail("a comma-separated string", fixValue);
+      const names = splitCommaList(value);
+      const unknown = names.filter((n) => !isCapability(n));
+      if (unknown.length > 0) {
+        return fail(
+          `capability names, not ${unknown.map((n) => `"${n}"`).join(", ")}`,
+          `use only "compat32", "compute", "display", "graphics", "utility", "video"`,
+        );
+      }
+      return names as Capability[];
+    }
+    case "cdi-kind": {
+      if (typeof value !== "string") return fail(`a "vendor/class" string`, fixValue);
+      const problem = kindProblem(value);
+      return problem ? fail(`a valid CDI kind (${problem})`, fixValue) : value;
+    }
+    case "cdi-kinds": {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+        return fail(`an array of "vendor/class" strings`, fixValue);
+      }
+      for (const kind of value) {
+        const problem = kindProblem(kind);
+        if (problem) return fail(`valid CDI kinds ("${kind}": ${problem})`, fixValue);
+      }
+      return value;
+    }
+    case "profile":
+      // Whether the profile exists is checked once [profiles.*] has been read.
+      return typeof value === "string" ? value : fail("a profile name", fixValue);
+  }
+}
+
+/**
+ * The 1-based line where a dotted key (or table header) is defined, found from the statements of
+ * the text (quoted and escaped key parts, multi-line values and all); `undefined` when the text
+ * does not say. The n-th table of an array of tables (`[[a.b]]`) is addressed with its index:
+ * `a.b.1.key`.
+ */
+export function findKeyLine(text: string, key: string): number | undefined {
+  const want = key.split(".");
+  const same = (parts: string[]) =>
+    parts.length === want.length && parts.every((p, i) => p === want[i]);
+  let table: string[] = [];
+  const arrayTables = new Map<string, number>();
+  for (const statement of readTomlStatements(text)) {
+    if (statement.kind !== "value") {
+      table = statement.key;
+      if (statement.kind === "array") {
+        const name = JSON.stringify(table);
+        const index = arrayTables.get(name) ?? 0;
+        arrayTables.set(name, index + 1);
+        table = [...table, String(index)];
+      }
+      if (same(table)) return statement.first + 1;
+      continue;
+    }
+    const full = [...table, ...statement.key];
+    if (same(full) || (full.length > want.length && same(full.slice(0, want.length)))) {
+      return statement.first + 1;
+    }
+  }
+  return undefined;
+}
