@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { CdiEdits, CdiSpec } from "./cdi_spec.ts";
+import type { CdiEdits, CdiSpec } from "./cdi_document.ts";
 
 /** Versions this toolkit reads, oldest first. */
 export const CDI_VERSIONS = [
