@@ -23,8 +23,8 @@ import {
   presentKernelModule,
   REPO_ROOT,
   sh,
-} from "../scripts/container_lab.ts";
-import { toolArgv, writeToolWrapper } from "../scripts/toolkit_commands.ts";
+} from "../tests/helpers/container_lab.ts";
+import { toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
 import { installToolkit } from "../src/installer/install.ts";
 import { INSTALLED_CONFIG, TOOLKIT_EXECUTABLES } from "../src/installer/toolkit_layout.ts";

@@ -14,8 +14,8 @@ import {
   runContainer,
   SIMULATED_LIB_DIR,
   SIMULATED_NODES,
-} from "./container_lab.ts";
-import { toolArgv, writeToolWrapper } from "./toolkit_commands.ts";
+} from "../tests/helpers/container_lab.ts";
+import { toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
 
 const PROBE = `
 echo "  XPU_VISIBLE_DEVICES=$XPU_VISIBLE_DEVICES"

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { REPO_ROOT } from "./container_lab.ts";
+import { REPO_ROOT } from "../tests/helpers/container_lab.ts";
 
 /** The suites a root can be built from, and what each is for. */
 export const SUITES = ["trixie", "sid"] as const;

@@ -1,6 +1,6 @@
 import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
 import { denortFor, explainCompileFailure, parseBuildArgs, planBuild, TARGETS } from "../build.ts";
-import { REPO_ROOT } from "../scripts/container_lab.ts";
+import { REPO_ROOT } from "./helpers/container_lab.ts";
 
 const HOST = "x86_64-unknown-linux-gnu";
 

@@ -8,7 +8,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
-import { REPO_ROOT } from "../scripts/container_lab.ts";
+import { REPO_ROOT } from "./helpers/container_lab.ts";
 import { operatorHandlers } from "../src/engines/engine_edit.ts";
 import { RUNTIME_ENV } from "../src/engines/runtime_command.ts";
 import { INSTALLER_ENV } from "../src/installer/installer_args.ts";

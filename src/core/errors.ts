@@ -8,6 +8,8 @@
  * @module
  */
 
+import { isOsError } from "./io/fs.ts";
+
 /** Where in a file an error was found (1-based). */
 export interface FilePosition {
   path: string;
@@ -142,10 +144,9 @@ export function failureMessage(error: unknown): string {
   if (error instanceof ToolError) return escapeDisguising(error.message);
   if (!(error instanceof Error)) return `internal error: ${escapeDisguising(String(error))}`;
   const code = (error as { code?: unknown }).code;
-  const isOsError = Object.values(Deno.errors).some((kind) => error instanceof kind) ||
-    (typeof code === "string" && /^E[A-Z0-9]+$/.test(code));
+  const osError = isOsError(error) || (typeof code === "string" && /^E[A-Z0-9]+$/.test(code));
   const message = escapeDisguising(error.message);
-  return isOsError
+  return osError
     ? `unexpected system error: ${message}`
     : `internal error: ${error.name}: ${message}`;
 }

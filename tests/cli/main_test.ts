@@ -1,10 +1,10 @@
 /** xpu-container-cli's commands, run in-process. */
 
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
 import { cgroupV2Refusal, cliMain } from "../../src/cli/main.ts";
 import { RequestError, UsageError } from "../../src/core/errors.ts";
-import { makeSimulatedDriverRoot } from "../../scripts/container_lab.ts";
+import { makeSimulatedDriverRoot } from "../helpers/container_lab.ts";
 import { e2eTest } from "../helpers/e2e.ts";
 
 function fakeIo(dir: string) {

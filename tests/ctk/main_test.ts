@@ -1,5 +1,5 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { defaultConfig } from "../../src/core/config/config.ts";
 import { parseConfig } from "../../src/core/config/config_file.ts";
 import { ExecError, UsageError } from "../../src/core/errors.ts";

@@ -5,8 +5,8 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { makeBundle } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { type Lab, labTest, PROBE, readLog, runInLab } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "busybox"] as const;

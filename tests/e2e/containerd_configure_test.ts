@@ -7,8 +7,8 @@
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
-import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { makeBusyboxRootfs } from "../helpers/container_lab.ts";
+import { runTool, toolArgv, writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import { atLeast, e2eTest, engineSet } from "../helpers/e2e.ts";
 import { labTest, PROBE } from "../helpers/lab.ts";
 

@@ -22,8 +22,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "smol-toml";
-import { makeBundle, REPO_ROOT } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, type ToolName } from "../../scripts/toolkit_commands.ts";
+import { makeBundle, REPO_ROOT } from "../helpers/container_lab.ts";
+import { runTool, toolArgv, type ToolName } from "../helpers/toolkit_commands.ts";
 import {
   comparableDump,
   containerdDump,

@@ -14,8 +14,8 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
-import { makeBusyboxRootfs, makeSimulatedDriverRoot } from "../../scripts/container_lab.ts";
-import { BIN_DIR, runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { makeBusyboxRootfs, makeSimulatedDriverRoot } from "../helpers/container_lab.ts";
+import { BIN_DIR, runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { atLeast, e2eTest, engineSet } from "../helpers/e2e.ts";
 import {
   type ContainerConfig,

@@ -1,7 +1,7 @@
 /** The README's demo command runs and shows what it promises. */
 
 import { match, strictEqual } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { e2eTest } from "../helpers/e2e.ts";
 
 await e2eTest("deno task demo: one container sees the XPU, the other nothing", [

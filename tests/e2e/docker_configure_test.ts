@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { labTest } from "../helpers/lab.ts";
 

@@ -8,7 +8,7 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 

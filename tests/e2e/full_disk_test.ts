@@ -18,8 +18,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "smol-toml";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import {
   comparableDump,
   containerdDump,

@@ -12,7 +12,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle, runContainer } from "../../scripts/container_lab.ts";
+import { makeBundle, runContainer } from "../helpers/container_lab.ts";
 import { type Lab, labTest, nextId, PROBE, readLog, runInLab } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 

@@ -7,8 +7,8 @@
  */
 
 import { strictEqual } from "node:assert/strict";
-import { SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { SIMULATED_LIB_DIR } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import type { Need } from "../helpers/e2e.ts";
 import { type Lab, labTest, runInLab } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";

@@ -8,8 +8,8 @@
  */
 
 import { strictEqual } from "node:assert/strict";
-import { runContainer, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { runContainer, SIMULATED_LIB_DIR } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import {
   type Lab,
   labTest,

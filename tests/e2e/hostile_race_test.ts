@@ -8,7 +8,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, type ToolRun } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv, type ToolRun } from "../helpers/toolkit_commands.ts";
 import { labTest } from "../helpers/lab.ts";
 import {
   addRealLdconfig,

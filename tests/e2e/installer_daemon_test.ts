@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
 import { labTest, presentKernelModule, writeToolkitSources } from "../helpers/lab.ts";
 

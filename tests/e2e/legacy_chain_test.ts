@@ -4,8 +4,8 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
+import { makeBundle, SIMULATED_LIB_DIR } from "../helpers/container_lab.ts";
+import { runTool, toolArgv, toolArgvAs } from "../helpers/toolkit_commands.ts";
 import { labTest, PROBE, readLog, runInLab } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "nsenter", "busybox"] as const;

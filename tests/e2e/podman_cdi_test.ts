@@ -4,7 +4,7 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { labTest, PROBE } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
-import { SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv } from "../../scripts/toolkit_commands.ts";
+import { SIMULATED_LIB_DIR } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { labTest, PROBE } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 

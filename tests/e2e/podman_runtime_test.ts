@@ -7,7 +7,7 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import { generateCdiSpec, labTest, PROBE } from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 

@@ -4,8 +4,8 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, toolArgvAs } from "../../scripts/toolkit_commands.ts";
+import { makeBundle } from "../helpers/container_lab.ts";
+import { runTool, toolArgv, toolArgvAs } from "../helpers/toolkit_commands.ts";
 import { ignoredSignals } from "../../src/core/io/process.ts";
 import {
   blockingParent,

@@ -6,7 +6,7 @@
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { parse } from "smol-toml";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import { configureContainerd, unconfigureContainerd } from "../../src/engines/containerd.ts";
 import type { FileChange } from "../../src/engines/engine_edit.ts";

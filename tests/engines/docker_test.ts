@@ -4,7 +4,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import {
   configureDocker,

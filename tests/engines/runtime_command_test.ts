@@ -10,7 +10,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
-import { runTool, toolArgv, type ToolRun } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv, type ToolRun } from "../helpers/toolkit_commands.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import {
   resolveRuntimeSettings,

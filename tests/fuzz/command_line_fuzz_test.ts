@@ -16,7 +16,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { runTool, toolArgv, type ToolName } from "../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv, type ToolName } from "../helpers/toolkit_commands.ts";
 import { cliMain } from "../../src/cli/main.ts";
 import {
   exitCodeOf,

@@ -11,7 +11,7 @@
  */
 
 import { ok } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { describeFailures, fuzz } from "../helpers/fuzz.ts";
 
 /** Per target; `XPU_FUZZ_BUDGET_MS` overrides it (in the fuzzer). */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { resolveCdiDevices, toContainerEdits } from "../../src/core/cdi/cdi_inject.ts";
 import { buildCdiRegistry, devicesOfKind } from "../../src/core/cdi/cdi_registry.ts";
 import {

@@ -7,7 +7,7 @@
  */
 
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { describeFailures, fuzz } from "../helpers/fuzz.ts";
 
 /** Every TOML text under the containerd, cri-o and config fixtures. */

@@ -15,7 +15,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { sh } from "../../scripts/container_lab.ts";
+import { sh } from "./container_lab.ts";
 import { pathExists } from "./temp_dir.ts";
 
 /** Where Debian's `golang-github-kubernetes-cri-api-dev` puts the Go sources and their protos. */

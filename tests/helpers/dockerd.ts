@@ -5,8 +5,8 @@
  * @module
  */
 
-import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, type ToolRun } from "../../scripts/toolkit_commands.ts";
+import { makeBusyboxRootfs } from "./container_lab.ts";
+import { runTool, toolArgv, type ToolRun } from "./toolkit_commands.ts";
 import { PROBE } from "./lab.ts";
 
 /** A running private dockerd. */

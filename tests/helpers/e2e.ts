@@ -6,7 +6,7 @@
  * @module
  */
 
-import { hasProgram } from "../../scripts/container_lab.ts";
+import { hasProgram } from "./container_lab.ts";
 import { parseContainerdVersion } from "../../src/engines/containerd_version.ts";
 
 /** What an end-to-end test may need. */

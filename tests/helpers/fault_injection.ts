@@ -12,8 +12,8 @@
  * @module
  */
 
-import { hasProgram } from "../../scripts/container_lab.ts";
-import { runTool, type ToolRun } from "../../scripts/toolkit_commands.ts";
+import { hasProgram } from "./container_lab.ts";
+import { runTool, type ToolRun } from "./toolkit_commands.ts";
 import { e2eTest, type Need } from "./e2e.ts";
 import { dockerdArgs } from "./dockerd.ts";
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fixtureNodes, REPO_ROOT } from "../../scripts/container_lab.ts";
+import { fixtureNodes, REPO_ROOT } from "./container_lab.ts";
 import { type FileStat, type HostFs, realHostFs } from "../../src/core/io/host_fs.ts";
 import { normalizeInRoot } from "../../src/core/path/root_path.ts";
 

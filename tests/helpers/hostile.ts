@@ -14,9 +14,9 @@
 
 export { useCrun } from "./lab.ts";
 import { deepStrictEqual, doesNotMatch, match, ok, strictEqual } from "node:assert/strict";
-import { makeBundle, SIMULATED_LIB_DIR } from "../../scripts/container_lab.ts";
-import type { BundleOptions } from "../../scripts/container_lab.ts";
-import { runTool } from "../../scripts/toolkit_commands.ts";
+import { makeBundle, SIMULATED_LIB_DIR } from "./container_lab.ts";
+import type { BundleOptions } from "./container_lab.ts";
+import { runTool } from "./toolkit_commands.ts";
 import { type Lab, readLog } from "./lab.ts";
 
 /** What the tests need besides root and runc. */

@@ -6,15 +6,15 @@
  * @module
  */
 
-export { presentKernelModule } from "../../scripts/container_lab.ts";
+export { presentKernelModule } from "./container_lab.ts";
 import { strictEqual } from "node:assert/strict";
 import {
   makeSimulatedDriverRoot,
   REPO_ROOT,
   runContainer,
   SIMULATED_LIB_DIR,
-} from "../../scripts/container_lab.ts";
-import { runTool, toolArgv, writeToolWrapper } from "../../scripts/toolkit_commands.ts";
+} from "./container_lab.ts";
+import { runTool, toolArgv, writeToolWrapper } from "./toolkit_commands.ts";
 import { TOOLKIT_EXECUTABLES } from "../../src/installer/toolkit_layout.ts";
 import { type E2eOptions, e2eTest, type Need } from "./e2e.ts";
 

@@ -6,7 +6,7 @@
  */
 
 import { strictEqual } from "node:assert/strict";
-import { makeBusyboxRootfs } from "../../scripts/container_lab.ts";
+import { makeBusyboxRootfs } from "./container_lab.ts";
 import type { Lab } from "./lab.ts";
 import { pathExists } from "./temp_dir.ts";
 

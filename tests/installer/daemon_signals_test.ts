@@ -5,7 +5,7 @@
  */
 
 import { ok, strictEqual } from "node:assert/strict";
-import { toolArgv } from "../../scripts/toolkit_commands.ts";
+import { toolArgv } from "../helpers/toolkit_commands.ts";
 import { STOP_SIGNALS } from "../../src/installer/daemon.ts";
 import { writeToolkitSources } from "../helpers/lab.ts";
 import { pathExists, withTempDir } from "../helpers/temp_dir.ts";

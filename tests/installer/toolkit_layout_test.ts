@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { parseConfig } from "../../src/core/config/config_file.ts";
 import { renderConfigToml } from "../../src/core/config/config_render.ts";
 import {

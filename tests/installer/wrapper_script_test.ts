@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { toolkitLayout } from "../../src/installer/toolkit_layout.ts";
 import { renderWrapper, shellQuote } from "../../src/installer/wrapper_script.ts";
 import { assertGolden } from "../helpers/golden.ts";

@@ -4,7 +4,7 @@ import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:a
 import { ConfigError, ExecError, SpecError, UsageError } from "../../src/core/errors.ts";
 import type { ExecRequest } from "../../src/core/io/process.ts";
 import { configPathForHooks, runShim, shimLogSinks } from "../../src/runtime/shim.ts";
-import { REPO_ROOT } from "../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../helpers/container_lab.ts";
 
 /** Runs the shim in-process; the fake exec records the request instead of replacing the process. */
 async function handover(args: string[], env: Record<string, string>): Promise<ExecRequest> {

@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
-import { REPO_ROOT } from "../../../scripts/container_lab.ts";
+import { REPO_ROOT } from "../../helpers/container_lab.ts";
 import { generateCdiSpec, generateManagementCdiSpec } from "../../../src/core/cdi/cdi_generate.ts";
 import { formatCdiSpec, parseCdiSpec } from "../../../src/core/cdi/cdi_spec.ts";
 import { BUILTIN_PROFILES } from "../../../src/core/device/device_profile.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import type { IsolatedProgram } from "../../../src/core/io/isolated_exec.ts";
 import { LDCONFIG_ENV, updateLdcache } from "../../../src/core/rootfs/ld_cache.ts";
-import { runTool, toolArgv } from "../../../scripts/toolkit_commands.ts";
+import { runTool, toolArgv } from "../../helpers/toolkit_commands.ts";
 import { e2eTest } from "../../helpers/e2e.ts";
 import { withTempDir, writeTree } from "../../helpers/temp_dir.ts";
 

@@ -9,12 +9,10 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 
-/** The repository root (this file is `scripts/container_lab.ts`). */
-export const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(
-  /\/$/,
-  "",
-);
+/** The repository root (this file is `tests/helpers/container_lab.ts`). */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
 /** A device node of a fixture driver root (`fixtures/driver-root/<profile>.nodes.json`). */
 export interface FixtureNode {
