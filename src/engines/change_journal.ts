@@ -16,8 +16,9 @@
  * @module
  */
 
+import { join } from "node:path";
 import { ConfigError } from "../core/errors.ts";
-import type { FileChange } from "./engine_edit.ts";
+import type { FileChange } from "./file_change.ts";
 import { parseStateObject } from "./revert_memory.ts";
 
 /** One file write of a change (`null`: the file does not exist / is removed). */
@@ -47,7 +48,7 @@ export type Recovery =
 
 /** Where the journal of changes made under the lock of `lockDir` is kept in `stateDir`. */
 export function journalPath(stateDir: string, lockDir: string): string {
-  return `${stateDir.replace(/\/+$/, "")}/${encodeURIComponent(lockDir)}.journal`;
+  return join(stateDir, `${encodeURIComponent(lockDir)}.journal`);
 }
 
 /**

@@ -10,8 +10,18 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { sweepStaleTemps, writeFileAtomic } from "../core/io/atomic_file.ts";
+import {
+  type FsFile,
+  isNotADirectory,
+  isNotFound,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  removeSync,
+} from "../core/io/fs.ts";
 import { ConfigError, osErrorReason, WriteError } from "../core/errors.ts";
 import {
   type ChangeJournal,
@@ -22,7 +32,7 @@ import {
   type PlannedWrite,
   recoveryOf,
 } from "./change_journal.ts";
-import type { FileChange } from "./engine_edit.ts";
+import type { FileChange } from "./file_change.ts";
 import { memoryPath, memoryText } from "./revert_memory.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -36,10 +46,10 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export function readIfExists(path: string): string | null {
   let bytes: Uint8Array;
   try {
-    bytes = Deno.readFileSync(path);
+    bytes = readFileSync(path);
   } catch (error) {
     // Under a path that is not a directory, nothing exists; writing there fails and says so.
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    if (isNotFound(error) || isNotADirectory(error)) {
       return null;
     }
     throw new ConfigError(
@@ -59,12 +69,6 @@ export function readIfExists(path: string): string | null {
   }
 }
 
-/** The directory part of a path (`"."` for a bare file name). */
-export function dirOf(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-}
-
 /**
  * An OS error's reason for a message that names the file itself: `No space left on device`, also
  * from an atomic write's `Cannot write "…": fsync: …`.
@@ -80,10 +84,10 @@ export function reasonOf(error: unknown): string {
  * it reads cannot change under it.
  */
 export async function withDirLock<T>(lockDir: string, plan: () => Promise<T> | T): Promise<T> {
-  let dir: Deno.FsFile;
+  let dir: FsFile;
   try {
-    Deno.mkdirSync(lockDir, { recursive: true });
-    dir = Deno.openSync(lockDir, { read: true });
+    mkdirSync(lockDir, { recursive: true });
+    dir = openSync(lockDir, { read: true });
   } catch (error) {
     throw new WriteError(
       `Cannot lock "${lockDir}": ${reasonOf(error)}: nothing was changed; it must be a ` +
@@ -149,7 +153,7 @@ export function commitChanges(changes: readonly FileChange[], options: CommitOpt
   const journal: ChangeJournal = { version: 1, command: options.command, writes };
   const journalFile = journalPath(options.stateDir, options.lockDir);
   try {
-    Deno.mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
     sweepStaleTemps(journalFile);
     writeFileAtomic(journalFile, journalText(journal), { mode: 0o600 });
     syncDir(options.stateDir);
@@ -198,9 +202,9 @@ function applyWrites(writes: readonly PlannedWrite[], journalFile: string): void
     }
   }
   try {
-    Deno.removeSync(journalFile);
+    removeSync(journalFile);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) {
+    if (!isNotFound(error)) {
       throw new WriteError(
         `Cannot remove "${journalFile}": ${reasonOf(error)}: the change itself is complete; ` +
           `remove the file by hand`,
@@ -231,24 +235,24 @@ function put(write: PlannedWrite, side: "before" | "after"): void {
   sweepStaleTemps(write.path);
   if (content === null) {
     try {
-      Deno.removeSync(write.path);
+      removeSync(write.path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     return;
   }
-  Deno.mkdirSync(dirOf(write.path), { recursive: true });
+  mkdirSync(dirname(write.path), { recursive: true });
   writeFileAtomic(
     write.path,
     content,
     other === null ? { mode: write.mode ?? 0o644 } : {},
   );
-  syncDir(dirOf(write.path));
+  syncDir(dirname(write.path));
 }
 
 /** Makes a rename in `dir` durable (a power loss after it keeps the new name). */
 function syncDir(dir: string): void {
-  const handle = Deno.openSync(dir, { read: true });
+  const handle = openSync(dir, { read: true });
   try {
     handle.syncSync();
   } finally {
@@ -258,7 +262,7 @@ function syncDir(dir: string): void {
 
 function removeQuietly(path: string): void {
   try {
-    Deno.removeSync(path);
+    removeSync(path);
   } catch {
     // The journal stays; the next run sees every file as before and drops it.
   }

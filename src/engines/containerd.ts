@@ -14,26 +14,24 @@
  * @module
  */
 
-import { parse, stringify, TomlError } from "smol-toml";
-import { ConfigError, describePosition, quoted } from "../core/errors.ts";
+import { dirname, join, normalize } from "node:path";
+import { stringify } from "smol-toml";
+import { ConfigError, quoted } from "../core/errors.ts";
+import { loadConfig } from "../core/config/config_file.ts";
+import { detectConfigVersion } from "./containerd_version.ts";
+import type { DefaultRuntime, EngineAdapter, EngineTarget, FileState } from "./engine_adapter.ts";
 import {
   type ConfigureRequest,
-  type FileChange,
   mergeRequests,
   type RuntimeHandler,
   type UnconfigureRequest,
   withoutHandlers,
 } from "./engine_edit.ts";
+import type { FileChange } from "./file_change.ts";
 import { beginMemory, rememberChange, type RevertMemory } from "./revert_memory.ts";
-import { TomlEditor, tomlKey, tomlValue } from "./toml_edit.ts";
-import {
-  cloneToml,
-  getAt,
-  isTable,
-  setAt,
-  type Table,
-  tomlErrorDetail,
-} from "../core/text/toml_table.ts";
+import { parseTomlValue, TomlEditor, tomlKey, tomlValue } from "./toml_edit.ts";
+import { getAt, isTable, parseTomlDocument, type Table } from "../core/text/toml_table.ts";
+import { cloneToml, setAt } from "../core/text/toml_tree.ts";
 
 /** containerd's config file. */
 export const CONTAINERD_CONFIG = "/etc/containerd/config.toml";
@@ -62,31 +60,10 @@ const EMPTY_DROP_IN = DROP_IN_HEADER +
  * @throws {ConfigError} with line and column for a syntax error
  */
 export function parseContainerdConfig(text: string, file: string): Table {
-  try {
-    return parse(text) as Table;
-  } catch (error) {
-    if (!(error instanceof TomlError)) {
-      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
-      throw new ConfigError(
-        `Cannot parse "${file}": the TOML parser failed (${errorText(error)}): check the file ` +
-          `with "containerd config dump" and re-run`,
-        { path: file },
-        { cause: error },
-      );
-    }
-    const where = { path: file, line: error.line, column: error.column };
-    const detail = tomlErrorDetail(error);
-    throw new ConfigError(
-      `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML (containerd rejects it ` +
-        `too) and re-run`,
-      where,
-      { cause: error },
-    );
-  }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error);
+  return parseTomlDocument(text, file, {
+    fix: "fix the TOML (containerd rejects it too)",
+    check: `check the file with "containerd config dump"`,
+  });
 }
 
 /**
@@ -244,7 +221,7 @@ function asBeforeOurDefault(doc: Table, cri: readonly string[], memory?: RevertM
   delete containerd.default_runtime_name;
   if (change.had) {
     try {
-      setAt(containerd, ["default_runtime_name"], parse(`v = ${change.value}\n`).v);
+      setAt(containerd, ["default_runtime_name"], parseTomlValue(String(change.value)));
     } catch {
       // A memory value that is not TOML: no default, as if the file named none.
     }
@@ -329,9 +306,7 @@ export interface ContainerdFiles {
 function importedPath(item: unknown, config: string): string | undefined {
   if (typeof item !== "string") return undefined;
   const path = cleanPath(item);
-  return path.startsWith("/")
-    ? path
-    : cleanPath(`${config.slice(0, config.lastIndexOf("/") + 1)}${path}`);
+  return path.startsWith("/") ? path : cleanPath(join(dirname(config), path));
 }
 
 /** Whether an `imports` entry names `dropIn` itself (not through a glob). */
@@ -358,18 +333,13 @@ function importsCover(imports: unknown, dropIn: string, config: string): boolean
   });
 }
 
-/** Go's `filepath.Clean` (on Unix): the shortest lexically equivalent path. */
+/**
+ * Go's `filepath.Clean` (on Unix): the shortest lexically equivalent path — node's `normalize`,
+ * which keeps a trailing slash that Clean drops.
+ */
 function cleanPath(path: string): string {
-  const rooted = path.startsWith("/");
-  const parts: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part !== "..") parts.push(part);
-    else if (parts.length > 0 && parts[parts.length - 1] !== "..") parts.pop();
-    else if (!rooted) parts.push(part);
-  }
-  const joined = parts.join("/");
-  return rooted ? `/${joined}` : joined || ".";
+  const normal = normalize(path);
+  return normal.length > 1 && normal.endsWith("/") ? normal.slice(0, -1) : normal;
 }
 
 /**
@@ -691,7 +661,7 @@ function versionIn(editor: TomlEditor, original: string, file: string): unknown 
   const written = editor.valueText(["version"]);
   if (written === undefined) return undefined;
   try {
-    return parse(`v = ${written}\n`).v;
+    return parseTomlValue(written);
   } catch {
     return parseReverted(editor.text, original, file).version;
   }
@@ -701,7 +671,7 @@ function versionIn(editor: TomlEditor, original: string, file: string): unknown 
 function parsedBefore(memory: RevertMemory): Table | undefined {
   if (memory.before === null) return undefined;
   try {
-    return parse(memory.before) as Table;
+    return parseContainerdConfig(memory.before, memory.file);
   } catch {
     return undefined;
   }
@@ -802,3 +772,75 @@ function revertContainerd(
   }
   return changes;
 }
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * The CRI plugin's default runtime: runc unless the config names another; the runc shim runs
+ * "runc" unless `BinaryName` says otherwise; a named default the config does not declare is not
+ * known.
+ */
+function containerdDefaultRuntime(text: string | null, path: string): DefaultRuntime | undefined {
+  const doc = text === null ? {} : parseContainerdConfig(text, path);
+  const cri = CRI_PLUGIN[configVersion(doc, path)];
+  const name = nonEmpty(getAt(doc, [...cri, "containerd", "default_runtime_name"])) ?? "runc";
+  const runtime = getAt(doc, [...cri, "containerd", "runtimes", name]);
+  const binary = nonEmpty(getAt(runtime, ["options", "BinaryName"]));
+  const type = getAt(runtime, ["runtime_type"]);
+  if (name !== "runc" && !isTable(runtime)) return undefined;
+  const runcCompatible = type === undefined || type === RUNC_V2;
+  return { name, program: binary ?? (runcCompatible ? "runc" : undefined) };
+}
+
+/** The main file's and the drop-in's texts and memories, in the order they were always read. */
+function readTexts(files: FileState, target: EngineTarget): ContainerdTexts {
+  return {
+    config: files.text(target.config),
+    dropIn: target.dropIn ? files.text(target.dropIn) : null,
+    configMemory: files.memory(target.config),
+    dropInMemory: target.dropIn ? files.memory(target.dropIn) : undefined,
+  };
+}
+
+/**
+ * containerd: our handlers in a drop-in named in config.toml's `imports` (or in config.toml
+ * itself), applied by a restart — containerd stops on SIGHUP. A plan needs two host facts: the
+ * annotation prefixes the shim reads (from the toolkit's config), and, where there is no config
+ * file yet, the config version the installed containerd reads.
+ */
+export const CONTAINERD: EngineAdapter<ContainerdOptions> = {
+  name: "containerd",
+  defaults: {
+    config: CONTAINERD_CONFIG,
+    dropIn: CONTAINERD_DROP_IN,
+    socket: "/run/containerd/containerd.sock",
+    restartMode: "systemd",
+    systemdUnit: "containerd",
+    processName: "containerd",
+  },
+  signal: {
+    refusal: "Cannot restart containerd with a signal: SIGHUP stops containerd instead of " +
+      "reloading it: use --restart-mode systemd or none",
+    advised: false,
+  },
+  memoryValues: "toml",
+  lockFile: (target) => target.config,
+  async inspectHost(files, { target, adds, env, hostRoot }) {
+    const annotationPrefixes = loadConfig(env).config.runtime.modes.cdi.annotationPrefixes;
+    if (!adds || files.text(target.config) !== null) {
+      return { facts: { annotationPrefixes }, notes: [] };
+    }
+    const choice = await detectConfigVersion(hostRoot);
+    return {
+      facts: { annotationPrefixes, newFileVersion: choice.configVersion },
+      notes: [choice.note],
+    };
+  },
+  plan: (files, { target, configure, host }) =>
+    configureContainerd(target, readTexts(files, target), configure, host),
+  unplan: (files, { target, unconfigure, host }) =>
+    unconfigureContainerd(target, readTexts(files, target), unconfigure, host),
+  defaultRuntime: containerdDefaultRuntime,
+};

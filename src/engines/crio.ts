@@ -6,34 +6,26 @@
  * @module
  */
 
-import { parse, stringify, TomlError } from "smol-toml";
-import { ConfigError, describePosition } from "../core/errors.ts";
+import { dirname } from "node:path";
+import { stringify } from "smol-toml";
 import { HOOK_PATH } from "../core/config/hook_env.ts";
+import { UsageError } from "../core/errors.ts";
+import type { DefaultRuntime, EngineAdapter } from "./engine_adapter.ts";
 import {
   type ConfigureRequest,
-  type FileChange,
   mergeRequests,
   type UnconfigureRequest,
   withoutHandlers,
 } from "./engine_edit.ts";
+import type { FileChange } from "./file_change.ts";
 import { beginMemory, type RevertMemory } from "./revert_memory.ts";
-import {
-  cloneToml,
-  getAt,
-  isTable,
-  setAt,
-  type Table,
-  tomlErrorDetail,
-} from "../core/text/toml_table.ts";
+import { getAt, isTable, parseTomlDocument, type Table } from "../core/text/toml_table.ts";
+import { cloneToml, setAt } from "../core/text/toml_tree.ts";
 
 /** cri-o's main config (read only). */
 export const CRIO_CONFIG = "/etc/crio/crio.conf";
 /** Our drop-in. */
 export const CRIO_DROP_IN = "/etc/crio/crio.conf.d/99-xpu.toml";
-/** Where cri-o and podman read OCI hook files. */
-export const CRIO_HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
-/** Our hook file's name. */
-export const CRIO_HOOK_FILENAME = "oci-xpu-hook.json";
 
 const DROP_IN_HEADER =
   "# Written by xpu-ctk runtime configure; xpu-ctk runtime unconfigure removes it.\n";
@@ -45,7 +37,7 @@ const DROP_IN_HEADER =
  * @param hookPath absolute (checked when the settings are resolved)
  */
 export function renderCrioHook(hookPath: string): string {
-  const dir = hookPath.slice(0, Math.max(1, hookPath.lastIndexOf("/")));
+  const dir = dirname(hookPath);
   return JSON.stringify(
     {
       version: "1.0.0",
@@ -103,7 +95,7 @@ function removeOwnFile(
 }
 
 /** Plans the hooks.d file. */
-export function configureCrioHook(
+function configureCrioHook(
   file: string,
   text: string | null,
   hookPath: string,
@@ -113,7 +105,7 @@ export function configureCrioHook(
 }
 
 /** Plans removing the hooks.d file. */
-export function unconfigureCrioHook(
+function unconfigureCrioHook(
   file: string,
   text: string | null,
   memory: RevertMemory | undefined,
@@ -127,26 +119,11 @@ export function unconfigureCrioHook(
  * @throws {ConfigError} with line and column for a syntax error
  */
 export function parseCrioConfig(text: string, path: string): Record<string, unknown> {
-  try {
-    return parse(text) as Record<string, unknown>;
-  } catch (error) {
-    if (!(error instanceof TomlError)) {
-      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
-      throw new ConfigError(
-        `Cannot read "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
-          `check the file with "crio config" and re-run`,
-        { path },
-        { cause: error },
-      );
-    }
-    const where = { path, line: error.line, column: error.column };
-    throw new ConfigError(
-      `Cannot read ${describePosition(where)}: ${tomlErrorDetail(error)}: ` +
-        `fix the TOML (cri-o rejects it too) and re-run`,
-      where,
-      { cause: error },
-    );
-  }
+  return parseTomlDocument(text, path, {
+    action: "Cannot read",
+    fix: "fix the TOML (cri-o rejects it too)",
+    check: `check the file with "crio config"`,
+  });
 }
 
 /**
@@ -219,3 +196,75 @@ export function unconfigureCrioDropIn(
   }
   return removeOwnFile(file, text, memory, (t) => t.startsWith(DROP_IN_HEADER));
 }
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** cri-o's built-in default changed between releases (runc, then crun): only what is written. */
+function crioDefaultRuntime(text: string | null, path: string): DefaultRuntime | undefined {
+  if (text === null) return undefined;
+  const runtime = getAt(parseCrioConfig(text, path), ["crio", "runtime"]);
+  const name = nonEmpty(getAt(runtime, ["default_runtime"]));
+  if (name === undefined) return undefined;
+  return { name, program: nonEmpty(getAt(runtime, ["runtimes", name, "runtime_path"])) ?? name };
+}
+
+/** Hook mode writes a hooks.d file, read for every new container: no restart. */
+const NO_RESTART = "No restart needed: cri-o reads hook files for every new container";
+
+/**
+ * cri-o, in one of two modes (`--config-mode`): `config` writes our drop-in (crio.conf is only
+ * read, for the default runtime's settings) and restarts cri-o; `hook` writes an OCI hook file
+ * for every container instead, which cri-o reads without a restart.
+ */
+export const CRIO: EngineAdapter = {
+  name: "crio",
+  defaults: {
+    config: CRIO_CONFIG,
+    dropIn: CRIO_DROP_IN,
+    socket: "/var/run/crio/crio.sock",
+    restartMode: "systemd",
+    systemdUnit: "crio",
+    processName: "crio",
+  },
+  signal: { advised: false },
+  // The memories record whole files of ours, no key values.
+  memoryValues: "json",
+  checkTarget(target, action) {
+    const adds = action === "configure" || action === "setup";
+    if (target.configMode === "hook" && adds && !target.hookPath.startsWith("/")) {
+      throw new UsageError(
+        `Cannot ${action}: the cri-o hook's path "${target.hookPath}" is relative, and a hook's ` +
+          `path must be absolute: pass --hook-path (or RUNTIME_DIR) as an absolute path`,
+      );
+    }
+  },
+  lockFile: (target) => target.configMode === "hook" ? target.hookFile : target.config,
+  plan(files, { target, configure }) {
+    if (target.configMode === "hook") {
+      const { hookFile } = target;
+      return [
+        configureCrioHook(hookFile, files.text(hookFile), target.hookPath, files.memory(hookFile)),
+      ];
+    }
+    const text = files.text(target.dropIn);
+    const memory = files.memory(target.dropIn);
+    const main = { path: target.config, text: files.text(target.config) };
+    return [configureCrioDropIn(target.dropIn, text, main, configure, memory)];
+  },
+  unplan(files, { target, unconfigure }) {
+    if (target.configMode === "hook") {
+      const { hookFile } = target;
+      const change = unconfigureCrioHook(hookFile, files.text(hookFile), files.memory(hookFile));
+      return change ? [change] : [];
+    }
+    const text = files.text(target.dropIn);
+    const memory = files.memory(target.dropIn);
+    const main = { path: target.config, text: files.text(target.config) };
+    const change = unconfigureCrioDropIn(target.dropIn, text, main, unconfigure, memory);
+    return change ? [change] : [];
+  },
+  restartNotNeeded: (target) => target.configMode === "hook" ? NO_RESTART : undefined,
+  defaultRuntime: crioDefaultRuntime,
+};

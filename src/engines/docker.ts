@@ -8,19 +8,20 @@
 
 import type { Node } from "jsonc-parser";
 import { ConfigError, describePosition, quoted } from "../core/errors.ts";
+import { lineColumn } from "../core/text/line_column.ts";
+import type { DefaultRuntime, EngineAdapter } from "./engine_adapter.ts";
 import {
   type ConfigureRequest,
-  type FileChange,
   mergeRequests,
   type UnconfigureRequest,
   withoutHandlers,
 } from "./engine_edit.ts";
+import type { FileChange } from "./file_change.ts";
 import {
   assertUniquePath,
   describeType,
   type JsonTextOptions,
-  lineColumn,
-  parseJsonTree,
+  parseJsonDocument,
   removeJsonValue,
   setJsonValue,
 } from "./json_edit.ts";
@@ -85,7 +86,7 @@ export function parseDaemonJson(
       where,
     );
   }
-  const tree = parseJsonTree(text, json);
+  const { tree, value: parsed } = parseJsonDocument(text, json);
   const at = (node: Node | undefined) => ({
     path: file,
     ...(node ? lineColumn(text, node.offset) : {}),
@@ -111,7 +112,7 @@ export function parseDaemonJson(
   if (options.editing !== undefined) {
     for (const path of editedPaths(options.editing)) assertUniquePath(text, path, json);
   }
-  const value = nodeValue(tree) as Record<string, Json>;
+  const value = parsed as Record<string, Json>;
   const fail = (path: string[], expected: string): never => {
     const node = findNode(tree, path);
     const where = at(node);
@@ -151,7 +152,10 @@ function findNonFiniteNumber(tree: Node): Node | undefined {
   return undefined;
 }
 
-/** The value node at `path`, as dockerd sees it: the last of equal keys. */
+/**
+ * The value node at `path`, as dockerd sees it: the last of equal keys (jsonc-parser's
+ * `findNodeAtLocation` takes the first).
+ */
 function findNode(tree: Node, path: readonly string[]): Node | undefined {
   let node: Node | undefined = tree;
   for (const key of path) {
@@ -161,19 +165,6 @@ function findNode(tree: Node, path: readonly string[]): Node | undefined {
     node = property?.children?.[1];
   }
   return node;
-}
-
-function nodeValue(node: Node): Json {
-  switch (node.type) {
-    case "object":
-      return Object.fromEntries(
-        (node.children ?? []).map((p) => [p.children![0].value, nodeValue(p.children![1])]),
-      );
-    case "array":
-      return (node.children ?? []).map(nodeValue);
-    default:
-      return node.value;
-  }
 }
 
 /** The value at `path`, own keys only (a handler named `constructor` is not Object's). */
@@ -392,7 +383,7 @@ function withRuntimesKey(text: string | null, file: string): string {
  * `features` flag (the CDI driver is registered at start) and `cdi-spec-dirs`. Its SIGHUP reload
  * applies `runtimes` and `default-runtime`, not these.
  */
-export function dockerStartOnlyChanges(
+function dockerStartOnlyChanges(
   file: string,
   before: string | null,
   after: string | null,
@@ -412,3 +403,43 @@ export function dockerStartOnlyChanges(
   if (!same(old["cdi-spec-dirs"], now["cdi-spec-dirs"])) changed.push("cdi-spec-dirs");
   return changed;
 }
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** dockerd runs "runc" unless told otherwise; other runtimes are declared with a path. */
+function dockerDefaultRuntime(text: string | null, path: string): DefaultRuntime {
+  const doc = text === null ? {} : parseDaemonJson(text, path);
+  const name = nonEmpty(doc["default-runtime"]) ?? "runc";
+  const declared = nonEmpty(getAt(doc, ["runtimes", name, "path"]));
+  const builtin = name === "runc" || name === "io.containerd.runc.v2" ? "runc" : undefined;
+  return { name, program: declared ?? builtin };
+}
+
+/**
+ * docker: our handlers in daemon.json (no drop-in: dockerd reads one file), applied by SIGHUP —
+ * dockerd reloads `runtimes` and `default-runtime` on it; what it reads only at start is named.
+ */
+export const DOCKER: EngineAdapter = {
+  name: "docker",
+  defaults: {
+    config: DOCKER_CONFIG,
+    dropIn: "",
+    socket: "/var/run/docker.sock",
+    restartMode: "signal",
+    systemdUnit: "docker",
+    processName: "dockerd",
+  },
+  signal: { advised: true },
+  memoryValues: "json",
+  lockFile: (target) => target.config,
+  plan(files, { target: { config }, configure }) {
+    return [configureDocker(config, files.text(config), configure, files.memory(config))];
+  },
+  unplan(files, { target: { config }, unconfigure }) {
+    return [unconfigureDocker(config, files.text(config), unconfigure, files.memory(config))];
+  },
+  startOnlyChanges: (change) => dockerStartOnlyChanges(change.path, change.before, change.after),
+  defaultRuntime: dockerDefaultRuntime,
+};

@@ -1,12 +1,12 @@
 /**
- * The shape shared by the engine configurators: what to configure (the runtime handlers, the
- * default runtime, CDI) and the planned change of one file — its text before and after, and the
- * revert memory to keep beside it. Planning is pure; writing happens elsewhere.
+ * What the engine configurators are asked: the runtime handlers to add or remove, the default
+ * runtime, CDI — and the requests combined, as a configure on top of earlier ones sees them. A
+ * planned file change is `file_change.ts`'s.
  *
  * @module
  */
 
-import type { RevertMemory } from "./revert_memory.ts";
+import { join } from "node:path";
 
 /** One runtime handler: an engine's name for a runtime, and the program it runs. */
 export interface RuntimeHandler {
@@ -29,24 +29,12 @@ export interface UnconfigureRequest {
   names: string[];
 }
 
-/** The planned change of one file (`null` text: the file does not exist / is removed). */
-export interface FileChange {
-  path: string;
-  before: string | null;
-  after: string | null;
-  /** The memory to keep beside the file; `undefined` removes it. */
-  memory: RevertMemory | undefined;
-  /** File mode for a file that is created. */
-  mode?: number;
-}
-
 /** The three handlers of the operator form (`setup`): `xpu`, `xpu-cdi`, `xpu-legacy`. */
 export function operatorHandlers(runtimeDir: string, baseName = "xpu"): RuntimeHandler[] {
-  const dir = runtimeDir.replace(/\/+$/, "");
   return [
-    { name: baseName, path: `${dir}/xpu-container-runtime` },
-    { name: `${baseName}-cdi`, path: `${dir}/xpu-container-runtime.cdi` },
-    { name: `${baseName}-legacy`, path: `${dir}/xpu-container-runtime.legacy` },
+    { name: baseName, path: join(runtimeDir, "xpu-container-runtime") },
+    { name: `${baseName}-cdi`, path: join(runtimeDir, "xpu-container-runtime.cdi") },
+    { name: `${baseName}-legacy`, path: join(runtimeDir, "xpu-container-runtime.legacy") },
   ];
 }
 

@@ -18,6 +18,7 @@ import { type Node, type ParseError, parseTree, printParseErrorCode } from "json
 import { ConfigError, describePosition, quoted } from "../core/errors.ts";
 import { findDepthExcess, MAX_JSON_DEPTH } from "../core/text/json_depth.ts";
 import { findJsonSyntaxError } from "../core/text/json_syntax.ts";
+import { type LineColumn, lineColumn } from "../core/text/line_column.ts";
 
 /** Where a JSON text came from and who reads it, for the messages of its errors. */
 export interface JsonTextOptions {
@@ -47,23 +48,12 @@ const PARSE_ERRORS: Record<string, string> = {
   InvalidCharacter: "invalid character in a string",
 };
 
-/** 1-based line and column (UTF-16 code units) of `offset` in `text`. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
-}
-
 function fileOf(options: JsonTextOptions): string {
   return options.file ?? "<JSON text>";
 }
 
-function syntaxError(
-  text: string,
-  offset: number,
-  detail: string,
-  options: JsonTextOptions,
-): ConfigError {
-  const where = { path: fileOf(options), ...lineColumn(text, offset) };
+function syntaxError(position: LineColumn, detail: string, options: JsonTextOptions): ConfigError {
+  const where = { path: fileOf(options), line: position.line, column: position.column };
   const readers = options.reader ? ` (${options.reader} rejects it too)` : "";
   return new ConfigError(
     `Cannot parse ${describePosition(where)}: ${detail}: fix the JSON${readers} and re-run`,
@@ -71,13 +61,21 @@ function syntaxError(
   );
 }
 
+/** A strict JSON document, parsed. */
+export interface ParsedJson {
+  /** jsonc-parser's tree: the offsets of every key and value. */
+  tree: Node;
+  /** The value, as `JSON.parse` reads it (of equal keys, the last counts). */
+  value: unknown;
+}
+
 /**
- * Parses a strict JSON document into jsonc-parser's tree (offsets of every key and value).
+ * Parses a strict JSON document into jsonc-parser's tree and its value.
  *
  * @throws {ConfigError} with line and column for nesting deeper than {@link MAX_JSON_DEPTH}
  *   (checked first, without recursion) and for any syntax error
  */
-export function parseJsonTree(text: string, options: JsonTextOptions = {}): Node {
+export function parseJsonDocument(text: string, options: JsonTextOptions = {}): ParsedJson {
   const deep = findDepthExcess(text, MAX_JSON_DEPTH);
   if (deep !== undefined) {
     const where = { path: fileOf(options), line: deep.line, column: deep.column };
@@ -91,28 +89,19 @@ export function parseJsonTree(text: string, options: JsonTextOptions = {}): Node
   const tree = parseTree(text, errors, { disallowComments: true, allowTrailingComma: false });
   if (errors.length > 0 || tree === undefined) {
     const code = errors[0] ? printParseErrorCode(errors[0].error) : "ValueExpected";
-    throw syntaxError(text, errors[0]?.offset ?? 0, PARSE_ERRORS[code] ?? code, options);
+    const detail = PARSE_ERRORS[code] ?? code;
+    throw syntaxError(lineColumn(text, errors[0]?.offset ?? 0), detail, options);
   }
   // jsonc-parser is the position finder, JSON.parse the judge of what JSON is: a text one
   // accepts and the other does not is refused rather than edited.
+  let value: unknown;
   try {
-    JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     const found = findJsonSyntaxError(text);
-    throw syntaxError(
-      text,
-      found ? offsetOf(text, found.line, found.column) : 0,
-      found?.detail ?? "not valid JSON",
-      options,
-    );
+    throw syntaxError(found ?? { line: 1, column: 1 }, found?.detail ?? "not valid JSON", options);
   }
-  return tree;
-}
-
-function offsetOf(text: string, line: number, column: number): number {
-  let offset = 0;
-  for (let l = 1; l < line; l++) offset = text.indexOf("\n", offset) + 1;
-  return offset + column - 1;
+  return { tree, value };
 }
 
 /** The key of a property node. */
@@ -161,7 +150,7 @@ export function assertUniquePath(
   path: readonly string[],
   options: JsonTextOptions = {},
 ): void {
-  let node: Node | undefined = parseJsonTree(text, options);
+  let node: Node | undefined = parseJsonDocument(text, options).tree;
   for (let depth = 0; depth < path.length && node?.type === "object"; depth++) {
     node = property(text, node, path, depth, options)?.children?.[1];
   }
@@ -257,7 +246,7 @@ export function setJsonValue(
 ): string {
   const unit = indentUnit(text);
   const eol = lineEnding(text);
-  const root = parseJsonTree(text, options);
+  const root = parseJsonDocument(text, options).tree;
   if (root.type !== "object") throw notAnObject(text, root, options);
   let node = root;
   for (let depth = 0; depth < path.length; depth++) {
@@ -328,7 +317,7 @@ export function removeJsonValue(
   path: readonly string[],
   options: JsonTextOptions = {},
 ): string {
-  let object = parseJsonTree(text, options);
+  let object = parseJsonDocument(text, options).tree;
   if (path.length === 0) return text;
   for (let depth = 0; depth < path.length; depth++) {
     if (object.type !== "object") return text;

@@ -7,43 +7,41 @@
  */
 
 import { ExecError, UsageError } from "../core/errors.ts";
+import {
+  type DirEntry,
+  readDirSync,
+  readLinkSync,
+  readTextFileSync,
+  realPathSync,
+} from "../core/io/fs.ts";
 import { runProcess } from "../core/io/process.ts";
+import { sendSignal } from "../core/io/send_signal.ts";
+import { connectUnixSocket } from "../core/io/unix_socket.ts";
+import type { EngineAdapter, RestartMode } from "./engine_adapter.ts";
 
-/** How to restart. */
-export const RESTART_MODES = ["none", "signal", "systemd"] as const;
-/** One restart mode. */
-export type RestartMode = typeof RESTART_MODES[number];
-
-/** The engines the configurators know. */
-export type Engine = "docker" | "containerd" | "crio";
-
-/** Each engine's systemd unit. */
-export const SYSTEMD_UNITS: Readonly<Record<Engine, string>> = {
-  docker: "docker",
-  containerd: "containerd",
-  crio: "crio",
-};
-
-/** The process name (`/proc/<pid>/comm`) of each engine's daemon. */
-export const ENGINE_PROCESSES: Readonly<Record<Engine, string>> = {
-  docker: "dockerd",
-  containerd: "containerd",
-  crio: "crio",
-};
+/** What a restart needs to know of an engine: its unit and daemon, and what SIGHUP does to it. */
+export type RestartTarget = Pick<EngineAdapter<unknown>, "defaults" | "signal">;
 
 /** What a restart will do. */
 export type RestartPlan =
   | { kind: "none"; advice: string }
   | {
     kind: "signal";
-    engine: Engine;
+    /** The engine daemon's process name. */
+    process: string;
     socket: string;
     /** The command that restarts the engine, for what a reload does not apply. */
     restartCommand: string;
     /** Settings of the change the engine reads only when it starts. */
     startOnly: readonly string[];
   }
-  | { kind: "systemd"; engine: Engine; socket: string; argv: string[] };
+  | {
+    kind: "systemd";
+    /** The engine daemon's process name. */
+    process: string;
+    socket: string;
+    argv: string[];
+  };
 
 /** `a`, `a and b`, `a, b and c`. */
 function listed(items: readonly string[]): string {
@@ -57,14 +55,15 @@ function listed(items: readonly string[]): string {
  * when it starts (docker's `features.cdi`): a reload does not apply them, and the advice or the
  * signal's report says so.
  *
- * @throws {UsageError} for `signal` on containerd, which stops on SIGHUP instead of reloading
+ * @throws {UsageError} for `signal` on an engine that does not reload on SIGHUP (containerd stops)
  */
 export function planRestart(
-  engine: Engine,
+  engine: RestartTarget,
   mode: RestartMode,
   options: { socket: string; hostRoot?: string; startOnly?: readonly string[] },
 ): RestartPlan {
-  const systemctl = ["systemctl", "restart", SYSTEMD_UNITS[engine]];
+  const process = engine.defaults.processName;
+  const systemctl = ["systemctl", "restart", engine.defaults.systemdUnit];
   const argv = options.hostRoot && options.hostRoot !== "/"
     ? ["chroot", options.hostRoot, ...systemctl]
     : systemctl;
@@ -73,26 +72,21 @@ export function planRestart(
     case "none":
       return {
         kind: "none",
-        advice: engine === "docker" && startOnly.length === 0
-          ? `kill -HUP $(pidof dockerd)   # or: ${argv.join(" ")}`
+        advice: engine.signal.advised && startOnly.length === 0
+          ? `kill -HUP $(pidof ${process})   # or: ${argv.join(" ")}`
           : argv.join(" "),
       };
     case "signal":
-      if (engine === "containerd") {
-        throw new UsageError(
-          `Cannot restart containerd with a signal: SIGHUP stops containerd instead of reloading ` +
-            `it: use --restart-mode systemd or none`,
-        );
-      }
+      if (engine.signal.refusal !== undefined) throw new UsageError(engine.signal.refusal);
       return {
         kind: "signal",
-        engine,
+        process,
         socket: options.socket,
         restartCommand: argv.join(" "),
         startOnly,
       };
     case "systemd":
-      return { kind: "systemd", engine, socket: options.socket, argv };
+      return { kind: "systemd", process, socket: options.socket, argv };
   }
 }
 
@@ -112,33 +106,33 @@ export function listeningSockets(procNetUnix: string): Map<string, string> {
 
 /** The process that listens on a unix socket, found from the socket itself (no pid file). */
 export function findSocketOwner(socket: string): { pid: number; name: string } | undefined {
-  const sockets = listeningSockets(Deno.readTextFileSync("/proc/net/unix"));
+  const sockets = listeningSockets(readTextFileSync("/proc/net/unix"));
   let real = socket;
   try {
-    real = Deno.realPathSync(socket);
+    real = realPathSync(socket);
   } catch {
     // Not there (yet): only the name as given can match.
   }
   const inode = sockets.get(socket) ?? sockets.get(real);
   if (inode === undefined) return undefined;
   const target = `socket:[${inode}]`;
-  for (const entry of Deno.readDirSync("/proc")) {
+  for (const entry of readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
-    let fds: Deno.DirEntry[];
+    let fds: DirEntry[];
     try {
-      fds = [...Deno.readDirSync(`/proc/${entry.name}/fd`)];
+      fds = [...readDirSync(`/proc/${entry.name}/fd`)];
     } catch {
       continue;
     }
     for (const fd of fds) {
       try {
-        if (Deno.readLinkSync(`/proc/${entry.name}/fd/${fd.name}`) !== target) continue;
+        if (readLinkSync(`/proc/${entry.name}/fd/${fd.name}`) !== target) continue;
       } catch {
         continue;
       }
       let name = "?";
       try {
-        name = Deno.readTextFileSync(`/proc/${entry.name}/comm`).trim();
+        name = readTextFileSync(`/proc/${entry.name}/comm`).trim();
       } catch {
         // Gone meanwhile; the pid is what matters.
       }
@@ -150,10 +144,10 @@ export function findSocketOwner(socket: string): { pid: number; name: string } |
 
 /** Whether a process named `name` runs (as far as this PID namespace shows). */
 export function processRunning(name: string): boolean {
-  for (const entry of Deno.readDirSync("/proc")) {
+  for (const entry of readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
-      if (Deno.readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
+      if (readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
     } catch {
       // Gone meanwhile.
     }
@@ -164,7 +158,7 @@ export function processRunning(name: string): boolean {
 /** Whether something accepts connections on the unix socket `path`. */
 export async function socketAccepts(path: string): Promise<boolean> {
   try {
-    const connection = await Deno.connect({ transport: "unix", path });
+    const connection = await connectUnixSocket(path);
     connection.close();
     return true;
   } catch {
@@ -173,15 +167,15 @@ export async function socketAccepts(path: string): Promise<boolean> {
 }
 
 /**
- * Whether the engine runs: its daemon's process is seen, or its socket accepts connections (a
- * node daemon without the host's PID namespace sees only the socket).
+ * Whether the engine runs: its daemon's process (`process`, its name) is seen, or its socket
+ * accepts connections (a node daemon without the host's PID namespace sees only the socket).
  */
-export async function engineRunning(engine: Engine, socket: string): Promise<boolean> {
-  return processRunning(ENGINE_PROCESSES[engine]) || await socketAccepts(socket);
+export async function engineRunning(process: string, socket: string): Promise<boolean> {
+  return processRunning(process) || await socketAccepts(socket);
 }
 
-function notRunning(engine: Engine, socket: string, why?: string): string {
-  return `${ENGINE_PROCESSES[engine]} is not running (no such process; nothing accepts ` +
+function notRunning(process: string, socket: string, why?: string): string {
+  return `${process} is not running (no such process; nothing accepts ` +
     `connections on "${socket}"): it reads the new configuration when it starts` +
     (why ? ` (${why})` : "");
 }
@@ -190,8 +184,8 @@ function notRunning(engine: Engine, socket: string, why?: string): string {
 export interface RestartOptions {
   attempts?: number;
   delayMs?: number;
-  /** Whether the engine runs (default: {@link engineRunning}). */
-  running?: (engine: Engine, socket: string) => Promise<boolean>;
+  /** Whether the engine's daemon runs (default: {@link engineRunning}). */
+  running?: (process: string, socket: string) => Promise<boolean>;
 }
 
 /**
@@ -214,7 +208,7 @@ export async function restartEngine(
       for (let i = 0; i < attempts; i++) {
         const owner = findSocketOwner(plan.socket);
         if (owner) {
-          Deno.kill(owner.pid, "SIGHUP");
+          sendSignal(owner.pid, "SIGHUP");
           const sent =
             `Sent SIGHUP to ${owner.name} (pid ${owner.pid}), which listens on "${plan.socket}": it reloads its runtimes`;
           if (plan.startOnly.length === 0) return sent;
@@ -224,11 +218,13 @@ export async function restartEngine(
             `"${plan.restartCommand}" to apply ${one ? "it" : "them"}`;
         }
         // Nothing listens: a stopped engine needs no signal; one that is starting gets it.
-        if (!(await running(plan.engine, plan.socket))) return notRunning(plan.engine, plan.socket);
+        if (!(await running(plan.process, plan.socket))) {
+          return notRunning(plan.process, plan.socket);
+        }
         await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 200));
       }
       throw new ExecError(
-        `Cannot signal the engine: ${ENGINE_PROCESSES[plan.engine]} runs, but no process ` +
+        `Cannot signal the engine: ${plan.process} runs, but no process ` +
           `listens on "${plan.socket}": pass --socket, or use --restart-mode none and restart it ` +
           `yourself`,
       );
@@ -243,11 +239,11 @@ export async function restartEngine(
       } catch (error) {
         failure = error instanceof Error ? error.message : String(error);
       }
-      if (!(await running(plan.engine, plan.socket))) {
-        return notRunning(plan.engine, plan.socket, `"${command}" failed: ${failure}`);
+      if (!(await running(plan.process, plan.socket))) {
+        return notRunning(plan.process, plan.socket, `"${command}" failed: ${failure}`);
       }
       throw new ExecError(
-        `Cannot restart ${ENGINE_PROCESSES[plan.engine]} with "${command}": ${failure}: ` +
+        `Cannot restart ${plan.process} with "${command}": ${failure}: ` +
           `restart it yourself, or use --restart-mode none`,
       );
     }

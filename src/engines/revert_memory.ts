@@ -9,11 +9,19 @@
  * @module
  */
 
-import { parse as parseToml } from "smol-toml";
+import { join } from "node:path";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
+import {
+  isNotADirectory,
+  isNotFound,
+  mkdirSync,
+  readTextFileSync,
+  removeSync,
+} from "../core/io/fs.ts";
 import { ConfigError } from "../core/errors.ts";
 import { findDepthExcess } from "../core/text/json_depth.ts";
 import type { ConfigureRequest } from "./engine_edit.ts";
+import { parseTomlValue } from "./toml_edit.ts";
 
 /** What one key held before our first edit of it. */
 export interface KeyChange {
@@ -47,17 +55,31 @@ export const DEFAULT_STATE_DIR = "/etc/xpu-container-runtime/revert";
 
 /** Where the memory of `file` is kept in `stateDir`. */
 export function memoryPath(file: string, stateDir: string): string {
-  return `${stateDir.replace(/\/+$/, "")}/${encodeURIComponent(file)}.json`;
+  return join(stateDir, `${encodeURIComponent(file)}.json`);
+}
+
+/** How {@link readMemory} and {@link parseMemory} read a memory. */
+export interface MemoryReadOptions {
+  /**
+   * How the memories of an engine's files keep a key's old value: the JSON value, or the TOML
+   * text after `=`, which is checked (default: JSON for every engine). `engines.ts` has the
+   * answer of each engine.
+   */
+  valuesOf?: (engine: string) => "json" | "toml";
 }
 
 /** Reads the memory of `file`, if any. */
-export function readMemory(file: string, stateDir: string): RevertMemory | undefined {
+export function readMemory(
+  file: string,
+  stateDir: string,
+  options: MemoryReadOptions = {},
+): RevertMemory | undefined {
   const path = memoryPath(file, stateDir);
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readTextFileSync(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    if (isNotFound(error) || isNotADirectory(error)) {
       return undefined;
     }
     throw new ConfigError(
@@ -67,7 +89,7 @@ export function readMemory(file: string, stateDir: string): RevertMemory | undef
       { cause: error },
     );
   }
-  return parseMemory(text, path);
+  return parseMemory(text, path, options);
 }
 
 /**
@@ -98,7 +120,11 @@ export function parseStateObject(
  *
  * @throws {ConfigError} naming the file and the field
  */
-export function parseMemory(text: string, path: string): RevertMemory {
+export function parseMemory(
+  text: string,
+  path: string,
+  options: MemoryReadOptions = {},
+): RevertMemory {
   const fail = (problem: string): never => {
     throw new ConfigError(
       `Cannot read "${path}": ${problem}: it records what xpu-ctk changed; restore it, or ` +
@@ -113,6 +139,7 @@ export function parseMemory(text: string, path: string): RevertMemory {
     Array.isArray(v) && v.length > 0 && v.every((p) => typeof p === "string");
   if (value.version !== 1) fail(`"version" is not 1`);
   if (typeof value.engine !== "string") fail(`"engine" is not a string`);
+  const tomlValues = options.valuesOf?.(value.engine as string) === "toml";
   if (typeof value.file !== "string") fail(`"file" is not a string`);
   for (const key of ["before", "after"]) {
     if (value[key] !== null && typeof value[key] !== "string") {
@@ -125,7 +152,7 @@ export function parseMemory(text: string, path: string): RevertMemory {
     if (!isKeyPath(change.path)) fail(`"changes[${i}].path" is not a list of key names`);
     if (typeof change.had !== "boolean") fail(`"changes[${i}].had" is not true or false`);
     // A TOML document's memory keeps each value as its TOML text.
-    if (change.had && value.engine === "containerd" && !isTomlValueText(change.value)) {
+    if (change.had && tomlValues && !isTomlValueText(change.value)) {
       fail(`"changes[${i}].value" is not a TOML value's text`);
     }
   });
@@ -155,7 +182,8 @@ export function parseMemory(text: string, path: string): RevertMemory {
 function isTomlValueText(text: unknown): boolean {
   if (typeof text !== "string") return false;
   try {
-    return Object.keys(parseToml(`v = ${text}\n`)).length === 1;
+    parseTomlValue(text);
+    return true;
   } catch {
     return false;
   }
@@ -175,19 +203,19 @@ export function writeMemory(
   const path = memoryPath(file, stateDir);
   if (memory === undefined) {
     try {
-      Deno.removeSync(path);
+      removeSync(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     return;
   }
   const text = memoryText(memory);
   try {
-    if (Deno.readTextFileSync(path) === text) return;
+    if (readTextFileSync(path) === text) return;
   } catch {
     // Not written yet.
   }
-  Deno.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   writeFileAtomic(path, text, { mode: 0o600 });
 }
 

@@ -9,10 +9,11 @@ import { Command } from "commander";
 import { attachIo, runProgram } from "../core/command/command_line.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { isFalsy, isTruthy } from "../core/text/truthy.ts";
+import type { RuntimeAction } from "./engine_adapter.ts";
+import { engineChoices } from "./engines.ts";
 import {
   resolveRuntimeSettings,
   runRuntimeAction,
-  type RuntimeAction,
   type RuntimeFlags,
   type RuntimeSettings,
 } from "./runtime_command.ts";
@@ -46,7 +47,7 @@ export function addRuntimeCommands(
       command.argument("[runtime-dir]", "where the toolkit's executables are installed");
     }
     command
-      .option("--runtime <engine>", "docker, containerd or crio (env RUNTIME)")
+      .option("--runtime <engine>", `${engineChoices()} (env RUNTIME)`)
       .option("--config <file>", "the engine's config file (env RUNTIME_CONFIG)")
       .option(
         "--drop-in-config <file>",

@@ -7,50 +7,31 @@
  * @module
  */
 
+import { dirname, join } from "node:path";
 import { quoted, UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/text/truthy.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import {
   commitChanges,
   diffChange,
-  dirOf,
   finishInterrupted,
   readIfExists,
   withDirLock,
 } from "./config_transaction.ts";
 import {
-  configureContainerd,
-  CONTAINERD_CONFIG,
-  CONTAINERD_DROP_IN,
-  type ContainerdOptions,
-  unconfigureContainerd,
-} from "./containerd.ts";
-import { detectConfigVersion } from "./containerd_version.ts";
-import { loadConfig } from "../core/config/config_file.ts";
-import {
-  configureCrioDropIn,
-  configureCrioHook,
-  CRIO_CONFIG,
-  CRIO_DROP_IN,
-  CRIO_HOOK_FILENAME,
-  CRIO_HOOKS_DIR,
-  unconfigureCrioDropIn,
-  unconfigureCrioHook,
-} from "./crio.ts";
-import {
-  configureDocker,
-  DOCKER_CONFIG,
-  dockerStartOnlyChanges,
-  unconfigureDocker,
-} from "./docker.ts";
-import { type FileChange, operatorHandlers, type RuntimeHandler } from "./engine_edit.ts";
-import {
-  type Engine,
-  planRestart,
+  CONFIG_MODES,
+  type ConfigMode,
+  type EngineAdapter,
+  type EngineTarget,
+  type FileState,
   RESTART_MODES,
-  restartEngine,
   type RestartMode,
-} from "./restart.ts";
+  type RuntimeAction,
+} from "./engine_adapter.ts";
+import { operatorHandlers, type RuntimeHandler } from "./engine_edit.ts";
+import { engineChoices, findEngine, memoryValuesOf } from "./engines.ts";
+import type { FileChange } from "./file_change.ts";
+import { planRestart, restartEngine } from "./restart.ts";
 import { DEFAULT_STATE_DIR, readMemory } from "./revert_memory.ts";
 import { journalPath } from "./change_journal.ts";
 
@@ -77,11 +58,8 @@ export interface RuntimeFlags {
   dryRun?: boolean;
 }
 
-/** The four actions. */
-export type RuntimeAction = "configure" | "unconfigure" | "setup" | "cleanup";
-
 /** Each setting's environment variables, generic first. */
-export const RUNTIME_ENV: Readonly<Record<string, (engine: Engine) => string[]>> = {
+export const RUNTIME_ENV: Readonly<Record<string, (engine: string) => string[]>> = {
   config: (e) => ["RUNTIME_CONFIG", `${e.toUpperCase()}_CONFIG`],
   dropInConfig: (e) => ["RUNTIME_DROP_IN_CONFIG", `${e.toUpperCase()}_DROP_IN_CONFIG`],
   socket: (e) => ["RUNTIME_SOCKET", `${e.toUpperCase()}_SOCKET`],
@@ -97,41 +75,22 @@ export const RUNTIME_ENV: Readonly<Record<string, (engine: Engine) => string[]>>
   hookFilename: () => ["CRIO_HOOK_FILENAME"],
 };
 
-/** Engine defaults. */
-const DEFAULTS: Record<
-  Engine,
-  { config: string; dropIn: string; socket: string; restart: RestartMode }
-> = {
-  docker: { config: DOCKER_CONFIG, dropIn: "", socket: "/var/run/docker.sock", restart: "signal" },
-  containerd: {
-    config: CONTAINERD_CONFIG,
-    dropIn: CONTAINERD_DROP_IN,
-    socket: "/run/containerd/containerd.sock",
-    restart: "systemd",
-  },
-  crio: {
-    config: CRIO_CONFIG,
-    dropIn: CRIO_DROP_IN,
-    socket: "/var/run/crio/crio.sock",
-    restart: "systemd",
-  },
-};
+/** Where hook mode writes its OCI hook file unless told: the hooks dir cri-o and podman read. */
+const HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
+/** The hook file's name unless told. */
+const HOOK_FILENAME = "oci-xpu-hook.json";
 
-/** Every setting resolved. */
-export interface RuntimeSettings {
-  engine: Engine;
+/** Every setting resolved: where the engine's files are (the target its adapter plans) and more. */
+export interface RuntimeSettings extends EngineTarget {
+  /** The engine's name (`engines.ts`). */
+  engine: string;
   action: RuntimeAction;
-  config: string;
-  dropIn: string;
   handlers: RuntimeHandler[];
   defaultRuntime?: string;
   cdi: boolean;
   restartMode: RestartMode;
   socket: string;
   hostRoot?: string;
-  crioMode: "hook" | "config";
-  hookFile: string;
-  hookPath: string;
   /** Where revert memories are kept. */
   stateDir: string;
   dryRun: boolean;
@@ -161,10 +120,23 @@ function parseBoolean(value: boolean | string | undefined, name: string): boolea
   throw new UsageError(`Cannot use ${name} ${quoted(value)}: expected true or false`);
 }
 
+/** The adapter of the engine `name`, or the usage error that names the choice. */
+function engineNamed(name: string | undefined, action: string): EngineAdapter<unknown> {
+  const adapter = name === undefined ? undefined : findEngine(name);
+  if (adapter !== undefined) return adapter;
+  throw new UsageError(
+    `Cannot ${action}: ${
+      name === undefined ? "no --runtime given" : `unknown runtime ${quoted(name)}`
+    }: ` +
+      `pass --runtime ${engineChoices()}`,
+  );
+}
+
 /**
  * Resolves flags, environment and defaults (pure).
  *
- * @throws {UsageError} for an unknown engine, restart mode or config mode, or a missing RUNTIME_DIR
+ * @throws {UsageError} for an unknown engine, restart mode or config mode, a missing RUNTIME_DIR,
+ *   or settings the engine cannot be wired with
  */
 export function resolveRuntimeSettings(
   action: RuntimeAction,
@@ -172,15 +144,8 @@ export function resolveRuntimeSettings(
   env: Readonly<Record<string, string | undefined>>,
   positional?: string,
 ): RuntimeSettings {
-  const engine = flags.runtime ?? env.RUNTIME;
-  if (engine !== "docker" && engine !== "containerd" && engine !== "crio") {
-    throw new UsageError(
-      `Cannot ${action}: ${
-        engine === undefined ? "no --runtime given" : `unknown runtime ${quoted(engine)}`
-      }: ` +
-        `pass --runtime docker, containerd or crio`,
-    );
-  }
+  const adapter = engineNamed(flags.runtime ?? env.RUNTIME, action);
+  const engine = adapter.name;
   const fromEnv = (key: string): string | undefined => {
     for (const name of RUNTIME_ENV[key](engine)) {
       if (env[name] !== undefined && env[name] !== "") return env[name];
@@ -202,16 +167,16 @@ export function resolveRuntimeSettings(
       );
     }
   }
-  const defaults = DEFAULTS[engine];
-  const restartMode = pick("restartMode") ?? defaults.restart;
+  const defaults = adapter.defaults;
+  const restartMode = pick("restartMode") ?? defaults.restartMode;
   if (!(RESTART_MODES as readonly string[]).includes(restartMode)) {
     throw new UsageError(
       `Cannot use --restart-mode ${quoted(restartMode)}: use none, signal or systemd`,
     );
   }
-  const crioMode = pick("configMode") ?? "config";
-  if (crioMode !== "hook" && crioMode !== "config") {
-    throw new UsageError(`Cannot use --config-mode ${quoted(crioMode)}: use hook or config`);
+  const configMode = pick("configMode") ?? "config";
+  if (!(CONFIG_MODES as readonly string[]).includes(configMode)) {
+    throw new UsageError(`Cannot use --config-mode ${quoted(configMode)}: use hook or config`);
   }
   const name = flags.runtimeName ?? flags.xpuRuntimeName ?? flags.runtimeClass ??
     fromEnv("runtimeName") ?? "xpu";
@@ -227,16 +192,7 @@ export function resolveRuntimeSettings(
     parseBoolean(fromEnv("setAsDefault"), "XPU_RUNTIME_SET_AS_DEFAULT") ?? operator;
   const cdi = parseBoolean(flags.cdiEnabled, "--cdi.enabled") ??
     parseBoolean(fromEnv("cdiEnabled"), "RUNTIME_ENABLE_CDI") ?? false;
-  const hookDir = operator ? runtimeDir!.replace(/\/+$/, "") : "/usr/bin";
-  const hookPath = flags.hookPath ?? `${hookDir}/xpu-container-runtime-hook`;
-  const adds = action === "configure" || action === "setup";
-  if (engine === "crio" && crioMode === "hook" && adds && !hookPath.startsWith("/")) {
-    throw new UsageError(
-      `Cannot ${action}: the cri-o hook's path "${hookPath}" is relative, and a hook's path ` +
-        `must be absolute: pass --hook-path (or RUNTIME_DIR) as an absolute path`,
-    );
-  }
-  return {
+  const settings: RuntimeSettings = {
     engine,
     action,
     config: pick("config") ?? defaults.config,
@@ -247,106 +203,64 @@ export function resolveRuntimeSettings(
     restartMode: restartMode as RestartMode,
     socket: pick("socket") ?? defaults.socket,
     hostRoot: pick("hostRoot"),
-    crioMode,
-    hookFile: `${(pick("hooksDir") ?? CRIO_HOOKS_DIR).replace(/\/+$/, "")}/${
-      pick("hookFilename") ?? CRIO_HOOK_FILENAME
-    }`,
-    hookPath,
+    configMode: configMode as ConfigMode,
+    hookFile: join(pick("hooksDir") ?? HOOKS_DIR, pick("hookFilename") ?? HOOK_FILENAME),
+    hookPath: flags.hookPath ??
+      join(operator ? runtimeDir! : "/usr/bin", "xpu-container-runtime-hook"),
     stateDir: pick("stateDir") ?? DEFAULT_STATE_DIR,
     dryRun: flags.dryRun === true,
   };
+  adapter.checkTarget?.(settings, action);
+  return settings;
 }
 
-/** What a plan takes besides the settings: facts found on the host. */
-export interface PlanContext {
-  containerd?: ContainerdOptions;
+/** The files as they are now, each with its revert memory from `stateDir`. */
+function currentFiles(stateDir: string): FileState {
+  return {
+    text: readIfExists,
+    memory: (path) => readMemory(path, stateDir, { valuesOf: memoryValuesOf }),
+  };
 }
 
 /** Plans every file change of the action (reads the files; writes nothing). */
-export function planRuntimeChanges(s: RuntimeSettings, context: PlanContext = {}): FileChange[] {
-  const memoryOf = (file: string) => readMemory(file, s.stateDir);
-  const configure = s.action === "configure" || s.action === "setup";
-  const request = { handlers: s.handlers, defaultRuntime: s.defaultRuntime, cdi: s.cdi };
-  const names = s.handlers.map((h) => h.name);
-  switch (s.engine) {
-    case "docker": {
-      const text = readIfExists(s.config);
-      const memory = memoryOf(s.config);
-      return [
-        configure
-          ? configureDocker(s.config, text, request, memory)
-          : unconfigureDocker(s.config, text, { names }, memory),
-      ];
-    }
-    case "containerd": {
-      const texts = {
-        config: readIfExists(s.config),
-        dropIn: s.dropIn ? readIfExists(s.dropIn) : null,
-        configMemory: memoryOf(s.config),
-        dropInMemory: s.dropIn ? memoryOf(s.dropIn) : undefined,
-      };
-      const files = { config: s.config, dropIn: s.dropIn };
-      return configure
-        ? configureContainerd(files, texts, request, context.containerd)
-        : unconfigureContainerd(files, texts, { names }, context.containerd);
-    }
-    case "crio": {
-      if (s.crioMode === "hook") {
-        const text = readIfExists(s.hookFile);
-        const memory = memoryOf(s.hookFile);
-        const change = configure
-          ? configureCrioHook(s.hookFile, text, s.hookPath, memory)
-          : unconfigureCrioHook(s.hookFile, text, memory);
-        return change ? [change] : [];
-      }
-      const text = readIfExists(s.dropIn);
-      const memory = memoryOf(s.dropIn);
-      const main = { path: s.config, text: readIfExists(s.config) };
-      const change = configure
-        ? configureCrioDropIn(s.dropIn, text, main, request, memory)
-        : unconfigureCrioDropIn(s.dropIn, text, main, { names }, memory);
-      return change ? [change] : [];
-    }
-  }
-}
-
-/** The directory whose lock serialises changes to the files of `settings`. */
-export function lockDirOf(settings: RuntimeSettings): string {
-  return dirOf(
-    settings.engine === "crio" && settings.crioMode === "hook"
-      ? settings.hookFile
-      : settings.config,
-  );
+function planChanges(
+  engine: EngineAdapter<unknown>,
+  files: FileState,
+  { settings, host }: { settings: RuntimeSettings; host: unknown },
+): FileChange[] {
+  const { action, handlers, defaultRuntime, cdi } = settings;
+  return action === "configure" || action === "setup"
+    ? engine.plan(files, { target: settings, configure: { handlers, defaultRuntime, cdi }, host })
+    : engine.unplan(files, {
+      target: settings,
+      unconfigure: { names: handlers.map((h) => h.name) },
+      host,
+    });
 }
 
 /**
- * The host facts a containerd plan needs: the annotation prefixes the shim reads (from the
- * toolkit's config), and, where there is no config file yet, the config version the installed
- * containerd reads.
+ * Runs the action: finish an interrupted change, plan under the lock, write or diff, restart.
+ *
+ * @throws {UsageError} for an engine that cannot be restarted as asked (before anything is written)
  */
-async function planContext(settings: RuntimeSettings, io: ToolIo): Promise<PlanContext> {
-  if (settings.engine !== "containerd") return {};
-  const annotationPrefixes = loadConfig(io.env).config.runtime.modes.cdi.annotationPrefixes;
-  const adds = settings.action === "configure" || settings.action === "setup";
-  if (!adds || readIfExists(settings.config) !== null) {
-    return { containerd: { annotationPrefixes } };
-  }
-  const choice = await detectConfigVersion(settings.hostRoot);
-  io.stdout(choice.note + "\n");
-  return { containerd: { annotationPrefixes, newFileVersion: choice.configVersion } };
-}
-
-/** Runs the action: finish an interrupted change, plan under the lock, write or diff, restart. */
 export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): Promise<void> {
-  const lockDir = lockDirOf(settings);
+  const engine = engineNamed(settings.engine, settings.action);
+  const files = currentFiles(settings.stateDir);
+  const lockDir = dirname(engine.lockFile(settings));
+  const restartOptions = { socket: settings.socket, hostRoot: settings.hostRoot };
+  const noRestart = engine.restartNotNeeded?.(settings);
   // A restart plan that cannot work (signal for containerd) fails before anything is written.
-  const restart = settings.engine === "crio" && settings.crioMode === "hook"
-    ? undefined
-    : planRestart(settings.engine, settings.restartMode, {
-      socket: settings.socket,
+  if (noRestart === undefined) planRestart(engine, settings.restartMode, restartOptions);
+  const adds = settings.action === "configure" || settings.action === "setup";
+  const { facts: host, notes } = engine.inspectHost
+    ? await engine.inspectHost(files, {
+      target: settings,
+      adds,
+      env: io.env,
       hostRoot: settings.hostRoot,
-    });
-  const context = await planContext(settings, io);
+    })
+    : { facts: undefined, notes: [] };
+  for (const note of notes) io.stdout(note + "\n");
   const { effective, finished } = await withDirLock(lockDir, () => {
     const journal = journalPath(settings.stateDir, lockDir);
     if (settings.dryRun && readIfExists(journal) !== null) {
@@ -357,7 +271,7 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
     }
     const finished = settings.dryRun ? [] : finishInterrupted(settings.stateDir, lockDir);
     for (const line of finished) io.stdout(line + "\n");
-    const changes = planRuntimeChanges(settings, context);
+    const changes = planChanges(engine, files, { settings, host });
     const effective = changes.filter((c) => c.before !== c.after);
     if (settings.dryRun) {
       for (const change of effective) io.stdout(diffChange(change));
@@ -372,21 +286,15 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
     io.stdout(`Nothing to change: the ${settings.engine} configuration already is as asked\n`);
     return;
   }
-  if (restart === undefined) {
-    io.stdout("No restart needed: cri-o reads hook files for every new container\n");
+  if (noRestart !== undefined) {
+    io.stdout(noRestart + "\n");
   } else if (settings.dryRun) {
     io.stdout(
       `Dry run: nothing written; a real run would then restart with mode "${settings.restartMode}"\n`,
     );
   } else {
-    const startOnly = settings.engine === "docker"
-      ? [...new Set(effective.flatMap((c) => dockerStartOnlyChanges(c.path, c.before, c.after)))]
-      : [];
-    const plan = planRestart(settings.engine, settings.restartMode, {
-      socket: settings.socket,
-      hostRoot: settings.hostRoot,
-      startOnly,
-    });
+    const startOnly = [...new Set(effective.flatMap((c) => engine.startOnlyChanges?.(c) ?? []))];
+    const plan = planRestart(engine, settings.restartMode, { ...restartOptions, startOnly });
     io.stdout((await restartEngine(plan)) + "\n");
   }
 }

@@ -14,7 +14,7 @@
  */
 
 import { ConfigError } from "../core/errors.ts";
-import { readTomlKey, readTomlStatements } from "../core/text/toml_table.ts";
+import { parseTomlDocument, readTomlKey, readTomlStatements } from "../core/text/toml_table.ts";
 
 /** One key/value statement. */
 interface Entry {
@@ -130,6 +130,27 @@ export function tomlValue(value: unknown): string {
     return items.length === 0 ? "{}" : `{ ${items.join(", ")} }`;
   }
   throw new TypeError(`cannot write ${String(value)} as TOML`);
+}
+
+/**
+ * Reads one value as written after `=` (what {@link tomlValue} writes and
+ * {@link TomlEditor.valueText} gives back).
+ *
+ * @example
+ * ```ts
+ * parseTomlValue('["a", 1]'); // ["a", 1]
+ * ```
+ * @throws {ConfigError} when `text` is not one TOML value
+ */
+export function parseTomlValue(text: string): unknown {
+  const where = "<TOML value>";
+  const doc = parseTomlDocument(`v = ${text}\n`, where);
+  if (Object.keys(doc).length !== 1) {
+    throw new ConfigError(`Cannot parse ${JSON.stringify(text)}: it is more than one value`, {
+      path: where,
+    });
+  }
+  return doc.v;
 }
 
 /** Reads the line structure. Only meaningful for text that parses as TOML; ends on any text. */

@@ -1,7 +1,7 @@
 /**
  * What the legacy hook does at `prestart`, decided from data: whether the container asked for
  * XPUs, whether legacy mode applies, which capabilities and requirements it has, and the exact
- * `xpu-container-cli` command line (SPEC §5) that sets the devices up.
+ * `xpu-container-cli` command line (README, `xpu-container-runtime-hook`) that sets the devices up.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import { describeMode, resolveMode } from "../core/request/mode.ts";
 import { isPrivileged, type OciSpec, specEnv, specMounts } from "../core/oci/oci_spec.ts";
 import { collectRequirements } from "../core/request/requirements.ts";
 
-/** The second line of the refusal when the hook runs outside legacy mode (SPEC §5). */
+/** The second line of the refusal when the hook runs outside legacy mode (README, Troubleshooting). */
 export const DIRECT_INVOCATION_ERROR =
   "invoking the XPU Container Runtime Hook directly (e.g. specifying the docker --gpus flag) " +
   "is not supported. Please use the XPU Container Runtime instead.";
@@ -32,7 +32,7 @@ export interface PrestartInput {
   /**
    * The container's bundle (from the OCI state), passed to the cli on a cgroup v2 host only:
    * there the spec's device rules are the container's whole device access, and the cli checks
-   * them. Elsewhere the cli's command line stays as SPEC §5 gives it.
+   * them. Elsewhere the cli's command line stays as the README's hook section gives it.
    */
   bundle?: string;
   pid: number;
@@ -60,7 +60,7 @@ export interface CliRequest {
 }
 
 /**
- * The cli arguments (without the program) in the order of SPEC §5:
+ * The cli arguments (without the program) in the order the README's hook section gives:
  * `[--root=…] [--load-kmods] [--debug=…] [--ldcache=…] [--user=…] configure [--ldconfig=…]
  * [--no-cgroups] [--device=<ids>] --<capability>… [--require=<expr>]… [--bundle=<dir>]
  * --pid=<pid> <rootfs>`. `--bundle` is ours, given on cgroup v2 hosts only: there the spec's

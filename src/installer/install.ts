@@ -18,7 +18,7 @@ import { mountedHostFs } from "../core/io/mounted_host_fs.ts";
 import { INSTALLED_CONFIG, installedConfig, toolkitLayout } from "./toolkit_layout.ts";
 import { renderWrapper } from "./wrapper_script.ts";
 
-/** The management spec's kind (SPEC §2). */
+/** The management spec's kind (README, `xpu-ctk-installer`: the files it writes). */
 export const MANAGEMENT_KIND = "management.xpu.dev/xpu";
 /** Where the management spec goes unless told otherwise. */
 export const DEFAULT_CDI_OUTPUT_DIR = "/var/run/cdi";

@@ -9,7 +9,7 @@
 import { BUILTIN_PROFILES, findProfile } from "../core/device/device_profile.ts";
 import { quoted, UsageError } from "../core/errors.ts";
 import { isFalsy, isTruthy } from "../core/text/truthy.ts";
-import type { Engine } from "../engines/restart.ts";
+import { DEFAULT_ENGINE, engineChoices, findEngine } from "../engines/engines.ts";
 import { DEFAULT_CDI_OUTPUT_DIR, type InstallOptions } from "./install.ts";
 
 /** Where the daemon form installs unless told otherwise (the toolkit goes to `<root>/toolkit`). */
@@ -158,7 +158,8 @@ export interface DaemonSettings {
   root: string;
   toolkitDir: string;
   noDaemon: boolean;
-  engine: Engine;
+  /** The engine's name (`src/engines/engines.ts`). */
+  engine: string;
   /** `RUNTIME_ARGS`, split into flags. */
   runtimeArgs: string[];
   pidFile: string;
@@ -188,10 +189,10 @@ export function resolveDaemonSettings(
   const root = positionals[0] !== undefined
     ? absolute(positionals[0], "DESTINATION")
     : absoluteSetting(flags, "root", env) ?? DEFAULT_ROOT;
-  const engine = text(flags, "runtime", env) ?? "docker";
-  if (engine !== "docker" && engine !== "containerd" && engine !== "crio") {
+  const engine = text(flags, "runtime", env) ?? DEFAULT_ENGINE.name;
+  if (findEngine(engine) === undefined) {
     const from = flags.runtime === undefined ? "RUNTIME" : "--runtime";
-    throw new UsageError(`Cannot use ${from} ${quoted(engine)}: use docker, containerd or crio`);
+    throw new UsageError(`Cannot use ${from} ${quoted(engine)}: use ${engineChoices()}`);
   }
   // --host-root serves the engine's set-up too (systemctl through chroot); the environment
   // variable reaches it by itself; RUNTIME_ARGS, coming later, may still say otherwise.

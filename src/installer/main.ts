@@ -10,6 +10,7 @@ import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { quoted, UsageError } from "../core/errors.ts";
 import { VERSION } from "../core/version.ts";
+import { DEFAULT_ENGINE, engineChoices } from "../engines/engines.ts";
 import { parseRuntimeCommand } from "../engines/runtime_cli.ts";
 import { runRuntimeAction } from "../engines/runtime_command.ts";
 import { type DaemonDeps, processStopSignals, runDaemon } from "./daemon.ts";
@@ -102,7 +103,10 @@ export async function installerMain(
     )
     .option("--root <dir>", "DESTINATION as a flag (env ROOT)")
     .option("-n, --no-daemon", "exit after set-up instead of waiting for a signal (env NO_DAEMON)")
-    .option("-r, --runtime <engine>", "docker, containerd or crio (env RUNTIME; default docker)")
+    .option(
+      "-r, --runtime <engine>",
+      `${engineChoices()} (env RUNTIME; default ${DEFAULT_ENGINE.name})`,
+    )
     .option(
       "-u, --runtime-args <args>",
       'flags for "xpu-ctk runtime setup/cleanup", split as sh would (env RUNTIME_ARGS)',

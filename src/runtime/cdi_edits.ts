@@ -16,12 +16,14 @@ import {
 } from "../core/cdi/cdi_registry.ts";
 import { hooksWithoutEnv, hookWithoutEnvWarning } from "../core/cdi/cdi_spec.ts";
 import { applyContainerEdits, removeHooksNamed, setEnv } from "../core/oci/container_edits.ts";
+import { hookEnv } from "../core/config/hook_env.ts";
 import { type DeviceRequest, VISIBLE_DEVICES_ENV } from "../core/request/device_request.ts";
 import { RequestError } from "../core/errors.ts";
-import type { HostFs } from "../core/io/host_fs.ts";
 import type { Logger } from "../core/io/log.ts";
 import { isJsonObject, type OciSpec } from "../core/oci/oci_spec.ts";
+import type { CreateFs } from "./create_fs.ts";
 import { LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
+import type { ModeContext, ModeRequest } from "./mode_edit.ts";
 
 /**
  * The CDI device names requested by annotations: every annotation whose key starts with one of
@@ -64,7 +66,8 @@ export interface CdiEditOptions {
   allowedKinds: readonly string[];
   /** The env given to a spec's hook that has none (`hookEnv()`), instead of the container's. */
   hookEnv: readonly string[];
-  fs: HostFs;
+  /** The host: the spec dirs are read through `fs.cdiSpecDirs`. */
+  fs: CreateFs;
   logger: Logger;
 }
 
@@ -114,7 +117,7 @@ export function checkAllowedKinds(names: readonly string[], allowed: readonly st
  */
 export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): Promise<void> {
   checkAllowedKinds(options.names, options.allowedKinds);
-  const registry = await loadCdiRegistry(options.specDirs);
+  const registry = await loadCdiRegistry(options.specDirs, options.fs.cdiSpecDirs);
   for (const error of registry.errors) options.logger.warn(error.message);
   const resolution = resolveCdiDevices(registry, options.names);
   if (!resolution.ok) {
@@ -151,6 +154,29 @@ export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): P
   removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);
   applyContainerEdits(spec, edits);
   setEnv(spec, [`${VISIBLE_DEVICES_ENV}=void`]);
+}
+
+/**
+ * CDI mode's edit: the names of the `XPU_VISIBLE_DEVICES` request (qualified with the default
+ * kind) and of the annotations, once each, applied by {@link applyCdiDevices}.
+ *
+ * @throws {RequestError} for a kind not allowed or a device no spec defines
+ */
+export async function editForCdi(
+  spec: OciSpec,
+  request: ModeRequest,
+  ctx: ModeContext,
+): Promise<void> {
+  const cdi = ctx.config.runtime.modes.cdi;
+  const fromEnv = request.devices ? qualifyRequest(request.devices.devices, cdi.defaultKind) : [];
+  await applyCdiDevices(spec, {
+    names: [...new Set([...fromEnv, ...request.annotated])],
+    specDirs: cdi.specDirs,
+    allowedKinds: cdi.allowedKinds,
+    hookEnv: hookEnv({ configPath: ctx.configPath }),
+    fs: ctx.fs,
+    logger: ctx.logger,
+  });
 }
 
 /** One warning per hook without `env` among the edits of the requested devices and their specs. */

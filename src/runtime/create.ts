@@ -1,39 +1,18 @@
 /**
  * What the shim does on `create`: read the bundle's spec, decide whether the container asked for
- * devices and in which mode to serve it, plan every edit, and write the spec back atomically only
- * when it changed. Any error happens before anything is written.
+ * devices and in which mode to serve it, let that mode's edit plan and apply every change, and
+ * write the spec back atomically only when it changed. Any error happens before anything is
+ * written. Every read and write goes through the context's {@link CreateFs}.
  *
  * Loaded only for `create`, so pass-through commands never pay for it.
  *
  * @module
  */
 
-import { writeFileAtomic } from "../core/io/atomic_file.ts";
-import type { Config } from "../core/config/config.ts";
-import { SYSTEM_CONFIG_PATH } from "../core/config/config_file.ts";
-import { applyContainerEdits, removeHooksNamed } from "../core/oci/container_edits.ts";
-import {
-  describeDevices,
-  discoverDevices,
-  selectDevices,
-} from "../core/device/device_discovery.ts";
-import { findProfile, XPU_PROFILE } from "../core/device/device_profile.ts";
-import {
-  type DeviceRequest,
-  parseDeviceRequest,
-  requestAnnotations,
-} from "../core/request/device_request.ts";
-import { ConfigError, quoted, RequestError, SpecError } from "../core/errors.ts";
-import { resolveHookProgram, STANDARD_BIN_DIRS } from "../core/io/executable_lookup.ts";
-import { hookEnv } from "../core/config/hook_env.ts";
-import type { HostFs } from "../core/io/host_fs.ts";
+import { join, resolve } from "node:path";
+import { quoted, SpecError } from "../core/errors.ts";
 import type { Logger } from "../core/io/log.ts";
-import {
-  describeMode,
-  isCsvPlatform,
-  type ResolvedMode,
-  resolveMode,
-} from "../core/request/mode.ts";
+import { FileKindError } from "../core/io/open_no_follow.ts";
 import {
   isPrivileged,
   type OciSpec,
@@ -42,30 +21,29 @@ import {
   specAnnotations,
   specEnv,
   specMounts,
+  SpecShapeError,
 } from "../core/oci/oci_spec.ts";
-import { FileKindError } from "../core/io/open_no_follow.ts";
-import { readRegularFile } from "../core/io/regular_file.ts";
-import { applyCdiDevices, cdiAnnotationDevices, qualifyRequest } from "./cdi_edits.ts";
-import { csvContainerEdits } from "./csv_edits.ts";
-import { parseCsvMountSpec } from "./csv_mount_spec.ts";
-import { applyLegacyEdits, LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
+import { parseDeviceRequest, requestAnnotations } from "../core/request/device_request.ts";
+import {
+  describeMode,
+  isCsvPlatform,
+  type ResolvedMode,
+  resolveMode,
+} from "../core/request/mode.ts";
+import { cdiAnnotationDevices, editForCdi } from "./cdi_edits.ts";
+import type { CreateFs } from "./create_fs.ts";
+import { editForCsv } from "./csv_edits.ts";
+import { editForLegacy } from "./legacy_edits.ts";
+import type { ModeContext, ModeEdit, ModeRequest } from "./mode_edit.ts";
 
-/** Everything the create step needs; all host access goes through `fs` and `readTextFile`. */
-export interface CreateContext {
-  /** Absolute bundle directory. */
+/** Everything the create step needs; all host access goes through `fs`. */
+export interface CreateContext extends ModeContext {
+  /** The bundle directory as runc was given it: absolute, or relative to `cwd`. */
   bundle: string;
-  config: Config;
+  /** The shim's absolute working directory. */
+  cwd: string;
   /** Mode pinned by the executable name. */
   pinnedMode?: ResolvedMode;
-  /** The shim's own environment (for `PATH`). */
-  env: Readonly<Record<string, string>>;
-  /**
-   * The absolute config file the shim loaded because its own environment named it: the hooks it
-   * writes get it as `XPU_CTK_CONFIG_FILE_PATH`, so they read the same config.
-   */
-  configPath?: string;
-  logger: Logger;
-  fs: HostFs;
 }
 
 /** What the create step did. */
@@ -75,18 +53,72 @@ export interface CreateOutcome {
   written: boolean;
 }
 
+/** Each mode's edit. */
+const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
+  legacy: editForLegacy,
+  csv: editForCsv,
+  cdi: editForCdi,
+};
+
 /**
  * Edits `<bundle>/config.json` for the container's device request.
  *
  * @throws {SpecError} for an unreadable or malformed spec
  * @throws {RequestError} for a request this host cannot serve
+ * @throws {ConfigError} for a hook program the config does not name absolutely
  */
 export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOutcome> {
-  const specPath = `${ctx.bundle.replace(/\/+$/, "")}/config.json`;
-  let original: Uint8Array;
+  const specPath = join(resolve(ctx.cwd, ctx.bundle), "config.json");
+  const original = readBundleSpec(ctx.fs, specPath);
+  const spec = parseOciSpec(original, specPath);
+  const { config, logger } = ctx;
+  const request = containerRequest(spec, ctx);
+  if (request.devices === undefined && request.annotated.length === 0) {
+    logger.debug("No XPU devices requested: leaving the spec unchanged");
+    return { written: false };
+  }
+  const resolved = resolveMode({
+    configured: config.runtime.mode,
+    pinned: ctx.pinnedMode,
+    requested: request.devices?.devices === "all"
+      ? "all"
+      : [...(request.devices?.devices ?? []), ...request.annotated],
+    isCsvPlatform: () => isCsvPlatform(ctx.fs, config.cli.root),
+  });
+  logger.info(describeMode(resolved));
+
+  const before = JSON.stringify(spec);
   try {
-    // A regular file, checked on the open descriptor: a FIFO there would block the read forever.
-    original = readRegularFile(specPath);
+    await MODE_EDITS[resolved.mode](spec, servedRequest(resolved.mode, request, logger), ctx);
+  } catch (error) {
+    if (error instanceof SpecShapeError) {
+      throw new SpecError(
+        `Cannot update OCI spec ${quoted(specPath)}: ${error.message}: ` +
+          `the engine wrote an unexpected config.json; recreate the container`,
+        { path: specPath },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (JSON.stringify(spec) === before) {
+    logger.debug("The spec already holds every edit: not rewriting it");
+    return { mode: resolved.mode, written: false };
+  }
+  ctx.fs.writeFileAtomic(specPath, serializeOciSpec(spec, original));
+  logger.debug(`Updated "${specPath}" for mode '${resolved.mode}'`);
+  return { mode: resolved.mode, written: true };
+}
+
+/**
+ * The bytes of the bundle's spec: a regular file, checked on the open descriptor, since a FIFO
+ * there would block the read forever.
+ *
+ * @throws {SpecError} naming the file and the fix
+ */
+function readBundleSpec(fs: CreateFs, specPath: string): Uint8Array {
+  try {
+    return fs.readRegularFile(specPath);
   } catch (error) {
     throw new SpecError(
       error instanceof FileKindError
@@ -102,58 +134,13 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
       { cause: error },
     );
   }
-  const spec = parseOciSpec(original, specPath);
-  const { config, logger } = ctx;
-  const { request, annotated } = containerRequest(spec, ctx);
-  if (request === undefined && annotated.length === 0) {
-    logger.debug("No XPU devices requested: leaving the spec unchanged");
-    return { written: false };
-  }
-  const resolved = resolveMode({
-    configured: config.runtime.mode,
-    pinned: ctx.pinnedMode,
-    requested: request?.devices === "all" ? "all" : [...(request?.devices ?? []), ...annotated],
-    isCsvPlatform: () => isCsvPlatform(ctx.fs, config.cli.root),
-  });
-  logger.info(describeMode(resolved));
-
-  const before = JSON.stringify(spec);
-  try {
-    await MODE_EDITS[resolved.mode](spec, { devices: request, annotated }, ctx);
-  } catch (error) {
-    if (error instanceof SpecError && error.path === "") {
-      throw new SpecError(
-        `Cannot update OCI spec ${quoted(specPath)}: ${error.message}: ` +
-          `the engine wrote an unexpected config.json; recreate the container`,
-        { path: specPath },
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-  if (JSON.stringify(spec) === before) {
-    logger.debug("The spec already holds every edit: not rewriting it");
-    return { mode: resolved.mode, written: false };
-  }
-  writeFileAtomic(specPath, serializeOciSpec(spec, original));
-  logger.debug(`Updated "${specPath}" for mode '${resolved.mode}'`);
-  return { mode: resolved.mode, written: true };
-}
-
-/** What a container asked for: devices by env or volume mounts, and CDI names by annotation. */
-interface ContainerRequest {
-  devices?: DeviceRequest;
-  annotated: string[];
 }
 
 /**
  * Reads the request from every source (env, volume mounts, annotations); the unprivileged rule
  * applies to the environment and the annotations alike, and what it drops is logged.
  */
-function containerRequest(
-  spec: OciSpec,
-  ctx: CreateContext,
-): { request?: DeviceRequest; annotated: string[] } {
+function containerRequest(spec: OciSpec, ctx: CreateContext): ModeRequest {
   const { config, logger } = ctx;
   const privileged = isPrivileged(spec);
   const { request, notes } = parseDeviceRequest(
@@ -167,140 +154,16 @@ function containerRequest(
     config,
   );
   accepted.notes.forEach((note) => logger.info(note));
-  return { request, annotated: cdiAnnotationDevices(accepted.annotations, prefixes) };
+  return { devices: request, annotated: cdiAnnotationDevices(accepted.annotations, prefixes) };
 }
 
-/** The explicit env of every hook the shim writes: `PATH`, and the config it loaded. */
-function shimHookEnv(ctx: CreateContext): string[] {
-  return hookEnv({ configPath: ctx.configPath });
-}
-
-type ModeEdit = (
-  spec: OciSpec,
-  request: ContainerRequest,
-  ctx: CreateContext,
-) => void | Promise<void>;
-
-const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
-  legacy: (spec, request, ctx) =>
-    onlyDevices(request, ctx, (devices) => editForLegacy(spec, devices, ctx)),
-  csv: (spec, request, ctx) =>
-    onlyDevices(request, ctx, (devices) => editForCsv(spec, devices, ctx)),
-  cdi: editForCdi,
-};
-
-/** Legacy and csv modes serve `XPU_VISIBLE_DEVICES`; CDI annotations need cdi mode. */
-function onlyDevices(
-  request: ContainerRequest,
-  ctx: CreateContext,
-  edit: (devices: DeviceRequest) => void,
-): void {
-  if (request.annotated.length > 0) {
-    ctx.logger.warn(
-      `Ignoring CDI annotations (${
-        request.annotated.join(", ")
-      }): they are served in mode 'cdi' only`,
-    );
-  }
-  if (request.devices !== undefined) edit(request.devices);
-}
-
-async function editForCdi(spec: OciSpec, request: ContainerRequest, ctx: CreateContext) {
-  const cdi = ctx.config.runtime.modes.cdi;
-  const fromEnv = request.devices ? qualifyRequest(request.devices.devices, cdi.defaultKind) : [];
-  const names = [...new Set([...fromEnv, ...request.annotated])];
-  await applyCdiDevices(spec, {
-    names,
-    specDirs: cdi.specDirs,
-    allowedKinds: cdi.allowedKinds,
-    hookEnv: shimHookEnv(ctx),
-    fs: ctx.fs,
-    logger: ctx.logger,
-  });
-}
-
-/**
- * The absolute path of a hook's program, looked up in the shim's own `PATH` and the standard
- * dirs: a hook is never written with a relative path or a program that is not there.
- *
- * @throws {ConfigError} naming the key and the fix
- */
-function hookProgram(ctx: CreateContext, configured: string, key: string): string {
-  const resolved = resolveHookProgram(configured, { path: ctx.env.PATH });
-  if (resolved.ok) return resolved.path;
-  const file = ctx.configPath ?? SYSTEM_CONFIG_PATH;
-  const problem = resolved.problem === "relative"
-    ? `${key} is "${configured}", a relative path, which runc would resolve in the ` +
-      `container's directory`
-    : configured.startsWith("/")
-    ? `${key} is "${configured}", which is not an executable file`
-    : `${key} is "${configured}", which is not an executable in PATH or ` +
-      STANDARD_BIN_DIRS.join(", ");
-  throw new ConfigError(
-    `Cannot add the container's hook: ${problem}: set ${key} in "${file}" to the absolute ` +
-      `path of the installed program`,
-    { path: file },
+/** The part of the request `mode` serves: CDI annotations need mode 'cdi', else a warning. */
+function servedRequest(mode: ResolvedMode, request: ModeRequest, logger: Logger): ModeRequest {
+  if (mode === "cdi" || request.annotated.length === 0) return request;
+  logger.warn(
+    `Ignoring CDI annotations (${
+      request.annotated.join(", ")
+    }): they are served in mode 'cdi' only`,
   );
-}
-
-function editForLegacy(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): void {
-  const { config } = ctx;
-  const ids = request.devices;
-  if (ids !== "all") {
-    const cdiNames = ids.filter((id) => id.includes("="));
-    if (cdiNames.length > 0) {
-      throw new RequestError(
-        `Cannot serve CDI devices ${cdiNames.map(quoted).join(", ")} in mode 'legacy': ` +
-          `request devices by index or UUID, or request only CDI names`,
-      );
-    }
-  }
-  const profile = findProfile(config.profiles, config.cli.profile) ?? XPU_PROFILE;
-  const host = discoverDevices(ctx.fs, profile, { driverRoot: config.cli.root });
-  const selection = selectDevices(host.devices, ids);
-  if (!selection.ok) {
-    throw new RequestError(
-      `Cannot give the container XPU ${selection.unknown.map(quoted).join(", ")}: ` +
-        `no such device under "${config.cli.root}" (devices: ${describeDevices(host.devices)}): ` +
-        `request an existing index or UUID, or "all"`,
-    );
-  }
-  applyLegacyEdits(spec, {
-    hookPath: hookProgram(ctx, config.hook.path, "[xpu-container-runtime-hook] path"),
-    hookEnv: shimHookEnv(ctx),
-    devices: selection.devices,
-    controlNodes: host.controlNodes,
-  });
-}
-
-function editForCsv(spec: OciSpec, request: DeviceRequest, ctx: CreateContext): void {
-  const { config, logger } = ctx;
-  const dir = config.runtime.modes.csv.mountSpecPath;
-  const names = ctx.fs.readDir(dir)?.filter((n) => n.endsWith(".csv"));
-  if (names === undefined || names.length === 0) {
-    throw new RequestError(
-      `Cannot serve the container in mode 'csv': no *.csv mount specs in "${dir}": ` +
-        `install the platform's mount specs or set ` +
-        `[xpu-container-runtime.modes.csv] mount-spec-path`,
-    );
-  }
-  const entries = names.flatMap((name) => {
-    const path = `${dir.replace(/\/+$/, "")}/${name}`;
-    const parsed = parseCsvMountSpec(ctx.fs.readTextFile(path) ?? "");
-    for (const s of parsed.skipped) {
-      logger.debug(`Skipping line ${s.line} of "${path}": ${s.reason}: ${JSON.stringify(s.text)}`);
-    }
-    return parsed.entries;
-  });
-  let ctkPath: string | undefined;
-  const { edits, missing } = csvContainerEdits(entries, {
-    fs: ctx.fs,
-    driverRoot: config.cli.root,
-    includeDevices: request.devices === "all" || request.devices.length > 0,
-    ctkPath: () => (ctkPath ??= hookProgram(ctx, config.ctk.path, "[xpu-ctk] path")),
-    hookEnv: shimHookEnv(ctx),
-  });
-  for (const path of missing) logger.debug(`Mount spec entry "${path}" is not on this host`);
-  removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);
-  applyContainerEdits(spec, edits);
+  return { devices: request.devices, annotated: [] };
 }

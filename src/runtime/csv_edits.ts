@@ -1,20 +1,27 @@
 /**
- * CSV mode: turns mount-spec entries into container edits — device nodes (with cgroup rules) for
- * `dev`, read-only binds for `lib` and `dir`, the final target plus a `create-symlinks` hook for
- * `sym`, and an `update-ldcache` hook for the library directories.
+ * CSV mode: reads the platform's mount specs and turns their entries into container edits —
+ * device nodes (with cgroup rules) for `dev`, read-only binds for `lib` and `dir`, the final
+ * target plus a `create-symlinks` hook for `sym`, and an `update-ldcache` hook for the library
+ * directories.
  *
  * @module
  */
 
+import { join } from "node:path";
+import { hookEnv } from "../core/config/hook_env.ts";
 import {
+  applyContainerEdits,
   type ContainerEdits,
   type DeviceNodeEdit,
   type MountEdit,
   READ_ONLY_BIND_OPTIONS,
+  removeHooksNamed,
 } from "../core/oci/container_edits.ts";
 import { readDeviceNode } from "../core/device/device_discovery.ts";
 import { ctkHooks, type LinkSpec } from "../core/device/driver_file_layout.ts";
+import { RequestError } from "../core/errors.ts";
 import type { HostFs } from "../core/io/host_fs.ts";
+import type { OciSpec } from "../core/oci/oci_spec.ts";
 import {
   dirnameInRoot,
   expandGlobInRoot,
@@ -22,7 +29,10 @@ import {
   hostPath,
   resolveInRoot,
 } from "../core/path/root_path.ts";
-import type { CsvEntry } from "./csv_mount_spec.ts";
+import { type CsvEntry, parseCsvMountSpec } from "./csv_mount_spec.ts";
+import { hookProgram } from "./hook_program.ts";
+import { LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
+import type { ModeContext, ModeRequest } from "./mode_edit.ts";
 
 /** Options of {@link csvContainerEdits}. */
 export interface CsvEditOptions {
@@ -116,4 +126,46 @@ export function csvContainerEdits(
     { ctkPath: options.ctkPath, env: options.hookEnv },
   );
   return { edits: { deviceNodes, mounts, hooks }, missing };
+}
+
+/**
+ * CSV mode's edit: the platform's mount specs (`*.csv` in `[xpu-container-runtime.modes.csv]
+ * mount-spec-path`) read and applied ({@link csvContainerEdits}), legacy prestart hooks removed.
+ * Without an `XPU_VISIBLE_DEVICES` or volume-mount request there is nothing to do.
+ *
+ * @throws {RequestError} when the dir holds no mount spec
+ * @throws {ConfigError} when a hook is needed and `xpu-ctk` has no absolute path
+ */
+export function editForCsv(spec: OciSpec, request: ModeRequest, ctx: ModeContext): void {
+  const { devices } = request;
+  if (devices === undefined) return;
+  const { config, logger } = ctx;
+  const dir = config.runtime.modes.csv.mountSpecPath;
+  const names = ctx.fs.readDir(dir)?.filter((n) => n.endsWith(".csv"));
+  if (names === undefined || names.length === 0) {
+    throw new RequestError(
+      `Cannot serve the container in mode 'csv': no *.csv mount specs in "${dir}": ` +
+        `install the platform's mount specs or set ` +
+        `[xpu-container-runtime.modes.csv] mount-spec-path`,
+    );
+  }
+  const entries = names.flatMap((name) => {
+    const path = join(dir, name);
+    const parsed = parseCsvMountSpec(ctx.fs.readTextFile(path) ?? "");
+    for (const s of parsed.skipped) {
+      logger.debug(`Skipping line ${s.line} of "${path}": ${s.reason}: ${JSON.stringify(s.text)}`);
+    }
+    return parsed.entries;
+  });
+  let ctkPath: string | undefined;
+  const { edits, missing } = csvContainerEdits(entries, {
+    fs: ctx.fs,
+    driverRoot: config.cli.root,
+    includeDevices: devices.devices === "all" || devices.devices.length > 0,
+    ctkPath: () => (ctkPath ??= hookProgram(config.ctk.path, "[xpu-ctk] path", ctx)),
+    hookEnv: hookEnv({ configPath: ctx.configPath }),
+  });
+  for (const path of missing) logger.debug(`Mount spec entry "${path}" is not on this host`);
+  removeHooksNamed(spec, "prestart", LEGACY_HOOK_NAMES);
+  applyContainerEdits(spec, edits);
 }

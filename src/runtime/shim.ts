@@ -81,18 +81,18 @@ export async function runShim(
       if (runc.bundleError) {
         throw new UsageError(`Cannot create the container: ${runc.bundleError}`);
       }
-      const bundle = runc.bundle ?? input.cwd;
       const { editBundleForCreate } = await import("./create.ts");
-      const { realHostFs } = await import("../core/io/host_fs.ts");
+      const { realCreateFs } = await import("./create_fs.ts");
       const { modeFromExecutableName } = await import("../core/request/mode.ts");
       await editBundleForCreate({
-        bundle: bundle.startsWith("/") ? bundle : `${input.cwd}/${bundle}`,
+        bundle: runc.bundle ?? input.cwd,
+        cwd: input.cwd,
         config,
         pinnedMode: modeFromExecutableName(input.executableName),
         env: input.env,
         configPath: configPathForHooks(loaded.path, input),
         logger,
-        fs: realHostFs,
+        fs: realCreateFs,
       });
     }
     if (logger.enabled("debug")) {

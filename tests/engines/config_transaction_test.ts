@@ -16,7 +16,7 @@ import {
 import { journalPath, journalText, type PlannedWrite } from "../../src/engines/change_journal.ts";
 import { ConfigError, WriteError } from "../../src/core/errors.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
-import type { FileChange } from "../../src/engines/engine_edit.ts";
+import type { FileChange } from "../../src/engines/file_change.ts";
 import {
   beginMemory,
   memoryPath,

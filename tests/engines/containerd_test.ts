@@ -8,9 +8,10 @@ import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/str
 import { parse } from "smol-toml";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import { configureContainerd, unconfigureContainerd } from "../../src/engines/containerd.ts";
-import type { FileChange } from "../../src/engines/engine_edit.ts";
+import { CONTAINERD } from "../../src/engines/containerd.ts";
+import type { FileChange } from "../../src/engines/file_change.ts";
 import { assertGolden, readFixture } from "../helpers/golden.ts";
+import { afterChanges, configTarget, type Files, fileState } from "./engine_files.ts";
 
 const DIR = `${REPO_ROOT}/fixtures/engines/containerd`;
 const CONFIG = "/etc/containerd/config.toml";
@@ -35,24 +36,25 @@ Deno.test("containerd config.toml: configure and unconfigure golden cases", asyn
       const dir = `${DIR}/${name}`;
       const c: Case = JSON.parse(Deno.readTextFileSync(`${dir}/case.json`));
       const input = readFixture(`${dir}/input.toml`);
-      const files = { config: CONFIG, dropIn: c.dropIn };
+      const target = configTarget(CONFIG, c.dropIn);
       const request = {
         handlers: c.handlers,
         defaultRuntime: c.defaultRuntime,
         cdi: c.cdi ?? false,
       };
+      const plan = (files: Files) =>
+        CONTAINERD.plan(fileState(files), { target, configure: request, host: {} });
+      const start: Files = { [CONFIG]: { text: input } };
       if (c.error) {
-        throws(
-          () => configureContainerd(files, { config: input, dropIn: null }, request),
-          (e: unknown) => {
-            ok(e instanceof ConfigError);
-            match(e.message, new RegExp(c.error!));
-            return true;
-          },
-        );
+        throws(() => plan(start), (e: unknown) => {
+          ok(e instanceof ConfigError);
+          match(e.message, new RegExp(c.error!));
+          return true;
+        });
         return;
       }
-      const changes = configureContainerd(files, { config: input, dropIn: null }, request);
+      const changes = plan(start);
+      const configured = afterChanges(start, changes);
       const main = resultOf(changes, CONFIG, input);
       const dropIn = resultOf(changes, c.dropIn, null);
       assertGolden(`${dir}/configure.toml`, main.text);
@@ -60,21 +62,14 @@ Deno.test("containerd config.toml: configure and unconfigure golden cases", asyn
       // Every file written parses, and the handler reads back with our binary.
       for (const text of [main.text, dropIn.text]) if (text !== null) parse(text);
       // A second configure changes nothing.
-      const again = configureContainerd(files, {
-        config: main.text,
-        dropIn: dropIn.text,
-        configMemory: main.memory,
-        dropInMemory: dropIn.memory,
-      }, request);
+      const again = plan(configured);
       deepStrictEqual(again.filter((ch) => ch.before !== ch.after), []);
       const edit = c.editBeforeUnconfigure;
       const current = edit && main.text ? main.text.replace(edit[0], edit[1]) : main.text;
-      const reverted = unconfigureContainerd(files, {
-        config: current,
-        dropIn: dropIn.text,
-        configMemory: main.memory,
-        dropInMemory: dropIn.memory,
-      }, { names: c.handlers.map((h) => h.name) });
+      const reverted = CONTAINERD.unplan(
+        fileState({ ...configured, [CONFIG]: { text: current, memory: main.memory } }),
+        { target, unconfigure: { names: c.handlers.map((h) => h.name) }, host: {} },
+      );
       const revertedMain = resultOf(reverted, CONFIG, current);
       assertGolden(`${dir}/unconfigure.toml`, revertedMain.text);
       if (!edit) {

@@ -7,16 +7,21 @@ import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/str
 import { parse } from "smol-toml";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import {
-  configureCrioDropIn,
-  configureCrioHook,
-  renderCrioDropIn,
-  unconfigureCrioDropIn,
-  unconfigureCrioHook,
-} from "../../src/engines/crio.ts";
+import { CRIO, renderCrioDropIn } from "../../src/engines/crio.ts";
+import type { EngineTarget } from "../../src/engines/engine_adapter.ts";
 import { assertGolden, readFixture } from "../helpers/golden.ts";
+import { configTarget, fileState } from "./engine_files.ts";
 
 const DIR = `${REPO_ROOT}/fixtures/engines/crio`;
+const CRIO_CONF = "/etc/crio/crio.conf";
+const DROP_IN = "/etc/crio/crio.conf.d/99-xpu.toml";
+const HOOK_FILE = "/usr/share/containers/oci/hooks.d/oci-xpu-hook.json";
+const HANDLERS = [{ name: "xpu", path: "/usr/bin/xpu-container-runtime" }];
+
+/** Hook mode's target: the hook file that runs `hookPath`. */
+function hookTarget(hookPath: string): EngineTarget {
+  return { config: CRIO_CONF, dropIn: DROP_IN, configMode: "hook", hookFile: HOOK_FILE, hookPath };
+}
 
 interface Case {
   mode: "hook" | "config";
@@ -32,44 +37,68 @@ Deno.test("cri-o: hook file and drop-in golden cases", async (t) => {
       const dir = `${DIR}/${name}`;
       const c: Case = JSON.parse(Deno.readTextFileSync(`${dir}/case.json`));
       if (c.mode === "hook") {
-        const file = "/usr/share/containers/oci/hooks.d/oci-xpu-hook.json";
-        const configured = configureCrioHook(file, null, c.hookPath!, undefined);
+        const target = hookTarget(c.hookPath!);
+        const configure = { handlers: HANDLERS, cdi: false };
+        const unconfigure = { names: ["xpu"] };
+        // The hook file is the only file hook mode plans.
+        const [configured, ...others] = CRIO.plan(fileState({}), {
+          target,
+          configure,
+          host: undefined,
+        });
+        deepStrictEqual(others, []);
+        strictEqual(configured.path, HOOK_FILE);
         assertGolden(`${dir}/hook.json`, configured.after);
-        strictEqual(
-          configureCrioHook(file, configured.after, c.hookPath!, configured.memory).after,
-          configured.after,
-        );
-        strictEqual(unconfigureCrioHook(file, configured.after, configured.memory)?.after, null);
+        const ours = fileState({
+          [HOOK_FILE]: { text: configured.after, memory: configured.memory },
+        });
+        const again = CRIO.plan(ours, { target, configure, host: undefined });
+        deepStrictEqual(again.map((ch) => ch.after), [configured.after]);
+        const removed = CRIO.unplan(ours, { target, unconfigure, host: undefined });
+        deepStrictEqual(removed.map((ch) => ch.after), [null]);
         // Without memory, a hook file of ours is still recognised; someone else's is left alone.
-        strictEqual(unconfigureCrioHook(file, configured.after, undefined)?.after, null);
-        strictEqual(unconfigureCrioHook(file, '{"hook":{"args":["other"]}}', undefined), undefined);
+        const unremembered = fileState({ [HOOK_FILE]: { text: configured.after } });
+        deepStrictEqual(
+          CRIO.unplan(unremembered, { target, unconfigure, host: undefined }).map((ch) => ch.after),
+          [null],
+        );
+        const someoneElses = fileState({ [HOOK_FILE]: { text: '{"hook":{"args":["other"]}}' } });
+        deepStrictEqual(CRIO.unplan(someoneElses, { target, unconfigure, host: undefined }), []);
         return;
       }
       const main = readFixture(`${dir}/input.conf`);
       const request = { handlers: c.handlers!, defaultRuntime: c.defaultRuntime, cdi: false };
       if (c.error) {
-        throws(() => renderCrioDropIn(main, "/etc/crio/crio.conf", request), (e: unknown) => {
+        throws(() => renderCrioDropIn(main, CRIO_CONF, request), (e: unknown) => {
           ok(e instanceof ConfigError);
           match(e.message, new RegExp(c.error!));
           return true;
         });
         return;
       }
-      const file = "/etc/crio/crio.conf.d/99-xpu.toml";
-      const crioConf = { path: "/etc/crio/crio.conf", text: main };
-      const configured = configureCrioDropIn(file, null, crioConf, request, undefined);
+      const target = configTarget(CRIO_CONF, DROP_IN);
+      const [configured, ...others] = CRIO.plan(fileState({ [CRIO_CONF]: { text: main } }), {
+        target,
+        configure: request,
+        host: undefined,
+      });
+      deepStrictEqual(others, [], "crio.conf is never written");
+      strictEqual(configured.path, DROP_IN);
       assertGolden(`${dir}/dropin.toml`, configured.after);
-      const names = { names: request.handlers.map((h) => h.name) };
-      strictEqual(
-        unconfigureCrioDropIn(file, configured.after, crioConf, names, configured.memory)?.after,
-        null,
+      const unconfigure = { names: request.handlers.map((h) => h.name) };
+      const files = fileState({
+        [CRIO_CONF]: { text: main },
+        [DROP_IN]: { text: configured.after, memory: configured.memory },
+      });
+      deepStrictEqual(
+        CRIO.unplan(files, { target, unconfigure, host: undefined }).map((ch) => ch.after),
+        [null],
       );
     });
   }
 });
 
 Deno.test("cri-o drop-in: the user's values and names as they are", async (t) => {
-  const file = "/etc/crio/crio.conf.d/99-xpu.toml";
   const cases = [
     {
       name: "a handler named __proto__ is a key like any other",
@@ -98,13 +127,11 @@ Deno.test("cri-o drop-in: the user's values and names as they are", async (t) =>
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
-      const change = configureCrioDropIn(
-        file,
-        null,
-        { path: "/etc/crio/crio.conf", text: c.main },
-        { handlers: [c.handler], cdi: false },
-        undefined,
-      );
+      const [change] = CRIO.plan(fileState({ [CRIO_CONF]: { text: c.main } }), {
+        target: configTarget(CRIO_CONF, DROP_IN),
+        configure: { handlers: [c.handler], cdi: false },
+        host: undefined,
+      });
       const doc = parse(change.after!) as Record<string, Record<string, Record<string, unknown>>>;
       const runtimes = doc.crio.runtime.runtimes as Record<string, Record<string, unknown>>;
       ok(Object.hasOwn(runtimes, c.handler.name), "the handler is an own key");

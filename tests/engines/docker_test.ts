@@ -6,16 +6,47 @@
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { ConfigError } from "../../src/core/errors.ts";
-import {
-  configureDocker,
-  dockerStartOnlyChanges,
-  unconfigureDocker,
-} from "../../src/engines/docker.ts";
+import { DOCKER } from "../../src/engines/docker.ts";
+import type { ConfigureRequest, UnconfigureRequest } from "../../src/engines/engine_edit.ts";
+import type { FileChange } from "../../src/engines/file_change.ts";
+import type { RevertMemory } from "../../src/engines/revert_memory.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { assertGolden, readFixture } from "../helpers/golden.ts";
+import { configTarget, fileState } from "./engine_files.ts";
 
 const DIR = `${REPO_ROOT}/fixtures/engines/docker`;
 const FILE = "/etc/docker/daemon.json";
+const TARGET = configTarget(FILE);
+
+/** The adapter's configure of daemon.json holding `text` (`null`: no file). */
+function configure(
+  text: string | null,
+  request: ConfigureRequest,
+  memory: RevertMemory | undefined,
+): FileChange {
+  const changes = DOCKER.plan(fileState({ [FILE]: { text, memory } }), {
+    target: TARGET,
+    configure: request,
+    host: undefined,
+  });
+  strictEqual(changes.length, 1, "one file: daemon.json");
+  return changes[0];
+}
+
+/** The adapter's unconfigure of daemon.json holding `text`. */
+function unconfigure(
+  text: string | null,
+  request: UnconfigureRequest,
+  memory: RevertMemory | undefined,
+): FileChange {
+  const changes = DOCKER.unplan(fileState({ [FILE]: { text, memory } }), {
+    target: TARGET,
+    unconfigure: request,
+    host: undefined,
+  });
+  strictEqual(changes.length, 1, "one file: daemon.json");
+  return changes[0];
+}
 
 interface Case {
   handlers: { name: string; path: string }[];
@@ -39,7 +70,7 @@ Deno.test("docker daemon.json: configure and unconfigure golden cases", async (t
       };
       const names = c.handlers.map((h) => h.name);
       if (c.error) {
-        throws(() => configureDocker(FILE, input, request, undefined), (e: unknown) => {
+        throws(() => configure(input, request, undefined), (e: unknown) => {
           ok(e instanceof ConfigError);
           match(e.message, new RegExp(c.error!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")));
           strictEqual(e.path, FILE);
@@ -50,18 +81,18 @@ Deno.test("docker daemon.json: configure and unconfigure golden cases", async (t
       if (c.unconfigureOnly) {
         assertGolden(
           `${dir}/unconfigure.json`,
-          unconfigureDocker(FILE, input, { names }, undefined).after,
+          unconfigure(input, { names }, undefined).after,
         );
         return;
       }
-      const configured = configureDocker(FILE, input, request, undefined);
+      const configured = configure(input, request, undefined);
       assertGolden(`${dir}/configure.json`, configured.after);
       // A second configure changes nothing.
-      const again = configureDocker(FILE, configured.after, request, configured.memory);
+      const again = configure(configured.after, request, configured.memory);
       strictEqual(again.after, configured.after);
       const edit = c.editBeforeUnconfigure;
       const current = edit ? configured.after!.replace(edit[0], edit[1]) : configured.after;
-      const reverted = unconfigureDocker(FILE, current, { names }, configured.memory);
+      const reverted = unconfigure(current, { names }, configured.memory);
       assertGolden(`${dir}/unconfigure.json`, reverted.after);
       const implicitDefault = c.defaultRuntime !== undefined &&
         !(input ?? "").includes('"default-runtime"');
@@ -123,8 +154,8 @@ Deno.test("docker daemon.json: a key the edit touches may not appear twice", asy
     await t.step(c.name, () => {
       for (
         const plan of [
-          () => configureDocker(FILE, c.input, request, undefined),
-          () => unconfigureDocker(FILE, c.input, { names: ["xpu"] }, undefined),
+          () => configure(c.input, request, undefined),
+          () => unconfigure(c.input, { names: ["xpu"] }, undefined),
         ]
       ) {
         const error = assertThrowsError(plan, ConfigError, c.expected);
@@ -135,13 +166,13 @@ Deno.test("docker daemon.json: a key the edit touches may not appear twice", asy
   }
   await t.step("a duplicate the edit does not touch stays (dockerd reads it as before)", () => {
     const input = '{\n  "debug": true,\n  "debug": false\n}\n';
-    const after = configureDocker(FILE, input, request, undefined).after!;
+    const after = configure(input, request, undefined).after!;
     ok(after.startsWith('{\n  "debug": true,\n  "debug": false,\n'), after);
     strictEqual(JSON.parse(after).debug, false);
   });
   await t.step("a duplicate handler that is not being edited stays", () => {
     const input = '{"runtimes": {"crun": {"path": "/a"}, "crun": {"path": "/b"}}}';
-    const after = configureDocker(FILE, input, request, undefined).after!;
+    const after = configure(input, request, undefined).after!;
     strictEqual(JSON.parse(after).runtimes.crun.path, "/b");
   });
 });
@@ -198,7 +229,7 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
   for (const c of cases) {
     await t.step(c.name, () => {
       const error = assertThrowsError(
-        () => configureDocker(FILE, c.input, request, undefined),
+        () => configure(c.input, request, undefined),
         ConfigError,
         c.expected,
       );
@@ -208,45 +239,30 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
   await t.step(
     "blank: dockerd reads no settings; configure writes them, revert gives it back",
     () => {
-      const configured = configureDocker(FILE, "\n", request, undefined);
+      const configured = configure("\n", request, undefined);
       strictEqual(JSON.parse(configured.after!)["default-runtime"], "xpu");
-      const reverted = unconfigureDocker(
-        FILE,
-        configured.after,
-        { names: ["xpu"] },
-        configured.memory,
-      );
+      const reverted = unconfigure(configured.after, { names: ["xpu"] }, configured.memory);
       strictEqual(reverted.after, '{\n  "runtimes": {},\n  "default-runtime": "runc"\n}\n');
-      strictEqual(unconfigureDocker(FILE, "\n", { names: ["xpu"] }, undefined).after, "\n");
+      strictEqual(unconfigure("\n", { names: ["xpu"] }, undefined).after, "\n");
     },
   );
   await t.step("2^53+1 elsewhere is kept byte for byte", () => {
     const input = '{\n  "max-file": 9007199254740993\n}\n';
-    ok(configureDocker(FILE, input, request, undefined).after!.includes("9007199254740993"));
+    ok(configure(input, request, undefined).after!.includes("9007199254740993"));
   });
   await t.step("an empty runtimes map the file had comes back on revert", () => {
     const input = '{\n  "runtimes": {},\n  "debug": true\n}\n';
-    const configured = configureDocker(
-      FILE,
-      input,
-      { ...request, defaultRuntime: undefined },
-      undefined,
-    );
+    const configured = configure(input, { ...request, defaultRuntime: undefined }, undefined);
     const edited = configured.after!.replace('"debug": true', '"debug": false');
-    const reverted = unconfigureDocker(FILE, edited, { names: ["xpu"] }, configured.memory);
+    const reverted = unconfigure(edited, { names: ["xpu"] }, configured.memory);
     strictEqual(reverted.after, '{\n  "runtimes": {},\n  "debug": false\n}\n');
   });
   await t.step("a handler already as asked stays on revert, as before the configure", () => {
     const input =
       '{\n  "runtimes": {\n    "xpu": {\n      "path": "/usr/bin/xpu-container-runtime",\n' +
       '      "runtimeArgs": []\n    }\n  }\n}\n';
-    const configured = configureDocker(FILE, input, request, undefined);
-    const reverted = unconfigureDocker(
-      FILE,
-      configured.after,
-      { names: ["xpu"] },
-      configured.memory,
-    );
+    const configured = configure(input, request, undefined);
+    const reverted = unconfigure(configured.after, { names: ["xpu"] }, configured.memory);
     deepStrictEqual(JSON.parse(reverted.after!), {
       ...JSON.parse(input),
       "default-runtime": "runc",
@@ -254,18 +270,13 @@ Deno.test("docker daemon.json: hostile documents are one-line ConfigErrors, neve
   });
   await t.step("a default named like an Object method is no runtime", () => {
     const input = '{"default-runtime": "constructor"}';
-    const configured = configureDocker(FILE, input, request, undefined);
-    const reverted = unconfigureDocker(
-      FILE,
-      configured.after + " ",
-      { names: ["xpu"] },
-      configured.memory,
-    );
+    const configured = configure(input, request, undefined);
+    const reverted = unconfigure(configured.after + " ", { names: ["xpu"] }, configured.memory);
     strictEqual(JSON.parse(reverted.after!)["default-runtime"], "runc");
   });
 });
 
-Deno.test("dockerStartOnlyChanges: what dockerd's reload does not apply", async (t) => {
+Deno.test("docker startOnlyChanges: what dockerd's reload does not apply", async (t) => {
   const cases: { name: string; before: string | null; after: string | null; expected: string[] }[] =
     [
       {
@@ -296,7 +307,8 @@ Deno.test("dockerStartOnlyChanges: what dockerd's reload does not apply", async 
     ];
   for (const c of cases) {
     await t.step(c.name, () => {
-      deepStrictEqual(dockerStartOnlyChanges(FILE, c.before, c.after), c.expected);
+      const change = { path: FILE, before: c.before, after: c.after, memory: undefined };
+      deepStrictEqual(DOCKER.startOnlyChanges?.(change), c.expected);
     });
   }
 });

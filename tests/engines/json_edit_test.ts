@@ -1,7 +1,35 @@
-import { strictEqual } from "node:assert/strict";
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { ConfigError } from "../../src/core/errors.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
-import { indentUnit, removeJsonValue, setJsonValue } from "../../src/engines/json_edit.ts";
+import {
+  indentUnit,
+  parseJsonDocument,
+  removeJsonValue,
+  setJsonValue,
+} from "../../src/engines/json_edit.ts";
+
+Deno.test("parseJsonDocument gives the tree and the value as JSON.parse reads it", async (t) => {
+  const cases: { name: string; input: string; expected: unknown }[] = [
+    {
+      name: "of equal keys, the last",
+      input: '{"a": 1, "b": 2, "a": 3}',
+      expected: { a: 3, b: 2 },
+    },
+    {
+      name: "__proto__ is an own key",
+      input: '{"__proto__": {"x": 1}}',
+      expected: JSON.parse('{"__proto__": {"x": 1}}'),
+    },
+    { name: "not an object", input: '[1, "a", null]', expected: [1, "a", null] },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const { tree, value } = parseJsonDocument(c.input);
+      deepStrictEqual(value, c.expected);
+      strictEqual(tree.length, c.input.length);
+    });
+  }
+});
 
 Deno.test("setJsonValue touches no other byte", async (t) => {
   const cases = [

@@ -15,6 +15,9 @@ import {
   type RestartPlan,
   socketAccepts,
 } from "../../src/engines/restart.ts";
+import { CONTAINERD } from "../../src/engines/containerd.ts";
+import { CRIO } from "../../src/engines/crio.ts";
+import { DOCKER } from "../../src/engines/docker.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
 import { pathExists, withTempDir } from "../helpers/temp_dir.ts";
 
@@ -35,10 +38,10 @@ Deno.test("planRestart", async (t) => {
   }[] = [
     {
       name: "docker signal: the socket to find the daemon by",
-      input: ["docker", "signal", { socket }],
+      input: [DOCKER, "signal", { socket }],
       expected: {
         kind: "signal",
-        engine: "docker",
+        process: "dockerd",
         socket,
         restartCommand: "systemctl restart docker",
         startOnly: [],
@@ -46,10 +49,10 @@ Deno.test("planRestart", async (t) => {
     },
     {
       name: "docker signal with a start-only setting: the restart command through chroot",
-      input: ["docker", "signal", { socket, hostRoot: "/host", startOnly: ["features.cdi"] }],
+      input: [DOCKER, "signal", { socket, hostRoot: "/host", startOnly: ["features.cdi"] }],
       expected: {
         kind: "signal",
-        engine: "docker",
+        process: "dockerd",
         socket,
         restartCommand: "chroot /host systemctl restart docker",
         startOnly: ["features.cdi"],
@@ -57,58 +60,79 @@ Deno.test("planRestart", async (t) => {
     },
     {
       name: "docker none with a start-only setting: a reload is not enough, no kill -HUP",
-      input: ["docker", "none", { socket, startOnly: ["features.cdi"] }],
+      input: [DOCKER, "none", { socket, startOnly: ["features.cdi"] }],
       expected: { kind: "none", advice: "systemctl restart docker" },
     },
     {
       name: "docker systemd",
-      input: ["docker", "systemd", { socket }],
+      input: [DOCKER, "systemd", { socket }],
       expected: {
         kind: "systemd",
-        engine: "docker",
+        process: "dockerd",
         socket,
         argv: ["systemctl", "restart", "docker"],
       },
     },
     {
       name: "containerd systemd",
-      input: ["containerd", "systemd", { socket: "/run/containerd/containerd.sock" }],
+      input: [CONTAINERD, "systemd", { socket: "/run/containerd/containerd.sock" }],
       expected: {
         kind: "systemd",
-        engine: "containerd",
+        process: "containerd",
         socket: "/run/containerd/containerd.sock",
         argv: ["systemctl", "restart", "containerd"],
       },
     },
     {
       name: "crio systemd",
-      input: ["crio", "systemd", { socket: "/var/run/crio/crio.sock" }],
+      input: [CRIO, "systemd", { socket: "/var/run/crio/crio.sock" }],
       expected: {
         kind: "systemd",
-        engine: "crio",
+        process: "crio",
         socket: "/var/run/crio/crio.sock",
         argv: ["systemctl", "restart", "crio"],
       },
     },
     {
       name: "systemd through chroot when the host is mounted at /host",
-      input: ["containerd", "systemd", { socket, hostRoot: "/host" }],
+      input: [CONTAINERD, "systemd", { socket, hostRoot: "/host" }],
       expected: {
         kind: "systemd",
-        engine: "containerd",
+        process: "containerd",
         socket,
         argv: ["chroot", "/host", "systemctl", "restart", "containerd"],
       },
     },
     {
       name: "host root / needs no chroot",
-      input: ["crio", "systemd", { socket, hostRoot: "/" }],
-      expected: { kind: "systemd", engine: "crio", socket, argv: ["systemctl", "restart", "crio"] },
+      input: [CRIO, "systemd", { socket, hostRoot: "/" }],
+      expected: {
+        kind: "systemd",
+        process: "crio",
+        socket,
+        argv: ["systemctl", "restart", "crio"],
+      },
     },
     {
       name: "containerd none: the systemctl line to run (through chroot)",
-      input: ["containerd", "none", { socket, hostRoot: "/host" }],
+      input: [CONTAINERD, "none", { socket, hostRoot: "/host" }],
       expected: { kind: "none", advice: "chroot /host systemctl restart containerd" },
+    },
+    {
+      name: "crio none: the systemctl line, no kill -HUP",
+      input: [CRIO, "none", { socket: "/var/run/crio/crio.sock" }],
+      expected: { kind: "none", advice: "systemctl restart crio" },
+    },
+    {
+      name: "crio signal: sent to the process behind its socket",
+      input: [CRIO, "signal", { socket: "/var/run/crio/crio.sock" }],
+      expected: {
+        kind: "signal",
+        process: "crio",
+        socket: "/var/run/crio/crio.sock",
+        restartCommand: "systemctl restart crio",
+        startOnly: [],
+      },
     },
   ];
   for (const c of cases) {
@@ -116,17 +140,22 @@ Deno.test("planRestart", async (t) => {
   }
 
   await t.step("docker none: advice with kill -HUP and systemctl", () => {
-    const plan = planRestart("docker", "none", { socket });
+    const plan = planRestart(DOCKER, "none", { socket });
     strictEqual(plan.kind, "none");
     ok(plan.kind === "none" && plan.advice.includes("kill -HUP"), JSON.stringify(plan));
-    ok(plan.advice.includes("systemctl restart docker"), plan.advice);
+    strictEqual(plan.advice, "kill -HUP $(pidof dockerd)   # or: systemctl restart docker");
   });
 
   await t.step("containerd signal: UsageError, SIGHUP stops containerd", () => {
-    assertThrowsError(
-      () => planRestart("containerd", "signal", { socket: "/run/containerd/containerd.sock" }),
+    const error = assertThrowsError(
+      () => planRestart(CONTAINERD, "signal", { socket: "/run/containerd/containerd.sock" }),
       UsageError,
       "SIGHUP stops containerd",
+    );
+    strictEqual(
+      error.message,
+      "Cannot restart containerd with a signal: SIGHUP stops containerd instead of reloading " +
+        "it: use --restart-mode systemd or none",
     );
   });
 });
@@ -220,7 +249,7 @@ const no = () => Promise.resolve(false);
 function signalPlan(socket: string, startOnly: string[] = []): RestartPlan {
   return {
     kind: "signal",
-    engine: "docker",
+    process: "dockerd",
     socket,
     restartCommand: "systemctl restart docker",
     startOnly,
@@ -228,7 +257,12 @@ function signalPlan(socket: string, startOnly: string[] = []): RestartPlan {
 }
 
 function systemdPlan(argv: string[]): RestartPlan {
-  return { kind: "systemd", engine: "containerd", socket: "/run/containerd/containerd.sock", argv };
+  return {
+    kind: "systemd",
+    process: "containerd",
+    socket: "/run/containerd/containerd.sock",
+    argv,
+  };
 }
 
 Deno.test("restartEngine", async (t) => {
@@ -315,8 +349,8 @@ Deno.test("restartEngine", async (t) => {
     await withTempDir(async (dir) => {
       const socket = `${dir}/docker.sock`;
       const line = await restartEngine(signalPlan(socket), {
-        running: (engine, path) => {
-          strictEqual(engine, "docker");
+        running: (process, path) => {
+          strictEqual(process, "dockerd");
           strictEqual(path, socket);
           return Promise.resolve(false);
         },

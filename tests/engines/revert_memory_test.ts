@@ -13,6 +13,7 @@ import {
   type RevertMemory,
   writeMemory,
 } from "../../src/engines/revert_memory.ts";
+import { memoryValuesOf } from "../../src/engines/engines.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
@@ -71,6 +72,24 @@ Deno.test("readMemory", async (t) => {
       deepStrictEqual(readMemory(FILE, dir), sampleMemory());
     });
   });
+  await t.step("a docker memory's JSON value is not read as TOML text", async () => {
+    await withTempDir((dir) => {
+      // "crun" is a JSON string; as TOML text it would be a bare word, which TOML refuses.
+      writeMemory(FILE, sampleMemory(), dir);
+      deepStrictEqual(readMemory(FILE, dir, { valuesOf: memoryValuesOf }), sampleMemory());
+    });
+  });
+  await t.step("a containerd memory's TOML value text reads back", async () => {
+    await withTempDir((dir) => {
+      const memory: RevertMemory = {
+        ...sampleMemory(),
+        engine: "containerd",
+        changes: [{ path: ["a"], had: true, value: '"crun"' }],
+      };
+      writeMemory(FILE, memory, dir);
+      deepStrictEqual(readMemory(FILE, dir, { valuesOf: memoryValuesOf }), memory);
+    });
+  });
   const corrupt = [
     { name: "not JSON", input: "{ half" },
     { name: "another version", input: '{ "version": 2, "changes": [] }' },
@@ -99,7 +118,9 @@ Deno.test("readMemory", async (t) => {
       await withTempDir((dir) => {
         const path = memoryPath(FILE, dir);
         Deno.writeTextFileSync(path, c.input);
-        const error = assertThrowsError(() => readMemory(FILE, dir), ConfigError, `"${path}"`);
+        // As xpu-ctk reads them: each engine's values checked as its adapter keeps them.
+        const read = () => readMemory(FILE, dir, { valuesOf: memoryValuesOf });
+        const error = assertThrowsError(read, ConfigError, `"${path}"`);
         strictEqual(error.path, path);
         ok(error.message.includes("remove it"), error.message);
       });

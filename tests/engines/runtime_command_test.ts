@@ -12,9 +12,9 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
 import { runTool, toolArgv, type ToolRun } from "../helpers/toolkit_commands.ts";
 import { UsageError } from "../../src/core/errors.ts";
+import type { RuntimeAction } from "../../src/engines/engine_adapter.ts";
 import {
   resolveRuntimeSettings,
-  type RuntimeAction,
   type RuntimeFlags,
   type RuntimeSettings,
 } from "../../src/engines/runtime_command.ts";
@@ -91,7 +91,7 @@ Deno.test("resolveRuntimeSettings: defaults per engine", async (t) => {
         engine: "crio",
         config: "/etc/crio/crio.conf",
         dropIn: "/etc/crio/crio.conf.d/99-xpu.toml",
-        crioMode: "config",
+        configMode: "config",
         restartMode: "systemd",
       },
     },
@@ -256,7 +256,7 @@ Deno.test("resolveRuntimeSettings: environment variables and precedence", async 
         flags: { runtime: "crio", hookFilename: "x.json" },
         env: { CRIO_CONFIG_MODE: "hook", CRIO_HOOKS_DIR: "/etc/containers/oci/hooks.d/" },
       },
-      expected: { crioMode: "hook", hookFile: "/etc/containers/oci/hooks.d/x.json" },
+      expected: { configMode: "hook", hookFile: "/etc/containers/oci/hooks.d/x.json" },
     },
     {
       name: "--dry-run",
@@ -635,25 +635,28 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
       });
     }
 
-    await t.step("--set-as-default right before RUNTIME_DIR (SPEC §13 usage)", async () => {
-      await withTempDir(async (dir) => {
-        const config = `${dir}/daemon.json`;
-        Deno.writeTextFileSync(config, DAEMON_JSON);
-        const run = await ctk([
-          "setup",
-          "--runtime=docker",
-          `--config=${config}`,
-          "--restart-mode=none",
-          `--state-dir=${dir}/state`,
-          "--set-as-default",
-          `${dir}/toolkit`,
-        ]);
-        assertSuccess(run);
-        const configured = JSON.parse(Deno.readTextFileSync(config));
-        strictEqual(configured["default-runtime"], "xpu");
-        strictEqual(configured.runtimes.xpu.path, `${dir}/toolkit/xpu-container-runtime`);
-      });
-    });
+    await t.step(
+      "--set-as-default right before RUNTIME_DIR (the README's installer usage)",
+      async () => {
+        await withTempDir(async (dir) => {
+          const config = `${dir}/daemon.json`;
+          Deno.writeTextFileSync(config, DAEMON_JSON);
+          const run = await ctk([
+            "setup",
+            "--runtime=docker",
+            `--config=${config}`,
+            "--restart-mode=none",
+            `--state-dir=${dir}/state`,
+            "--set-as-default",
+            `${dir}/toolkit`,
+          ]);
+          assertSuccess(run);
+          const configured = JSON.parse(Deno.readTextFileSync(config));
+          strictEqual(configured["default-runtime"], "xpu");
+          strictEqual(configured.runtimes.xpu.path, `${dir}/toolkit/xpu-container-runtime`);
+        });
+      },
+    );
 
     await t.step("--set-as-default=false leaves the default alone", async () => {
       await withTempDir(async (dir) => {

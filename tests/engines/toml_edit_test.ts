@@ -8,6 +8,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { parse } from "smol-toml";
 import { ConfigError } from "../../src/core/errors.ts";
 import {
+  parseTomlValue,
   readTomlLayout,
   removeEmptyTomlTable,
   removeTomlValue,
@@ -24,6 +25,30 @@ const WHERE = { file: "/etc/containerd/config.toml" };
 function readBack(text: string): unknown {
   return JSON.parse(JSON.stringify(parse(text)));
 }
+
+Deno.test("parseTomlValue reads one value as written after =", async (t) => {
+  const cases: { name: string; input: string; expected: unknown }[] = [
+    { name: "a string", input: '"io.containerd.runc.v2"', expected: "io.containerd.runc.v2" },
+    { name: "an integer", input: "3", expected: 3 },
+    { name: "an array over lines", input: '[\n  "a",\n  1,\n]', expected: ["a", 1] },
+    { name: "an inline table", input: "{ a = true }", expected: { a: true } },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      deepStrictEqual(JSON.parse(JSON.stringify(parseTomlValue(c.input))), c.expected);
+    });
+  }
+  const refused = [
+    { name: "not TOML", input: "= 1", expected: 'Cannot parse "<TOML value>", line 1' },
+    { name: "a second key after it", input: "1\nw = 2", expected: "more than one value" },
+    { name: "nothing", input: "", expected: 'Cannot parse "<TOML value>", line 1' },
+  ];
+  for (const c of refused) {
+    await t.step(`refused: ${c.name}`, () => {
+      assertThrowsError(() => parseTomlValue(c.input), ConfigError, c.expected);
+    });
+  }
+});
 
 Deno.test("splitTomlKey unquotes each part of a dotted key", async (t) => {
   const cases = [

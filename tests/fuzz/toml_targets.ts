@@ -30,11 +30,8 @@ import {
   unconfigureContainerd,
 } from "../../src/engines/containerd.ts";
 import { configureCrioDropIn, unconfigureCrioDropIn } from "../../src/engines/crio.ts";
-import {
-  type ConfigureRequest,
-  type FileChange,
-  operatorHandlers,
-} from "../../src/engines/engine_edit.ts";
+import { type ConfigureRequest, operatorHandlers } from "../../src/engines/engine_edit.ts";
+import type { FileChange } from "../../src/engines/file_change.ts";
 import {
   readTomlLayout,
   removeEmptyTomlTable,

@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { RequestError } from "../../src/core/errors.ts";
 import type { DeviceRequest } from "../../src/core/request/device_request.ts";
-import { realHostFs } from "../../src/core/io/host_fs.ts";
+import { realCreateFs } from "../../src/runtime/create_fs.ts";
 import type { Logger } from "../../src/core/io/log.ts";
 import type { OciSpec } from "../../src/core/oci/oci_spec.ts";
 import {
@@ -218,7 +218,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
         specDirs: [`${dir}/missing`, specDir],
         allowedKinds: [],
         hookEnv: HOOK_ENV,
-        fs: realHostFs,
+        fs: realCreateFs,
         logger,
       });
       deepStrictEqual(spec, {
@@ -258,7 +258,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
         specDirs: [specDir],
         allowedKinds: [],
         hookEnv: HOOK_ENV,
-        fs: realHostFs,
+        fs: realCreateFs,
         logger: recordingLogger().logger,
       });
       deepStrictEqual((spec.process as { env: string[] }).env, [
@@ -279,7 +279,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
             specDirs: [specDir],
             allowedKinds: [],
             hookEnv: HOOK_ENV,
-            fs: realHostFs,
+            fs: realCreateFs,
             logger: recordingLogger().logger,
           }),
         RequestError,
@@ -303,7 +303,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
             specDirs: [specDir],
             allowedKinds: [],
             hookEnv: HOOK_ENV,
-            fs: realHostFs,
+            fs: realCreateFs,
             logger: recordingLogger().logger,
           }),
         RequestError,
@@ -325,7 +325,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
         specDirs: [specDir],
         allowedKinds: [],
         hookEnv: HOOK_ENV,
-        fs: realHostFs,
+        fs: realCreateFs,
         logger,
       });
       const warnings = lines.filter((l) => l.level === "warn").map((l) => l.message);
@@ -349,7 +349,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
             specDirs: [specDir],
             allowedKinds: [],
             hookEnv: HOOK_ENV,
-            fs: realHostFs,
+            fs: realCreateFs,
             logger: recordingLogger().logger,
           }),
         RequestError,
@@ -376,7 +376,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
           specDirs: [specDir],
           allowedKinds: [],
           hookEnv: HOOK_ENV,
-          fs: realHostFs,
+          fs: realCreateFs,
           logger,
         });
         deepStrictEqual((spec.hooks as Record<string, unknown>).createContainer, [{
@@ -406,7 +406,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
         specDirs: [specDir],
         allowedKinds: [],
         hookEnv: HOOK_ENV,
-        fs: realHostFs,
+        fs: realCreateFs,
         logger,
       };
       const spec = ociSpec();
@@ -448,7 +448,7 @@ Deno.test("applyCdiDevices with a real spec dir", async (t) => {
         specDirs: [specDir],
         allowedKinds: ["xpu.dev/xpu"],
         hookEnv: HOOK_ENV,
-        fs: realHostFs,
+        fs: realCreateFs,
         logger,
       };
       const error = await assertRejectsError(

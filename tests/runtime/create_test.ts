@@ -1,32 +1,96 @@
 /**
- * `editBundleForCreate` on a real bundle dir (the host seen through an in-memory file system):
- * the hooks the shim writes (absolute path, explicit env with the config the shim loaded, a
- * relative or missing program refused with nothing written), and the unprivileged rule and
- * `allowed-kinds` for every request source. Each hostile input next to the honest request that
- * must still be served.
+ * `editBundleForCreate` against a host held in memory, reached only through the `CreateFs` seam:
+ * what is written (once, and only for a request it serves), the hooks the shim writes (absolute
+ * path, explicit env with the config the shim loaded, a relative or missing program refused with
+ * nothing written), and the unprivileged rule and `allowed-kinds` for every request source. Each
+ * hostile input next to the honest request that must still be served.
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { type Config, defaultConfig } from "../../src/core/config/config.ts";
-import { ConfigError, RequestError } from "../../src/core/errors.ts";
+import { ConfigError, RequestError, SpecError } from "../../src/core/errors.ts";
 import { HOOK_PATH } from "../../src/core/config/hook_env.ts";
-import type { HostFs } from "../../src/core/io/host_fs.ts";
 import type { Logger } from "../../src/core/io/log.ts";
-import { type CreateContext, editBundleForCreate } from "../../src/runtime/create.ts";
-import { assertRejectsError } from "../helpers/assert_error.ts";
-import { memoryHostFs } from "../helpers/memory_fs.ts";
-import { withTempDir } from "../helpers/temp_dir.ts";
+import {
+  type CreateContext,
+  type CreateOutcome,
+  editBundleForCreate,
+} from "../../src/runtime/create.ts";
+import type { CreateFs } from "../../src/runtime/create_fs.ts";
+import { assertRejectsError, type ErrorClass } from "../helpers/assert_error.ts";
+import { memoryHostFs, type MemoryTree } from "../helpers/memory_fs.ts";
 
 const PATH_ENV = `PATH=${HOOK_PATH}`;
 const CONFIG_FILE = "/etc/xpu-lab/config.toml";
+const BIN = "/opt/xpu/bin";
+const BUNDLE = "/run/xpu-lab/bundle";
+const SPEC_PATH = `${BUNDLE}/config.json`;
 
-/** The host: one XPU and the driver's library chain under /drv, a CSV mount spec in /csv. */
-const HOST: HostFs = memoryHostFs({
+/** A CDI spec of `kind` with one device, "0", the host's /dev/xpu0. */
+function cdiSpec(kind: string): string {
+  const node = { path: "/dev/xpu0", type: "c", major: 511, minor: 0 };
+  return JSON.stringify({
+    cdiVersion: "0.5.0",
+    kind,
+    devices: [{ name: "0", containerEdits: { deviceNodes: [node] } }],
+  });
+}
+
+/**
+ * The host: one XPU and the driver's library chain under /drv, a CSV mount spec in /csv, the hook
+ * program and xpu-ctk (executable) in /opt/xpu/bin, and two CDI specs in /cdi.
+ */
+const HOST: MemoryTree = {
   "/drv/dev/xpu0": { char: [511, 0], mode: 0o666 },
   "/drv/usr/lib/libxpu.so": { link: "libxpu.so.1" },
   "/drv/usr/lib/libxpu.so.1": "ELF",
   "/csv/xpu.csv": "dev, /dev/xpu0\nsym, /usr/lib/libxpu.so\n",
-});
+  [`${BIN}/xpu-container-runtime-hook`]: { file: "#!/bin/sh\n", mode: 0o755 },
+  [`${BIN}/xpu-ctk`]: { file: "#!/bin/sh\n", mode: 0o755 },
+  "/cdi/xpu.json": cdiSpec("xpu.dev/xpu"),
+  "/cdi/other.json": cdiSpec("other.com/gpu"),
+};
+
+/**
+ * {@link HOST} in memory as the create step sees it, with `files` (the bundle's config.json) held
+ * as bytes: reads come from them, and every write is recorded (and read back by a later call).
+ */
+function memoryCreateFs(files: Record<string, Uint8Array>) {
+  const host = memoryHostFs(HOST);
+  const contents = new Map(Object.entries(files));
+  const writes: { path: string; data: Uint8Array }[] = [];
+  const missing = (path: string) => new Deno.errors.NotFound(`no such file: "${path}"`);
+  const fs: CreateFs = {
+    ...host,
+    readRegularFile(path) {
+      const data = contents.get(path);
+      if (data === undefined) throw missing(path);
+      return data.slice();
+    },
+    writeFileAtomic(path, data) {
+      writes.push({ path, data: data.slice() });
+      contents.set(path, data.slice());
+    },
+    isExecutableFile(path) {
+      const stat = host.stat(path);
+      return stat?.kind === "file" && (stat.mode & 0o111) !== 0;
+    },
+    cdiSpecDirs: {
+      listFiles: (dir) =>
+        host.readDir(dir)?.filter((name) =>
+          ["file", "symlink"].includes(host.lstat(join(dir, name))?.kind ?? "")
+        ),
+      readTextFile(path) {
+        const text = host.readTextFile(path);
+        if (text === undefined) throw missing(path);
+        return text;
+      },
+    },
+  };
+  return { fs, writes };
+}
 
 const ALL_CAPS = ["CAP_CHOWN", "CAP_SYS_ADMIN"];
 
@@ -59,59 +123,40 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-/** A bundle with `spec`, an executable hook program and xpu-ctk, and a CDI spec dir. */
-function makeBundle(dir: string, spec: unknown) {
-  const bundle = `${dir}/bundle`;
-  Deno.mkdirSync(`${bundle}/rootfs`, { recursive: true });
-  const specPath = `${bundle}/config.json`;
-  Deno.writeTextFileSync(specPath, JSON.stringify(spec, null, 2));
-  Deno.mkdirSync(`${dir}/bin`);
-  for (const tool of ["xpu-container-runtime-hook", "xpu-ctk"]) {
-    Deno.writeTextFileSync(`${dir}/bin/${tool}`, "#!/bin/sh\n");
-    Deno.chmodSync(`${dir}/bin/${tool}`, 0o755);
-  }
-  Deno.mkdirSync(`${dir}/cdi`);
-  const node = { path: "/dev/xpu0", type: "c", major: 511, minor: 0 };
-  for (const [file, kind] of [["xpu.json", "xpu.dev/xpu"], ["other.json", "other.com/gpu"]]) {
-    Deno.writeTextFileSync(
-      `${dir}/cdi/${file}`,
-      JSON.stringify({
-        cdiVersion: "0.5.0",
-        kind,
-        devices: [{ name: "0", containerEdits: { deviceNodes: [node] } }],
-      }),
-    );
-  }
-  return { bundle, specPath, before: Deno.readTextFileSync(specPath) };
+/** A bundle at {@link BUNDLE} whose config.json is `spec` (JSON, or the bytes given). */
+function makeBundle(spec: unknown) {
+  const before = spec instanceof Uint8Array
+    ? spec
+    : new TextEncoder().encode(JSON.stringify(spec, null, 2));
+  const { fs, writes } = memoryCreateFs({ [SPEC_PATH]: before });
+  /** The spec as the host holds it now. */
+  const readSpec = () => JSON.parse(new TextDecoder().decode(fs.readRegularFile(SPEC_PATH)));
+  return { fs, writes, readSpec };
 }
 
 function context(
-  dir: string,
-  bundle: string,
+  fs: CreateFs,
   edit: (config: Config) => void,
   extra: Partial<CreateContext> = {},
 ) {
   const config = defaultConfig();
   config.cli.root = "/drv";
   config.runtime.modes.csv.mountSpecPath = "/csv";
-  config.runtime.modes.cdi.specDirs = [`${dir}/cdi`];
-  config.hook.path = `${dir}/bin/xpu-container-runtime-hook`;
-  config.ctk.path = `${dir}/bin/xpu-ctk`;
+  config.runtime.modes.cdi.specDirs = ["/cdi"];
+  config.hook.path = `${BIN}/xpu-container-runtime-hook`;
+  config.ctk.path = `${BIN}/xpu-ctk`;
   edit(config);
   const { logger, lines } = recordingLogger();
   const ctx: CreateContext = {
-    bundle,
+    bundle: BUNDLE,
+    cwd: "/",
     config,
     env: { PATH: "/usr/bin:/bin" },
     logger,
-    fs: HOST,
+    fs,
     ...extra,
   };
   return { ctx, lines };
-}
-
-function readSpec(path: string) {
-  return JSON.parse(Deno.readTextFileSync(path));
 }
 
 Deno.test("editBundleForCreate: the hooks the shim writes", async (t) => {
@@ -146,24 +191,19 @@ Deno.test("editBundleForCreate: the hooks the shim writes", async (t) => {
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      await withTempDir(async (dir) => {
-        const { bundle, specPath } = makeBundle(dir, ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }));
-        const { ctx } = context(dir, bundle, (config) => (config.runtime.mode = c.input.mode), {
-          configPath: c.input.configPath,
-        });
-        deepStrictEqual(await editBundleForCreate(ctx), { mode: c.input.mode, written: true });
-        const hooks = readSpec(specPath).hooks[c.expected.stage] as {
-          path: string;
-          env: string[];
-        }[];
-        ok(hooks.length >= 1, JSON.stringify(hooks));
-        for (const hook of hooks) {
-          strictEqual(hook.path, `${dir}/bin/${c.expected.program}`);
-          deepStrictEqual(hook.env, c.expected.env);
-        }
-        // Nothing from the container's env reached a hook.
-        ok(!JSON.stringify(hooks).includes("/proc/self/cwd"), JSON.stringify(hooks));
+      const { fs, readSpec } = makeBundle(ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }));
+      const { ctx } = context(fs, (config) => (config.runtime.mode = c.input.mode), {
+        configPath: c.input.configPath,
       });
+      deepStrictEqual(await editBundleForCreate(ctx), { mode: c.input.mode, written: true });
+      const hooks = readSpec().hooks[c.expected.stage] as { path: string; env: string[] }[];
+      ok(hooks.length >= 1, JSON.stringify(hooks));
+      for (const hook of hooks) {
+        strictEqual(hook.path, `${BIN}/${c.expected.program}`);
+        deepStrictEqual(hook.env, c.expected.env);
+      }
+      // Nothing from the container's env reached a hook.
+      ok(!JSON.stringify(hooks).includes("/proc/self/cwd"), JSON.stringify(hooks));
     });
   }
 });
@@ -201,24 +241,19 @@ Deno.test("editBundleForCreate refuses a hook program it cannot name absolutely"
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      await withTempDir(async (dir) => {
-        const { bundle, specPath, before } = makeBundle(
-          dir,
-          ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }),
-        );
-        const { ctx } = context(dir, bundle, (config) => {
-          config.runtime.mode = c.input.mode;
-          config[c.input.key].path = c.input.value;
-        }, { configPath: CONFIG_FILE });
-        const error = await assertRejectsError(
-          () => editBundleForCreate(ctx),
-          ConfigError,
-          c.expected,
-        );
-        strictEqual(error.path, CONFIG_FILE);
-        ok(!error.message.includes("\n"), "one line");
-        strictEqual(Deno.readTextFileSync(specPath), before, "config.json untouched");
-      });
+      const { fs, writes } = makeBundle(ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }));
+      const { ctx } = context(fs, (config) => {
+        config.runtime.mode = c.input.mode;
+        config[c.input.key].path = c.input.value;
+      }, { configPath: CONFIG_FILE });
+      const error = await assertRejectsError(
+        () => editBundleForCreate(ctx),
+        ConfigError,
+        c.expected,
+      );
+      strictEqual(error.path, CONFIG_FILE);
+      ok(!error.message.includes("\n"), "one line");
+      deepStrictEqual(writes, [], "config.json untouched");
     });
   }
 });
@@ -308,31 +343,214 @@ Deno.test("editBundleForCreate: the unprivileged rule covers annotations; allowe
   ];
   for (const c of cases) {
     await t.step(c.name, async () => {
-      await withTempDir(async (dir) => {
-        const { bundle, specPath, before } = makeBundle(dir, c.input.spec);
-        const { ctx, lines } = context(dir, bundle, (config) => {
-          config.runtime.mode = "cdi";
-          config.acceptEnvvarUnprivileged = !c.input.strict;
-          config.acceptVolumeMounts = c.input.volumeMounts ?? false;
-          config.runtime.modes.cdi.allowedKinds = c.input.allowedKinds ?? [];
-        });
-        if ("error" in c.expected) {
-          await assertRejectsError(() => editBundleForCreate(ctx), RequestError, c.expected.error);
-          strictEqual(Deno.readTextFileSync(specPath), before, "config.json untouched");
-          return;
-        }
-        const outcome = await editBundleForCreate(ctx);
-        const devices = (readSpec(specPath).linux?.devices ?? []) as { path: string }[];
-        deepStrictEqual(devices.map((d) => d.path), c.expected.devices);
-        strictEqual(outcome.written, c.expected.devices.length > 0);
-        if (!outcome.written) strictEqual(Deno.readTextFileSync(specPath), before);
-        const notes = lines.filter((l) => l.level === "info" && l.message.startsWith("Ignoring"));
-        if (c.expected.note === undefined) deepStrictEqual(notes, []);
-        else {
-          strictEqual(notes.length, 1, JSON.stringify(lines));
-          ok(c.expected.note.test(notes[0].message), notes[0].message);
-        }
+      const { fs, writes, readSpec } = makeBundle(c.input.spec);
+      const { ctx, lines } = context(fs, (config) => {
+        config.runtime.mode = "cdi";
+        config.acceptEnvvarUnprivileged = !c.input.strict;
+        config.acceptVolumeMounts = c.input.volumeMounts ?? false;
+        config.runtime.modes.cdi.allowedKinds = c.input.allowedKinds ?? [];
       });
+      if ("error" in c.expected) {
+        await assertRejectsError(() => editBundleForCreate(ctx), RequestError, c.expected.error);
+        deepStrictEqual(writes, [], "config.json untouched");
+        return;
+      }
+      const outcome = await editBundleForCreate(ctx);
+      const devices = (readSpec().linux?.devices ?? []) as { path: string }[];
+      deepStrictEqual(devices.map((d) => d.path), c.expected.devices);
+      strictEqual(outcome.written, c.expected.devices.length > 0);
+      strictEqual(writes.length, outcome.written ? 1 : 0, "written once, or not at all");
+      const notes = lines.filter((l) => l.level === "info" && l.message.startsWith("Ignoring"));
+      if (c.expected.note === undefined) deepStrictEqual(notes, []);
+      else {
+        strictEqual(notes.length, 1, JSON.stringify(lines));
+        ok(c.expected.note.test(notes[0].message), notes[0].message);
+      }
+    });
+  }
+});
+
+/** The parts of a written spec the cases look at. */
+type WrittenSpec = { hooks: { prestart: { path: string }[] }; linux?: { devices?: unknown[] } };
+
+Deno.test("editBundleForCreate writes the spec once, and only for a request it serves", async (t) => {
+  const annotation = { "cdi.k8s.io/xpu": "xpu.dev/xpu=0" };
+  const ignored = {
+    level: "warn",
+    message: "Ignoring CDI annotations (xpu.dev/xpu=0): they are served in mode 'cdi' only",
+  };
+  const notRewritten = {
+    level: "debug",
+    message: "The spec already holds every edit: not rewriting it",
+  };
+  // An unrelated annotation whose value is not UTF-8: its bytes must reach the file as they were.
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const badBytes = Uint8Array.of(...encode('"org.example/note":"'), 0xe9, 0xff, ...encode('"'));
+  const cases: {
+    name: string;
+    input: {
+      mode: "legacy" | "csv" | "cdi";
+      spec: Record<string, unknown> | Uint8Array;
+      bundle?: string;
+      cwd?: string;
+      /** Run the create step a second time on what the first one wrote. */
+      again?: boolean;
+    };
+    expected:
+      | {
+        outcome: CreateOutcome;
+        /** How many times config.json was written, in all runs. */
+        writes: number;
+        log?: { level: string; message: string };
+        spec?: (spec: WrittenSpec) => void;
+      }
+      | { error: ErrorClass; message: string };
+  }[] = [
+    {
+      name: "no request: nothing written",
+      input: { mode: "legacy", spec: ociSpec() },
+      expected: {
+        outcome: { written: false },
+        writes: 0,
+        log: { level: "debug", message: "No XPU devices requested: leaving the spec unchanged" },
+      },
+    },
+    {
+      name: "XPU_VISIBLE_DEVICES=void is no request either",
+      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=void"] }) },
+      expected: { outcome: { written: false }, writes: 0 },
+    },
+    {
+      name: "an unknown device in mode 'legacy': nothing written",
+      input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0,7"] }) },
+      expected: {
+        error: RequestError,
+        message: 'Cannot give the container XPU "7": no such device under "/drv" (devices: ' +
+          '0): request an existing index or UUID, or "all"',
+      },
+    },
+    {
+      name: "an unknown device in mode 'cdi': nothing written",
+      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=9"] }) },
+      expected: {
+        error: RequestError,
+        message: 'Cannot start the container: unresolvable CDI devices "xpu.dev/xpu=9": ' +
+          'xpu.dev/xpu has "0" (spec dirs searched: /cdi): request a listed ' +
+          'device, or generate a spec with "xpu-ctk cdi generate"',
+      },
+    },
+    ...(["legacy", "csv"] as const).map((mode) => ({
+      name: `an already-edited spec is not rewritten: mode '${mode}'`,
+      input: { mode, spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }), again: true },
+      expected: { outcome: { mode, written: false }, writes: 1, log: notRewritten },
+    })),
+    {
+      name: "an already-edited spec is not rewritten: mode 'cdi', by annotation",
+      input: { mode: "cdi", spec: ociSpec({ annotations: annotation }), again: true },
+      expected: { outcome: { mode: "cdi", written: false }, writes: 1, log: notRewritten },
+    },
+    {
+      name: "CDI names in mode 'legacy': refused, nothing written",
+      input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0,xpu.dev/xpu=0"] }) },
+      expected: {
+        error: RequestError,
+        message: `Cannot serve CDI devices "xpu.dev/xpu=0" in mode 'legacy': request devices ` +
+          "by index or UUID, or request only CDI names",
+      },
+    },
+    ...(["legacy", "csv"] as const).map((mode) => ({
+      name: `CDI annotations in mode '${mode}': ignored with a warning, nothing written`,
+      input: { mode, spec: ociSpec({ annotations: annotation }) },
+      expected: { outcome: { mode, written: false }, writes: 0, log: ignored },
+    })),
+    {
+      name: "CDI annotations beside a device request in mode 'legacy': only the request served",
+      input: {
+        mode: "legacy",
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"], annotations: annotation }),
+      },
+      expected: {
+        outcome: { mode: "legacy", written: true },
+        writes: 1,
+        log: ignored,
+        spec: (spec) => {
+          strictEqual(spec.hooks.prestart.length, 1);
+          strictEqual(spec.linux?.devices, undefined, "no CDI device injected");
+        },
+      },
+    },
+    {
+      name: "honest: a served request is written once, every unedited byte kept",
+      input: {
+        mode: "legacy",
+        spec: Uint8Array.of(
+          ...encode('{"ociVersion":"1.0.2","process":{"env":["XPU_VISIBLE_DEVICES=0"]},'),
+          ...encode('"annotations":{'),
+          ...badBytes,
+          ...encode("}}"),
+        ),
+      },
+      expected: {
+        outcome: { mode: "legacy", written: true },
+        writes: 1,
+        log: { level: "debug", message: `Updated "${SPEC_PATH}" for mode 'legacy'` },
+        spec: (spec) =>
+          strictEqual(spec.hooks.prestart[0].path, `${BIN}/xpu-container-runtime-hook`),
+      },
+    },
+    {
+      name: "a relative bundle is found from the shim's working directory",
+      input: {
+        mode: "legacy",
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }),
+        bundle: "bundle",
+        cwd: "/run/xpu-lab",
+      },
+      expected: { outcome: { mode: "legacy", written: true }, writes: 1 },
+    },
+    {
+      name: "a part of the spec of the wrong type: a SpecError naming the file, nothing written",
+      input: {
+        mode: "legacy",
+        spec: { ...ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }), linux: "x" },
+      },
+      expected: {
+        error: SpecError,
+        message: `Cannot update OCI spec "${SPEC_PATH}": "linux" is not an object: the engine ` +
+          "wrote an unexpected config.json; recreate the container",
+      },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const { fs, writes, readSpec } = makeBundle(c.input.spec);
+      const { ctx, lines } = context(fs, (config) => (config.runtime.mode = c.input.mode), {
+        bundle: c.input.bundle ?? BUNDLE,
+        cwd: c.input.cwd ?? "/",
+      });
+      if ("error" in c.expected) {
+        const error = await assertRejectsError(
+          () => editBundleForCreate(ctx),
+          c.expected.error,
+          c.expected.message,
+        );
+        strictEqual(error.message, c.expected.message);
+        if (error instanceof SpecError) strictEqual(error.path, SPEC_PATH);
+        deepStrictEqual(writes, [], "config.json untouched");
+        return;
+      }
+      if (c.input.again) await editBundleForCreate(ctx);
+      deepStrictEqual(await editBundleForCreate(ctx), c.expected.outcome);
+      strictEqual(writes.length, c.expected.writes, JSON.stringify(lines));
+      for (const write of writes) strictEqual(write.path, SPEC_PATH);
+      const { log } = c.expected;
+      if (log) ok(lines.some((l) => isDeepStrictEqual(l, log)), JSON.stringify(lines));
+      if (writes.length === 0) return;
+      c.expected.spec?.(readSpec());
+      if (c.input.spec instanceof Uint8Array) {
+        const list = (bytes: Uint8Array) => `,${bytes.join(",")},`;
+        ok(list(writes[0].data).includes(list(badBytes)), "the annotation lost its bytes");
+      }
     });
   }
 });

@@ -191,7 +191,14 @@ Deno.test("the pass-through path does not load the modules only create needs", a
   for (
     const createOnly of [
       "src/runtime/create.ts",
+      "src/runtime/create_fs.ts",
+      "src/runtime/mode_edit.ts",
+      "src/runtime/hook_program.ts",
+      "src/runtime/legacy_edits.ts",
       "src/runtime/csv_edits.ts",
+      "src/runtime/csv_mount_spec.ts",
+      "src/runtime/cdi_edits.ts",
+      "src/core/cdi/cdi_registry.ts",
       "src/core/device/device_discovery.ts",
       "src/core/oci/oci_spec.ts",
       "src/core/io/regular_file.ts",

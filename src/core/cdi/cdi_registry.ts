@@ -88,7 +88,11 @@ export interface CdiDirReader {
   readTextFile(path: string): string;
 }
 
-const realReader: CdiDirReader = {
+/**
+ * The registry's own reader, of the real file system: files and links are listed, a link is
+ * followed, and a FIFO, device or directory is refused rather than read (which could block).
+ */
+export const realCdiDirReader: CdiDirReader = {
   listFiles(dir) {
     try {
       return [...Deno.readDirSync(dir)].filter((e) => e.isFile || e.isSymlink).map((e) => e.name);
@@ -107,7 +111,7 @@ const realReader: CdiDirReader = {
 /** Loads every spec in `dirs` (missing dirs are skipped) into a registry. */
 export async function loadCdiRegistry(
   dirs: readonly string[],
-  reader: CdiDirReader = realReader,
+  reader: CdiDirReader = realCdiDirReader,
 ): Promise<CdiRegistry> {
   const sources: CdiSource[] = [];
   const failed: { path: string; message: string }[] = [];
@@ -136,7 +140,7 @@ export async function loadCdiRegistry(
  * @throws {SpecError} naming the file when it cannot be read
  */
 export function readCdiSpecFile(path: string): string {
-  return readSpecText(realReader, path);
+  return readSpecText(realCdiDirReader, path);
 }
 
 /**

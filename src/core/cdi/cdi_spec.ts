@@ -14,6 +14,7 @@ import { HOOK_STAGES } from "../oci/container_edits.ts";
 import { describePosition, errorMessage, SpecError } from "../errors.ts";
 import { findDepthExcess, MAX_JSON_DEPTH } from "../text/json_depth.ts";
 import { findJsonSyntaxError } from "../text/json_syntax.ts";
+import { type LineColumn, lineColumn } from "../text/line_column.ts";
 
 export type {
   CdiDevice,
@@ -483,12 +484,6 @@ function singleLine(text: string): string {
   });
 }
 
-/** 1-based line and column of an offset. */
-function positionOf(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  return { line: before.split("\n").length, column: offset - before.lastIndexOf("\n") };
-}
-
 function parseJsonDocument(text: string, path: string): unknown {
   const deep = findDepthExcess(text, MAX_JSON_DEPTH);
   if (deep !== undefined) {
@@ -518,7 +513,7 @@ function yamlDepthExcess(
   yaml: YamlModule,
   text: string,
   limit: number,
-): { line: number; column: number } | undefined {
+): LineColumn | undefined {
   const parser = new yaml.Parser();
   const collections = new Set(["block-map", "block-seq", "flow-collection"]);
   for (const lexeme of new yaml.Lexer().lex(text)) {
@@ -530,7 +525,7 @@ function yamlDepthExcess(
     // for any real spec, and this stops as soon as it is long.
     if (parser.stack.length > limit) {
       const depth = parser.stack.filter((token) => collections.has(token.type)).length;
-      if (depth > limit) return positionOf(text, offset);
+      if (depth > limit) return lineColumn(text, offset);
     }
   }
   return undefined;

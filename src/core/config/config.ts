@@ -69,7 +69,7 @@ export interface Config {
   profiles: Record<string, DeviceProfile>;
 }
 
-/** The built-in defaults (SPEC §14). Returns a fresh object each call. */
+/** The built-in defaults (README, Configuration). Returns a fresh object each call. */
 export function defaultConfig(): Config {
   return {
     disableRequire: false,

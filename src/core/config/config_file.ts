@@ -6,7 +6,6 @@
  * @module
  */
 
-import { parse, TomlError } from "smol-toml";
 import { type Capability, isCapability, splitCommaList } from "../device/capabilities.ts";
 import { kindProblem } from "../cdi/cdi_name.ts";
 import {
@@ -20,7 +19,8 @@ import {
 import { parseProfiles } from "./config_profiles.ts";
 import { BUILTIN_PROFILES, findProfile } from "../device/device_profile.ts";
 import { ConfigError, describePosition } from "../errors.ts";
-import { isTable, readTomlStatements, tomlErrorDetail } from "../text/toml_table.ts";
+import { isNotFound, readTextFileSync } from "../io/fs.ts";
+import { findTomlKeyLine, isTable, parseTomlDocument } from "../text/toml_table.ts";
 
 /** The system-wide config file. */
 export const SYSTEM_CONFIG_PATH = "/etc/xpu-container-runtime/config.toml";
@@ -57,27 +57,7 @@ export interface LoadedConfig {
  * @throws {ConfigError} on a syntax error or an invalid value, naming file, line and fix
  */
 export function parseConfig(text: string, path: string): { config: Config; warnings: string[] } {
-  let tree: Record<string, unknown>;
-  try {
-    tree = parse(text) as Record<string, unknown>;
-  } catch (error) {
-    if (!(error instanceof TomlError)) {
-      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
-      throw new ConfigError(
-        `Cannot parse "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
-          `check the file's syntax and re-run`,
-        { path },
-        { cause: error },
-      );
-    }
-    const detail = tomlErrorDetail(error);
-    const where = { path, line: error.line, column: error.column };
-    throw new ConfigError(
-      `Cannot parse ${describePosition(where)}: ${detail}: fix the TOML syntax and re-run`,
-      where,
-      { cause: error },
-    );
-  }
+  const tree = parseTomlDocument(text, path);
   const config = defaultConfig();
   const warnings: string[] = [];
   const known = new Map(CONFIG_KEYS.map((k) => [k.key, k]));
@@ -88,14 +68,14 @@ export function parseConfig(text: string, path: string): { config: Config; warni
       const key = prefix ? `${prefix}.${name}` : name;
       const spec = known.get(key);
       if (key === "profiles") {
-        const parsed = parseProfiles(value, { path, lineOf: (k) => findKeyLine(text, k) });
+        const parsed = parseProfiles(value, { path, lineOf: (k) => findTomlKeyLine(text, k) });
         config.profiles = parsed.profiles;
         warnings.push(...parsed.warnings);
       } else if (spec) {
         setField(config, spec.field, checkValue(spec, value, { path, text }));
       } else if (tables.has(key)) {
         if (!isTable(value)) {
-          const where = { path, line: findKeyLine(text, key) };
+          const where = { path, line: findTomlKeyLine(text, key) };
           throw new ConfigError(
             `Cannot load ${describePosition(where)}: "${key}" is ${describeValue(value)}, ` +
               `expected a table: write it as a [${key}] section`,
@@ -104,7 +84,7 @@ export function parseConfig(text: string, path: string): { config: Config; warni
         }
         visit(value, key);
       } else {
-        const where = { path, line: findKeyLine(text, key) };
+        const where = { path, line: findTomlKeyLine(text, key) };
         warnings.push(
           `Ignoring unknown key "${key}" in ${describePosition(where)}: ` +
             `check its spelling ("xpu-ctk config default" lists every key)`,
@@ -117,7 +97,7 @@ export function parseConfig(text: string, path: string): { config: Config; warni
   if (cdi.allowedKinds.length > 0 && !cdi.allowedKinds.includes(cdi.defaultKind)) {
     const where = {
       path,
-      line: findKeyLine(text, "xpu-container-runtime.modes.cdi.allowed-kinds"),
+      line: findTomlKeyLine(text, "xpu-container-runtime.modes.cdi.allowed-kinds"),
     };
     warnings.push(
       `"xpu-container-runtime.modes.cdi.allowed-kinds" in ${describePosition(where)} does not ` +
@@ -126,7 +106,7 @@ export function parseConfig(text: string, path: string): { config: Config; warni
     );
   }
   if (findProfile(config.profiles, config.cli.profile) === undefined) {
-    const where = { path, line: findKeyLine(text, "xpu-container-cli.profile") };
+    const where = { path, line: findTomlKeyLine(text, "xpu-container-cli.profile") };
     const names = [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)];
     throw new ConfigError(
       `Cannot load ${describePosition(where)}: "xpu-container-cli.profile" is ` +
@@ -146,14 +126,14 @@ export function parseConfig(text: string, path: string): { config: Config; warni
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
-  readTextFile: (path: string) => string = Deno.readTextFileSync,
+  readTextFile: (path: string) => string = readTextFileSync,
 ): LoadedConfig {
   const path = resolveConfigPath(env);
   let text: string;
   try {
     text = readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
+    if (isNotFound(error)) {
       return { config: defaultConfig(), path, found: false, warnings: [] };
     }
     throw new ConfigError(
@@ -187,7 +167,7 @@ function checkValue(
   file: { path: string; text: string },
 ): unknown {
   const fail = (expected: string, fix: string): never => {
-    const where = { path: file.path, line: findKeyLine(file.text, spec.key) };
+    const where = { path: file.path, line: findTomlKeyLine(file.text, spec.key) };
     throw new ConfigError(
       `Cannot load ${describePosition(where)}: "${spec.key}" is ${describeValue(value)}, ` +
         `expected ${expected}: ${fix}`,
@@ -254,36 +234,4 @@ function checkValue(
       // Whether the profile exists is checked once [profiles.*] has been read.
       return typeof value === "string" ? value : fail("a profile name", fixValue);
   }
-}
-
-/**
- * The 1-based line where a dotted key (or table header) is defined, found from the statements of
- * the text (quoted and escaped key parts, multi-line values and all); `undefined` when the text
- * does not say. The n-th table of an array of tables (`[[a.b]]`) is addressed with its index:
- * `a.b.1.key`.
- */
-export function findKeyLine(text: string, key: string): number | undefined {
-  const want = key.split(".");
-  const same = (parts: string[]) =>
-    parts.length === want.length && parts.every((p, i) => p === want[i]);
-  let table: string[] = [];
-  const arrayTables = new Map<string, number>();
-  for (const statement of readTomlStatements(text)) {
-    if (statement.kind !== "value") {
-      table = statement.key;
-      if (statement.kind === "array") {
-        const name = JSON.stringify(table);
-        const index = arrayTables.get(name) ?? 0;
-        arrayTables.set(name, index + 1);
-        table = [...table, String(index)];
-      }
-      if (same(table)) return statement.first + 1;
-      continue;
-    }
-    const full = [...table, ...statement.key];
-    if (same(full) || (full.length > want.length && same(full.slice(0, want.length)))) {
-      return statement.first + 1;
-    }
-  }
-  return undefined;
 }

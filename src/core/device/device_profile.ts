@@ -58,7 +58,7 @@ const LIB_DIRS = [
   "/usr/lib",
 ];
 
-/** The generic `xpu` family of SPEC §3. */
+/** The generic `xpu` family (README, `xpu-container-cli`: profiles). */
 export const XPU_PROFILE: DeviceProfile = {
   name: "xpu",
   kernelModule: "xpu",

@@ -57,3 +57,11 @@ export function filesystemLoopError(message: string): Error {
 export function isOsError(error: unknown): boolean {
   return Object.values(Deno.errors).some((kind) => error instanceof kind);
 }
+
+/** An open file or directory (to lock, sync or close it). */
+export type FsFile = Deno.FsFile;
+/** How to open a file (`read`, `write`, `create`, …). */
+export type OpenOptions = Deno.OpenOptions;
+
+/** Opens a file or directory (a directory: `{ read: true }`, to lock or fsync it). */
+export const openSync: (path: string | URL, options?: OpenOptions) => FsFile = Deno.openSync;

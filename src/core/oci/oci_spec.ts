@@ -392,9 +392,22 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 /**
+ * A part of an OCI spec with the wrong JSON type (`"linux" is not an object`), found by an edit
+ * that holds the parsed spec but not its file: the caller that read the file rethrows it as a
+ * {@link SpecError} naming the file. It is a `SpecError` without a path (`path` is empty), so code
+ * that only asks "was the spec bad?" still sees one. (Defined here rather than in `errors.ts`,
+ * which every command loads: only the commands that edit a spec need it.)
+ */
+export class SpecShapeError extends SpecError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super(detail, { path: "" }, options);
+  }
+}
+
+/**
  * The object at `parent[key]`, created when missing.
  *
- * @throws {SpecError} with a bare detail (`"linux" is not an object`) for the caller to place
+ * @throws {SpecShapeError} with a bare detail (`"linux" is not an object`) for the caller to place
  */
 export function objectAt(parent: JsonObject, key: string, where: string): JsonObject {
   const value = parent[key];
@@ -404,7 +417,7 @@ export function objectAt(parent: JsonObject, key: string, where: string): JsonOb
     return created;
   }
   if (!isJsonObject(value)) {
-    throw new SpecError(`"${where}" is not an object`, { path: "" });
+    throw new SpecShapeError(`"${where}" is not an object`);
   }
   return value;
 }
@@ -412,7 +425,7 @@ export function objectAt(parent: JsonObject, key: string, where: string): JsonOb
 /**
  * The array at `parent[key]`, created when missing.
  *
- * @throws {SpecError} with a bare detail for the caller to place
+ * @throws {SpecShapeError} with a bare detail for the caller to place
  */
 export function arrayAt(parent: JsonObject, key: string, where: string): unknown[] {
   const value = parent[key];
@@ -422,7 +435,7 @@ export function arrayAt(parent: JsonObject, key: string, where: string): unknown
     return created;
   }
   if (!Array.isArray(value)) {
-    throw new SpecError(`"${where}" is not an array`, { path: "" });
+    throw new SpecShapeError(`"${where}" is not an array`);
   }
   return value;
 }

@@ -6,15 +6,13 @@
  * @module
  */
 
+import type { LineColumn } from "./line_column.ts";
+
 /** Deeper than any config, spec or state a container engine writes; far below the stack limit. */
 export const MAX_JSON_DEPTH = 512;
 
 /** Where a text first nests deeper than allowed. */
-export interface DepthExcess {
-  /** 1-based. */
-  line: number;
-  /** 1-based, in UTF-16 code units. */
-  column: number;
+export interface DepthExcess extends LineColumn {
   /** The limit that was passed. */
   limit: number;
 }

@@ -9,12 +9,10 @@
  * @module
  */
 
+import { type LineColumn, lineColumn } from "./line_column.ts";
+
 /** The first syntax error of a JSON text. */
-export interface JsonSyntaxError {
-  /** 1-based. */
-  line: number;
-  /** 1-based, in UTF-16 code units. */
-  column: number;
+export interface JsonSyntaxError extends LineColumn {
   /** One line, e.g. `unexpected ","` or `unexpected end of the document`. */
   detail: string;
 }
@@ -157,14 +155,11 @@ export function findJsonSyntaxError(
     }
   } catch (error) {
     if (!(error instanceof JsonStop)) throw error;
-    const before = text.slice(0, error.offset);
-    const line = before.split("\n").length;
-    const column = error.offset - before.lastIndexOf("\n");
     const detail = error.detail ??
       (error.offset >= text.length
         ? "unexpected end of the document"
         : `unexpected "${showable(text[error.offset])}"`);
-    return { line, column, detail };
+    return { ...lineColumn(text, error.offset), detail };
   }
 }
 

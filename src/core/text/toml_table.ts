@@ -1,14 +1,17 @@
 /**
- * TOML documents, parsed and as text: what counts as a table and the value at a key path (for
- * parsed TOML and JSON), a copy that keeps TOML's date values, and the statement structure of the
- * text (headers and key/value lines with their line span) for the editors and for messages that
- * name a key's line.
+ * TOML documents, parsed and as text: parsing (smol-toml, a syntax error as one
+ * {@link ConfigError} with line and column), what counts as a table and the value at a key path
+ * (for parsed TOML and JSON), and the statement structure of the text (headers and key/value
+ * lines with their line span) for the editors and for messages that name a key's line.
  *
  * The statement reader is a scanner, not a validator: it is meant for text a TOML parser accepted,
  * and on any other text it still ends (every step consumes input) and never throws.
  *
  * @module
  */
+
+import { parse, TomlError } from "smol-toml";
+import { ConfigError, describePosition } from "../errors.ts";
 
 /** A table of a parsed document. */
 export type Table = Record<string, unknown>;
@@ -31,45 +34,54 @@ export function getAt(doc: unknown, path: readonly string[]): unknown {
   return current;
 }
 
+/** The words of {@link parseTomlDocument}'s messages, where callers' differ. */
+export interface TomlDocumentOptions {
+  /** How they start (default `Cannot parse`). */
+  action?: string;
+  /** The fix of a syntax error (default `fix the TOML syntax`). */
+  fix?: string;
+  /** The fix when the parser itself fails (default `check the file's syntax`). */
+  check?: string;
+}
+
 /**
- * Sets `path` under `doc` (a key of any name, `__proto__` too, becomes an own key), making tables
- * of the steps that are missing or not tables.
+ * Parses a TOML document with smol-toml (its tables have a null prototype).
+ *
+ * @throws {ConfigError} naming `path`, and the line and column of a syntax error
  */
-export function setAt(doc: Table, path: readonly string[], value: unknown): void {
-  let current = doc;
-  for (const key of path.slice(0, -1)) {
-    const next = Object.hasOwn(current, key) ? current[key] : undefined;
-    if (!isTable(next)) defineKey(current, key, {});
-    current = current[key] as Table;
+export function parseTomlDocument(
+  text: string,
+  path: string,
+  options: TomlDocumentOptions = {},
+): Table {
+  const {
+    action = "Cannot parse",
+    fix = "fix the TOML syntax",
+    check = "check the file's syntax",
+  } = options;
+  try {
+    return parse(text);
+  } catch (error) {
+    if (!(error instanceof TomlError)) {
+      // The parser failing otherwise (a bug of its own) is still this file's problem to report.
+      throw new ConfigError(
+        `${action} "${path}": the TOML parser failed (${String(error).split("\n")[0]}): ` +
+          `${check} and re-run`,
+        { path },
+        { cause: error },
+      );
+    }
+    // smol-toml's first line, without its generic prefix.
+    const detail = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const where = { path, line: error.line, column: error.column };
+    throw new ConfigError(
+      `${action} ${describePosition(where)}: ${detail}: ${fix} and re-run`,
+      where,
+      {
+        cause: error,
+      },
+    );
   }
-  defineKey(current, path[path.length - 1], value);
-}
-
-function defineKey(table: Table, key: string, value: unknown): void {
-  Object.defineProperty(table, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-/**
- * A deep copy of a parsed TOML value: tables and arrays are copied, dates are kept as they are
- * (`structuredClone` would turn a TOML local date into a plain `Date`, written back as a
- * date-time).
- */
-export function cloneToml<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(cloneToml) as T;
-  if (!isTable(value)) return value;
-  const copy: Table = {};
-  for (const [key, item] of Object.entries(value)) defineKey(copy, key, cloneToml(item));
-  return copy as T;
-}
-
-/** The first line of a smol-toml error, without its generic prefix (`Invalid TOML document: `). */
-export function tomlErrorDetail(error: Error): string {
-  return error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
 }
 
 /** One statement of TOML text: a `[table]` or `[[array]]` header, or a key/value. */
@@ -138,7 +150,10 @@ function readTomlEscape(text: string, at: number): { value: string; end: number 
   return { value: scalar ? String.fromCodePoint(code) : "\uFFFD", end: at + 2 + digits };
 }
 
-/** A single-line string starting at the quote `text[at]`: its value and the offset past it. */
+/**
+ * A single-line string starting at the quote `text[at]`: its value and the offset past it (at
+ * the line feed when it is not closed).
+ */
 function readQuoted(text: string, at: number): { value: string; end: number } {
   const quote = text[at];
   const basic = quote === '"';
@@ -156,20 +171,6 @@ function readQuoted(text: string, at: number): { value: string; end: number } {
     } else i++;
   }
   return { value: value + text.slice(from, i), end: i };
-}
-
-/** Past a single-line string starting at the quote `text[at]` (at a line feed if unclosed). */
-function skipQuoted(text: string, at: number): number {
-  const quote = text[at];
-  let i = at + 1;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === quote) return i + 1;
-    if (c === "\n") return i;
-    // An escape is two characters (a line feed never belongs to one here).
-    i += c === "\\" && quote === '"' && text[i + 1] !== "\n" ? 2 : 1;
-  }
-  return text.length;
 }
 
 /** A dotted key from `at`: its parts, unquoted, and the offset past it (0 parts: no key there). */
@@ -238,7 +239,7 @@ function skipValue(text: string, at: number): { end: number; newlines: number; i
         const string = skipMultiLine(text, i);
         newlines += string.newlines;
         i = string.end;
-      } else i = skipQuoted(text, i);
+      } else i = readQuoted(text, i).end;
       end = i;
       newlinesToEnd = newlines;
     } else if (c === "\n" || c === "#") {
@@ -324,4 +325,36 @@ export function readTomlStatements(text: string): TomlStatement[] {
     i = Math.max(lineEnd(text, after), value.end);
   }
   return statements;
+}
+
+/**
+ * The 1-based line where a dotted key (or table header) is defined, found from the statements of
+ * the text (quoted and escaped key parts, multi-line values and all); `undefined` when the text
+ * does not say. The n-th table of an array of tables (`[[a.b]]`) is addressed with its index:
+ * `a.b.1.key`.
+ */
+export function findTomlKeyLine(text: string, key: string): number | undefined {
+  const want = key.split(".");
+  const same = (parts: string[]) =>
+    parts.length === want.length && parts.every((p, i) => p === want[i]);
+  let table: string[] = [];
+  const arrayTables = new Map<string, number>();
+  for (const statement of readTomlStatements(text)) {
+    if (statement.kind !== "value") {
+      table = statement.key;
+      if (statement.kind === "array") {
+        const name = JSON.stringify(table);
+        const index = arrayTables.get(name) ?? 0;
+        arrayTables.set(name, index + 1);
+        table = [...table, String(index)];
+      }
+      if (same(table)) return statement.first + 1;
+      continue;
+    }
+    const full = [...table, ...statement.key];
+    if (same(full) || (full.length > want.length && same(full.slice(0, want.length)))) {
+      return statement.first + 1;
+    }
+  }
+  return undefined;
 }

@@ -1,7 +1,6 @@
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
 import { defaultConfig, getField } from "../../../src/core/config/config.ts";
 import {
-  findKeyLine,
   loadConfig,
   parseConfig,
   resolveConfigPath,
@@ -56,7 +55,7 @@ Deno.test("resolveConfigPath", async (t) => {
   strictEqual(SYSTEM_CONFIG_PATH, "/etc/xpu-container-runtime/config.toml");
 });
 
-Deno.test("parseConfig of an empty file gives the SPEC §14 defaults", async (t) => {
+Deno.test("parseConfig of an empty file gives the README's Configuration defaults", async (t) => {
   const { config, warnings } = parseConfig("", PATH);
   deepStrictEqual(warnings, []);
   deepStrictEqual(config, defaultConfig());
@@ -505,7 +504,7 @@ Deno.test("renderConfigToml", async (t) => {
     deepStrictEqual(warnings, []);
     deepStrictEqual(config, defaultConfig());
   });
-  await t.step("it has the section headers of SPEC §14", () => {
+  await t.step("it has the section headers of the README's Configuration table", () => {
     const lines = renderConfigToml(defaultConfig()).split("\n");
     for (
       const header of [
@@ -531,61 +530,6 @@ Deno.test("renderConfigToml", async (t) => {
     deepStrictEqual(warnings, []);
     deepStrictEqual(config, changed);
   });
-});
-
-Deno.test("findKeyLine reads the statements of the text, whatever their quoting", async (t) => {
-  const cases: { name: string; input: string; key: string; expected: number | undefined }[] = [
-    { name: "a key in a table", input: "[a]\nb = 1\n", key: "a.b", expected: 2 },
-    { name: "a header", input: "x = 1\n[a.b]\n", key: "a.b", expected: 2 },
-    {
-      name: "a header with an escaped quote and a ]",
-      input: '[profiles."a\\"b]"]\nkernel-module = "m"\n',
-      key: 'profiles.a"b].kernel-module',
-      expected: 2,
-    },
-    {
-      name: "a quoted key with an escaped quote",
-      input: '[a]\n"x\\"y" = 1\n',
-      key: 'a.x"y',
-      expected: 2,
-    },
-    { name: "a \\U escape in a key", input: '"\\U0001F600" = 1\n', key: "\u{1F600}", expected: 1 },
-    {
-      name: "a byte-order mark before the first key",
-      input: "\uFEFFa = 1\n",
-      key: "a",
-      expected: 1,
-    },
-    {
-      name: "a header inside a multi-line string is not one",
-      input: 'a = """\n[b]\nc = 1\n"""\n[b]\nc = 2\n',
-      key: "b.c",
-      expected: 6,
-    },
-    { name: "CRLF line endings", input: "a = 1\r\n[b]\r\nc = 2\r\n", key: "b.c", expected: 3 },
-    {
-      name: "the n-th table of an array of tables",
-      input: "[[p.d]]\nx = 1\n[[p.d]]\nx = 2\n",
-      key: "p.d.1.x",
-      expected: 4,
-    },
-    {
-      name: "a dotted key under the one asked for",
-      input: "[a]\nb.c = 1\n",
-      key: "a.b",
-      expected: 2,
-    },
-    { name: "absent", input: "a = 1\n", key: "b", expected: undefined },
-    {
-      name: "not TOML: ends all the same",
-      input: '[a."\n"b = \n\\',
-      key: "a",
-      expected: undefined,
-    },
-  ];
-  for (const c of cases) {
-    await t.step(c.name, () => strictEqual(findKeyLine(c.input, c.key), c.expected));
-  }
 });
 
 Deno.test("parseConfig names the line of a key written with escapes (a BOM before it)", () => {
