@@ -10,7 +10,7 @@
  */
 
 import { ContainerRootfs, openHostPath, RootfsError } from "../core/rootfs/container_rootfs.ts";
-import { closeFd } from "../core/io/open_no_follow.ts";
+import { closeFd } from "../core/io/fs.ts";
 import { ExecError } from "../core/errors.ts";
 import { enterMountNamespace } from "../core/io/mount_namespace.ts";
 import type { ConfigureOp } from "./configure_plan.ts";

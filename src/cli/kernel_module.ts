@@ -6,6 +6,7 @@
  * @module
  */
 
+import { statSync } from "../core/io/fs.ts";
 import { runProcess } from "../core/io/process.ts";
 
 /** Where hosts keep modprobe: run by absolute path, never found through a PATH. */
@@ -18,14 +19,14 @@ export type ModuleOutcome = "present" | "loaded" | { skipped: string };
 export async function loadKernelModule(name: string): Promise<ModuleOutcome> {
   if (name === "") return { skipped: "the profile names no kernel module" };
   try {
-    Deno.statSync(`/sys/module/${name}`);
+    statSync(`/sys/module/${name}`);
     return "present";
   } catch {
     // Not loaded (or not built in): try modprobe.
   }
   const modprobe = MODPROBE_PATHS.find((path) => {
     try {
-      return Deno.statSync(path).isFile;
+      return statSync(path).isFile;
     } catch {
       return false;
     }

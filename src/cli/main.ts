@@ -30,6 +30,7 @@ import {
 import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/io/log.ts";
+import { hostArch } from "../core/io/process.ts";
 import { readBundleSpec } from "../core/oci/oci_state.ts";
 import { firstUnmetRequirement } from "../core/request/requirements.ts";
 import { VERSION } from "../core/version.ts";
@@ -283,12 +284,12 @@ async function configure(ctx: Context, request: ConfigureRequest): Promise<void>
   const driverVersion = readDriverVersion(fs, profile, root);
   const unmet = firstUnmetRequirement(request.requirements, {
     driver: driverVersion,
-    arch: Deno.build.arch,
+    arch: hostArch(),
   });
   if (unmet !== undefined) {
     throw new RequestError(
       `Cannot start the container: requirement ${quoted(unmet)} is not met: this host has driver ` +
-        `${driverVersion ?? "(unknown version)"} on ${Deno.build.arch}: run an image made for ` +
+        `${driverVersion ?? "(unknown version)"} on ${hostArch()}: run an image made for ` +
         `this host, or set XPU_DISABLE_REQUIRE=true in the container`,
     );
   }

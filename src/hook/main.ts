@@ -19,6 +19,7 @@ import {
 } from "../core/errors.ts";
 import { readDeviceCgroup } from "../core/device/device_cgroup.ts";
 import { isExecutableFile } from "../core/io/executable_lookup.ts";
+import { readTextFileSync } from "../core/io/fs.ts";
 import { assertHookEnv } from "../core/config/hook_env.ts";
 import { realHostFs } from "../core/io/host_fs.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
@@ -42,7 +43,7 @@ function readConfig(
   if (configPath === undefined) return loadConfig(io.env);
   let text: string;
   try {
-    text = Deno.readTextFileSync(configPath);
+    text = readTextFileSync(configPath);
   } catch (error) {
     throw new ConfigError(
       `Cannot read ${quoted(configPath)} (-config): ${osErrorReason(error)}: ` +

@@ -9,14 +9,18 @@
 
 import { ConflictError, errorMessage, UsageError } from "../core/errors.ts";
 import { check, ERRNO, errno, libc, OsCallError } from "../core/io/libc.ts";
+import { dirname } from "node:path";
 import {
   closeFd,
   FileKindError,
+  mkdirSync,
   openNoFollow,
   readAll,
+  removeSync,
   statFd,
   writeAll,
-} from "../core/io/open_no_follow.ts";
+} from "../core/io/fs.ts";
+import { listenForSignals, ownPid } from "../core/io/process.ts";
 import { readIfExists } from "../engines/config_transaction.ts";
 import { engineDefaultRuntime } from "../engines/engine_default_runtime.ts";
 import type { RuntimeSettings } from "../engines/runtime_command.ts";
@@ -39,14 +43,7 @@ export interface DaemonDeps {
 
 /** Stop-signal listeners on the real process. */
 export function processStopSignals(handler: (signal: string) => void): () => void {
-  const listeners = STOP_SIGNALS.map((signal) => {
-    const listener = () => handler(signal);
-    Deno.addSignalListener(signal, listener);
-    return [signal, listener] as const;
-  });
-  return () => {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
-  };
+  return listenForSignals(STOP_SIGNALS, handler);
 }
 
 /** The held pid file: remove it and let go of the lock. */
@@ -63,9 +60,8 @@ interface PidFile {
  * @throws {ConflictError} when another process holds it (the file is left as it is)
  * @throws {UsageError} when the path is a symbolic link or not a regular file (nothing is touched)
  */
-export function acquirePidFile(path: string, pid = Deno.pid): PidFile {
-  const slash = path.lastIndexOf("/");
-  if (slash > 0) Deno.mkdirSync(path.slice(0, slash), { recursive: true, mode: 0o755 });
+export function acquirePidFile(path: string, pid = ownPid()): PidFile {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   const refuse = (error: FileKindError) =>
     new UsageError(
       `Cannot start with the pid file "${path}": ${error.detail}: remove it, or pass a ` +
@@ -98,7 +94,7 @@ export function acquirePidFile(path: string, pid = Deno.pid): PidFile {
   return {
     release() {
       try {
-        Deno.removeSync(path);
+        removeSync(path);
       } finally {
         closeFd(fd);
       }
@@ -160,7 +156,7 @@ export async function runDaemon(settings: DaemonSettings, deps: DaemonDeps): Pro
     wake();
   });
   try {
-    log(`started (pid ${Deno.pid}, pid file ${settings.pidFile})`);
+    log(`started (pid ${ownPid()}, pid file ${settings.pidFile})`);
     const install = {
       ...settings.install,
       lowLevelRuntimes: lowLevelRuntimes(settings, setup, log),

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { basename, dirname, join } from "node:path";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
 import { formatCdiSpec, hooksWithoutEnv, parseCdiSpec } from "../core/cdi/cdi_spec.ts";
 import { generateManagementCdiSpec } from "../core/cdi/cdi_generate.ts";
@@ -14,7 +15,25 @@ import { renderConfigToml } from "../core/config/config_render.ts";
 import type { DeviceProfile } from "../core/device/device_profile.ts";
 import { errorMessage, RequestError, UsageError } from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
+import {
+  chmodSync,
+  copyFileSync,
+  type FileInfo,
+  isNotADirectory,
+  isNotFound,
+  lstatSync,
+  mkdirSync,
+  readDirSync,
+  readTextFileSync,
+  realPathSync,
+  removeSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeTextFileSync,
+} from "../core/io/fs.ts";
 import { mountedHostFs } from "../core/io/mounted_host_fs.ts";
+import { ownPid } from "../core/io/process.ts";
 import { INSTALLED_CONFIG, installedConfig, toolkitLayout } from "./toolkit_layout.ts";
 import { renderWrapper } from "./wrapper_script.ts";
 
@@ -41,17 +60,12 @@ export interface InstallOptions {
   cdiOutputDir?: string;
 }
 
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash <= 0 ? "/" : path.slice(0, slash);
-}
-
 function exists(path: string): boolean {
   try {
-    Deno.lstatSync(path);
+    lstatSync(path);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
 }
@@ -69,16 +83,16 @@ export function checkToolkitRoot(dir: string, flag = "--toolkit-root"): string {
   }
   let entries: string[];
   try {
-    entries = [...Deno.readDirSync(path)].map((e) => e.name);
+    entries = [...readDirSync(path)].map((e) => e.name);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return path;
-    if (error instanceof Deno.errors.NotADirectory) {
+    if (isNotFound(error)) return path;
+    if (isNotADirectory(error)) {
       throw new UsageError(`Cannot use ${flag} "${dir}": it is a file: pass a directory`);
     }
     throw error;
   }
-  const ours = exists(`${path}/xpu-container-runtime.real`) ||
-    exists(`${path}/${INSTALLED_CONFIG}`);
+  const ours = exists(join(path, "xpu-container-runtime.real")) ||
+    exists(join(path, INSTALLED_CONFIG));
   if (entries.length > 0 && !ours) {
     throw new UsageError(
       `Cannot use ${flag} "${dir}": it holds files that are not an installed toolkit, and ` +
@@ -92,14 +106,14 @@ export function checkToolkitRoot(dir: string, flag = "--toolkit-root"): string {
 function findSources(options: InstallOptions): Map<string, { path: string; mode: number }> {
   const found = new Map<string, { path: string; mode: number }>();
   for (const { source } of toolkitLayout({ kernelModule: "", fallbackRuntime: "" }).copies) {
-    const named = `${options.sourceDir.replace(/\/+$/, "")}/${source}`;
+    const named = join(options.sourceDir, source);
     let path: string;
-    let info: Deno.FileInfo;
+    let info: FileInfo;
     try {
-      path = Deno.realPathSync(named);
-      info = Deno.statSync(path);
+      path = realPathSync(named);
+      info = statSync(path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (!isNotFound(error)) throw error;
       throw new UsageError(
         `Cannot install: the executable "${source}" is missing from "${options.sourceDir}" ` +
           `(${named}${exists(named) ? " is a dangling symlink" : " does not exist"}): ` +
@@ -131,13 +145,13 @@ function populate(
   });
   for (const copy of layout.copies) {
     const source = sources.get(copy.source)!;
-    Deno.copyFileSync(source.path, `${dir}/${copy.file}`);
-    Deno.chmodSync(`${dir}/${copy.file}`, source.mode);
+    copyFileSync(source.path, join(dir, copy.file));
+    chmodSync(join(dir, copy.file), source.mode);
   }
-  for (const link of layout.links) Deno.symlinkSync(link.target, `${dir}/${link.link}`);
+  for (const link of layout.links) symlinkSync(link.target, join(dir, link.link));
   for (const wrapper of layout.wrappers) {
-    Deno.writeTextFileSync(`${dir}/${wrapper.name}`, renderWrapper(wrapper, finalDir));
-    Deno.chmodSync(`${dir}/${wrapper.name}`, 0o755);
+    writeTextFileSync(join(dir, wrapper.name), renderWrapper(wrapper, finalDir));
+    chmodSync(join(dir, wrapper.name), 0o755);
   }
   const config = installedConfig({
     toolkitDir: finalDir,
@@ -146,8 +160,8 @@ function populate(
     lowLevelRuntimes: options.lowLevelRuntimes,
     cdiSpecDir: options.cdiOutputDir,
   });
-  Deno.mkdirSync(`${dir}/${dirname(INSTALLED_CONFIG)}`, { recursive: true, mode: 0o755 });
-  Deno.writeTextFileSync(`${dir}/${INSTALLED_CONFIG}`, renderConfigToml(config), { mode: 0o644 });
+  mkdirSync(join(dir, dirname(INSTALLED_CONFIG)), { recursive: true, mode: 0o755 });
+  writeTextFileSync(join(dir, INSTALLED_CONFIG), renderConfigToml(config), { mode: 0o644 });
 }
 
 /**
@@ -164,26 +178,26 @@ export async function installToolkit(
   const root = checkToolkitRoot(options.toolkitRoot);
   const sources = findSources(options);
   const parent = dirname(root);
-  const base = root.slice(parent === "/" ? 1 : parent.length + 1);
-  Deno.mkdirSync(parent, { recursive: true, mode: 0o755 });
-  const staging = `${parent === "/" ? "" : parent}/.${base}.new-${Deno.pid}`;
-  const retired = `${parent === "/" ? "" : parent}/.${base}.old-${Deno.pid}`;
-  if (exists(staging)) Deno.removeSync(staging, { recursive: true });
-  Deno.mkdirSync(staging, { mode: 0o755 });
+  const base = basename(root);
+  mkdirSync(parent, { recursive: true, mode: 0o755 });
+  const staging = join(parent, `.${base}.new-${ownPid()}`);
+  const retired = join(parent, `.${base}.old-${ownPid()}`);
+  if (exists(staging)) removeSync(staging, { recursive: true });
+  mkdirSync(staging, { mode: 0o755 });
   try {
     populate(staging, root, options, sources);
     const replacing = exists(root);
-    if (replacing) Deno.renameSync(root, retired);
+    if (replacing) renameSync(root, retired);
     try {
-      Deno.renameSync(staging, root);
+      renameSync(staging, root);
     } catch (error) {
-      if (replacing) Deno.renameSync(retired, root);
+      if (replacing) renameSync(retired, root);
       throw error;
     }
-    if (replacing) Deno.removeSync(retired, { recursive: true });
+    if (replacing) removeSync(retired, { recursive: true });
   } catch (error) {
     try {
-      Deno.removeSync(staging, { recursive: true });
+      removeSync(staging, { recursive: true });
     } catch {
       // Already moved or never made; the original error is what matters.
     }
@@ -206,23 +220,23 @@ async function writeManagementSpec(
   log: (line: string) => void,
 ): Promise<void> {
   const dir = options.cdiOutputDir!.replace(/\/+$/, "") || "/";
-  const file = `${dir === "/" ? "" : dir}/${MANAGEMENT_KIND.replace("/", "-")}.yaml`;
+  const file = join(dir, `${MANAGEMENT_KIND.replace("/", "-")}.yaml`);
   try {
     const spec = generateManagementCdiSpec({
       profile: options.profile,
       fs: mountedHostFs(fs, options.hostRoot),
       driverRoot: options.driverRoot,
       kind: MANAGEMENT_KIND,
-      ctkPath: `${options.toolkitRoot.replace(/\/+$/, "")}/xpu-ctk`,
+      ctkPath: join(options.toolkitRoot, "xpu-ctk"),
     });
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeFileAtomic(file, await formatCdiSpec(spec, "yaml"), { mode: 0o644 });
     log(`wrote the management CDI spec ${file} (${MANAGEMENT_KIND}=all)`);
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
     log(`warning: no management CDI spec written: ${errorMessage(error)}`);
     if (await hasHooksWithoutEnv(file)) {
-      Deno.removeSync(file);
+      removeSync(file);
       log(
         `removed the old management CDI spec ${file}: its hooks have no env, so runtimes would ` +
           `start them with the container's environment`,
@@ -235,9 +249,9 @@ async function writeManagementSpec(
 async function hasHooksWithoutEnv(file: string): Promise<boolean> {
   let text: string;
   try {
-    text = Deno.readTextFileSync(file);
+    text = readTextFileSync(file);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
   try {
@@ -259,6 +273,6 @@ export function deleteToolkit(toolkitRoot: string, log: (line: string) => void):
     log(`nothing to delete: ${root} does not exist`);
     return;
   }
-  Deno.removeSync(root, { recursive: true });
+  removeSync(root, { recursive: true });
   log(`deleted the toolkit at ${root}`);
 }

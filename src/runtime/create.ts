@@ -12,7 +12,7 @@
 import { join, resolve } from "node:path";
 import { quoted, SpecError } from "../core/errors.ts";
 import type { Logger } from "../core/io/log.ts";
-import { FileKindError } from "../core/io/open_no_follow.ts";
+import { FileKindError } from "../core/io/fs.ts";
 import {
   isPrivileged,
   type OciSpec,

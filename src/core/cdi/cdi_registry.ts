@@ -8,7 +8,7 @@
 
 import { type CdiDevice, cdiFormatOf, type CdiSpec, parseCdiSpec } from "./cdi_spec.ts";
 import { errorMessage, SpecError } from "../errors.ts";
-import { FileKindError, kindOfInfo } from "../io/open_no_follow.ts";
+import { FileKindError, kindOfInfo, readDirSync, readTextFileSync, statSync } from "../io/fs.ts";
 
 /** A spec file that loaded. */
 export interface CdiSource {
@@ -95,16 +95,16 @@ export interface CdiDirReader {
 export const realCdiDirReader: CdiDirReader = {
   listFiles(dir) {
     try {
-      return [...Deno.readDirSync(dir)].filter((e) => e.isFile || e.isSymlink).map((e) => e.name);
+      return [...readDirSync(dir)].filter((e) => e.isFile || e.isSymlink).map((e) => e.name);
     } catch {
       return undefined;
     }
   },
   readTextFile(path) {
     // A FIFO (or a link to one) in a spec dir would block the read until someone writes to it.
-    const kind = kindOfInfo(Deno.statSync(path));
+    const kind = kindOfInfo(statSync(path));
     if (kind !== "regular file") throw new FileKindError(path, kind);
-    return Deno.readTextFileSync(path);
+    return readTextFileSync(path);
   },
 };
 

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { readTextFileSync, writeTextFileSync } from "../io/fs.ts";
 import { parseMountinfo } from "../path/mountinfo.ts";
 
 /** A device allow rule: a node's type and numbers. */
@@ -62,8 +63,8 @@ export function deviceCgroupOf(procCgroup: string, mountinfo: string): DeviceCgr
 /** The device cgroup of process `pid`, as seen from this process's mount namespace. */
 export function readDeviceCgroup(pid: number): DeviceCgroup {
   return deviceCgroupOf(
-    Deno.readTextFileSync(`/proc/${pid}/cgroup`),
-    Deno.readTextFileSync("/proc/self/mountinfo"),
+    readTextFileSync(`/proc/${pid}/cgroup`),
+    readTextFileSync("/proc/self/mountinfo"),
   );
 }
 
@@ -75,5 +76,5 @@ export function allowLine(rule: DeviceRule): string {
 /** Allows the rules by writing them to a v1 cgroup's `devices.allow` file. */
 export function allowDevices(allowFile: string, rules: readonly DeviceRule[]): void {
   // The kernel takes one rule per write.
-  for (const rule of rules) Deno.writeTextFileSync(allowFile, allowLine(rule));
+  for (const rule of rules) writeTextFileSync(allowFile, allowLine(rule));
 }

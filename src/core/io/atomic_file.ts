@@ -9,14 +9,7 @@
 
 import { UsageError } from "../errors.ts";
 import { check, libc, OsCallError } from "./libc.ts";
-import {
-  closeFd,
-  FileKindError,
-  kindOfInfo,
-  linkTarget,
-  openNoFollow,
-  writeAll,
-} from "./open_no_follow.ts";
+import { closeFd, FileKindError, kindOfInfo, linkTarget, openNoFollow, writeAll } from "./fs.ts";
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {

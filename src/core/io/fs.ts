@@ -1,11 +1,32 @@
 /**
- * The host file system, as the rest of the toolkit sees it: the synchronous `Deno` calls it uses,
- * named once here, and predicates for the OS errors it tells apart. Modules outside `core/io`
- * import these instead of touching `Deno.*`, so every file-system effect has one seam (and the
- * module-graph test can hold the line).
+ * The host file system, as the rest of the toolkit sees it. Modules outside `core/io` import these
+ * instead of touching `Deno.*`, so every file-system effect has one seam (and the module-graph
+ * test can hold the line):
+ *
+ * - the synchronous `Deno` calls the toolkit uses, named once, and predicates for the OS errors
+ *   it tells apart;
+ * - files at paths an admin or an engine names (log files, the installer's pid file, the outputs
+ *   the tools write, a bundle's `config.json`), opened as file descriptors that never follow a
+ *   final symbolic link (`O_NOFOLLOW`) and never wait for a FIFO's other end (`O_NONBLOCK`). What
+ *   the file is gets checked on the open descriptor (`statx` with `AT_EMPTY_PATH`), so it cannot
+ *   be swapped between the check and the use. Refusals are {@link FileKindError}s that say what
+ *   the path is instead. Deno's own `open` has no `O_NOFOLLOW`, so these go through the C library
+ *   (opened on first use).
  *
  * @module
  */
+
+import {
+  check,
+  cString,
+  ERRNO,
+  errno,
+  type FileKind as StatKind,
+  libc,
+  O,
+  OsCallError,
+  statAt,
+} from "./libc.ts";
 
 /** Metadata of a path (`stat`/`lstat`). */
 export type FileInfo = Deno.FileInfo;
@@ -65,3 +86,158 @@ export type OpenOptions = Deno.OpenOptions;
 
 /** Opens a file or directory (a directory: `{ read: true }`, to lock or fsync it). */
 export const openSync: (path: string | URL, options?: OpenOptions) => FsFile = Deno.openSync;
+
+/** What a path is, in the words a message uses. */
+export type FileKind =
+  | "regular file"
+  | "directory"
+  | "symbolic link"
+  | "FIFO"
+  | "socket"
+  | "character device"
+  | "block device";
+
+/** A path that is not the kind of file it must be (a symbolic link, a FIFO, a directory…). */
+export class FileKindError extends Error {
+  override readonly name = "FileKindError";
+  readonly path: string;
+  readonly kind: FileKind;
+  /** The message's detail without the path: `it is a symbolic link (to "/etc/passwd")`. */
+  readonly detail: string;
+
+  constructor(path: string, kind: FileKind, target?: string) {
+    const detail = kind === "symbolic link"
+      ? `it is a symbolic link${target === undefined ? "" : ` (to "${target}")`}`
+      : `it is a ${kind}, not a regular file`;
+    super(`"${path}": ${detail}`);
+    this.path = path;
+    this.kind = kind;
+    this.detail = detail;
+  }
+}
+
+/** How a file is opened. */
+export type OpenAccess = "read" | "append" | "create-new" | "read-write";
+
+const ACCESS_FLAGS: Readonly<Record<OpenAccess, number>> = {
+  /** Read an existing file. */
+  read: O.RDONLY,
+  /** Append to a log, creating it. */
+  append: O.WRONLY | O.APPEND | O.CREAT | O.NOCTTY,
+  /** A new file only: fails when anything, a dangling link included, is at the path. */
+  "create-new": O.WRONLY | O.CREAT | O.EXCL,
+  /** Read and write, creating it (a pid file). */
+  "read-write": O.RDWR | O.CREAT | O.NOCTTY,
+};
+
+/** The errnos of an open that may mean "not a regular file": the path is looked at then. */
+const KIND_ERRNOS: readonly number[] = [ERRNO.ELOOP, ERRNO.EEXIST, ERRNO.ENXIO, ERRNO.EISDIR];
+
+/**
+ * Opens `path` without following a final symbolic link and without blocking.
+ *
+ * @param mode permission bits of a file this creates (before the umask)
+ * @returns the file descriptor; the caller closes it with {@link closeFd}
+ * @throws {FileKindError} when `path` is a symbolic link, a FIFO or socket nobody serves, or a
+ *   directory opened for writing
+ * @throws {OsCallError} for any other failure (missing directory, permissions)
+ */
+export function openNoFollow(path: string, access: OpenAccess, mode = 0o644): number {
+  const flags = ACCESS_FLAGS[access] | O.NOFOLLOW | O.NONBLOCK | O.CLOEXEC;
+  const fd = libc().open(cString(path), flags, mode);
+  if (fd >= 0) return fd;
+  const error = new OsCallError("open", errno());
+  // ELOOP is what O_NOFOLLOW returns for a link (EEXIST when O_EXCL comes first); ENXIO, a FIFO
+  // without a reader or a socket; EISDIR, a directory opened for writing.
+  if (KIND_ERRNOS.includes(error.errno)) {
+    const kind = kindAt(path);
+    if (kind === "symbolic link") throw new FileKindError(path, kind, linkTarget(path));
+    if (kind !== undefined && kind !== "regular file") throw new FileKindError(path, kind);
+  }
+  throw error;
+}
+
+/** What is at `path` itself (a link is not followed); `undefined` when nothing is. */
+function kindAt(path: string): FileKind | undefined {
+  try {
+    return kindOfInfo(lstatSync(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kind of an `lstat` result. */
+export function kindOfInfo(info: FileInfo): FileKind {
+  if (info.isSymlink) return "symbolic link";
+  if (info.isDirectory) return "directory";
+  if (info.isFifo) return "FIFO";
+  if (info.isSocket) return "socket";
+  if (info.isCharDevice) return "character device";
+  if (info.isBlockDevice) return "block device";
+  return "regular file";
+}
+
+/** A link's target for a message; `undefined` when it cannot be read. */
+export function linkTarget(path: string): string | undefined {
+  try {
+    return readLinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The words a message uses for each kind `statx` reports. */
+const KIND_WORDS: Readonly<Record<StatKind, FileKind>> = {
+  file: "regular file",
+  dir: "directory",
+  symlink: "symbolic link",
+  fifo: "FIFO",
+  socket: "socket",
+  char: "character device",
+  block: "block device",
+};
+
+/** What an open file descriptor is, and its size. */
+export function statFd(fd: number): { kind: FileKind; size: number } {
+  const { kind, size } = statAt(fd);
+  return { kind: KIND_WORDS[kind], size };
+}
+
+/**
+ * Reads from `fd` to the end of the file.
+ *
+ * @param sizeHint the expected size (a file can grow while it is read)
+ */
+export function readAll(fd: number, sizeHint = 0): Uint8Array {
+  let buffer = new Uint8Array(Math.max(sizeHint + 1, 4096));
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      const grown = new Uint8Array(buffer.length * 2);
+      grown.set(buffer);
+      buffer = grown;
+    }
+    const chunk = buffer.subarray(length);
+    const n = Number(check("read", libc().read(fd, chunk, BigInt(chunk.length))));
+    if (n === 0) return buffer.slice(0, length);
+    length += n;
+  }
+}
+
+/** Writes all of `bytes` to `fd`. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  // An FFI "buffer" argument must be backed by an ArrayBuffer, not a SharedArrayBuffer.
+  const data = bytes.buffer instanceof ArrayBuffer
+    ? bytes as Uint8Array<ArrayBuffer>
+    : new Uint8Array(bytes);
+  let written = 0;
+  while (written < data.length) {
+    const rest = data.subarray(written);
+    written += Number(check("write", libc().write(fd, rest, BigInt(rest.length))));
+  }
+}
+
+/** Closes `fd`; a failure to close is not reported (the data was written or fsync'ed before). */
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}

@@ -7,7 +7,7 @@
  */
 
 import type { LogLevel } from "../config/config.ts";
-import { closeFd, FileKindError, openNoFollow, writeAll } from "./open_no_follow.ts";
+import { closeFd, FileKindError, openNoFollow, writeAll } from "./fs.ts";
 
 /** How lines are written: runc's `--log-format`. */
 export type LogFormat = "json" | "text";

@@ -164,3 +164,31 @@ export function currentArgv0(): string {
     return Deno.execPath();
   }
 }
+
+/** This process's PID. */
+export function ownPid(): number {
+  return Deno.pid;
+}
+
+/** The CPU architecture this program runs on, in Deno's words: `x86_64`, `aarch64`. */
+export function hostArch(): string {
+  return Deno.build.arch;
+}
+
+/** A signal this process can listen for. */
+export type Signal = Deno.Signal;
+
+/** Calls `handler` on each of `signals` (with the signal's name) until the returned function is called. */
+export function listenForSignals(
+  signals: readonly Signal[],
+  handler: (signal: Signal) => void,
+): () => void {
+  const listeners = signals.map((signal) => {
+    const listener = () => handler(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
+}

@@ -8,7 +8,7 @@
  */
 
 import { ERRNO, OsCallError } from "./libc.ts";
-import { closeFd, FileKindError, openNoFollow, readAll, statFd } from "./open_no_follow.ts";
+import { closeFd, FileKindError, openNoFollow, readAll, statFd } from "./fs.ts";
 
 /**
  * Reads the bytes of the regular file at `path`: opened with

@@ -9,7 +9,7 @@ import { describePosition, SpecError } from "../errors.ts";
 import { findDepthExcess, MAX_JSON_DEPTH } from "../text/json_depth.ts";
 import { findJsonSyntaxError } from "../text/json_syntax.ts";
 import { isJsonObject, type OciSpec, parseOciSpec, specRootfs } from "./oci_spec.ts";
-import { FileKindError } from "../io/open_no_follow.ts";
+import { FileKindError } from "../io/fs.ts";
 import { readRegularFile } from "../io/regular_file.ts";
 
 /** What hooks read from the OCI state. */

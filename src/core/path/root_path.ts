@@ -8,6 +8,7 @@
  * @module
  */
 
+import { filesystemLoopError } from "../io/fs.ts";
 import type { HostFs } from "../io/host_fs.ts";
 
 const MAX_SYMLINKS = 40;
@@ -74,7 +75,7 @@ export function resolveInRoot(
     const info = fs.lstat(host);
     if (info?.kind === "symlink") {
       if (++links > MAX_SYMLINKS) {
-        throw new Deno.errors.FilesystemLoop(`too many levels of symbolic links at "${host}"`);
+        throw filesystemLoopError(`too many levels of symbolic links at "${host}"`);
       }
       const target = fs.readLink(host);
       if (target.startsWith("/")) resolved = [];
@@ -114,7 +115,7 @@ export function followSymlinkChain(
     hops.push({ link, target });
     link = normalizeInRoot(target.startsWith("/") ? target : `${dirnameInRoot(link)}/${target}`);
   }
-  throw new Deno.errors.FilesystemLoop(`too many levels of symbolic links at "${path}"`);
+  throw filesystemLoopError(`too many levels of symbolic links at "${path}"`);
 }
 
 /** Whether a path component contains glob syntax (`*`, `?`, `[`). */

@@ -27,7 +27,8 @@ import {
   statAt,
   syscall,
 } from "../io/libc.ts";
-import { writeAll } from "../io/open_no_follow.ts";
+import { writeAll } from "../io/fs.ts";
+import { ownPid } from "../io/process.ts";
 import { normalizeInRoot } from "../path/root_path.ts";
 
 const RESOLVE_NO_MAGICLINKS = 0x02n;
@@ -402,7 +403,7 @@ export class ContainerRootfs {
     const at = this.#writableParent(path, options.createParent ?? false);
     if (at === undefined) return false;
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    const temp = `.${at.name}.xpu-${Deno.pid}-${
+    const temp = `.${at.name}.xpu-${ownPid()}-${
       crypto.getRandomValues(new Uint32Array(1))[0].toString(36)
     }`;
     const tempName = cString(temp);

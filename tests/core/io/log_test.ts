@@ -6,7 +6,7 @@ import {
   formatLogLine,
   type LogSink,
 } from "../../../src/core/io/log.ts";
-import { FileKindError } from "../../../src/core/io/open_no_follow.ts";
+import { FileKindError } from "../../../src/core/io/fs.ts";
 import { assertThrowsError } from "../../helpers/assert_error.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
 

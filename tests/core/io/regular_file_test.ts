@@ -5,7 +5,7 @@
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { OsCallError } from "../../../src/core/io/libc.ts";
-import { FileKindError } from "../../../src/core/io/open_no_follow.ts";
+import { FileKindError } from "../../../src/core/io/fs.ts";
 import { readRegularFile } from "../../../src/core/io/regular_file.ts";
 import { assertThrowsError } from "../../helpers/assert_error.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";

@@ -15,7 +15,7 @@ import {
   readAll,
   statFd,
   writeAll,
-} from "../../../src/core/io/open_no_follow.ts";
+} from "../../../src/core/io/fs.ts";
 import { assertThrowsError } from "../../helpers/assert_error.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
 
