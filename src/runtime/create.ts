@@ -10,7 +10,7 @@
  */
 
 import { join, resolve } from "node:path";
-import { quoted, SpecError } from "../core/errors.ts";
+import { quoted, RequestError, SpecError } from "../core/errors.ts";
 import type { Logger } from "../core/io/log.ts";
 import { FileKindError } from "../core/io/fs.ts";
 import {
@@ -154,7 +154,15 @@ function containerRequest(spec: OciSpec, ctx: CreateContext): ModeRequest {
     config,
   );
   accepted.notes.forEach((note) => logger.info(note));
-  return { devices: request, annotated: cdiAnnotationDevices(accepted.annotations, prefixes) };
+  try {
+    return { devices: request, annotated: cdiAnnotationDevices(accepted.annotations, prefixes) };
+  } catch (error) {
+    // A mode that never serves annotations does not fail a container over one it would ignore.
+    const fixed = ctx.pinnedMode ?? config.runtime.mode;
+    if (!(error instanceof RequestError) || fixed === "auto" || fixed === "cdi") throw error;
+    logger.warn(`Ignoring CDI annotations: they are served in mode 'cdi' only (${error.message})`);
+    return { devices: request, annotated: [] };
+  }
 }
 
 /** The part of the request `mode` serves: CDI annotations need mode 'cdi', else a warning. */

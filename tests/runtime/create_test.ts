@@ -9,10 +9,11 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type Config, defaultConfig } from "../../src/core/config/config.ts";
+import { type Config, defaultConfig, type Mode } from "../../src/core/config/config.ts";
 import { ConfigError, RequestError, SpecError } from "../../src/core/errors.ts";
 import { HOOK_PATH } from "../../src/core/config/hook_env.ts";
 import type { Logger } from "../../src/core/io/log.ts";
+import type { ResolvedMode } from "../../src/core/request/mode.ts";
 import {
   type CreateContext,
   type CreateOutcome,
@@ -371,7 +372,45 @@ Deno.test("editBundleForCreate: the unprivileged rule covers annotations; allowe
 });
 
 /** The parts of a written spec the cases look at. */
-type WrittenSpec = { hooks: { prestart: { path: string }[] }; linux?: { devices?: unknown[] } };
+type WrittenSpec = {
+  process: { env: string[] };
+  hooks?: { prestart?: { path: string }[]; createContainer?: { args: string[] }[] };
+  linux?: {
+    devices?: { path: string }[];
+    resources?: { devices?: { allow: boolean; type?: string; major?: number; minor?: number }[] };
+  };
+};
+
+/**
+ * A check that `spec` holds each of its mode's edits once: `hooks` hooks per stage, the container
+ * nodes `devices`, and one allow rule for the host's one XPU (c 511:0).
+ */
+function editedOnce(
+  hooks: { prestart: number; createContainer: number },
+  devices: string[],
+): (spec: WrittenSpec) => void {
+  return (spec) => {
+    strictEqual(spec.hooks?.prestart?.length ?? 0, hooks.prestart, JSON.stringify(spec.hooks));
+    strictEqual(
+      spec.hooks?.createContainer?.length ?? 0,
+      hooks.createContainer,
+      JSON.stringify(spec.hooks),
+    );
+    deepStrictEqual((spec.linux?.devices ?? []).map((d) => d.path), devices);
+    const rules = (spec.linux?.resources?.devices ?? []).filter((r) => r.allow);
+    deepStrictEqual(rules.map((r) => `${r.type} ${r.major}:${r.minor}`), ["c 511:0"]);
+    const visible = spec.process.env.filter((e) => e.startsWith("XPU_VISIBLE_DEVICES="));
+    strictEqual(visible.length, 1, JSON.stringify(spec.process.env));
+  };
+}
+
+/** What each mode's edit of a request for the host's one XPU holds, once. */
+const EDITED_ONCE: Readonly<Record<ResolvedMode, (spec: WrittenSpec) => void>> = {
+  legacy: editedOnce({ prestart: 1, createContainer: 0 }, []),
+  // create-symlinks for libxpu.so's hop, update-ldcache for /usr/lib.
+  csv: editedOnce({ prestart: 0, createContainer: 2 }, ["/dev/xpu0"]),
+  cdi: editedOnce({ prestart: 0, createContainer: 0 }, ["/dev/xpu0"]),
+};
 
 Deno.test("editBundleForCreate writes the spec once, and only for a request it serves", async (t) => {
   const annotation = { "cdi.k8s.io/xpu": "xpu.dev/xpu=0" };
@@ -379,20 +418,46 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
     level: "warn",
     message: "Ignoring CDI annotations (xpu.dev/xpu=0): they are served in mode 'cdi' only",
   };
+  const malformed = { "cdi.k8s.io/x": "garbage" };
+  const malformedMessage = `Cannot start the container: annotation "cdi.k8s.io/x" names ` +
+    `"garbage", which is not a CDI device: write vendor/class=name, e.g. xpu.dev/xpu=0`;
+  const malformedIgnored = {
+    level: "warn",
+    message: `Ignoring CDI annotations: they are served in mode 'cdi' only (${malformedMessage})`,
+  };
   const notRewritten = {
     level: "debug",
     message: "The spec already holds every edit: not rewriting it",
   };
+  const noRequest = {
+    level: "debug",
+    message: "No XPU devices requested: leaving the spec unchanged",
+  };
+  const modes = ["legacy", "csv", "cdi", "auto"] as const;
+  const unknownLegacy = (ids: string) =>
+    `Cannot give the container XPU ${ids}: no such device under "/drv" (devices: 0): ` +
+    `request an existing index or UUID, or "all"`;
+  const unresolvableCdi = (name: string) =>
+    `Cannot start the container: unresolvable CDI devices "${name}": xpu.dev/xpu has "0" ` +
+    `(spec dirs searched: /cdi): request a listed device, or generate a spec with ` +
+    `"xpu-ctk cdi generate"`;
+  const cdiInLegacy = (names: string) =>
+    `Cannot serve CDI devices ${names} in mode 'legacy': request devices by index or UUID, ` +
+    `or request only CDI names`;
   // An unrelated annotation whose value is not UTF-8: its bytes must reach the file as they were.
   const encode = (text: string) => new TextEncoder().encode(text);
   const badBytes = Uint8Array.of(...encode('"org.example/note":"'), 0xe9, 0xff, ...encode('"'));
   const cases: {
     name: string;
     input: {
-      mode: "legacy" | "csv" | "cdi";
+      mode: Mode;
+      /** The mode pinned by the executable name. */
+      pinned?: ResolvedMode;
       spec: Record<string, unknown> | Uint8Array;
       bundle?: string;
       cwd?: string;
+      /** `accept-xpu-visible-devices-as-volume-mounts`. */
+      volumeMounts?: boolean;
       /** Run the create step a second time on what the first one wrote. */
       again?: boolean;
     };
@@ -406,20 +471,37 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
       }
       | { error: ErrorClass; message: string };
   }[] = [
-    {
-      name: "no request: nothing written",
-      input: { mode: "legacy", spec: ociSpec() },
-      expected: {
-        outcome: { written: false },
-        writes: 0,
-        log: { level: "debug", message: "No XPU devices requested: leaving the spec unchanged" },
+    ...modes.flatMap((mode) => [
+      {
+        name: `no request: nothing written: mode '${mode}'`,
+        input: { mode, spec: ociSpec() },
+        expected: { outcome: { written: false }, writes: 0, log: noRequest },
       },
-    },
-    {
-      name: "XPU_VISIBLE_DEVICES=void is no request either",
-      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=void"] }) },
-      expected: { outcome: { written: false }, writes: 0 },
-    },
+      {
+        name: `XPU_VISIBLE_DEVICES=void is no request either: mode '${mode}'`,
+        input: { mode, spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=void"] }) },
+        expected: { outcome: { written: false }, writes: 0, log: noRequest },
+      },
+      {
+        name: `an empty XPU_VISIBLE_DEVICES is no request: mode '${mode}'`,
+        input: { mode, spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES="] }) },
+        expected: { outcome: { written: false }, writes: 0, log: noRequest },
+      },
+      {
+        name: `volume-mount requests accepted, no device mount: nothing written: mode '${mode}'`,
+        input: {
+          mode,
+          spec: { ...ociSpec(), mounts: [{ destination: "/data", source: "/srv/data" }] },
+          volumeMounts: true,
+        },
+        expected: { outcome: { written: false }, writes: 0, log: noRequest },
+      },
+      {
+        name: `an annotation outside annotation-prefixes is no request: mode '${mode}'`,
+        input: { mode, spec: ociSpec({ annotations: { "org.example/xpu": "xpu.dev/xpu=0" } }) },
+        expected: { outcome: { written: false }, writes: 0, log: noRequest },
+      },
+    ]),
     {
       name: "an unknown device in mode 'legacy': nothing written",
       input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0,7"] }) },
@@ -439,15 +521,92 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
           'device, or generate a spec with "xpu-ctk cdi generate"',
       },
     },
+    {
+      name: "an unknown index alone in mode 'legacy': nothing written",
+      input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=7"] }) },
+      expected: { error: RequestError, message: unknownLegacy('"7"') },
+    },
+    {
+      name: "an unknown UUID in mode 'legacy': nothing written",
+      input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=XPU-zzzz"] }) },
+      expected: { error: RequestError, message: unknownLegacy('"XPU-zzzz"') },
+    },
+    {
+      name: "an unknown index by volume mount in mode 'legacy': nothing written",
+      input: {
+        mode: "legacy",
+        spec: {
+          ...ociSpec(),
+          mounts: [{ destination: "/var/run/xpu-container-devices/7", source: "/dev/null" }],
+        },
+        volumeMounts: true,
+      },
+      expected: { error: RequestError, message: unknownLegacy('"7"') },
+    },
+    {
+      name: "an unknown index in mode 'cdi' (default-kind): nothing written",
+      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=7"] }) },
+      expected: { error: RequestError, message: unresolvableCdi("xpu.dev/xpu=7") },
+    },
+    {
+      name: "an unknown CDI name by annotation in mode 'cdi': nothing written",
+      input: { mode: "cdi", spec: ociSpec({ annotations: { "cdi.k8s.io/x": "xpu.dev/xpu=9" } }) },
+      expected: { error: RequestError, message: unresolvableCdi("xpu.dev/xpu=9") },
+    },
+    {
+      name: "a CDI kind no spec defines in mode 'cdi': nothing written",
+      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=nope.dev/x=0"] }) },
+      expected: {
+        error: RequestError,
+        message: 'Cannot start the container: unresolvable CDI devices "nope.dev/x=0": no spec ' +
+          'defines kind "nope.dev/x" (spec dirs searched: /cdi): request a listed device, or ' +
+          'generate a spec with "xpu-ctk cdi generate"',
+      },
+    },
+    {
+      // The README: CSV platforms have one integrated XPU, so any device request gets every
+      // `dev` entry; an index is not looked up, so there is no unknown device in mode 'csv'.
+      name: "an index the host lacks in mode 'csv': the platform's one XPU is given",
+      input: { mode: "csv", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=7"] }) },
+      expected: {
+        outcome: { mode: "csv", written: true },
+        writes: 1,
+        spec: EDITED_ONCE.csv,
+      },
+    },
     ...(["legacy", "csv"] as const).map((mode) => ({
       name: `an already-edited spec is not rewritten: mode '${mode}'`,
       input: { mode, spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }), again: true },
-      expected: { outcome: { mode, written: false }, writes: 1, log: notRewritten },
+      expected: {
+        outcome: { mode, written: false },
+        writes: 1,
+        log: notRewritten,
+        spec: EDITED_ONCE[mode],
+      },
     })),
     {
       name: "an already-edited spec is not rewritten: mode 'cdi', by annotation",
       input: { mode: "cdi", spec: ociSpec({ annotations: annotation }), again: true },
-      expected: { outcome: { mode: "cdi", written: false }, writes: 1, log: notRewritten },
+      expected: {
+        outcome: { mode: "cdi", written: false },
+        writes: 1,
+        log: notRewritten,
+        spec: EDITED_ONCE.cdi,
+      },
+    },
+    {
+      // The first run sets XPU_VISIBLE_DEVICES=void, so the second sees no request at all.
+      name: "an already-edited spec is not rewritten: mode 'cdi', by XPU_VISIBLE_DEVICES",
+      input: { mode: "cdi", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }), again: true },
+      expected: {
+        outcome: { written: false },
+        writes: 1,
+        log: noRequest,
+        spec: (spec) => {
+          EDITED_ONCE.cdi(spec);
+          ok(spec.process.env.includes("XPU_VISIBLE_DEVICES=void"), JSON.stringify(spec));
+        },
+      },
     },
     {
       name: "CDI names in mode 'legacy': refused, nothing written",
@@ -457,6 +616,35 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
         message: `Cannot serve CDI devices "xpu.dev/xpu=0" in mode 'legacy': request devices ` +
           "by index or UUID, or request only CDI names",
       },
+    },
+    {
+      name: "only CDI names in mode 'legacy' (config): refused, nothing written",
+      input: { mode: "legacy", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"] }) },
+      expected: { error: RequestError, message: cdiInLegacy('"xpu.dev/xpu=0"') },
+    },
+    {
+      name: "only CDI names in mode 'legacy' pinned by the executable name: refused",
+      input: {
+        mode: "auto",
+        pinned: "legacy",
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0,other.com/gpu=0"] }),
+      },
+      expected: { error: RequestError, message: cdiInLegacy('"xpu.dev/xpu=0", "other.com/gpu=0"') },
+    },
+    {
+      name: "only CDI names in mode 'auto': served in mode 'cdi'",
+      input: { mode: "auto", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=xpu.dev/xpu=0"] }) },
+      expected: {
+        outcome: { mode: "cdi", written: true },
+        writes: 1,
+        log: { level: "info", message: "Auto-detected mode as 'cdi'" },
+        spec: EDITED_ONCE.cdi,
+      },
+    },
+    {
+      name: "CDI names beside an index in mode 'auto': mode 'legacy', refused",
+      input: { mode: "auto", spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0,xpu.dev/xpu=0"] }) },
+      expected: { error: RequestError, message: cdiInLegacy('"xpu.dev/xpu=0"') },
     },
     ...(["legacy", "csv"] as const).map((mode) => ({
       name: `CDI annotations in mode '${mode}': ignored with a warning, nothing written`,
@@ -474,9 +662,69 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
         writes: 1,
         log: ignored,
         spec: (spec) => {
-          strictEqual(spec.hooks.prestart.length, 1);
+          strictEqual(spec.hooks?.prestart?.length, 1);
           strictEqual(spec.linux?.devices, undefined, "no CDI device injected");
         },
+      },
+    },
+    {
+      name: "CDI annotations beside a device request in mode 'csv': only the request served",
+      input: {
+        mode: "csv",
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"], annotations: annotation }),
+      },
+      expected: {
+        outcome: { mode: "csv", written: true },
+        writes: 1,
+        log: ignored,
+        spec: (spec) => {
+          EDITED_ONCE.csv(spec);
+          // Mode 'cdi' would have set it to void.
+          ok(spec.process.env.includes("XPU_VISIBLE_DEVICES=0"), JSON.stringify(spec));
+        },
+      },
+    },
+    ...(["legacy", "csv"] as const).map((mode) => ({
+      name: `a malformed CDI annotation beside a device request in mode '${mode}': ignored, ` +
+        `the request served`,
+      input: {
+        mode,
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"], annotations: malformed }),
+      },
+      expected: {
+        outcome: { mode, written: true },
+        writes: 1,
+        log: malformedIgnored,
+        spec: EDITED_ONCE[mode],
+      },
+    })),
+    {
+      name: "a malformed CDI annotation alone in mode 'csv' pinned by the executable name: no " +
+        "request",
+      input: { mode: "cdi", pinned: "csv", spec: ociSpec({ annotations: malformed }) },
+      expected: { outcome: { written: false }, writes: 0, log: malformedIgnored },
+    },
+    ...(["cdi", "auto"] as const).map((mode) => ({
+      name: `a malformed CDI annotation in mode '${mode}': refused, nothing written`,
+      input: {
+        mode,
+        spec: ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"], annotations: malformed }),
+      },
+      expected: { error: RequestError, message: malformedMessage },
+    })),
+    {
+      name: "CDI annotations in mode 'legacy' pinned by the executable name: ignored",
+      input: { mode: "cdi", pinned: "legacy", spec: ociSpec({ annotations: annotation }) },
+      expected: { outcome: { mode: "legacy", written: false }, writes: 0, log: ignored },
+    },
+    {
+      name: "CDI annotations alone in mode 'auto': served in mode 'cdi'",
+      input: { mode: "auto", spec: ociSpec({ annotations: annotation }) },
+      expected: {
+        outcome: { mode: "cdi", written: true },
+        writes: 1,
+        log: { level: "info", message: "Auto-detected mode as 'cdi'" },
+        spec: EDITED_ONCE.cdi,
       },
     },
     {
@@ -495,7 +743,7 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
         writes: 1,
         log: { level: "debug", message: `Updated "${SPEC_PATH}" for mode 'legacy'` },
         spec: (spec) =>
-          strictEqual(spec.hooks.prestart[0].path, `${BIN}/xpu-container-runtime-hook`),
+          strictEqual(spec.hooks?.prestart?.[0].path, `${BIN}/xpu-container-runtime-hook`),
       },
     },
     {
@@ -524,9 +772,13 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
   for (const c of cases) {
     await t.step(c.name, async () => {
       const { fs, writes, readSpec } = makeBundle(c.input.spec);
-      const { ctx, lines } = context(fs, (config) => (config.runtime.mode = c.input.mode), {
+      const { ctx, lines } = context(fs, (config) => {
+        config.runtime.mode = c.input.mode;
+        config.acceptVolumeMounts = c.input.volumeMounts ?? false;
+      }, {
         bundle: c.input.bundle ?? BUNDLE,
         cwd: c.input.cwd ?? "/",
+        pinnedMode: c.input.pinned,
       });
       if ("error" in c.expected) {
         const error = await assertRejectsError(
