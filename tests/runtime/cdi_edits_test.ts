@@ -1,6 +1,7 @@
 /**
  * The shim's CDI mode: device names from annotations and from `XPU_VISIBLE_DEVICES`, and
- * `applyCdiDevices` against a real spec dir whose device node is a real char device (mknod).
+ * `applyCdiDevices` against a real spec dir whose device node is a real char device (mknod, so
+ * root: behind the e2e gate).
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
@@ -17,6 +18,7 @@ import {
 } from "../../src/runtime/cdi_edits.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
+import { e2eTest } from "../helpers/e2e.ts";
 
 Deno.test("cdiAnnotationDevices", async (t) => {
   const cases: {
@@ -207,7 +209,8 @@ function ociSpec(): OciSpec {
   };
 }
 
-Deno.test("applyCdiDevices with a real spec dir", async (t) => {
+// Every step's host has a real char device (mknod, CAP_MKNOD): root.
+await e2eTest("applyCdiDevices with a real spec dir", ["root"], async (t) => {
   await t.step("resolves and edits the spec", async () => {
     await withTempDir(async (dir) => {
       const { specDir } = makeHost(dir);

@@ -16,6 +16,7 @@ import { type DeviceProfile, XPU_PROFILE } from "../../../src/core/device/device
 import { realHostFs } from "../../../src/core/io/host_fs.ts";
 import { memoryHostFs, type MemoryTree } from "../../helpers/memory_fs.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
+import { e2eTest } from "../../helpers/e2e.ts";
 
 const MAJOR = 511;
 
@@ -142,7 +143,8 @@ Deno.test("discoverDevices finds the xpu profile's devices and control nodes", a
   }
 });
 
-Deno.test("discoverDevices reads real device nodes made with mknod", async () => {
+// mknod of a device node needs CAP_MKNOD: root.
+await e2eTest("discoverDevices reads real device nodes made with mknod", ["root"], async () => {
   await withTempDir((root) => {
     Deno.mkdirSync(`${root}/dev`);
     Deno.mkdirSync(`${root}/sys/class/xpu/xpu0`, { recursive: true });

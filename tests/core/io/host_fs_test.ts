@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { realHostFs, splitDeviceNumber } from "../../../src/core/io/host_fs.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
+import { e2eTest } from "../../helpers/e2e.ts";
 
 /** glibc's `makedev`: 12+20 bit majors, 8+24 bit minors, interleaved. */
 function makedev(major: number, minor: number): number {
@@ -45,7 +46,8 @@ Deno.test("splitDeviceNumber inverts glibc's makedev", async (t) => {
   }
 });
 
-Deno.test("realHostFs reports real device nodes with their numbers", async (t) => {
+// mknod of a device node needs CAP_MKNOD: root.
+await e2eTest("realHostFs reports real device nodes with their numbers", ["root"], async (t) => {
   const cases = [
     {
       name: "character device 240:0",
