@@ -6,6 +6,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { ExecError, UsageError } from "../core/errors.ts";
 import {
   type DirEntry,
@@ -120,19 +121,19 @@ export function findSocketOwner(socket: string): { pid: number; name: string } |
     if (!/^\d+$/.test(entry.name)) continue;
     let fds: DirEntry[];
     try {
-      fds = [...readDirSync(`/proc/${entry.name}/fd`)];
+      fds = [...readDirSync(join("/proc", entry.name, "fd"))];
     } catch {
       continue;
     }
     for (const fd of fds) {
       try {
-        if (readLinkSync(`/proc/${entry.name}/fd/${fd.name}`) !== target) continue;
+        if (readLinkSync(join("/proc", entry.name, "fd", fd.name)) !== target) continue;
       } catch {
         continue;
       }
       let name = "?";
       try {
-        name = readTextFileSync(`/proc/${entry.name}/comm`).trim();
+        name = readTextFileSync(join("/proc", entry.name, "comm")).trim();
       } catch {
         // Gone meanwhile; the pid is what matters.
       }
@@ -147,7 +148,7 @@ export function processRunning(name: string): boolean {
   for (const entry of readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
     try {
-      if (readTextFileSync(`/proc/${entry.name}/comm`).trim() === name) return true;
+      if (readTextFileSync(join("/proc", entry.name, "comm")).trim() === name) return true;
     } catch {
       // Gone meanwhile.
     }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { join } from "node:path";
 import { type Config, defaultConfig } from "../core/config/config.ts";
 import { DEST_DIR, type WrapperTemplate } from "./wrapper_script.ts";
 
@@ -60,7 +61,7 @@ export interface LayoutOptions {
  * ```
  */
 export function toolkitLayout(options: LayoutOptions): ToolkitLayout {
-  const configEnv = { XPU_CTK_CONFIG_FILE_PATH: `${DEST_DIR}/${INSTALLED_CONFIG}` };
+  const configEnv = { XPU_CTK_CONFIG_FILE_PATH: join(DEST_DIR, INSTALLED_CONFIG) };
   const moduleCheck = options.kernelModule === ""
     ? undefined
     : { module: options.kernelModule, fallback: options.fallbackRuntime };

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { join } from "node:path";
+
 /** The placeholder for the toolkit dir in wrapper templates. */
 export const DEST_DIR = "@destDir@";
 
@@ -49,7 +51,7 @@ export function renderWrapper(template: WrapperTemplate, destDir: string): strin
     const module = check.module.replaceAll("-", "_");
     lines.push(
       // /sys/module first: a shell builtin, so the usual case (driver loaded) forks nothing.
-      `if [ ! -e ${shellQuote(`/sys/module/${module}`)} ] && ` +
+      `if [ ! -e ${shellQuote(join("/sys/module", module))} ] && ` +
         `! grep -q ${shellQuote(`^${module} `)} /proc/modules 2>/dev/null; then`,
       `  echo ${
         shellQuote(
