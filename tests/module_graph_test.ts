@@ -4,7 +4,8 @@
  *
  * - No module imports itself through a chain of others (no cycles).
  * - Only `src/core/io/` touches `Deno.*`; the `bin/` entries aside.
- * - `src/core/` never imports a tool folder (`src/cli`, `src/ctk`, `src/engines`, …).
+ * - `src/core/` never imports a tool folder (`src/cli`, `src/ctk`, `src/engines`, …), and a tool
+ *   imports no other tool, but for the two front ends of the engine configurators.
  * - What the shim loads for a call other than `create`, and what the prestart hook loads, has no
  *   `node:` built-in: in Deno the first `node:` import costs a process ~8–10 ms of start-up, and
  *   both run on every container start.
@@ -118,6 +119,25 @@ Deno.test("module graph: src/core/ imports no tool folder", () => {
       : []
   );
   deepStrictEqual(offending, []);
+});
+
+/**
+ * The tool-to-tool imports there are: `xpu-ctk runtime` and the installer (which runs `setup` and
+ * `cleanup` in-process) both drive the engine configurators of `src/engines`.
+ */
+const TOOL_TO_TOOL = new Set(["ctk -> engines", "installer -> engines"]);
+
+Deno.test("module graph: tools import no other tool, but for the front ends of src/engines", () => {
+  const toolOf = (path: string) => TOOL_FOLDERS.find((tool) => path.startsWith(`src/${tool}/`));
+  const edges = new Set(
+    [...graph].flatMap(([from, targets]) =>
+      targets.flatMap((target) => {
+        const [a, b] = [toolOf(from), toolOf(target)];
+        return a !== undefined && b !== undefined && a !== b ? [`${a} -> ${b}`] : [];
+      })
+    ),
+  );
+  deepStrictEqual([...edges].filter((edge) => !TOOL_TO_TOOL.has(edge)), []);
 });
 
 Deno.test("module graph: the pass-through path and the hook load no node: built-in", () => {

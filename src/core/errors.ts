@@ -44,7 +44,7 @@ export abstract class FileError extends ToolError {
   }
 }
 
-/** An invalid or unreadable configuration file (config.toml). */
+/** An invalid or unreadable config file: config.toml, an engine's, a revert memory or journal. */
 export class ConfigError extends FileError {
   override readonly name = "ConfigError";
 }

@@ -1,7 +1,7 @@
 /**
  * Golden CDI specs: each fixture driver root (`fixtures/driver-root/<profile>/` with its
  * `<profile>.nodes.json`) generates `fixtures/cdi/<profile>.yaml` and `.json`, byte for byte.
- * `XPU_UPDATE_GOLDEN=1 deno test -A tests/core/cdi_generate_test.ts` rewrites them.
+ * `XPU_UPDATE_GOLDEN=1 deno test -A tests/core/cdi/cdi_generate_test.ts` rewrites them.
  */
 
 import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
