@@ -8,7 +8,9 @@
  * xpu-container-runtime --root /run/runc --log log.json --log-format json create --bundle B ID
  * ```
  *
- * It never writes to stdout. Errors go to the `--log` file and to stderr, and exit 1.
+ * It never writes to stdout, but for `--version`: its own version line, then the low-level
+ * runtime's `--version` output (the argv is handed over as always). Errors go to the `--log`
+ * file and to stderr, and exit 1.
  *
  * @module
  */
@@ -17,9 +19,21 @@ import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { currentArgv0, execve } from "../src/core/io/process.ts";
 import { runShim } from "../src/runtime/shim.ts";
 
+/** All of `text` to stdout, before the exec: only `--version` writes there. */
+function writeStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
+}
+
 try {
   await runShim(
-    { args: Deno.args, env: Deno.env.toObject(), cwd: Deno.cwd(), executableName: currentArgv0() },
+    {
+      args: Deno.args,
+      env: Deno.env.toObject(),
+      cwd: Deno.cwd(),
+      executableName: currentArgv0(),
+      stdout: writeStdout,
+    },
     execve,
   );
 } catch (error) {

@@ -8,11 +8,11 @@
  * @module
  */
 
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { CAPABILITIES, type Capability } from "../core/device/capabilities.ts";
 import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
-import type { Config } from "../core/config/config.ts";
+import { type Config, defaultConfig } from "../core/config/config.ts";
 import { loadConfig } from "../core/config/config_file.ts";
 import {
   describeDevices,
@@ -27,13 +27,20 @@ import {
   type DeviceProfile,
   findProfile,
 } from "../core/device/device_profile.ts";
-import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
+import {
+  ConfigError,
+  ExecError,
+  osErrorReason,
+  quoted,
+  RequestError,
+  UsageError,
+} from "../core/errors.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
 import { createLogger, type Logger, silentLogger } from "../core/io/log.ts";
 import { hostArch } from "../core/io/process.ts";
 import { readBundleSpec } from "../core/oci/oci_state.ts";
 import { firstUnmetRequirement } from "../core/request/requirements.ts";
-import { VERSION } from "../core/version.ts";
+import { versionLine } from "../core/version.ts";
 import { containerRootIds } from "../core/io/mount_namespace.ts";
 import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 import { applyInContainer, inMountNamespace } from "./container_namespace.ts";
@@ -67,7 +74,7 @@ interface Context {
 }
 
 function context(options: GlobalOptions, io: CliIo): Context {
-  const { config } = loadConfig(io.env);
+  const { config, path: configPath } = loadConfig(io.env);
   const name = options.profile ?? config.cli.profile;
   const profile = findProfile(config.profiles, name);
   if (profile === undefined) {
@@ -83,6 +90,8 @@ function context(options: GlobalOptions, io: CliIo): Context {
       `Cannot use --root ${quoted(root)}: the driver root must be an absolute path`,
     );
   }
+  const fs = io.fs ?? realHostFs;
+  assertDriverRoot(fs, root, options.root === undefined ? configPath : undefined);
   const logger = options.debug
     ? createLogger({ level: "debug", sinks: [{ path: options.debug, format: "text" }] })
     : silentLogger;
@@ -100,7 +109,33 @@ function context(options: GlobalOptions, io: CliIo): Context {
       `--ldcache ${quoted(options.ldcache)} is not needed: driver files come from the profile`,
     );
   }
-  return { config, profile, root, logger, fs: io.fs ?? realHostFs, owner };
+  return { config, profile, root, logger, fs, owner };
+}
+
+/**
+ * The driver root must be a directory: under a missing one every lookup finds nothing, and
+ * `info` would report "Devices: 0" as if the host had none.
+ *
+ * @param configPath the config file, when the root comes from `[xpu-container-cli] root`
+ * @throws {RequestError} for a `--root` that is no directory; {ConfigError} for such a
+ *   configured root
+ */
+function assertDriverRoot(fs: HostFs, root: string, configPath: string | undefined): void {
+  const kind = fs.stat(root)?.kind;
+  if (kind === "dir") return;
+  const problem = kind === undefined ? "no such directory" : "not a directory";
+  if (configPath === undefined) {
+    throw new RequestError(
+      `Cannot use --root ${quoted(root)}: ${problem}: pass the directory the driver is ` +
+        `installed under (the host's "/" unless it lives elsewhere)`,
+    );
+  }
+  throw new ConfigError(
+    `Cannot use the driver root ${quoted(root)} ([xpu-container-cli] root in ` +
+      `${quoted(configPath)}): ${problem}: set it to the directory the driver is installed ` +
+      `under, or remove the key to use "/"`,
+    { path: configPath },
+  );
 }
 
 function chosenCapabilities(options: Record<string, unknown>): Capability[] {
@@ -138,18 +173,30 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** Builds the command tree; actions run against `io`. */
 export function buildCliProgram(io: CliIo): Command {
+  const defaults = defaultConfig().cli;
   const program = new Command("xpu-container-cli")
     .description("XPU device worker: report the host's XPUs, configure containers")
-    .version(VERSION, "-V, --version")
-    .option("-r, --root <dir>", "driver root (default: [xpu-container-cli] root, else /)")
-    .option("-d, --debug <file>", "append debug lines to this file", pathValue)
-    .option("-k, --load-kmods", "load the profile's kernel module first")
-    .option("-u, --user <uid[:gid]>", "owner of the device nodes created in containers")
+    .version(versionLine("xpu-container-cli"), "-V, --version", "print the version")
+    .option(
+      "-r, --root <dir>",
+      `driver root, an existing directory (default: [xpu-container-cli] root, else ${
+        quoted(defaults.root)
+      })`,
+    )
+    .option("-d, --debug <file>", "append debug lines to this file (default: none)", pathValue)
+    .option("-k, --load-kmods", "load the profile's kernel module first (default: off)")
+    .option(
+      "-u, --user <uid[:gid]>",
+      "owner of the device nodes created in containers (default: the host node's owner)",
+    )
     .option(
       "-l, --ldcache <file>",
       "accepted for compatibility; driver files come from the profile",
     )
-    .option("-p, --profile <name>", "device profile (default: [xpu-container-cli] profile)");
+    .option(
+      "-p, --profile <name>",
+      `device profile (default: [xpu-container-cli] profile, else ${quoted(defaults.profile)})`,
+    );
   attachIo(program, io);
 
   program
@@ -214,12 +261,20 @@ export function buildCliProgram(io: CliIo): Command {
       .description("set up XPUs in a container being created (run by the prestart hook)")
       .argument("<rootfs>", "the container's rootfs on the host")
       .requiredOption("--pid <pid>", "the container's init process")
-      .option("--device <ids>", "device indexes or UUIDs, or all (none: driver files only)")
-      .option("--require <expr>", "a requirement the host must meet (repeatable)", collect, [])
-      .option("--no-cgroups", "do not touch the device cgroup")
+      .option(
+        "--device <ids>",
+        "device indexes or UUIDs, or all (default: none, driver files only)",
+      )
+      .addOption(
+        new Option("--require <expr>", "a requirement the host must meet (repeatable)")
+          .argParser(collect)
+          .default([] as string[], "none"),
+      )
+      .option("--no-cgroups", "do not touch the device cgroup (default: add allow rules)")
       .option(
         "--bundle <dir>",
-        "the container's OCI bundle: on cgroup v2 its spec's device rules must allow the nodes",
+        "the container's OCI bundle: on cgroup v2 its spec's device rules must allow the " +
+          "nodes (default: none)",
       )
       .option(
         "--ldconfig <path>",

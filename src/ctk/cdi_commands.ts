@@ -1,7 +1,8 @@
 /**
  * `xpu-ctk cdi generate | list | validate`: writing a CDI spec for the host's devices (hooks by
  * absolute path, with an explicit `env`), listing the devices the spec dirs offer, and checking
- * spec files; list and validate warn about hooks without `env` that older versions wrote.
+ * spec files; list and validate warn about hooks without `env` that older versions wrote. Also
+ * `writeOutputFile`, the `--output` writer `config default` shares.
  *
  * @module
  */
@@ -20,7 +21,23 @@ import {
 } from "../core/cdi/cdi_spec.ts";
 import { loadConfig } from "../core/config/config_file.ts";
 import { BUILTIN_PROFILES, findProfile } from "../core/device/device_profile.ts";
-import { ConfigError, errorMessage, quoted, UsageError } from "../core/errors.ts";
+import {
+  ConfigError,
+  errorMessage,
+  osErrorReason,
+  quoted,
+  ToolError,
+  UsageError,
+  WriteError,
+} from "../core/errors.ts";
+import {
+  chmodSync,
+  isNotADirectory,
+  isNotFound,
+  mkdirSync,
+  removeSync,
+  statSync,
+} from "../core/io/fs.ts";
 import { resolveHookProgram } from "../core/io/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
@@ -105,7 +122,105 @@ export async function cdiGenerate(
   // What is written must read back: the same parser the shim uses checks it first.
   await parseCdiSpec(text, flags.output ?? `<stdout>.${format}`);
   if (flags.output === undefined) io.stdout(text);
-  else writeFileAtomic(flags.output, text, { mode: 0o644 });
+  else writeOutputFile(flags.output, text, { mode: 0o644 });
+}
+
+/** The directory part of `path`: `/` for `/x`, `.` for a bare name. */
+function parentDir(path: string): string {
+  const slash = path.replace(/\/+$/, "").lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+/**
+ * The directories above `path` that do not exist yet, outermost first.
+ *
+ * @throws {WriteError} when what is there instead of a directory is a file
+ */
+function missingDirs(path: string): string[] {
+  let missing: string[] = [];
+  let dir = parentDir(path);
+  for (; dir !== "/" && dir !== "."; dir = parentDir(dir)) {
+    let info;
+    try {
+      // Followed: a link to a directory (/var/run -> /run) is a directory to write in.
+      info = statSync(dir);
+    } catch (error) {
+      if (isNotFound(error)) missing.unshift(dir);
+      // A file further up: none of these can be made; the loop reaches that file.
+      else if (isNotADirectory(error)) missing = [];
+      // Anything else (permissions) is for the write to report.
+      else return missing;
+      continue;
+    }
+    if (info.isDirectory) return missing;
+    throw new WriteError(
+      `Cannot write ${quoted(path)}: ${quoted(dir)} is not a directory: nothing was changed; ` +
+        `name a file in a directory, or move ${quoted(dir)} away`,
+      { path },
+    );
+  }
+  return missing;
+}
+
+/** The reason of a failed write, without the call name or Deno's path suffix. */
+function writeFailureReason(error: unknown): string {
+  const inner = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  return osErrorReason(message.replace(/^[a-z_0-9]+: /, ""));
+}
+
+/**
+ * Writes a command's `--output` file (a CDI spec, a config.toml): the directories above it that
+ * are missing first (mode 0755, as `mkdir -p` would make them for root), then the file
+ * atomically with `options.mode`. On failure the directories this call made are removed again,
+ * so nothing is left changed.
+ *
+ * @throws {UsageError} when `path` names a directory, or a symbolic link or other non-regular
+ *   file is at `path` (nothing written)
+ * @throws {WriteError} when a directory or the file cannot be made
+ */
+export function writeOutputFile(path: string, text: string, options: { mode: number }): void {
+  if (path.endsWith("/")) {
+    throw new UsageError(`Cannot write ${quoted(path)}: it names a directory: name the file`);
+  }
+  const made: string[] = [];
+  const undo = () => {
+    for (const dir of made.reverse()) {
+      try {
+        removeSync(dir);
+      } catch {
+        // Someone put something in it meanwhile: it is theirs now.
+      }
+    }
+  };
+  for (const dir of missingDirs(path)) {
+    try {
+      mkdirSync(dir, { mode: 0o755 });
+      made.push(dir);
+      // The umask may have taken bits away; spec dirs must be readable by every engine.
+      chmodSync(dir, 0o755);
+    } catch (error) {
+      undo();
+      throw new WriteError(
+        `Cannot create the directory ${quoted(dir)} for ${quoted(path)}: ` +
+          `${writeFailureReason(error)}: nothing was changed; create it, or name another file`,
+        { path: dir },
+        { cause: error },
+      );
+    }
+  }
+  try {
+    writeFileAtomic(path, text, { mode: options.mode });
+  } catch (error) {
+    undo();
+    if (error instanceof ToolError) throw error;
+    throw new WriteError(
+      `Cannot write ${quoted(path)}: ${writeFailureReason(error)}: nothing was changed; ` +
+        `make ${quoted(parentDir(path))} writable (or free space) and re-run`,
+      { path },
+      { cause: error },
+    );
+  }
 }
 
 /**

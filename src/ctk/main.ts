@@ -1,11 +1,12 @@
 /**
  * `xpu-ctk`, the administrator CLI: engine configuration (`runtime`), CDI specs (`cdi`), the hooks
- * runtimes call (`hook create-symlinks`, `hook update-ldcache`) and `config default`.
+ * runtimes call (`hook create-symlinks`, `hook update-ldcache`), `config default` (stdout or
+ * `--output FILE`) and `doctor` (the host checked end to end).
  *
  * @module
  */
 
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { defaultConfig } from "../core/config/config.ts";
@@ -13,20 +14,38 @@ import { renderConfigToml } from "../core/config/config_render.ts";
 import { loadConfig } from "../core/config/config_file.ts";
 import { quoted, SpecError } from "../core/errors.ts";
 import { assertHookEnv } from "../core/config/hook_env.ts";
-import { cdiGenerate, cdiList, cdiValidate, type GenerateFlags } from "./cdi_commands.ts";
+import {
+  cdiGenerate,
+  cdiList,
+  cdiValidate,
+  type GenerateFlags,
+  writeOutputFile,
+} from "./cdi_commands.ts";
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
-import { VERSION } from "../core/version.ts";
+import { versionLine } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
+import { addDoctorCommand } from "./doctor.ts";
 import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/** A repeatable flag, collected into a list; help says "(default: none)", not "[]". */
+function repeatable(flags: string, description: string): Option {
+  return new Option(flags, description).argParser(collect).default([] as string[], "none");
+}
+
+/** A help default that comes from the config: its key, then the built-in value. */
+function fromConfig(key: string, builtIn: string): string {
+  return `(default: ${key}, else ${quoted(builtIn)})`;
+}
+
 /** Builds the command tree; actions run against `io`. */
 export function buildCtkProgram(io: ToolIo): Command {
+  const defaults = defaultConfig();
   const program = new Command("xpu-ctk")
     .description("XPU Container Toolkit administration: hooks, configuration")
-    .version(VERSION, "-v, --version");
+    .version(versionLine("xpu-ctk"), "-v, --version", "print the version");
   attachIo(program, io);
 
   const hook = program
@@ -43,7 +62,7 @@ export function buildCtkProgram(io: ToolIo): Command {
   hook
     .command("create-symlinks")
     .description("create symlinks in the container's rootfs")
-    .option("--link <target::link>", "a symlink to create (repeatable)", collect, [])
+    .addOption(repeatable("--link <target::link>", "a symlink to create (repeatable)"))
     .exitOverride()
     .action(async (options: { link: string[] }) => {
       const links = options.link.map(parseLinkArgument);
@@ -57,7 +76,7 @@ export function buildCtkProgram(io: ToolIo): Command {
   hook
     .command("update-ldcache")
     .description("refresh the container's ld cache for the given folders")
-    .option("--folder <dir>", "a library folder in the container (repeatable)", collect, [])
+    .addOption(repeatable("--folder <dir>", "a library folder in the container (repeatable)"))
     .exitOverride()
     .action(async (options: { folder: string[] }) => {
       const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
@@ -75,7 +94,7 @@ export function buildCtkProgram(io: ToolIo): Command {
     .description("write a CDI spec for the host's devices")
     .option(
       "--driver-root <dir>",
-      "where driver files are read (default: [xpu-container-cli] root)",
+      `where driver files are read ${fromConfig("[xpu-container-cli] root", defaults.cli.root)}`,
       pathValue,
     )
     .option(
@@ -83,32 +102,48 @@ export function buildCtkProgram(io: ToolIo): Command {
       "where device nodes are read (default: the driver root)",
       pathValue,
     )
-    .option("--profile <name>", "device profile (default: [xpu-container-cli] profile)")
+    .option(
+      "--profile <name>",
+      `device profile ${fromConfig("[xpu-container-cli] profile", defaults.cli.profile)}`,
+    )
     .option(
       "--kind <vendor/class>",
-      "CDI kind (default: [xpu-container-runtime.modes.cdi] default-kind)",
+      `CDI kind ${
+        fromConfig(
+          "[xpu-container-runtime.modes.cdi] default-kind",
+          defaults.runtime.modes.cdi.defaultKind,
+        )
+      }`,
     )
     .option(
       "--hook-path <path>",
-      "xpu-ctk for the spec's hooks (default: [xpu-ctk] path)",
+      `absolute path of xpu-ctk for the spec's hooks (default: [xpu-ctk] path, else ` +
+        `${quoted(defaults.ctk.path)}, looked up in PATH)`,
       pathValue,
     )
     .option(
       "--output <file>",
-      "write here (atomically, mode 0644) instead of stdout",
+      "write the spec here: atomically, mode 0644, missing directories created (default: stdout)",
       pathValue,
     )
-    .option("--format <json|yaml>", "output format (default: from the --output name, else yaml)")
+    .option(
+      "--format <json|yaml>",
+      'output format (default: from the --output name, else "yaml")',
+    )
     .exitOverride()
     .action(async (options: GenerateFlags) => await cdiGenerate(options, io));
   cdi
     .command("list")
     .description("the CDI devices the spec dirs offer, one qualified name per line")
-    .option(
-      "--spec-dir <dir>",
-      "a spec dir, lowest priority first (repeatable)",
-      pathValue,
-      [] as string[],
+    .addOption(
+      new Option("--spec-dir <dir>", "a spec dir, lowest priority first (repeatable)")
+        .argParser(pathValue)
+        .default(
+          [] as string[],
+          `[xpu-container-runtime.modes.cdi] spec-dirs, else ${
+            defaults.runtime.modes.cdi.specDirs.map(quoted).join(", ")
+          }`,
+        ),
     )
     .exitOverride()
     .action(async (options: { specDir: string[] }) => {
@@ -143,10 +178,20 @@ export function buildCtkProgram(io: ToolIo): Command {
     .exitOverride();
   config
     .command("default")
-    .description("print the default configuration")
+    .description("print the default configuration, or write it to a file")
+    .option(
+      "--output <file>",
+      "write it here: atomically, mode 0644, missing directories created (default: stdout)",
+      pathValue,
+    )
     .exitOverride()
-    .action(() => io.stdout(renderConfigToml(defaultConfig())));
+    .action((options: { output?: string }) => {
+      const text = renderConfigToml(defaultConfig());
+      if (options.output === undefined) io.stdout(text);
+      else writeOutputFile(options.output, text, { mode: 0o644 });
+    });
 
+  addDoctorCommand(program, io);
   return program;
 }
 

@@ -28,7 +28,7 @@ Commands:
 Flags:
   -config FILE  config file (default: $XPU_CTK_CONFIG_FILE_PATH, else the standard locations)
   -debug        print what the hook decides on stderr
-  -version      print the version
+  -version      print the version (also --version)
   -help         print this text
 `;
 

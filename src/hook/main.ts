@@ -26,7 +26,7 @@ import { isCsvPlatform } from "../core/request/mode.ts";
 import { parseOciState, readBundleSpec } from "../core/oci/oci_state.ts";
 import { specRootfs } from "../core/oci/oci_spec.ts";
 import type { ExecRequest } from "../core/io/process.ts";
-import { VERSION } from "../core/version.ts";
+import { versionLine } from "../core/version.ts";
 import { HOOK_COMMANDS, HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
 import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";
 
@@ -67,7 +67,7 @@ export async function hookMain(args: readonly string[], io: HookIo): Promise<Hoo
     if (parsed.debug) io.stderr(`xpu-container-runtime-hook: debug: ${text}\n`);
   };
   if (parsed.version) {
-    io.stdout(`xpu-container-runtime-hook ${VERSION}\n`);
+    io.stdout(`${versionLine("xpu-container-runtime-hook")}\n`);
     return { exitCode: 0 };
   }
   if (parsed.help) {

@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { attachIo, pathValue, runProgram } from "../core/command/command_line.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { quoted, UsageError } from "../core/errors.ts";
-import { VERSION } from "../core/version.ts";
+import { versionLine } from "../core/version.ts";
 import { DEFAULT_ENGINE, engineChoices } from "../engines/engines.ts";
 import { parseRuntimeCommand } from "../engines/runtime_cli.ts";
 import { runRuntimeAction } from "../engines/runtime_command.ts";
@@ -95,7 +95,7 @@ export async function installerMain(
         "Without a subcommand: install into DESTINATION/toolkit, run the engine's setup, wait " +
         "for SIGTERM/SIGINT/SIGHUP/SIGQUIT, then run its cleanup (the DaemonSet entrypoint).",
     )
-    .version(VERSION, "--version")
+    .version(versionLine(NAME), "--version", "print the version")
     .enablePositionalOptions()
     .argument(
       "[destination...]",

@@ -1,6 +1,7 @@
 /**
- * The runtime shim's main path: read runc's argv, load the config, pick the low-level runtime,
- * edit the bundle on `create` (loaded on demand), then hand the unchanged argv over by exec.
+ * The runtime shim's main path: read runc's argv (printing its own version line first for
+ * `--version`), load the config, pick the low-level runtime, edit the bundle on `create` (loaded
+ * on demand), then hand the unchanged argv over by exec.
  *
  * This path runs on every container operation; it imports only what every command needs.
  *
@@ -14,6 +15,7 @@ import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/io/executable_lo
 import { createLogger, type Logger, type LogSink } from "../core/io/log.ts";
 import type { ExecRequest } from "../core/io/process.ts";
 import { parseRuncArgs, type RuncArgs } from "../core/oci/runc_args.ts";
+import { versionLine } from "../core/version.ts";
 
 /** What the shim was started with. */
 export interface ShimInput {
@@ -23,6 +25,42 @@ export interface ShimInput {
   cwd: string;
   /** The name the shim was started as (argv[0]); a `.cdi`/`.legacy`/`.csv` suffix pins the mode. */
   executableName: string;
+  /**
+   * Where `--version` writes the shim's own version line, the one thing the shim ever writes to
+   * stdout (the entry module gives the process's stdout). Without it the line is left out and
+   * the low-level runtime's output is all there is.
+   */
+  stdout?: (text: string) => void;
+}
+
+/** The spellings of runc's version flag the shim answers too (Go's flag package takes both). */
+const VERSION_FLAGS: readonly string[] = ["--version", "-version"];
+
+/** A plain word, for asking runc's argv parser how it would read one position. */
+const PROBE = "xpu-version-probe";
+
+/**
+ * Whether runc's argv asks for the version: `--version` (or `-version`) among the global flags,
+ * that is before the subcommand, not a global flag's value and not after `--`. So
+ * `--root /r --version` asks (runc prints its version there too), `--root --version` names a
+ * root, and `state --version` is left to the subcommand.
+ *
+ * @example
+ * ```ts
+ * asksForVersion(["--root", "/run/runc", "--version"]); // true
+ * asksForVersion(["state", "--version"]); // false
+ * ```
+ */
+export function asksForVersion(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    if (!VERSION_FLAGS.includes(args[i])) continue;
+    const before = args.slice(0, i);
+    if (before.includes("--")) return false;
+    // runc's own reading decides: a plain word here would be the subcommand exactly when this
+    // position is neither after the subcommand nor a global flag's value.
+    if (parseRuncArgs([...before, PROBE]).command === PROBE) return true;
+  }
+  return false;
 }
 
 /** The loggers' sinks: the engine's `--log` file and the config's `debug` file. */
@@ -56,6 +94,10 @@ export function configPathForHooks(
 /**
  * Runs the shim: on success `exec` replaces the process and this never returns. Every failure is
  * logged once to the log files and rethrown for the entry module to report and exit 1.
+ *
+ * When the argv asks for the version ({@link asksForVersion}), the shim's version line goes to
+ * `input.stdout` first; then the same argv is handed over as for any other command, so the
+ * low-level runtime's own version follows.
  */
 export async function runShim(
   input: ShimInput,
@@ -64,6 +106,9 @@ export async function runShim(
   const runc = parseRuncArgs(input.args);
   let logger = shimLogger(runc, undefined);
   try {
+    if (input.stdout !== undefined && asksForVersion(input.args)) {
+      input.stdout(`${versionLine("xpu-container-runtime")}\n`);
+    }
     const loaded = loadConfig(input.env);
     const { config } = loaded;
     logger = shimLogger(runc, config);

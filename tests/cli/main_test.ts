@@ -2,25 +2,148 @@
 
 import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
-import { cgroupV2Refusal, cliMain } from "../../src/cli/main.ts";
-import { RequestError, UsageError } from "../../src/core/errors.ts";
+import { cgroupV2Refusal, type CliIo, cliMain } from "../../src/cli/main.ts";
+import { ConfigError, RequestError, UsageError } from "../../src/core/errors.ts";
+import type { HostFs } from "../../src/core/io/host_fs.ts";
+import { VERSION } from "../../src/core/version.ts";
+import { assertRejectsError, type ErrorClass } from "../helpers/assert_error.ts";
+import { fixtureHostFs } from "../helpers/fixture_fs.ts";
 import { makeSimulatedDriverRoot } from "../helpers/container_lab.ts";
 import { e2eTest } from "../helpers/e2e.ts";
 
-function fakeIo(dir: string) {
+function fakeIo(dir: string, options: { env?: Record<string, string>; fs?: HostFs } = {}) {
   const out = { stdout: "", stderr: "" };
-  return {
-    out,
-    io: {
-      // No config file: the built-in defaults.
-      env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/no-config.toml` },
-      cwd: dir,
-      readStdin: () => Promise.resolve(""),
-      stdout: (text: string) => void (out.stdout += text),
-      stderr: (text: string) => void (out.stderr += text),
-    },
+  const io: CliIo = {
+    // No config file at the default location: the built-in defaults.
+    env: options.env ?? { XDG_CONFIG_HOME: `${dir}/no-xdg` },
+    cwd: dir,
+    readStdin: () => Promise.resolve(""),
+    stdout: (text: string) => void (out.stdout += text),
+    stderr: (text: string) => void (out.stderr += text),
+    fs: options.fs,
   };
+  return { out, io };
 }
+
+Deno.test("xpu-container-cli: a driver root that is no directory is an error", async (t) => {
+  const dir = Deno.makeTempDirSync({ prefix: "xpu-cli-" });
+  const fs = fixtureHostFs("xpu");
+  const config = `${dir}/config.toml`;
+  Deno.writeTextFileSync(config, '[xpu-container-cli]\nroot = "/nonexistent"\n');
+  try {
+    const cases: {
+      name: string;
+      input: { args: string[]; env?: Record<string, string> };
+      expected: { error: ErrorClass<RequestError | ConfigError>; message: string } | {
+        stdout: RegExp;
+      };
+    }[] = [
+      {
+        name: "info with an existing --root reports its devices",
+        input: { args: ["--root", "/", "info"] },
+        expected: { stdout: /^Devices: 2$/m },
+      },
+      ...["info", "list", "configure --pid 1 /r"].map((command) => ({
+        name: `${command} with a missing --root`,
+        input: { args: ["--root", "/nonexistent", ...command.split(" ")] },
+        expected: {
+          error: RequestError,
+          message: 'Cannot use --root "/nonexistent": no such directory: pass the directory ' +
+            'the driver is installed under (the host\'s "/" unless it lives elsewhere)',
+        },
+      })),
+      {
+        name: "a --root that is a file",
+        input: { args: ["--root=/usr/bin/xpu-smi", "info"] },
+        expected: {
+          error: RequestError,
+          message: 'Cannot use --root "/usr/bin/xpu-smi": not a directory: pass the directory ' +
+            'the driver is installed under (the host\'s "/" unless it lives elsewhere)',
+        },
+      },
+      {
+        name: "a configured root that is missing names the config file",
+        input: { args: ["info"], env: { XPU_CTK_CONFIG_FILE_PATH: config } },
+        expected: {
+          error: ConfigError,
+          message: `Cannot use the driver root "/nonexistent" ([xpu-container-cli] root in ` +
+            `"${config}"): no such directory: set it to the directory the driver is installed ` +
+            `under, or remove the key to use "/"`,
+        },
+      },
+      {
+        name: "--root wins over a missing configured root",
+        input: { args: ["--root", "/", "list"], env: { XPU_CTK_CONFIG_FILE_PATH: config } },
+        expected: { stdout: /^\/dev\/xpu0$/m },
+      },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        const { out, io } = fakeIo(dir, { env: c.input.env, fs });
+        if ("stdout" in c.expected) {
+          strictEqual(await cliMain(c.input.args, io), 0);
+          match(out.stdout, c.expected.stdout);
+          return;
+        }
+        const error = await assertRejectsError(
+          () => cliMain(c.input.args, io),
+          c.expected.error,
+          "",
+        );
+        strictEqual(error.message, c.expected.message);
+        strictEqual(error.exitCode, 1);
+        strictEqual(out.stdout + out.stderr, "");
+      });
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("xpu-container-cli: --version and -V, help pages with defaults", async (t) => {
+  const cases: { name: string; input: string[]; expected: string[] }[] = [
+    { name: "--version", input: ["--version"], expected: [`xpu-container-cli version ${VERSION}`] },
+    {
+      name: "-V (the old spelling)",
+      input: ["-V"],
+      expected: [`xpu-container-cli version ${VERSION}`],
+    },
+    {
+      name: "--help",
+      input: ["--help"],
+      expected: [
+        '(default: [xpu-container-cli] root, else "/")',
+        '(default: [xpu-container-cli] profile, else "xpu")',
+        "append debug lines to this file (default: none)",
+        "(default: the host node's owner)",
+      ],
+    },
+    {
+      name: "list --help",
+      input: ["list", "--help"],
+      expected: ['or all (default: "all")'],
+    },
+    {
+      name: "configure --help",
+      input: ["configure", "--help"],
+      expected: [
+        "(default: none, driver files only)",
+        "(repeatable) (default: none)",
+        '(default: "@/sbin/ldconfig")',
+      ],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const { out, io } = fakeIo("/nonexistent");
+      strictEqual(await cliMain(c.input, io), 0);
+      const text = out.stdout.replace(/\n +/g, " ");
+      for (const fragment of c.expected) ok(text.includes(fragment), `${fragment} in:\n${text}`);
+      ok(!text.includes("(default: [])"), text);
+      strictEqual(out.stderr, "");
+    });
+  }
+});
 
 await e2eTest("xpu-container-cli info and list report the simulated host", ["root"], async (t) => {
   const dir = Deno.makeTempDirSync({ prefix: "xpu-cli-" });
@@ -122,7 +245,7 @@ await e2eTest(
       await new Promise((resolve) => setTimeout(resolve, 100)); // let unshare exec sleep
       // configure ends by becoming ldconfig: run it as its own process, as the hook does.
       const run = await runTool(toolArgv("xpu-container-cli"), {
-        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/absent.toml` },
+        env: { XDG_CONFIG_HOME: `${dir}/no-xdg` },
         args: [
           "--root",
           root,

@@ -6,15 +6,16 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import { parseCdiSpec } from "../../src/core/cdi/cdi_spec.ts";
-import { ConfigError, RequestError, UsageError } from "../../src/core/errors.ts";
+import { ConfigError, RequestError, UsageError, WriteError } from "../../src/core/errors.ts";
 import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import {
   cdiGenerate,
   cdiList,
   cdiValidate,
   type GenerateFlags,
+  writeOutputFile,
 } from "../../src/ctk/cdi_commands.ts";
-import { assertRejectsError, type ErrorClass } from "../helpers/assert_error.ts";
+import { assertRejectsError, assertThrowsError, type ErrorClass } from "../helpers/assert_error.ts";
 import { fixtureHostFs } from "../helpers/fixture_fs.ts";
 import { withTempDir, writeTree } from "../helpers/temp_dir.ts";
 
@@ -297,9 +298,9 @@ Deno.test("cdi list", async (t) => {
 
 Deno.test("cdi generate", async (t) => {
   const FS = fixtureHostFs("xpu");
-  /** Runs generate in a temp dir whose config file does not exist. */
+  /** Runs generate in a temp dir, with no config file at the default location. */
   const generate = (dir: string, flags: GenerateFlags) => {
-    const { io, out } = fakeIo({ XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing.toml`, PATH: "" });
+    const { io, out } = fakeIo({ XDG_CONFIG_HOME: `${dir}/no-xdg`, PATH: "" });
     return { run: () => cdiGenerate(flags, io, FS), out };
   };
 
@@ -320,6 +321,39 @@ Deno.test("cdi generate", async (t) => {
       strictEqual(spec.containerEdits?.hooks?.length, 2);
       ok(spec.containerEdits?.hooks?.every((h) => deepEq(h.env, CURRENT_ENV)));
       ok(out.stderr.includes('"xpu-ctk" ([xpu-ctk] path) is not an executable'), out.stderr);
+    });
+  });
+
+  await t.step("--output in missing directories creates them (0755), then the file", async () => {
+    await withTempDir(async (dir) => {
+      const output = `${dir}/var/run/cdi/xpu.yaml`;
+      const { run, out } = generate(dir, { output });
+      await run();
+      for (const made of [`${dir}/var`, `${dir}/var/run`, `${dir}/var/run/cdi`]) {
+        const info = Deno.lstatSync(made);
+        ok(info.isDirectory, made);
+        strictEqual(info.mode! & 0o7777, 0o755, made);
+      }
+      strictEqual(Deno.statSync(output).mode! & 0o7777, 0o644);
+      strictEqual((await parseCdiSpec(Deno.readTextFileSync(output), output)).kind, "xpu.dev/xpu");
+      deepStrictEqual([...Deno.readDirSync(`${dir}/var/run/cdi`)].map((e) => e.name), [
+        "xpu.yaml",
+      ]);
+      strictEqual(out.stdout, "");
+    });
+  });
+
+  await t.step("a named config file that is missing: ConfigError, nothing written", async () => {
+    await withTempDir(async (dir) => {
+      const { io, out } = fakeIo({ XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing.toml`, PATH: "" });
+      await assertRejectsError(
+        () => cdiGenerate({ output: `${dir}/out/xpu.yaml` }, io, FS),
+        ConfigError,
+        `Cannot load the config file "${dir}/missing.toml" that XPU_CTK_CONFIG_FILE_PATH ` +
+          `names: no such file`,
+      );
+      deepStrictEqual([...Deno.readDirSync(dir)], []);
+      strictEqual(out.stdout, "");
     });
   });
 
@@ -439,9 +473,114 @@ Deno.test("cdi generate", async (t) => {
   }
 });
 
+Deno.test("writeOutputFile: what it makes, and what it leaves when it cannot", async (t) => {
+  const long = "x".repeat(300); // over NAME_MAX (255): mkdir and open fail with ENAMETOOLONG
+  const cases: {
+    name: string;
+    input: { setup?: Parameters<typeof writeTree>[1]; path: string };
+    expected: { error?: ErrorClass<UsageError | WriteError>; fragment?: string; tree: string[] };
+  }[] = [
+    {
+      name: "an existing directory: only the file",
+      input: { path: "/xpu.toml" },
+      expected: { tree: ["/xpu.toml"] },
+    },
+    {
+      name: "missing directories are created",
+      input: { path: "/a/b/xpu.toml" },
+      expected: { tree: ["/a", "/a/b", "/a/b/xpu.toml"] },
+    },
+    {
+      name: "a directory that cannot be made: the ones made before are removed",
+      input: { path: `/a/${long}/xpu.toml` },
+      expected: {
+        error: WriteError,
+        fragment: `Cannot create the directory "DIR/a/${long}" for "DIR/a/${long}/xpu.toml": ` +
+          "File name too long: nothing was changed",
+        tree: [],
+      },
+    },
+    {
+      name: "a file that cannot be written: the directories made for it are removed",
+      input: { path: `/a/b/${long}.toml` },
+      expected: {
+        error: WriteError,
+        fragment: `Cannot write "DIR/a/b/${long}.toml": File name too long: nothing was changed`,
+        tree: [],
+      },
+    },
+    {
+      name: "a file where a directory should be: WriteError naming it, nothing changed",
+      input: { setup: { "/a": "a file" }, path: "/a/b/c/xpu.toml" },
+      expected: {
+        error: WriteError,
+        fragment: 'Cannot write "DIR/a/b/c/xpu.toml": "DIR/a" is not a directory: nothing ' +
+          'was changed; name a file in a directory, or move "DIR/a" away',
+        tree: ["/a"],
+      },
+    },
+    {
+      name: "the file's own directory is a file",
+      input: { setup: { "/a": "a file" }, path: "/a/xpu.toml" },
+      expected: {
+        error: WriteError,
+        fragment: 'Cannot write "DIR/a/xpu.toml": "DIR/a" is not a directory',
+        tree: ["/a"],
+      },
+    },
+    {
+      name: "a symbolic link to a directory is written through (/var/run -> /run)",
+      input: {
+        setup: { "/run/.keep": "", "/var/run": { link: "../run" } },
+        path: "/var/run/cdi/x",
+      },
+      expected: { tree: ["/run", "/run/.keep", "/run/cdi", "/run/cdi/x", "/var", "/var/run"] },
+    },
+    {
+      name: "a path ending in a slash names a directory",
+      input: { path: "/a/" },
+      expected: {
+        error: UsageError,
+        fragment: 'Cannot write "DIR/a/": it names a directory: name the file',
+        tree: [],
+      },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir((dir) => {
+        writeTree(dir, c.input.setup ?? {});
+        const path = dir + c.input.path;
+        if (c.expected.error === undefined) {
+          writeOutputFile(path, "text\n", { mode: 0o644 });
+          strictEqual(Deno.readTextFileSync(path), "text\n");
+        } else {
+          assertThrowsError(
+            () => writeOutputFile(path, "text\n", { mode: 0o644 }),
+            c.expected.error,
+            c.expected.fragment!.replaceAll("DIR", dir),
+          );
+        }
+        deepStrictEqual(treeOf(dir), c.expected.tree);
+      });
+    });
+  }
+});
+
+/** Every path under `dir` (relative, with a leading slash), sorted. */
+function treeOf(dir: string, prefix = ""): string[] {
+  const paths: string[] = [];
+  for (const entry of Deno.readDirSync(dir + prefix)) {
+    const path = `${prefix}/${entry.name}`;
+    paths.push(path);
+    if (entry.isDirectory) paths.push(...treeOf(dir, path));
+  }
+  return paths.sort();
+}
+
 Deno.test("cdiGenerate refuses output names CDI consumers would not read", async (t) => {
   const io = {
-    env: { XPU_CTK_CONFIG_FILE_PATH: "/nonexistent/config.toml" },
+    env: { XDG_CONFIG_HOME: "/nonexistent" },
     cwd: "/",
     stdout: () => {},
     stderr: () => {},
@@ -480,7 +619,7 @@ Deno.test("cdi generate --output refuses a symbolic link; its target stays as it
   await withTempDir(async (dir) => {
     Deno.writeTextFileSync(`${dir}/host-file.yaml`, "the host's own file\n");
     Deno.symlinkSync(`${dir}/host-file.yaml`, `${dir}/xpu.yaml`);
-    const { io, out } = fakeIo({ XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing.toml`, PATH: "" });
+    const { io, out } = fakeIo({ XDG_CONFIG_HOME: `${dir}/no-xdg`, PATH: "" });
     await assertRejectsError(
       () => cdiGenerate({ output: `${dir}/xpu.yaml` }, io, fixtureHostFs("xpu")),
       UsageError,

@@ -8,6 +8,7 @@ import { ctkMain } from "../../src/ctk/main.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";
 import { assertGolden } from "../helpers/golden.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 function fakeIo(stdin = "", env: Record<string, string> = {}) {
   const out = { stdout: "", stderr: "", stdinRead: false };
@@ -33,6 +34,122 @@ Deno.test("xpu-ctk config default prints a config that reads back as the default
   strictEqual(out.stderr, "");
 });
 
+Deno.test("xpu-ctk config default --output writes the defaults like other outputs", async (t) => {
+  const golden = Deno.readTextFileSync(`${REPO_ROOT}/fixtures/config/default.toml`);
+  const cases: {
+    name: string;
+    input: { setup?: (dir: string) => void; output: string };
+    expected: { mode: number; dirs?: string[] } | { error: string };
+  }[] = [
+    {
+      name: "a new file, mode 0644",
+      input: { output: "/config.toml" },
+      expected: { mode: 0o644 },
+    },
+    {
+      name: "missing directories are created, mode 0755",
+      input: { output: "/etc/xpu-container-runtime/config.toml" },
+      expected: { mode: 0o644, dirs: ["/etc", "/etc/xpu-container-runtime"] },
+    },
+    {
+      name: "over a 0600 file: replaced, mode 0644",
+      input: {
+        setup: (dir) => Deno.writeTextFileSync(`${dir}/config.toml`, "old", { mode: 0o600 }),
+        output: "/config.toml",
+      },
+      expected: { mode: 0o644 },
+    },
+    {
+      name: "hostile: a symbolic link at the path is refused, its target untouched",
+      input: {
+        setup: (dir) => {
+          Deno.writeTextFileSync(`${dir}/host-file`, "the host's own file\n");
+          Deno.symlinkSync(`${dir}/host-file`, `${dir}/config.toml`);
+        },
+        output: "/config.toml",
+      },
+      expected: { error: 'Cannot write "DIR/config.toml": it is a symbolic link' },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir(async (dir) => {
+        c.input.setup?.(dir);
+        const output = dir + c.input.output;
+        const { out, io } = fakeIo();
+        if ("error" in c.expected) {
+          await assertRejectsError(
+            () => ctkMain(["config", "default", "--output", output], io),
+            UsageError,
+            c.expected.error.replace("DIR", dir),
+          );
+          strictEqual(Deno.readTextFileSync(`${dir}/host-file`), "the host's own file\n");
+          ok(Deno.lstatSync(output).isSymlink);
+        } else {
+          strictEqual(await ctkMain(["config", "default", "--output", output], io), 0);
+          strictEqual(Deno.readTextFileSync(output), golden);
+          strictEqual(Deno.statSync(output).mode! & 0o7777, c.expected.mode);
+          for (const made of c.expected.dirs ?? []) {
+            strictEqual(Deno.statSync(dir + made).mode! & 0o7777, 0o755, made);
+          }
+        }
+        strictEqual(out.stdout, "");
+        strictEqual(out.stderr, "");
+      });
+    });
+  }
+});
+
+Deno.test("xpu-ctk help pages show each option's default", async (t) => {
+  const cases: { name: string; input: string[]; expected: string[] }[] = [
+    {
+      name: "xpu-ctk --help",
+      input: ["--help"],
+      expected: ["-v, --version", "print the version"],
+    },
+    {
+      name: "cdi generate --help",
+      input: ["cdi", "generate", "--help"],
+      expected: [
+        '(default: [xpu-container-cli] root, else "/")',
+        "(default: the driver root)",
+        '(default: [xpu-container-cli] profile, else "xpu")',
+        '(default: [xpu-container-runtime.modes.cdi] default-kind, else "xpu.dev/xpu")',
+        '(default: [xpu-ctk] path, else "xpu-ctk", looked up in PATH)',
+        "(default: stdout)",
+        '(default: from the --output name, else "yaml")',
+      ],
+    },
+    {
+      name: "cdi list --help: the config's spec dirs, not []",
+      input: ["cdi", "list", "--help"],
+      expected: [
+        '(default: [xpu-container-runtime.modes.cdi] spec-dirs, else "/etc/cdi", "/var/run/cdi")',
+      ],
+    },
+    {
+      name: "config default --help",
+      input: ["config", "default", "--help"],
+      expected: ["--output <file>", "(default: stdout)"],
+    },
+    {
+      name: "hook create-symlinks --help: none, not []",
+      input: ["hook", "create-symlinks", "--help"],
+      expected: ["(repeatable) (default: none)"],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const { out, io } = fakeIo();
+      strictEqual(await ctkMain(c.input, io), 0);
+      // Commander wraps long lines: compare with the wrapping undone.
+      const text = out.stdout.replace(/\n +/g, " ");
+      for (const fragment of c.expected) ok(text.includes(fragment), `${fragment} in:\n${text}`);
+      ok(!text.includes("(default: [])"), text);
+    });
+  }
+});
+
 Deno.test("xpu-ctk: unknown hooks warn and succeed; usage mistakes are UsageErrors", async (t) => {
   await t.step("unknown hook", async () => {
     const { out, io } = fakeIo();
@@ -55,11 +172,14 @@ Deno.test("xpu-ctk: unknown hooks warn and succeed; usage mistakes are UsageErro
     const { io } = fakeIo("{}");
     await rejects(ctkMain(["hook", "create-symlinks", "--link", "a:b"], io), UsageError);
   });
-  await t.step("--version", async () => {
-    const { out, io } = fakeIo();
-    strictEqual(await ctkMain(["--version"], io), 0);
-    strictEqual(out.stdout.trim(), VERSION);
-  });
+  for (const flag of ["--version", "-v"]) {
+    await t.step(`${flag}: "xpu-ctk version <VERSION>"`, async () => {
+      const { out, io } = fakeIo();
+      strictEqual(await ctkMain([flag], io), 0);
+      strictEqual(out.stdout, `xpu-ctk version ${VERSION}\n`);
+      strictEqual(out.stderr, "");
+    });
+  }
 });
 
 Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on --help", async (t) => {
@@ -84,13 +204,13 @@ Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on -
     {
       name: "no command at all",
       input: [],
-      expected: '"xpu-ctk" needs a command: "hook", "cdi", "runtime" or "config": ' +
+      expected: '"xpu-ctk" needs a command: "hook", "cdi", "runtime", "config" or "doctor": ' +
         'see "xpu-ctk --help"',
     },
     {
       name: "help for a command that does not exist",
       input: ["help", "nope"],
-      expected: 'unknown command "nope": use "hook", "cdi", "runtime" or "config": ' +
+      expected: 'unknown command "nope": use "hook", "cdi", "runtime", "config" or "doctor": ' +
         'see "xpu-ctk --help"',
     },
     {

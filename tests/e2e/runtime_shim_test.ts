@@ -7,6 +7,7 @@ import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../helpers/container_lab.ts";
 import { runTool, toolArgv, toolArgvAs } from "../helpers/toolkit_commands.ts";
 import { ignoredSignals } from "../../src/core/io/process.ts";
+import { VERSION } from "../../src/core/version.ts";
 import {
   blockingParent,
   FAKE_RUNTIME,
@@ -131,11 +132,22 @@ await labTest(
     strictEqual(shim.stdout, "");
     const untimed = (text: string) => text.replace(/time="[^"]*"/g, "");
     strictEqual(untimed(shim.stderr), untimed(bare.stderr));
-    const version = await runTool(toolArgv("xpu-container-runtime"), {
-      args: ["--version"],
-      env: lab.env,
-    });
-    strictEqual(version.stdout, (await runTool(["runc"], { args: ["--version"] })).stdout);
+    // --version: the shim's own line, then runc's --version output (the same argv, exec'd),
+    // also after global flags.
+    for (const versionArgs of [["--version"], ["--root", lab.stateRoot, "--version"]]) {
+      const version = await runTool(toolArgv("xpu-container-runtime"), {
+        args: versionArgs,
+        env: lab.env,
+      });
+      const runcVersion = await runTool(["runc"], { args: versionArgs });
+      strictEqual(version.code, 0, version.stderr);
+      ok(runcVersion.stdout.startsWith("runc version "), runcVersion.stdout);
+      strictEqual(
+        version.stdout,
+        `xpu-container-runtime version ${VERSION}\n${runcVersion.stdout}`,
+      );
+      strictEqual(version.stderr, "");
+    }
   },
 );
 

@@ -48,6 +48,11 @@ Deno.test("parseHookArgs reads Go-style flags before the command", async (t) => 
       expected: { debug: false, version: true, help: false },
     },
     {
+      name: "--version (two dashes, as Go's flag package reads them)",
+      input: ["--version"],
+      expected: { debug: false, version: true, help: false },
+    },
+    {
       name: "-help",
       input: ["-help"],
       expected: { debug: false, version: false, help: true },

@@ -64,15 +64,15 @@ Deno.test("hookMain: flags and commands that need no container", async (t) => {
     input: string[];
     expected: { outcome: HookOutcome; stdout: string; stderr: string | RegExp };
   }[] = [
-    {
-      name: "-version",
-      input: ["-version"],
+    ...["-version", "--version"].map((flag) => ({
+      name: flag,
+      input: [flag],
       expected: {
         outcome: { exitCode: 0 },
-        stdout: `xpu-container-runtime-hook ${VERSION}\n`,
+        stdout: `xpu-container-runtime-hook version ${VERSION}\n`,
         stderr: "",
       },
-    },
+    })),
     {
       name: "-help",
       input: ["-help"],
@@ -144,7 +144,7 @@ Deno.test("hookMain prestart", async (t) => {
     await withTempDir(async (dir) => {
       const bundle = writeBundle(dir, ["HOME=/root"]);
       const { out, io } = fakeIo({
-        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing-config.toml` },
+        env: { XDG_CONFIG_HOME: `${dir}/no-xdg` },
         stdin: JSON.stringify({ ociVersion: "1.0.2", id: "c1", pid: 1234, bundle }),
       });
       assert.deepStrictEqual(await hookMain(["prestart"], io), { exitCode: 0 });
@@ -158,7 +158,7 @@ Deno.test("hookMain prestart", async (t) => {
     await withTempDir(async (dir) => {
       const bundle = writeBundle(dir, []);
       const { out, io } = fakeIo({
-        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing-config.toml` },
+        env: { XDG_CONFIG_HOME: `${dir}/no-xdg` },
         stdin: JSON.stringify({ pid: 1234, bundle }),
       });
       assert.deepStrictEqual(await hookMain(["-debug", "prestart"], io), { exitCode: 0 });
@@ -322,11 +322,33 @@ Deno.test("hookMain prestart", async (t) => {
     });
   });
 
+  await t.step(
+    "XPU_CTK_CONFIG_FILE_PATH naming a missing file: ConfigError, stdin unread",
+    async () => {
+      await withTempDir(async (dir) => {
+        const bundle = writeBundle(dir, ["XPU_VISIBLE_DEVICES=0"]);
+        const { out, io } = fakeIo({
+          env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing-config.toml` },
+          stdin: JSON.stringify({ pid: 1234, bundle }),
+        });
+        const error = await assertRejectsError(
+          () => hookMain(["prestart"], io),
+          ConfigError,
+          `Cannot load the config file "${dir}/missing-config.toml" that ` +
+            "XPU_CTK_CONFIG_FILE_PATH names: no such file: create it",
+        );
+        assert.equal(error.path, `${dir}/missing-config.toml`);
+        assert.equal(out.stdinReads, 0);
+        assert.equal(out.stdout, "");
+      });
+    },
+  );
+
   await t.step("state without pid: SpecError", async () => {
     await withTempDir(async (dir) => {
       const bundle = writeBundle(dir, ["XPU_VISIBLE_DEVICES=0"]);
       const { io } = fakeIo({
-        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing-config.toml` },
+        env: { XDG_CONFIG_HOME: `${dir}/no-xdg` },
         stdin: JSON.stringify({ ociVersion: "1.0.2", id: "c1", bundle }),
       });
       await assertRejectsError(() => hookMain(["prestart"], io), SpecError, '"pid"');

@@ -6,6 +6,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { UsageError } from "../../src/core/errors.ts";
+import { VERSION } from "../../src/core/version.ts";
 import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
 import type { DaemonDeps } from "../../src/installer/daemon.ts";
@@ -118,7 +119,7 @@ Deno.test("--help and --version print on stdout and exit 0", async () => {
   ok(help.out.stdout.includes("install [options]"));
   const version = io();
   strictEqual(await installerMain(["--version"], version.tool, "/opt"), 0);
-  strictEqual(version.out.stdout, "0.1.0\n");
+  strictEqual(version.out.stdout, `xpu-ctk-installer version ${VERSION}\n`);
 });
 
 Deno.test("usage errors are one line with values quoted; help only on --help", async () => {

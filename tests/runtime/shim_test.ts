@@ -3,7 +3,13 @@
 import { deepStrictEqual, match, ok, rejects, strictEqual, throws } from "node:assert/strict";
 import { ConfigError, ExecError, SpecError, UsageError } from "../../src/core/errors.ts";
 import type { ExecRequest } from "../../src/core/io/process.ts";
-import { configPathForHooks, runShim, shimLogSinks } from "../../src/runtime/shim.ts";
+import {
+  asksForVersion,
+  configPathForHooks,
+  runShim,
+  shimLogSinks,
+} from "../../src/runtime/shim.ts";
+import { VERSION } from "../../src/core/version.ts";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 
 /** Runs the shim in-process; the fake exec records the request instead of replacing the process. */
@@ -112,6 +118,28 @@ Deno.test(
 );
 
 Deno.test(
+  "XPU_CTK_CONFIG_FILE_PATH naming a missing file: one error line in the --log, nothing handed over",
+  withDir(async (dir) => {
+    const log = `${dir}/log.json`;
+    const env = { XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing.toml`, PATH: "/usr/bin:/bin" };
+    await rejects(
+      handover(["--log", log, "--log-format", "json", "state", "x"], env),
+      (error: unknown) => error instanceof ConfigError && error.path === `${dir}/missing.toml`,
+    );
+    const lines = Deno.readTextFileSync(log).trim().split("\n").map((l) => JSON.parse(l));
+    strictEqual(lines.length, 1);
+    strictEqual(lines[0].level, "error");
+    strictEqual(
+      lines[0].msg,
+      `Cannot load the config file "${dir}/missing.toml" that XPU_CTK_CONFIG_FILE_PATH names: ` +
+        `no such file: create it ("xpu-ctk config default --output ${dir}/missing.toml" writes ` +
+        `the defaults), or unset XPU_CTK_CONFIG_FILE_PATH to use ` +
+        `"/etc/xpu-container-runtime/config.toml"`,
+    );
+  }),
+);
+
+Deno.test(
   "--debug forces debug logging; no usable runtime names the candidates",
   withDir(async (dir) => {
     const log = `${dir}/log`;
@@ -148,6 +176,76 @@ Deno.test(
       (error: unknown) =>
         error instanceof UsageError && /"--bundle" flag needs a directory/.test(error.message),
     );
+  }),
+);
+
+Deno.test("asksForVersion: --version among runc's global flags only", async (t) => {
+  const cases: { name: string; input: string[]; expected: boolean }[] = [
+    { name: "--version alone", input: ["--version"], expected: true },
+    { name: "-version (Go's single dash)", input: ["-version"], expected: true },
+    { name: "after global flags", input: ["--root", "/r", "--debug", "--version"], expected: true },
+    { name: "after a global flag's = value", input: ["--log=/l", "--version"], expected: true },
+    { name: "before the subcommand", input: ["--version", "state", "id"], expected: true },
+    { name: "as a global flag's value", input: ["--root", "--version"], expected: false },
+    {
+      name: "after the subcommand: the subcommand's",
+      input: ["state", "--version"],
+      expected: false,
+    },
+    { name: "after --", input: ["--", "--version"], expected: false },
+    { name: "runc's -v is left to runc", input: ["-v"], expected: false },
+    { name: "a longer flag", input: ["--version-info"], expected: false },
+    { name: "no version flag", input: ["--root", "/r", "state", "id"], expected: false },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => strictEqual(asksForVersion(c.input), c.expected));
+  }
+});
+
+Deno.test(
+  "--version prints the shim's line on stdout, then hands the same argv to the runtime",
+  withDir(async (dir) => {
+    const runtime = fakeRuntime(dir);
+    Deno.writeTextFileSync(
+      `${dir}/config.toml`,
+      `[xpu-container-runtime]\nruntimes = ["${runtime}"]\n`,
+    );
+    const env = { XPU_CTK_CONFIG_FILE_PATH: `${dir}/config.toml` };
+    const cases: { name: string; input: string[]; expected: string }[] = [
+      {
+        name: "--version",
+        input: ["--version"],
+        expected: `xpu-container-runtime version ${VERSION}\n`,
+      },
+      {
+        name: "after global flags",
+        input: ["--root", "/r", "--version"],
+        expected: `xpu-container-runtime version ${VERSION}\n`,
+      },
+      { name: "a subcommand's --version: nothing", input: ["state", "--version"], expected: "" },
+      { name: "another command: nothing", input: ["state", "id"], expected: "" },
+    ];
+    for (const c of cases) {
+      let stdout = "";
+      let request: ExecRequest | undefined;
+      await runShim({
+        args: c.input,
+        env,
+        cwd: "/",
+        executableName: "xpu-container-runtime",
+        stdout: (text) => void (stdout += text),
+      }, (r): never => {
+        // The line is out before the runtime takes over the process.
+        request = { ...r, argv: [...r.argv, `stdout so far: ${stdout}`] };
+        return undefined as never;
+      });
+      strictEqual(stdout, c.expected, c.name);
+      deepStrictEqual(request, {
+        path: runtime,
+        argv: [runtime, ...c.input, `stdout so far: ${c.expected}`],
+        env,
+      }, c.name);
+    }
   }),
 );
 

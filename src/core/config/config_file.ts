@@ -18,7 +18,7 @@ import {
 } from "./config.ts";
 import { parseProfiles } from "./config_profiles.ts";
 import { BUILTIN_PROFILES, findProfile } from "../device/device_profile.ts";
-import { ConfigError, describePosition } from "../errors.ts";
+import { ConfigError, describePosition, osErrorReason, quoted } from "../errors.ts";
 import { isNotFound, readTextFileSync } from "../io/fs.ts";
 import { findTomlKeyLine, isTable, parseTomlDocument } from "../text/toml_table.ts";
 
@@ -120,9 +120,13 @@ export function parseConfig(text: string, path: string): { config: Config; warni
 }
 
 /**
- * Loads the config that applies for `env`; a missing file means the defaults.
+ * Loads the config that applies for `env`. A missing file at the default location
+ * (`$XDG_CONFIG_HOME/…` or the system file) means the defaults; a missing file that
+ * `$XPU_CTK_CONFIG_FILE_PATH` names is an error, since the operator asked for that file and a
+ * typo would otherwise run with the defaults unnoticed.
  *
- * @throws {ConfigError} when the file exists but cannot be read or is invalid
+ * @throws {ConfigError} when the file `$XPU_CTK_CONFIG_FILE_PATH` names is missing, or when the
+ *   file exists but cannot be read or is invalid
  */
 export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
@@ -133,11 +137,22 @@ export function loadConfig(
   try {
     text = readTextFile(path);
   } catch (error) {
+    // An empty variable counts as unset (resolveConfigPath): only a named file must exist.
+    if (isNotFound(error) && env[CONFIG_PATH_ENV]) {
+      const fallback = resolveConfigPath({ ...env, [CONFIG_PATH_ENV]: undefined });
+      throw new ConfigError(
+        `Cannot load the config file ${quoted(path)} that ${CONFIG_PATH_ENV} names: no such ` +
+          `file: create it (${quoted(`xpu-ctk config default --output ${path}`)} writes the ` +
+          `defaults), or unset ${CONFIG_PATH_ENV} to use ${quoted(fallback)}`,
+        { path },
+        { cause: error },
+      );
+    }
     if (isNotFound(error)) {
       return { config: defaultConfig(), path, found: false, warnings: [] };
     }
     throw new ConfigError(
-      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: ` +
+      `Cannot read ${quoted(path)}: ${osErrorReason(error)}: ` +
         `make it a readable file or point ${CONFIG_PATH_ENV} at one`,
       { path },
       { cause: error },

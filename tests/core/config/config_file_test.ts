@@ -450,9 +450,9 @@ Deno.test("parseConfig reports TOML syntax errors with line and column", async (
 Deno.test("loadConfig", async (t) => {
   const dir = Deno.makeTempDirSync({ prefix: "xpu-config-test-" });
   try {
-    await t.step("a missing file gives the defaults, found=false", () => {
-      const path = `${dir}/missing/config.toml`;
-      const loaded = loadConfig({ XPU_CTK_CONFIG_FILE_PATH: path });
+    await t.step("a missing file at the default location gives the defaults, found=false", () => {
+      const path = `${dir}/missing/xpu-container-runtime/config.toml`;
+      const loaded = loadConfig({ XDG_CONFIG_HOME: `${dir}/missing` });
       deepStrictEqual(loaded, { config: defaultConfig(), path, found: false, warnings: [] });
     });
     await t.step("a directory as the path is a ConfigError", () => {
@@ -495,6 +495,97 @@ Deno.test("loadConfig", async (t) => {
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("loadConfig: a file XPU_CTK_CONFIG_FILE_PATH names must exist", async (t) => {
+  const notFound = (path: string): string => {
+    throw new Deno.errors.NotFound(`No such file or directory (os error 2): readfile '${path}'`);
+  };
+  const cases: {
+    name: string;
+    input: Record<string, string | undefined>;
+    expected: { path: string; message?: string };
+  }[] = [
+    {
+      name: "named and missing: a ConfigError naming the variable, the file and the fix",
+      input: { XPU_CTK_CONFIG_FILE_PATH: "/opt/xpu/config.toml" },
+      expected: {
+        path: "/opt/xpu/config.toml",
+        message: 'Cannot load the config file "/opt/xpu/config.toml" that ' +
+          "XPU_CTK_CONFIG_FILE_PATH names: no such file: create it " +
+          '("xpu-ctk config default --output /opt/xpu/config.toml" writes the defaults), or ' +
+          'unset XPU_CTK_CONFIG_FILE_PATH to use "/etc/xpu-container-runtime/config.toml"',
+      },
+    },
+    {
+      name: "named and missing, with XDG_CONFIG_HOME: the fix names the XDG file",
+      input: { XPU_CTK_CONFIG_FILE_PATH: "/opt/c.toml", XDG_CONFIG_HOME: "/home/u/.config" },
+      expected: {
+        path: "/opt/c.toml",
+        message: 'Cannot load the config file "/opt/c.toml" that XPU_CTK_CONFIG_FILE_PATH ' +
+          'names: no such file: create it ("xpu-ctk config default --output /opt/c.toml" ' +
+          "writes the defaults), or unset XPU_CTK_CONFIG_FILE_PATH to use " +
+          '"/home/u/.config/xpu-container-runtime/config.toml"',
+      },
+    },
+    {
+      name: "a path with a line break stays on one line",
+      input: { XPU_CTK_CONFIG_FILE_PATH: "/x\n.toml" },
+      expected: {
+        path: "/x\n.toml",
+        message: 'Cannot load the config file "/x\\n.toml" that XPU_CTK_CONFIG_FILE_PATH ' +
+          'names: no such file: create it ("xpu-ctk config default --output /x\\n.toml" ' +
+          "writes the defaults), or unset XPU_CTK_CONFIG_FILE_PATH to use " +
+          '"/etc/xpu-container-runtime/config.toml"',
+      },
+    },
+    {
+      name: "empty: unset, so a missing system file means the defaults",
+      input: { XPU_CTK_CONFIG_FILE_PATH: "" },
+      expected: { path: "/etc/xpu-container-runtime/config.toml" },
+    },
+    {
+      name: "empty, with XDG_CONFIG_HOME: a missing XDG file means the defaults",
+      input: { XPU_CTK_CONFIG_FILE_PATH: "", XDG_CONFIG_HOME: "/home/u/.config" },
+      expected: { path: "/home/u/.config/xpu-container-runtime/config.toml" },
+    },
+    {
+      name: "unset: a missing system file means the defaults",
+      input: {},
+      expected: { path: "/etc/xpu-container-runtime/config.toml" },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      if (c.expected.message === undefined) {
+        deepStrictEqual(loadConfig(c.input, notFound), {
+          config: defaultConfig(),
+          path: c.expected.path,
+          found: false,
+          warnings: [],
+        });
+        return;
+      }
+      throws(() => loadConfig(c.input, notFound), (error: unknown) => {
+        ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+        strictEqual(error.message, c.expected.message);
+        strictEqual(error.path, c.expected.path);
+        strictEqual(error.exitCode, 1);
+        return true;
+      });
+    });
+  }
+  await t.step("a real missing file named by the variable, not only a fake reader", () => {
+    const dir = Deno.makeTempDirSync({ prefix: "xpu-config-test-" });
+    try {
+      throws(
+        () => loadConfig({ XPU_CTK_CONFIG_FILE_PATH: `${dir}/missing/config.toml` }),
+        (error: unknown) => error instanceof ConfigError && /no such file/.test(error.message),
+      );
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
 });
 
 Deno.test("renderConfigToml", async (t) => {
