@@ -17,7 +17,6 @@ import {
   type FsFile,
   isNotADirectory,
   isNotFound,
-  mkdirSync,
   openSync,
   readFileSync,
   removeSync,
@@ -33,6 +32,8 @@ import {
   recoveryOf,
 } from "./change_journal.ts";
 import type { FileChange } from "./file_change.ts";
+import { makeDirs } from "./make_dirs.ts";
+import { isPermissionDenied, RUN_AS_ROOT } from "./permission_denied.ts";
 import { memoryPath, memoryText } from "./revert_memory.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -53,7 +54,9 @@ export function readIfExists(path: string): string | null {
       return null;
     }
     throw new ConfigError(
-      `Cannot read "${path}": ${reasonOf(error)}: make it a readable file and re-run`,
+      isPermissionDenied(error)
+        ? `Cannot read "${path}": permission denied: ${RUN_AS_ROOT}`
+        : `Cannot read "${path}": ${reasonOf(error)}: make it a readable file and re-run`,
       { path },
       { cause: error },
     );
@@ -79,25 +82,51 @@ export function reasonOf(error: unknown): string {
   return osErrorReason(inner.replace(/^[a-z_0-9]+: /, "")).split("\n")[0];
 }
 
+/** Options of {@link withDirLock}. */
+export interface DirLockOptions {
+  /**
+   * For a run that writes nothing (`--dry-run`): the directory is not created, the lock is a
+   * shared one, and where the directory is missing or cannot be opened the plan runs without it.
+   */
+  readOnly?: boolean;
+}
+
 /**
- * Runs `plan` while holding an exclusive lock of `lockDir` (created when missing), so the files
- * it reads cannot change under it.
+ * Runs `plan` while holding an exclusive lock of `lockDir` (created when missing, its missing
+ * parents 0755), so the files it reads cannot change under it.
+ *
+ * @throws {WriteError} when the directory cannot be created or opened (nothing was changed)
  */
-export async function withDirLock<T>(lockDir: string, plan: () => Promise<T> | T): Promise<T> {
+export async function withDirLock<T>(
+  lockDir: string,
+  plan: () => Promise<T> | T,
+  options: DirLockOptions = {},
+): Promise<T> {
   let dir: FsFile;
+  let action = "lock";
   try {
-    mkdirSync(lockDir, { recursive: true });
+    if (!options.readOnly) {
+      action = "create";
+      makeDirs(lockDir);
+      action = "lock";
+    }
     dir = openSync(lockDir, { read: true });
   } catch (error) {
+    // The lock is the directory itself, no lock file; a dry run only reads, so where the
+    // directory is missing (nothing in it to read) or closed to this user, it does without the
+    // lock rather than create anything.
+    if (options.readOnly) return await plan();
+    const denied = isPermissionDenied(error);
     throw new WriteError(
-      `Cannot lock "${lockDir}": ${reasonOf(error)}: nothing was changed; it must be a ` +
-        `directory that can be created and read`,
+      `Cannot ${action} "${lockDir}": ${denied ? "permission denied" : reasonOf(error)}: ` +
+        `nothing was changed; ` +
+        (denied ? RUN_AS_ROOT : "it must be a directory that can be created and read"),
       { path: lockDir },
       { cause: error },
     );
   }
   try {
-    await dir.lock(true);
+    await dir.lock(!options.readOnly);
     return await plan();
   } finally {
     dir.close();
@@ -153,11 +182,25 @@ export function commitChanges(changes: readonly FileChange[], options: CommitOpt
   const journal: ChangeJournal = { version: 1, command: options.command, writes };
   const journalFile = journalPath(options.stateDir, options.lockDir);
   try {
-    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    // Only the state dir itself is private: a parent made for it stays readable (0755).
+    makeDirs(options.stateDir, { mode: 0o700 });
     sweepStaleTemps(journalFile);
     writeFileAtomic(journalFile, journalText(journal), { mode: 0o600 });
     syncDir(options.stateDir);
   } catch (error) {
+    if (isPermissionDenied(error)) {
+      const files = writes.filter((w) => w.role === "engine").map((w) => `"${w.path}"`);
+      const named = files.length <= 1
+        ? files.join("")
+        : `${files.slice(0, -1).join(", ")} and ${files[files.length - 1]}`;
+      throw new WriteError(
+        `Cannot change ${named || "the engine's files"}: permission denied writing ` +
+          `"${options.stateDir}", where xpu-ctk keeps what it changes: nothing was changed; ` +
+          RUN_AS_ROOT,
+        { path: journalFile },
+        { cause: error },
+      );
+    }
     throw new WriteError(
       `Cannot record the change in "${journalFile}": ${reasonOf(error)}: nothing was changed; ` +
         `make room in "${options.stateDir}" (or pass --state-dir) and re-run`,
@@ -166,15 +209,23 @@ export function commitChanges(changes: readonly FileChange[], options: CommitOpt
     );
   }
   applyWrites(writes, journalFile);
-  return report(writes);
+  const lines = new Map(changes.flatMap((c) => c.report === undefined ? [] : [[c.path, c.report]]));
+  return report(writes, lines);
 }
 
-/** What was done, one line per engine file (memories are not the operator's business). */
-function report(writes: readonly PlannedWrite[]): string[] {
+/**
+ * What was done, one line per engine file (memories are not the operator's business); `lines`
+ * has the line a plan chose for a file, where it has more to say.
+ */
+function report(
+  writes: readonly PlannedWrite[],
+  lines: ReadonlyMap<string, string> = new Map(),
+): string[] {
   return writes.filter((w) => w.role === "engine").map((w) =>
-    w.after === null
-      ? `Removed "${w.path}"`
-      : `${w.before === null ? "Created" : "Updated"} "${w.path}"`
+    lines.get(w.path) ??
+      (w.after === null
+        ? `Removed "${w.path}"`
+        : `${w.before === null ? "Created" : "Updated"} "${w.path}"`)
   );
 }
 
@@ -191,11 +242,11 @@ function applyWrites(writes: readonly PlannedWrite[], journalFile: string): void
         : `the change is half done (every file is in a state the engine accepts): the next ` +
           `xpu-ctk runtime run finishes it`;
       if (undone) removeQuietly(journalFile);
+      const denied = isPermissionDenied(error);
       throw new WriteError(
         `Cannot ${failed.after === null ? "remove" : "write"} "${failed.path}": ` +
-          `${
-            reasonOf(error)
-          }: ${state}; make the file's directory writable (free space) and re-run`,
+          `${denied ? "permission denied" : reasonOf(error)}: ${state}; ` +
+          (denied ? RUN_AS_ROOT : "make the file's directory writable (free space) and re-run"),
         { path: failed.path },
         { cause: error },
       );
@@ -241,7 +292,7 @@ function put(write: PlannedWrite, side: "before" | "after"): void {
     }
     return;
   }
-  mkdirSync(dirname(write.path), { recursive: true });
+  makeDirs(dirname(write.path));
   writeFileAtomic(
     write.path,
     content,
@@ -298,9 +349,11 @@ export function finishInterrupted(stateDir: string, lockDir: string): string[] {
   try {
     for (const write of recovery.pending) put(write, "after");
   } catch (error) {
+    const denied = isPermissionDenied(error);
     throw new WriteError(
       `Cannot finish the change an interrupted run ("${journal.command}") was making: ` +
-        `${reasonOf(error)}: every file is in a state the engine accepts; make room and re-run`,
+        `${denied ? "permission denied" : reasonOf(error)}: every file is in a state the ` +
+        `engine accepts; ${denied ? RUN_AS_ROOT : "make room and re-run"}`,
       { path: journalFile },
       { cause: error },
     );

@@ -265,7 +265,7 @@ export function unconfigureDocker(
   const configured = memory?.request;
   if (configured === undefined) return revertDocker(file, text, request, memory);
   const all = [...new Set([...configured.handlers.map((h) => h.name), ...request.names])];
-  const reverted = revertDocker(file, text, { names: all }, memory);
+  const reverted = revertDocker(file, text, { ...request, names: all }, memory);
   const remaining = withoutHandlers(configured, request.names);
   if (remaining === undefined) return reverted;
   const again = configureDocker(file, reverted.after, remaining, undefined);
@@ -274,9 +274,13 @@ export function unconfigureDocker(
 
 /**
  * Reverts our edits of `names`: an untouched file comes back byte for byte; otherwise our keys are
- * removed or restored one by one. A default runtime that pointed at a removed handler is set
- * explicitly to what it was before, or `runc` — dockerd keeps a default whose key vanished and
- * crashes on reload when that runtime is gone.
+ * removed or restored one by one. Unless dockerd is restarted to apply it (`fullRestart`), the
+ * revert keeps what dockerd's reload (SIGHUP) needs to undo the configure: a default runtime that
+ * pointed at a removed handler is set explicitly to what it was before, or `runc` — dockerd keeps
+ * a default whose key vanished and crashes on reload when that runtime is gone — and
+ * `"runtimes": {}` stays where handlers were taken out, since the reload keeps its runtime table
+ * when the key is absent (and a missing file changes nothing on reload either). A dockerd that
+ * restarts reads the file afresh, so then the file goes back to what it was, or goes.
  */
 function revertDocker(
   file: string,
@@ -284,24 +288,28 @@ function revertDocker(
   request: UnconfigureRequest,
   memory: RevertMemory | undefined,
 ): FileChange {
+  const restart = request.fullRestart === true;
   // An untouched file comes back byte for byte — unless we made a runtime the default where the
-  // file named none: dockerd keeps a default whose key vanished, so it must be written explicitly.
-  const defaultWasImplicit = memory?.changes.some((c) =>
-    same(c.path, ["default-runtime"]) && !c.had
-  );
+  // file named none and dockerd only reloads: it keeps a default whose key vanished, so the
+  // default must be written explicitly.
+  const defaultWasImplicit = !restart &&
+    memory?.changes.some((c) => same(c.path, ["default-runtime"]) && !c.had);
   if (text === null) return { path: file, before: null, after: null, memory: undefined };
   // A blank file holds nothing of ours (dockerd reads it as no settings): it stays as it is.
   if (isBlank(text)) return { path: file, before: text, after: text, memory: undefined };
   const doc = new JsonDocument(text, file, request.names);
   doc.check();
-  const live = liveHandlers(doc.value, request.names, memory);
+  const taken = takenHandlers(doc.value, request.names, memory);
+  const live = !restart && taken.length > 0;
+  const done = (after: string | null): FileChange => ({
+    path: file,
+    before: text,
+    after,
+    memory: undefined,
+    report: revertReport(file, { after, memory, taken }),
+  });
   if (memory && text === memory.after && !defaultWasImplicit) {
-    return {
-      path: file,
-      before: text,
-      after: live ? withRuntimesKey(memory.before, file) : memory.before,
-      memory: undefined,
-    };
+    return done(live ? withRuntimesKey(memory.before, file) : memory.before);
   }
   const recorded = (path: string[]) => memory?.changes.find((c) => same(c.path, path));
   const removed = new Set(request.names);
@@ -313,8 +321,8 @@ function revertDocker(
     if (before?.had) removed.delete(name);
   }
   // The default runtime: what configure replaced comes back; where the file named none, runc is
-  // named explicitly (dockerd keeps a default whose key vanished). Without memory, a default that
-  // names a removed handler becomes runc.
+  // named explicitly for a reload (dockerd keeps a default whose key vanished), and the key goes
+  // for a restart. Without memory, a default that names a removed handler becomes runc.
   const defaultChange = recorded(["default-runtime"]);
   const current = doc.value["default-runtime"];
   const runtimes = (doc.value.runtimes ?? {}) as Record<string, Json>;
@@ -324,42 +332,87 @@ function revertDocker(
       : undefined;
     const usable = previous !== undefined &&
       (previous === "runc" || Object.hasOwn(runtimes, previous));
-    doc.set(["default-runtime"], usable ? previous : "runc");
+    if (usable) doc.set(["default-runtime"], previous);
+    else if (restart && !defaultChange.had) doc.set(["default-runtime"], undefined);
+    else doc.set(["default-runtime"], "runc");
   } else if (typeof current === "string" && removed.has(current)) {
     doc.set(["default-runtime"], "runc");
   }
   const cdi = recorded(["features", "cdi"]);
   if (cdi) doc.set(["features", "cdi"], cdi.had ? cdi.value : undefined);
-  // Objects we created go when they are empty again — except `runtimes`: dockerd's reload keeps
-  // its whole runtime table when the key is absent, so an emptied one stays as `{}` (and a re-run
-  // after an interrupted revert keeps it too, converging on the same file).
+  // Objects we created go when they are empty again — except `runtimes` when dockerd only
+  // reloads: its reload keeps the whole runtime table when the key is absent, so an emptied one
+  // stays as `{}` (and a re-run after an interrupted revert keeps it too, converging on the same
+  // file).
   for (const path of memory?.created ?? []) {
-    if (same(path, ["runtimes"])) continue;
+    if (same(path, ["runtimes"]) && !restart) continue;
     const value = getAt(doc.value, path);
     if (typeof value === "object" && value !== null && Object.keys(value).length === 0) {
       doc.set(path, undefined);
     }
   }
   const result = Object.keys(doc.value).length === 0 ? null : doc.text;
-  return {
-    path: file,
-    before: text,
-    after: live ? withRuntimesKey(result, file) : result,
-    memory: undefined,
+  return done(live ? withRuntimesKey(result, file) : result);
+}
+
+/** The keys a revert keeps only for dockerd's reload. */
+const RELOAD_KEYS = ["runtimes", "default-runtime"] as const;
+
+/**
+ * The line that reports a revert, where the plain `Updated`/`Removed` would hide something: a file
+ * configure created that goes again, or keys kept only so dockerd's reload applies the revert
+ * (the operator may delete them once dockerd has restarted).
+ */
+function revertReport(
+  file: string,
+  { after, memory, taken }: {
+    after: string | null;
+    memory: RevertMemory | undefined;
+    taken: readonly string[];
+  },
+): string | undefined {
+  if (memory === undefined) return undefined;
+  if (after === null) {
+    return memory.before === null
+      ? `Removed "${file}": configure created it and nothing else is in it`
+      : undefined;
+  }
+  const read = (text: string | null) => {
+    try {
+      return text === null || isBlank(text) ? {} : parseDaemonJson(text, file);
+    } catch {
+      return {};
+    }
   };
+  const [old, now] = [read(memory.before), read(after)];
+  const kept = RELOAD_KEYS.filter((k) => Object.hasOwn(now, k) && !Object.hasOwn(old, k));
+  if (kept.length === 0) return undefined;
+  const shown = kept.map((k) => `${JSON.stringify(k)}: ${JSON.stringify(now[k])}`);
+  const names = taken.map((n) => quoted(n));
+  const drops = names.length === 0
+    ? "applies the revert"
+    : `drops ${
+      names.length === 1 ? names[0] : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`
+    }`;
+  if (memory.before === null && Object.keys(now).every((k) => kept.some((c) => c === k))) {
+    return `Kept "${file}" as {${shown.join(", ")}} so dockerd's reload ${drops}: delete it ` +
+      `after the next dockerd restart (configure created it)`;
+  }
+  return `Updated "${file}": kept ${shown.join(" and ")} so dockerd's reload ${drops}: remove ` +
+    `${kept.length === 1 ? "it" : "them"} after the next dockerd restart`;
 }
 
 /**
- * Whether the revert takes away a handler dockerd may have loaded: one of `names` is in the file
- * and was not there before we configured it.
+ * The handlers the revert takes away that dockerd may have loaded: those of `names` in the file
+ * that were not there before we configured them.
  */
-function liveHandlers(
+function takenHandlers(
   value: Record<string, Json>,
   names: readonly string[],
   memory: RevertMemory | undefined,
-): boolean {
+): string[] {
   const runtimes = isObject(value.runtimes) ? value.runtimes : {};
-  return names.some((name) =>
+  return names.filter((name) =>
     Object.hasOwn(runtimes, name) &&
     !memory?.changes.some((c) => same(c.path, ["runtimes", name]) && c.had)
   );

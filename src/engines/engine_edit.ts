@@ -27,6 +27,12 @@ export interface ConfigureRequest {
 export interface UnconfigureRequest {
   /** The handler names to remove. */
   names: string[];
+  /**
+   * Whether the engine is restarted to apply the change (`--restart-mode systemd`) rather than
+   * reloaded (or restarted by the operator, who may only send it a SIGHUP): what only a reload
+   * needs to undo the configure may then go as well. Default false.
+   */
+  fullRestart?: boolean;
 }
 
 /** The three handlers of the operator form (`setup`): `xpu`, `xpu-cdi`, `xpu-legacy`. */

@@ -19,4 +19,9 @@ export interface FileChange {
   memory: RevertMemory | undefined;
   /** File mode for a file that is created. */
   mode?: number;
+  /**
+   * The line that reports the change once it is written, where the plan has more to say than
+   * `Created`/`Updated`/`Removed "path"` (what was kept and why); not for a dry run.
+   */
+  report?: string;
 }

@@ -11,16 +11,12 @@
 
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
-import {
-  isNotADirectory,
-  isNotFound,
-  mkdirSync,
-  readTextFileSync,
-  removeSync,
-} from "../core/io/fs.ts";
+import { isNotADirectory, isNotFound, readTextFileSync, removeSync } from "../core/io/fs.ts";
 import { ConfigError } from "../core/errors.ts";
 import { findDepthExcess } from "../core/text/json_depth.ts";
 import type { ConfigureRequest } from "./engine_edit.ts";
+import { makeDirs } from "./make_dirs.ts";
+import { isPermissionDenied, RUN_AS_ROOT } from "./permission_denied.ts";
 import { parseTomlValue } from "./toml_edit.ts";
 
 /** What one key held before our first edit of it. */
@@ -83,8 +79,11 @@ export function readMemory(
       return undefined;
     }
     throw new ConfigError(
-      `Cannot read "${path}": ${error instanceof Error ? error.message : error}: make it ` +
-        `readable and re-run`,
+      isPermissionDenied(error)
+        ? `Cannot read "${path}", where xpu-ctk keeps what it changed in "${file}": ` +
+          `permission denied: ${RUN_AS_ROOT}`
+        : `Cannot read "${path}": ${error instanceof Error ? error.message : error}: make it ` +
+          `readable and re-run`,
       { path },
       { cause: error },
     );
@@ -215,7 +214,8 @@ export function writeMemory(
   } catch {
     // Not written yet.
   }
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // Only the state dir itself is private: a parent made for it stays readable (0755).
+  makeDirs(stateDir, { mode: 0o700 });
   writeFileAtomic(path, text, { mode: 0o600 });
 }
 

@@ -34,6 +34,7 @@ import type { FileChange } from "./file_change.ts";
 import { planRestart, restartEngine } from "./restart.ts";
 import { DEFAULT_STATE_DIR, readMemory } from "./revert_memory.ts";
 import { journalPath } from "./change_journal.ts";
+import { missingPrograms } from "./missing_programs.ts";
 
 /** The command's flags as commander gives them. */
 export interface RuntimeFlags {
@@ -76,9 +77,21 @@ export const RUNTIME_ENV: Readonly<Record<string, (engine: string) => string[]>>
 };
 
 /** Where hook mode writes its OCI hook file unless told: the hooks dir cri-o and podman read. */
-const HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
+export const HOOKS_DIR = "/usr/share/containers/oci/hooks.d";
 /** The hook file's name unless told. */
-const HOOK_FILENAME = "oci-xpu-hook.json";
+export const HOOK_FILENAME = "oci-xpu-hook.json";
+/** The runtime a configured handler runs unless `--runtime-path` says. */
+export const DEFAULT_RUNTIME_PATH = "/usr/bin/xpu-container-runtime";
+/** The handler name (setup: the base name) unless told. */
+export const DEFAULT_HANDLER_NAME = "xpu";
+/** The legacy hook's program's name; configure puts it in `/usr/bin`, setup in RUNTIME_DIR. */
+export const HOOK_PROGRAM = "xpu-container-runtime-hook";
+
+/**
+ * The spellings a boolean flag or variable takes (Go's `strconv.ParseBool`, as the NVIDIA
+ * toolkit's flags and variables read them), for help and errors.
+ */
+export const BOOLEAN_SPELLINGS = "true or false (also 1, t, T, TRUE, True, 0, f, F, FALSE, False)";
 
 /** Every setting resolved: where the engine's files are (the target its adapter plans) and more. */
 export interface RuntimeSettings extends EngineTarget {
@@ -113,11 +126,40 @@ function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-function parseBoolean(value: boolean | string | undefined, name: string): boolean | undefined {
+/** A setting's value and where it came from (`--config`, `RUNTIME_CONFIG`, `RUNTIME_DIR`). */
+interface Given {
+  value: string;
+  from: string;
+}
+
+/**
+ * A boolean flag's or variable's value, in the spellings of {@link BOOLEAN_SPELLINGS}.
+ *
+ * @throws {UsageError} naming the flag or variable, the value and the spellings
+ */
+function parseBoolean(value: boolean | string | undefined, from: string): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   if (isTruthy(value)) return true;
   if (isFalsy(value)) return false;
-  throw new UsageError(`Cannot use ${name} ${quoted(value)}: expected true or false`);
+  throw new UsageError(
+    `Cannot use ${from} ${quoted(value)}: it is not a boolean: use ${BOOLEAN_SPELLINGS}`,
+  );
+}
+
+/**
+ * Refuses a relative path: it would be written into an engine's config (which the engine reads
+ * from its own working directory), or name a file target that depends on where xpu-ctk was
+ * started (and revert memories and journals record absolute paths only).
+ *
+ * @throws {UsageError} naming the flag or variable and the value
+ */
+function assertAbsolute(given: Given | undefined): void {
+  if (given === undefined || given.value.startsWith("/")) return;
+  throw new UsageError(
+    `Cannot use ${given.from} ${quoted(given.value)}: it is a relative path, and the paths ` +
+      `written into an engine's config or used as files must be absolute: pass it as an ` +
+      `absolute path (e.g. ${quoted(`$PWD/${given.value}`)})`,
+  );
 }
 
 /** The adapter of the engine `name`, or the usage error that names the choice. */
@@ -135,7 +177,8 @@ function engineNamed(name: string | undefined, action: string): EngineAdapter<un
 /**
  * Resolves flags, environment and defaults (pure).
  *
- * @throws {UsageError} for an unknown engine, restart mode or config mode, a missing RUNTIME_DIR,
+ * @throws {UsageError} for an unknown engine, restart mode or config mode, a boolean that is not
+ *   one, a missing RUNTIME_DIR, a relative path (each naming the flag or variable it came from),
  *   or settings the engine cannot be wired with
  */
 export function resolveRuntimeSettings(
@@ -146,16 +189,19 @@ export function resolveRuntimeSettings(
 ): RuntimeSettings {
   const adapter = engineNamed(flags.runtime ?? env.RUNTIME, action);
   const engine = adapter.name;
-  const fromEnv = (key: string): string | undefined => {
+  const fromEnv = (key: string): Given | undefined => {
     for (const name of RUNTIME_ENV[key](engine)) {
-      if (env[name] !== undefined && env[name] !== "") return env[name];
+      const value = env[name];
+      if (value !== undefined && value !== "") return { value, from: name };
     }
     return undefined;
   };
-  const pick = (key: keyof RuntimeFlags): string | undefined => {
+  const flag = (key: keyof RuntimeFlags): Given | undefined => {
     const value = flags[key];
-    return typeof value === "string" ? value : fromEnv(key);
+    return typeof value === "string" ? { value, from: `--${kebab(key)}` } : undefined;
   };
+  const given = (key: keyof RuntimeFlags): Given | undefined => flag(key) ?? fromEnv(key);
+  const pick = (key: keyof RuntimeFlags): string | undefined => given(key)?.value;
   // A path flag whose value is the next flag (`--config --restart-mode=none`) is a slip, not a
   // file name to create.
   for (const key of PATH_FLAGS) {
@@ -179,24 +225,33 @@ export function resolveRuntimeSettings(
     throw new UsageError(`Cannot use --config-mode ${quoted(configMode)}: use hook or config`);
   }
   const name = flags.runtimeName ?? flags.xpuRuntimeName ?? flags.runtimeClass ??
-    fromEnv("runtimeName") ?? "xpu";
+    pick("runtimeName") ?? DEFAULT_HANDLER_NAME;
   const operator = action === "setup" || action === "cleanup";
-  const runtimeDir = positional ?? pick("runtimeDir");
-  if (operator && !runtimeDir) {
+  const setAsDefault = parseBoolean(flags.setAsDefault, "--set-as-default") ??
+    parseBooleanGiven(fromEnv("setAsDefault")) ?? operator;
+  const cdi = parseBoolean(flags.cdiEnabled, "--cdi.enabled") ??
+    parseBooleanGiven(fromEnv("cdiEnabled")) ?? false;
+  const runtimeDir: Given | undefined = positional !== undefined
+    ? { value: positional, from: "RUNTIME_DIR" }
+    : given("runtimeDir");
+  if (operator && !runtimeDir?.value) {
     throw new UsageError(`Cannot ${action}: the runtime directory is missing: pass RUNTIME_DIR`);
   }
   const handlers = operator
-    ? operatorHandlers(runtimeDir!, name)
-    : [{ name, path: flags.runtimePath ?? "/usr/bin/xpu-container-runtime" }];
-  const setAsDefault = parseBoolean(flags.setAsDefault, "--set-as-default") ??
-    parseBoolean(fromEnv("setAsDefault"), "XPU_RUNTIME_SET_AS_DEFAULT") ?? operator;
-  const cdi = parseBoolean(flags.cdiEnabled, "--cdi.enabled") ??
-    parseBoolean(fromEnv("cdiEnabled"), "RUNTIME_ENABLE_CDI") ?? false;
+    ? operatorHandlers(runtimeDir!.value, name)
+    : [{ name, path: flags.runtimePath ?? DEFAULT_RUNTIME_PATH }];
+  const hookFilename = pick("hookFilename") ?? HOOK_FILENAME;
+  if (hookFilename.includes("/")) {
+    throw new UsageError(
+      `Cannot use ${given("hookFilename")!.from} ${quoted(hookFilename)}: it is a path, not a ` +
+        `file name: give the name alone, and its directory with --hooks-dir`,
+    );
+  }
   const settings: RuntimeSettings = {
     engine,
     action,
     config: pick("config") ?? defaults.config,
-    dropIn: flags.dropInConfig ?? fromEnv("dropInConfig") ?? defaults.dropIn,
+    dropIn: flags.dropInConfig ?? pick("dropInConfig") ?? defaults.dropIn,
     handlers,
     defaultRuntime: setAsDefault ? name : undefined,
     cdi,
@@ -204,14 +259,38 @@ export function resolveRuntimeSettings(
     socket: pick("socket") ?? defaults.socket,
     hostRoot: pick("hostRoot"),
     configMode: configMode as ConfigMode,
-    hookFile: join(pick("hooksDir") ?? HOOKS_DIR, pick("hookFilename") ?? HOOK_FILENAME),
+    hookFile: join(pick("hooksDir") ?? HOOKS_DIR, hookFilename),
     hookPath: flags.hookPath ??
-      join(operator ? runtimeDir! : "/usr/bin", "xpu-container-runtime-hook"),
+      join(operator ? runtimeDir!.value : "/usr/bin", HOOK_PROGRAM),
     stateDir: pick("stateDir") ?? DEFAULT_STATE_DIR,
     dryRun: flags.dryRun === true,
   };
+  // The engine's own refusals first: they say more about the setting than "relative" does.
   adapter.checkTarget?.(settings, action);
+  const dropIn = flags.dropInConfig !== undefined
+    ? { value: flags.dropInConfig, from: "--drop-in-config" }
+    : fromEnv("dropInConfig");
+  for (
+    const path of [
+      given("config"),
+      dropIn?.value === "" ? undefined : dropIn,
+      flag("runtimePath"),
+      runtimeDir,
+      given("socket"),
+      given("hostRoot"),
+      given("hooksDir"),
+      flag("hookPath"),
+      given("stateDir"),
+    ]
+  ) {
+    assertAbsolute(path);
+  }
   return settings;
+}
+
+/** A boolean variable's value (see {@link parseBoolean}). */
+function parseBooleanGiven(given: Given | undefined): boolean | undefined {
+  return given === undefined ? undefined : parseBoolean(given.value, given.from);
 }
 
 /** The files as they are now, each with its revert memory from `stateDir`. */
@@ -233,7 +312,10 @@ function planChanges(
     ? engine.plan(files, { target: settings, configure: { handlers, defaultRuntime, cdi }, host })
     : engine.unplan(files, {
       target: settings,
-      unconfigure: { names: handlers.map((h) => h.name) },
+      unconfigure: {
+        names: handlers.map((h) => h.name),
+        fullRestart: settings.restartMode === "systemd",
+      },
       host,
     });
 }
@@ -261,7 +343,10 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
     })
     : { facts: undefined, notes: [] };
   for (const note of notes) io.stdout(note + "\n");
-  const { effective, finished } = await withDirLock(lockDir, () => {
+  // A dry run writes nothing at all — no lock dir, state dir or journal — so that anyone who can
+  // read the files can run it: it takes a shared lock where the config's directory exists and
+  // can be opened, and otherwise reads without one.
+  const { effective, finished, wired } = await withDirLock(lockDir, () => {
     const journal = journalPath(settings.stateDir, lockDir);
     if (settings.dryRun && readIfExists(journal) !== null) {
       io.stdout(
@@ -273,15 +358,25 @@ export async function runRuntimeAction(settings: RuntimeSettings, io: ToolIo): P
     for (const line of finished) io.stdout(line + "\n");
     const changes = planChanges(engine, files, { settings, host });
     const effective = changes.filter((c) => c.before !== c.after);
+    // What the engine runs: the hook file's program where the plan wires the engine through it.
+    const wired = changes.some((c) => c.path === settings.hookFile) ? "hook" : "handlers";
     if (settings.dryRun) {
       for (const change of effective) io.stdout(diffChange(change));
-      return { effective, finished };
+      return { effective, finished, wired };
     }
     const command = `xpu-ctk runtime ${settings.action} --runtime ${settings.engine}`;
     const lines = commitChanges(changes, { stateDir: settings.stateDir, lockDir, command });
     for (const line of lines) io.stdout(line + "\n");
-    return { effective, finished };
-  });
+    return { effective, finished, wired };
+  }, { readOnly: settings.dryRun });
+  // The handlers and hooks may point at programs the operator installs afterwards: a warning
+  // each, once the plan is known to be good, and the change stands.
+  if (adds) {
+    const hookFile = wired === "hook";
+    for (const warning of missingPrograms(settings, { hookFile, env: io.env })) {
+      io.stderr(`xpu-ctk: warning: ${warning}\n`);
+    }
+  }
   if (effective.length === 0 && finished.length === 0) {
     io.stdout(`Nothing to change: the ${settings.engine} configuration already is as asked\n`);
     return;

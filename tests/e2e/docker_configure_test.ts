@@ -95,3 +95,80 @@ await labTest(
     });
   },
 );
+
+/** How many reloads dockerd finished (or failed) so far, from its log. */
+function reloadsDone(logFile: string): number {
+  const log = Deno.readTextFileSync(logFile);
+  return (log.match(/Reloaded configuration|unable to configure the Docker daemon/g) ?? []).length;
+}
+
+/** Sends dockerd a SIGHUP and waits (10 s at most) until its log shows the reload's outcome. */
+async function reload(pid: number, logFile: string): Promise<void> {
+  const before = reloadsDone(logFile);
+  Deno.kill(pid, "SIGHUP");
+  const deadline = Date.now() + 10_000;
+  while (reloadsDone(logFile) === before) {
+    if (Date.now() > deadline) throw new Error("dockerd did not report the reload");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+await labTest(
+  "docker: what dockerd's reload needs to drop a handler, and a daemon.json configure created",
+  ["root", "runc", "busybox", "dockerd"],
+  { mode: "legacy" },
+  async (lab) => {
+    const dir = `${lab.dir}/docker`;
+    Deno.mkdirSync(dir);
+    const daemonJson = `${dir}/daemon.json`;
+    // Log level info: the reloads are logged.
+    const original = '{\n  "debug": false\n}\n';
+    Deno.writeTextFileSync(daemonJson, original);
+    const logFile = `${dir}/dockerd.log`;
+    const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
+    const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+    await withDockerd(dir, daemonJson, env, async (d) => {
+      const ctk = dockerRuntimeCommand(d, daemonJson, `${dir}/revert`);
+      const configure = ["--runtime-path", shim, "--set-as-default"];
+      const configured = await ctk("configure", configure);
+      strictEqual(configured.code, 0, configured.stderr);
+      await d.waitForDefaultRuntime("xpu");
+
+      // Why the revert keeps keys: a daemon.json without "runtimes" leaves the loaded handlers
+      // in place on reload, and so does a missing daemon.json (the reload fails and keeps all).
+      Deno.writeTextFileSync(daemonJson, original);
+      await reload(d.pid, logFile);
+      ok((await d.waitForRuntimes(() => true)).includes("xpu"), "no runtimes key: xpu stays");
+      Deno.removeSync(daemonJson);
+      await reload(d.pid, logFile);
+      ok((await d.waitForRuntimes(() => true)).includes("xpu"), "no file: xpu stays");
+      ok(d.alive(), "dockerd is still running");
+
+      // daemon.json is gone now: configure creates it, unconfigure keeps what the reload needs.
+      await Deno.remove(`${dir}/revert`, { recursive: true });
+      const created = await ctk("configure", configure);
+      strictEqual(created.code, 0, created.stderr);
+      const file = daemonJson.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      match(created.stdout, new RegExp(`^Created "${file}"$`, "m"));
+      const unconfigured = await ctk("unconfigure");
+      strictEqual(unconfigured.code, 0, unconfigured.stderr);
+      match(
+        unconfigured.stdout,
+        new RegExp(
+          `^Kept "${file}" as \\{"runtimes": \\{\\}, "default-runtime": "runc"\\} so ` +
+            `dockerd's reload drops "xpu": delete it after the next dockerd restart ` +
+            `\\(configure created it\\)$`,
+          "m",
+        ),
+      );
+      match(unconfigured.stdout, new RegExp(`Sent SIGHUP to dockerd \\(pid ${d.pid}\\)`));
+      deepStrictEqual(JSON.parse(Deno.readTextFileSync(daemonJson)), {
+        runtimes: {},
+        "default-runtime": "runc",
+      });
+      await d.waitForDefaultRuntime("runc");
+      await d.waitForRuntimes((names) => !names.includes("xpu"));
+      ok(d.alive(), "dockerd is still running");
+    });
+  },
+);

@@ -481,3 +481,94 @@ Deno.test("withDirLock excludes another locker of the directory", async (t) => {
     });
   });
 });
+
+Deno.test("commitChanges: only the state dir is private", async (t) => {
+  const cases: {
+    name: string;
+    input: { existing: [string, number][]; stateDir: string };
+    expected: [string, number][];
+  }[] = [
+    {
+      name: "a state dir it creates is 0700, each parent it creates 0755",
+      input: { existing: [], stateDir: "/etc/xpu-container-runtime/revert" },
+      expected: [
+        ["/etc", 0o755],
+        ["/etc/xpu-container-runtime", 0o755],
+        ["/etc/xpu-container-runtime/revert", 0o700],
+      ],
+    },
+    {
+      name: "existing dirs keep their modes",
+      input: {
+        existing: [["/etc", 0o750], ["/etc/xpu-container-runtime", 0o711]],
+        stateDir: "/etc/xpu-container-runtime",
+      },
+      expected: [["/etc", 0o750], ["/etc/xpu-container-runtime", 0o711]],
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      await withTempDir((dir) => {
+        for (const [path, mode] of c.input.existing) {
+          Deno.mkdirSync(dir + path);
+          Deno.chmodSync(dir + path, mode);
+        }
+        const file = `${dir}/daemon.json`;
+        writeChanges(
+          [{ path: file, before: null, after: "{}\n", memory: memoryFor(file, null, "{}\n") }],
+          dir + c.input.stateDir,
+        );
+        for (const [path, mode] of c.expected) {
+          strictEqual((Deno.statSync(dir + path).mode! & 0o7777).toString(8), mode.toString(8));
+        }
+      });
+    });
+  }
+  await t.step("the dir a new engine file needs: 0755", async () => {
+    await withTempDir((dir) => {
+      const file = `${dir}/etc/containerd/conf.d/99-xpu.toml`;
+      const umask = Deno.umask(0o077);
+      try {
+        writeChanges([{ path: file, before: null, after: "x\n", memory: undefined }], `${dir}/s`);
+      } finally {
+        Deno.umask(umask);
+      }
+      strictEqual(Deno.statSync(`${dir}/etc/containerd`).mode! & 0o7777, 0o755);
+      strictEqual(Deno.statSync(`${dir}/etc/containerd/conf.d`).mode! & 0o7777, 0o755);
+    });
+  });
+});
+
+Deno.test("commitChanges: a plan's own report line replaces the plain one", async () => {
+  await withTempDir((dir) => {
+    const kept = `${dir}/daemon.json`;
+    const plain = `${dir}/other.json`;
+    const report = `Kept "${kept}" as {"runtimes": {}} so dockerd's reload drops "xpu"`;
+    const lines = writeChanges([
+      { path: kept, before: null, after: '{"runtimes": {}}\n', memory: undefined, report },
+      { path: plain, before: null, after: "{}\n", memory: undefined },
+    ], `${dir}/state`);
+    deepStrictEqual(lines, [report, `Created "${plain}"`]);
+  });
+});
+
+Deno.test("withDirLock for a dry run (readOnly): nothing created, a shared lock", async (t) => {
+  await t.step("a missing dir: not created, the plan runs without a lock", async () => {
+    await withTempDir(async (dir) => {
+      const lockDir = `${dir}/etc/docker`;
+      strictEqual(await withDirLock(lockDir, () => 7, { readOnly: true }), 7);
+      deepStrictEqual([...Deno.readDirSync(dir)], [], "nothing created");
+    });
+  });
+  await t.step("an existing dir: shared, so another reader may lock it, a writer not", async () => {
+    await withTempDir(async (dir) => {
+      const shared = (mode: string) =>
+        new Deno.Command("flock", { args: ["-n", mode, dir, "true"] }).output();
+      const inside = await withDirLock(dir, async () => ({
+        reader: (await shared("-s")).code === 0,
+        writer: (await shared("-x")).code === 0,
+      }), { readOnly: true });
+      deepStrictEqual(inside, { reader: true, writer: false });
+    });
+  });
+});

@@ -312,3 +312,131 @@ Deno.test("docker startOnlyChanges: what dockerd's reload does not apply", async
     });
   }
 });
+
+Deno.test("docker unconfigure: what dockerd needs to apply the revert stays, and the line says so", async (t) => {
+  const debug = '{\n  "debug": true\n}\n';
+  const kept = (what: string) =>
+    `Kept "${FILE}" as ${what} so dockerd's reload drops "xpu": delete it after the next ` +
+    "dockerd restart (configure created it)";
+  const cases: {
+    name: string;
+    input: {
+      text: string | null;
+      defaultRuntime?: string;
+      fullRestart: boolean;
+      names?: string[];
+      edit?: [string, string];
+    };
+    expected: { after: string | null; report: string | undefined };
+  }[] = [
+    {
+      name: "no file before, a reload: the two keys dockerd's reload needs, said as kept",
+      input: { text: null, defaultRuntime: "xpu", fullRestart: false },
+      expected: {
+        after: '{\n  "runtimes": {},\n  "default-runtime": "runc"\n}\n',
+        report: kept('{"runtimes": {}, "default-runtime": "runc"}'),
+      },
+    },
+    {
+      name: "no file before, no default, a reload: runtimes only",
+      input: { text: null, fullRestart: false },
+      expected: { after: '{\n  "runtimes": {}\n}\n', report: kept('{"runtimes": {}}') },
+    },
+    {
+      name: "no file before, a restart (systemd): the file goes, said so",
+      input: { text: null, defaultRuntime: "xpu", fullRestart: true },
+      expected: {
+        after: null,
+        report: `Removed "${FILE}": configure created it and nothing else is in it`,
+      },
+    },
+    {
+      name: "no file before, a key added since, a restart: the key stays, ours go",
+      input: {
+        text: null,
+        defaultRuntime: "xpu",
+        fullRestart: true,
+        edit: ['"default-runtime"', '"debug": true,\n  "default-runtime"'],
+      },
+      expected: { after: debug, report: undefined },
+    },
+    {
+      name: "a file without our keys, a restart: byte for byte",
+      input: { text: debug, defaultRuntime: "xpu", fullRestart: true },
+      expected: { after: debug, report: undefined },
+    },
+    {
+      name: "a file without our keys, edited since, a restart: the edit stays, ours go",
+      input: {
+        text: debug,
+        defaultRuntime: "xpu",
+        fullRestart: true,
+        edit: ['"debug": true', '"debug": false'],
+      },
+      expected: { after: '{\n  "debug": false\n}\n', report: undefined },
+    },
+    {
+      name: "a file without our keys, a reload: both kept, said so",
+      input: { text: debug, defaultRuntime: "xpu", fullRestart: false },
+      expected: {
+        after: '{\n  "debug": true,\n  "runtimes": {},\n  "default-runtime": "runc"\n}\n',
+        report: `Updated "${FILE}": kept "runtimes": {} and "default-runtime": "runc" so ` +
+          `dockerd's reload drops "xpu": remove them after the next dockerd restart`,
+      },
+    },
+    {
+      name: "a file that had both keys, a reload: byte for byte, the plain line",
+      input: {
+        text: '{\n  "runtimes": {"crun": {"path": "/c"}},\n  "default-runtime": "crun"\n}\n',
+        defaultRuntime: "xpu",
+        fullRestart: false,
+      },
+      expected: {
+        after: '{\n  "runtimes": {"crun": {"path": "/c"}},\n  "default-runtime": "crun"\n}\n',
+        report: undefined,
+      },
+    },
+    {
+      name: "the operator's three handlers: each named",
+      input: {
+        text: null,
+        defaultRuntime: "xpu",
+        fullRestart: false,
+        names: ["xpu", "xpu-cdi", "xpu-legacy"],
+      },
+      expected: {
+        after: '{\n  "runtimes": {},\n  "default-runtime": "runc"\n}\n',
+        report: `Kept "${FILE}" as {"runtimes": {}, "default-runtime": "runc"} so dockerd's ` +
+          `reload drops "xpu", "xpu-cdi" and "xpu-legacy": delete it after the next dockerd ` +
+          "restart (configure created it)",
+      },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const names = c.input.names ?? ["xpu"];
+      const handlers = names.map((name) => ({ name, path: `/opt/xpu/${name}` }));
+      const request = { handlers, defaultRuntime: c.input.defaultRuntime, cdi: false };
+      const configured = configure(c.input.text, request, undefined);
+      const edit = c.input.edit;
+      const current = edit ? configured.after!.replace(edit[0], edit[1]) : configured.after;
+      const reverted = unconfigure(
+        current,
+        { names, fullRestart: c.input.fullRestart },
+        configured.memory,
+      );
+      deepStrictEqual({ after: reverted.after, report: reverted.report }, c.expected);
+      strictEqual(reverted.memory, undefined);
+    });
+  }
+  await t.step("a restart with other handlers left: they stay, ours and only ours go", () => {
+    const a = { handlers: [{ name: "a1", path: "/opt/a1" }], defaultRuntime: "a1", cdi: false };
+    const b = { handlers: [{ name: "a2", path: "/opt/a2" }], cdi: false };
+    const first = configure(null, a, undefined);
+    const second = configure(first.after, b, first.memory);
+    const reverted = unconfigure(second.after, { names: ["a1"], fullRestart: true }, second.memory);
+    deepStrictEqual(JSON.parse(reverted.after!), {
+      runtimes: { a2: { path: "/opt/a2", runtimeArgs: [] } },
+    });
+  });
+});

@@ -141,6 +141,16 @@ Deno.test("writeMemory", async (t) => {
       );
     });
   });
+  await t.step("only the state dir is private (0700): a parent it creates is 0755", async () => {
+    await withTempDir((dir) => {
+      writeMemory(FILE, sampleMemory(), `${dir}/etc/xpu-container-runtime/revert`);
+      const mode = (path: string) => (Deno.statSync(`${dir}${path}`).mode! & 0o7777).toString(8);
+      deepStrictEqual(
+        ["/etc", "/etc/xpu-container-runtime", "/etc/xpu-container-runtime/revert"].map(mode),
+        ["755", "755", "700"],
+      );
+    });
+  });
   await t.step("identical content is not rewritten (same inode and mtime)", async () => {
     await withTempDir(async (dir) => {
       writeMemory(FILE, sampleMemory(), dir);

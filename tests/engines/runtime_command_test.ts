@@ -20,6 +20,7 @@ import {
 } from "../../src/engines/runtime_command.ts";
 import { processRunning } from "../../src/engines/restart.ts";
 import { assertThrowsError } from "../helpers/assert_error.ts";
+import { hasProgram } from "../helpers/container_lab.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
 interface ResolveCase {
@@ -347,7 +348,7 @@ Deno.test("resolveRuntimeSettings: the operator form (setup, cleanup)", async (t
 });
 
 Deno.test("resolveRuntimeSettings: usage errors", async (t) => {
-  const cases: (ResolveCase["input"] & { name: string; fragment: string })[] = [
+  const cases: UsageCase[] = [
     { name: "no runtime", flags: {}, fragment: "no --runtime given" },
     { name: "unknown runtime", flags: { runtime: "podman" }, fragment: 'unknown runtime "podman"' },
     {
@@ -401,12 +402,94 @@ Deno.test("resolveRuntimeSettings: usage errors", async (t) => {
       flags: { runtime: "docker", setAsDefault: "maybe" },
       fragment: '"maybe"',
     },
+    {
+      name: "--set-as-default=maybe: the flag, the value and the spellings",
+      flags: { runtime: "docker", setAsDefault: "maybe" },
+      fragment: 'Cannot use --set-as-default "maybe": it is not a boolean: use true or false ' +
+        "(also 1, t, T, TRUE, True, 0, f, F, FALSE, False)",
+    },
+    {
+      name: "--cdi.enabled=yes",
+      flags: { runtime: "docker", cdiEnabled: "yes" },
+      fragment: 'Cannot use --cdi.enabled "yes": it is not a boolean',
+    },
+    {
+      name: "XPU_RUNTIME_SET_AS_DEFAULT=maybe",
+      flags: { runtime: "docker" },
+      env: { XPU_RUNTIME_SET_AS_DEFAULT: "maybe" },
+      fragment: 'Cannot use XPU_RUNTIME_SET_AS_DEFAULT "maybe": it is not a boolean',
+    },
+    {
+      name: "RUNTIME_SET_AS_DEFAULT=yes names RUNTIME_SET_AS_DEFAULT",
+      flags: { runtime: "docker" },
+      env: { RUNTIME_SET_AS_DEFAULT: "yes" },
+      fragment: 'Cannot use RUNTIME_SET_AS_DEFAULT "yes"',
+    },
+    {
+      name: "RUNTIME_ENABLE_CDI=on",
+      flags: { runtime: "docker" },
+      env: { RUNTIME_ENABLE_CDI: "on" },
+      fragment: 'Cannot use RUNTIME_ENABLE_CDI "on": it is not a boolean',
+    },
+    {
+      name: "CDI_ENABLED=enabled names CDI_ENABLED",
+      flags: { runtime: "containerd" },
+      env: { CDI_ENABLED: "enabled" },
+      fragment: 'Cannot use CDI_ENABLED "enabled": it is not a boolean',
+    },
+    {
+      name: "setup: a boolean is checked before RUNTIME_DIR is missed",
+      action: "setup",
+      flags: { runtime: "docker", setAsDefault: "maybe" },
+      fragment: 'Cannot use --set-as-default "maybe"',
+    },
+    ...relativePathCases(),
   ];
   for (const c of cases) {
     await t.step(c.name, () => {
       assertThrowsError(() => resolve(c), UsageError, c.fragment);
     });
   }
+  await t.step("every boolean spelling, from the flag and from each variable", () => {
+    const spellings: [string, boolean][] = [
+      ...["1", "t", "T", "TRUE", "true", "True"].map((v): [string, boolean] => [v, true]),
+      ...["0", "f", "F", "FALSE", "false", "False"].map((v): [string, boolean] => [v, false]),
+    ];
+    for (const [value, expected] of spellings) {
+      const flags = { runtime: "docker" };
+      const sources: ResolveCase["input"][] = [
+        { flags: { ...flags, setAsDefault: value, cdiEnabled: value } },
+        { flags, env: { XPU_RUNTIME_SET_AS_DEFAULT: value, RUNTIME_ENABLE_CDI: value } },
+        { flags, env: { RUNTIME_SET_AS_DEFAULT: value, CDI_ENABLED: value } },
+      ];
+      for (const input of sources) {
+        const settings = resolve(input);
+        deepStrictEqual(
+          { defaultRuntime: settings.defaultRuntime, cdi: settings.cdi },
+          { defaultRuntime: expected ? "xpu" : undefined, cdi: expected },
+          `${value} from ${JSON.stringify(input)}`,
+        );
+      }
+    }
+  });
+  await t.step("honest: every path absolute, and an empty drop-in (in place)", () => {
+    const settings = resolve({
+      action: "setup",
+      flags: {
+        runtime: "containerd",
+        config: "/c/config.toml",
+        dropInConfig: "",
+        socket: "/s.sock",
+        hostRoot: "/host",
+        hooksDir: "/h",
+        hookPath: "/h/hook",
+        stateDir: "/state",
+      },
+      positional: "/opt/t",
+    });
+    strictEqual(settings.dropIn, "");
+    strictEqual(settings.hookFile, "/h/oci-xpu-hook.json");
+  });
   await t.step("honest: cri-o hook mode with an absolute --hook-path or RUNTIME_DIR", () => {
     const flags = { runtime: "crio", configMode: "hook" };
     strictEqual(resolve({ flags: { ...flags, hookPath: "/opt/x/hook" } }).hookPath, "/opt/x/hook");
@@ -416,6 +499,134 @@ Deno.test("resolveRuntimeSettings: usage errors", async (t) => {
     );
   });
 });
+
+type UsageCase = ResolveCase["input"] & { name: string; fragment: string };
+
+/** Each path setting given relative, from its flag or variable: refused, naming where it came from. */
+function relativePathCases(): UsageCase[] {
+  const refused = (from: string, value: string) =>
+    `Cannot use ${from} ${JSON.stringify(value)}: it is a relative path, and the paths written ` +
+    `into an engine's config or used as files must be absolute: pass it as an absolute path ` +
+    `(e.g. "$PWD/${value}")`;
+  const docker = { runtime: "docker" };
+  const cases: (ResolveCase["input"] & { name: string; from: string; value: string })[] = [
+    {
+      name: "relative --config",
+      flags: { ...docker, config: "daemon.json" },
+      from: "--config",
+      value: "daemon.json",
+    },
+    {
+      name: "relative RUNTIME_CONFIG",
+      flags: docker,
+      env: { RUNTIME_CONFIG: "etc/daemon.json" },
+      from: "RUNTIME_CONFIG",
+      value: "etc/daemon.json",
+    },
+    {
+      name: "relative DOCKER_CONFIG",
+      flags: docker,
+      env: { DOCKER_CONFIG: "d.json" },
+      from: "DOCKER_CONFIG",
+      value: "d.json",
+    },
+    {
+      name: "relative --drop-in-config",
+      flags: { runtime: "containerd", dropInConfig: "conf.d/99-xpu.toml" },
+      from: "--drop-in-config",
+      value: "conf.d/99-xpu.toml",
+    },
+    {
+      name: "relative CRIO_DROP_IN_CONFIG",
+      flags: { runtime: "crio" },
+      env: { CRIO_DROP_IN_CONFIG: "99-xpu.toml" },
+      from: "CRIO_DROP_IN_CONFIG",
+      value: "99-xpu.toml",
+    },
+    {
+      name: "relative --runtime-path",
+      flags: { ...docker, runtimePath: "bin/xpu-container-runtime" },
+      from: "--runtime-path",
+      value: "bin/xpu-container-runtime",
+    },
+    {
+      name: "relative RUNTIME_DIR (positional)",
+      action: "setup",
+      flags: docker,
+      positional: "toolkit",
+      from: "RUNTIME_DIR",
+      value: "toolkit",
+    },
+    {
+      name: "relative RUNTIME_DIR (variable)",
+      action: "setup",
+      flags: { runtime: "containerd" },
+      env: { RUNTIME_DIR: "./toolkit" },
+      from: "RUNTIME_DIR",
+      value: "./toolkit",
+    },
+    {
+      name: "relative --runtime-dir",
+      action: "cleanup",
+      flags: { ...docker, runtimeDir: "toolkit" },
+      from: "--runtime-dir",
+      value: "toolkit",
+    },
+    {
+      name: "relative --socket",
+      flags: { ...docker, socket: "docker.sock" },
+      from: "--socket",
+      value: "docker.sock",
+    },
+    {
+      name: "relative --host-root",
+      flags: { ...docker, hostRoot: "host" },
+      from: "--host-root",
+      value: "host",
+    },
+    {
+      name: "relative HOST_ROOT_MOUNT",
+      flags: docker,
+      env: { HOST_ROOT_MOUNT: "host" },
+      from: "HOST_ROOT_MOUNT",
+      value: "host",
+    },
+    {
+      name: "relative --hooks-dir",
+      flags: { runtime: "crio", configMode: "hook", hooksDir: "hooks.d" },
+      from: "--hooks-dir",
+      value: "hooks.d",
+    },
+    {
+      name: "relative --hook-path outside cri-o hook mode",
+      flags: { ...docker, hookPath: "xpu-container-runtime-hook" },
+      from: "--hook-path",
+      value: "xpu-container-runtime-hook",
+    },
+    {
+      name: "relative --state-dir",
+      flags: { ...docker, stateDir: "state" },
+      from: "--state-dir",
+      value: "state",
+    },
+    {
+      name: "relative XPU_CTK_STATE_DIR",
+      flags: docker,
+      env: { XPU_CTK_STATE_DIR: "var/state" },
+      from: "XPU_CTK_STATE_DIR",
+      value: "var/state",
+    },
+  ];
+  return [
+    ...cases.map(({ from, value, ...c }) => ({ ...c, fragment: refused(from, value) })),
+    {
+      name: "a hook file name with a directory in it",
+      flags: { runtime: "crio", configMode: "hook", hookFilename: "../oci-xpu-hook.json" },
+      fragment: 'Cannot use --hook-filename "../oci-xpu-hook.json": it is a path, not a file ' +
+        "name: give the name alone, and its directory with --hooks-dir",
+    },
+  ];
+}
 
 // ---------------------------------------------------------------------------------------------
 // The real tool on temp files.
@@ -1061,7 +1272,7 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
     },
   );
 
-  await t.step("(n) --config without a dir part names a file in the cwd", async () => {
+  await t.step("(n) --config without a dir part: a usage error, nothing written", async () => {
     await withTempDir(async (dir) => {
       const run = await runTool(toolArgv("xpu-ctk"), {
         args: [
@@ -1075,9 +1286,14 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
         ],
         cwd: dir,
       });
-      assertSuccess(run);
-      ok(Deno.statSync(`${dir}/daemon.json`).isFile, "a file, not a directory");
-      ok(JSON.parse(Deno.readTextFileSync(`${dir}/daemon.json`)).runtimes.xpu);
+      strictEqual(run.code, 2, run.stderr);
+      strictEqual(
+        run.stderr,
+        'xpu-ctk: Cannot use --config "daemon.json": it is a relative path, and the paths ' +
+          "written into an engine's config or used as files must be absolute: pass it as an " +
+          'absolute path (e.g. "$PWD/daemon.json")\n',
+      );
+      deepStrictEqual([...Deno.readDirSync(dir)], [], "nothing created");
     });
   });
 
@@ -1108,10 +1324,15 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
         await withTempDir(async (dir) => {
           const config = `${dir}/${c.file}`;
           const socket = `${dir}/engine.sock`;
+          // A runtime that is there: a missing one costs a warning on stderr.
+          const runtime = `${dir}/xpu-container-runtime`;
+          Deno.writeTextFileSync(runtime, "#!/bin/sh\n", { mode: 0o755 });
           const run = await ctk([
             "configure",
             "--runtime",
             c.engine,
+            "--runtime-path",
+            runtime,
             "--config",
             config,
             "--drop-in-config",
@@ -1138,3 +1359,341 @@ Deno.test("xpu-ctk runtime on temp files", async (t) => {
     }
   });
 });
+
+/** Every path under `dir` with its content (files) or `/` (dirs): what a run may not change. */
+function treeOf(dir: string): Record<string, string> {
+  const tree: Record<string, string> = {};
+  const walk = (path: string) => {
+    for (const entry of Deno.readDirSync(path)) {
+      const full = `${path}/${entry.name}`;
+      const info = Deno.lstatSync(full);
+      const mode = (info.mode! & 0o7777).toString(8);
+      if (entry.isDirectory) {
+        tree[full.slice(dir.length)] = `dir ${mode}`;
+        walk(full);
+      } else tree[full.slice(dir.length)] = `${mode} ${Deno.readTextFileSync(full)}`;
+    }
+  };
+  walk(dir);
+  return tree;
+}
+
+/** An executable file at `path` (a runtime or hook the configure points at). */
+function program(path: string): string {
+  Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+  Deno.writeTextFileSync(path, "#!/bin/sh\n", { mode: 0o755 });
+  return path;
+}
+
+/**
+ * `xpu-ctk runtime <args>` as root without the capabilities that pass over file permissions: it
+ * reads and writes what a non-root user who owns nothing there could — the files of uid 1234.
+ */
+function ctkWithoutDac(args: string[]): Promise<ToolRun> {
+  const caps = "-dac_override,-dac_read_search,-fowner";
+  return runTool([
+    "setpriv",
+    `--bounding-set=${caps}`,
+    `--inh-caps=${caps}`,
+    "--",
+    ...toolArgv("xpu-ctk"),
+  ], {
+    args: ["runtime", ...args],
+  });
+}
+
+Deno.test("xpu-ctk runtime: the rough edges a new operator hits", async (t) => {
+  await t.step("--dry-run writes nothing: no config dir, state dir or journal", async () => {
+    await withTempDir(async (dir) => {
+      const config = `${dir}/etc/docker/daemon.json`;
+      const run = await ctk([
+        "configure",
+        "--runtime=docker",
+        `--config=${config}`,
+        `--runtime-path=${program(`${dir}/bin/xpu-container-runtime`)}`,
+        "--restart-mode=signal",
+        `--state-dir=${dir}/etc/xpu-container-runtime/revert`,
+        "--dry-run",
+      ]);
+      assertSuccess(run);
+      ok(run.stdout.includes(`+++ ${config}`), run.stdout);
+      ok(run.stdout.includes("Dry run: nothing written"), run.stdout);
+      deepStrictEqual(Object.keys(treeOf(dir)), ["/bin", "/bin/xpu-container-runtime"]);
+    });
+  });
+
+  const privileged = Deno.uid() === 0 && await hasProgram("setpriv");
+  if (!privileged) console.log("skipping the unprivileged steps: they need root and setpriv");
+  await t.step({
+    name: "without permission to write: the dry run works, a real run says to run as root",
+    ignore: !privileged,
+    fn: async (t) => {
+      await withTempDir(async (dir) => {
+        // The operator's files belong to someone else (uid 1234), readable to all.
+        const host = `${dir}/host`;
+        const config = `${host}/etc/docker/daemon.json`;
+        Deno.mkdirSync(`${host}/etc/docker`, { recursive: true });
+        Deno.writeTextFileSync(config, DAEMON_JSON);
+        for (const path of [host, `${host}/etc`, `${host}/etc/docker`, config]) {
+          Deno.chownSync(path, 1234, 1234);
+        }
+        const runtime = `--runtime-path=${program(`${dir}/bin/xpu-container-runtime`)}`;
+        const common = ["--runtime=docker", runtime, "--restart-mode=none", "--set-as-default"];
+        const before = treeOf(dir);
+        await t.step("a dry run, the config's dir missing: a diff, nothing written", async () => {
+          const missing = `${host}/etc/missing/daemon.json`;
+          const run = await ctkWithoutDac([
+            "configure",
+            ...common,
+            `--config=${missing}`,
+            `--state-dir=${host}/state`,
+            "--dry-run",
+          ]);
+          assertSuccess(run);
+          ok(run.stdout.includes(`+++ ${missing}`), run.stdout);
+          deepStrictEqual(treeOf(dir), before);
+        });
+        await t.step("a dry run of the existing file: a diff, nothing written", async () => {
+          const run = await ctkWithoutDac([
+            "configure",
+            ...common,
+            `--config=${config}`,
+            `--state-dir=${host}/state`,
+            "--dry-run",
+          ]);
+          assertSuccess(run);
+          ok(run.stdout.includes('\n+  "default-runtime": "xpu",'), run.stdout);
+          deepStrictEqual(treeOf(dir), before);
+        });
+        const refusals = [
+          {
+            name: "the state dir cannot be made: run as root, nothing changed",
+            stateDir: `${host}/etc/xpu-container-runtime/revert`,
+            expected: `xpu-ctk: Cannot change "${config}": permission denied writing ` +
+              `"${host}/etc/xpu-container-runtime/revert", where xpu-ctk keeps what it changes: ` +
+              "nothing was changed; run as root (sudo)\n",
+          },
+          {
+            name: "the state dir can be written, daemon.json not: run as root, nothing changed",
+            stateDir: `${dir}/state`,
+            expected: `xpu-ctk: Cannot write "${config}": permission denied: nothing was ` +
+              "changed; run as root (sudo)\n",
+          },
+        ];
+        for (const c of refusals) {
+          await t.step(c.name, async () => {
+            const run = await ctkWithoutDac([
+              "configure",
+              ...common,
+              `--config=${config}`,
+              `--state-dir=${c.stateDir}`,
+            ]);
+            strictEqual(run.code, 1, run.stderr);
+            strictEqual(run.stderr, c.expected);
+            strictEqual(run.stdout, "");
+            deepStrictEqual(stateFiles(c.stateDir), [], "no journal, no memory");
+            strictEqual(Deno.readTextFileSync(config), DAEMON_JSON);
+            const after = treeOf(dir);
+            delete after["/state"];
+            deepStrictEqual(after, before);
+          });
+        }
+        await t.step("a state dir it may not read: run as root", async () => {
+          const stateDir = `${host}/private`;
+          Deno.mkdirSync(stateDir, { mode: 0o700 });
+          Deno.chownSync(stateDir, 1234, 1234);
+          const run = await ctkWithoutDac([
+            "configure",
+            ...common,
+            `--config=${config}`,
+            `--state-dir=${stateDir}`,
+          ]);
+          strictEqual(run.code, 1, run.stderr);
+          strictEqual(run.stderr.split("\n").length, 2, run.stderr);
+          ok(run.stderr.startsWith(`xpu-ctk: Cannot read "${stateDir}/`), run.stderr);
+          ok(run.stderr.endsWith(": permission denied: run as root (sudo)\n"), run.stderr);
+          strictEqual(Deno.readTextFileSync(config), DAEMON_JSON);
+        });
+      });
+    },
+  });
+
+  await t.step(
+    "a missing runtime or hook: a warning line each, the configure stands",
+    async (t) => {
+      const cases = [
+        {
+          name: "configure: --runtime-path missing",
+          args: (dir: string) => [
+            "configure",
+            "--runtime=docker",
+            `--config=${dir}/daemon.json`,
+            `--runtime-path=${dir}/opt/xpu-container-runtime`,
+          ],
+          expected: (dir: string) => [
+            `the runtime "${dir}/opt/xpu-container-runtime" of handler "xpu" does not exist: ` +
+            "install it there, or pass --runtime-path with where it is; until then containers " +
+            'on "xpu" fail to start',
+          ],
+        },
+        {
+          name: "setup: RUNTIME_DIR without the toolkit, one line per handler",
+          args: (dir: string) => [
+            "setup",
+            "--runtime=containerd",
+            `--config=${dir}/config.toml`,
+            "--drop-in-config=",
+            `${dir}/toolkit`,
+          ],
+          expected: (dir: string) =>
+            ["xpu", "xpu-cdi", "xpu-legacy"].map((name, i) =>
+              `the runtime "${dir}/toolkit/xpu-container-runtime${["", ".cdi", ".legacy"][i]}" ` +
+              `of handler "${name}" does not exist: install it there, or pass the RUNTIME_DIR ` +
+              `the toolkit is installed in; until then containers on "${name}" fail to start`
+            ),
+        },
+        {
+          name: "cri-o hook mode: the hook program missing (the cli beside it is there)",
+          args: (dir: string) => {
+            program(`${dir}/toolkit/xpu-container-cli`);
+            return [
+              "configure",
+              "--runtime=crio",
+              "--config-mode=hook",
+              `--hooks-dir=${dir}/hooks.d`,
+              `--hook-path=${dir}/toolkit/xpu-container-runtime-hook`,
+            ];
+          },
+          expected: (dir: string) => [
+            `the hook program "${dir}/toolkit/xpu-container-runtime-hook" does not exist: ` +
+            "install it there, or pass --hook-path with where it is; until then the hook cannot run",
+          ],
+        },
+      ];
+      for (const c of cases) {
+        await t.step(c.name, async () => {
+          await withTempDir(async (dir) => {
+            const run = await ctk([
+              ...c.args(dir),
+              "--restart-mode=none",
+              `--state-dir=${dir}/state`,
+            ]);
+            assertSuccess(run);
+            strictEqual(
+              run.stderr,
+              c.expected(dir).map((line) => `xpu-ctk: warning: ${line}\n`).join(""),
+            );
+            ok(/^(Created|Updated) "/m.test(run.stdout), run.stdout);
+          });
+        });
+      }
+    },
+  );
+
+  await t.step("docker unconfigure of a file configure created", async (t) => {
+    const configureThen = async (dir: string, unconfigure: string[]) => {
+      const config = `${dir}/daemon.json`;
+      const common = [
+        "--runtime=docker",
+        `--config=${config}`,
+        `--runtime-path=${program(`${dir}/bin/xpu-container-runtime`)}`,
+        `--state-dir=${dir}/state`,
+      ];
+      assertSuccess(await ctk(["configure", "--set-as-default", "--restart-mode=none", ...common]));
+      const run = await ctk(["unconfigure", ...common, ...unconfigure]);
+      assertSuccess(run);
+      return { config, run };
+    };
+    await t.step("a reload (none, signal): kept with what the reload needs, said so", async () => {
+      await withTempDir(async (dir) => {
+        const { config, run } = await configureThen(dir, ["--restart-mode=none"]);
+        ok(
+          run.stdout.startsWith(
+            `Kept "${config}" as {"runtimes": {}, "default-runtime": "runc"} so dockerd's ` +
+              `reload drops "xpu": delete it after the next dockerd restart (configure created ` +
+              "it)\n",
+          ),
+          run.stdout,
+        );
+        deepStrictEqual(JSON.parse(Deno.readTextFileSync(config)), {
+          runtimes: {},
+          "default-runtime": "runc",
+        });
+      });
+    });
+    await t.step("a restart (systemd): the file goes (dry run: the diff removes it)", async () => {
+      await withTempDir(async (dir) => {
+        const { config, run } = await configureThen(dir, ["--restart-mode=systemd", "--dry-run"]);
+        ok(run.stdout.includes(`+++ ${config}\t(removed)`), run.stdout);
+        ok(run.stdout.includes('-  "default-runtime": "xpu"\n'), run.stdout);
+        ok(!run.stdout.includes('+  "runtimes"'), run.stdout);
+      });
+    });
+  });
+
+  await t.step("the files configure created are gone after unconfigure", async (t) => {
+    const cases = [
+      {
+        name: "containerd: config.toml and the drop-in",
+        args: (dir: string) => [
+          "--runtime=containerd",
+          `--config=${dir}/etc/containerd/config.toml`,
+          `--drop-in-config=${dir}/etc/containerd/conf.d/99-xpu.toml`,
+        ],
+        files: ["/etc/containerd/conf.d/99-xpu.toml", "/etc/containerd/config.toml"],
+      },
+      {
+        name: "cri-o config mode: the drop-in",
+        args: (dir: string) => [
+          "--runtime=crio",
+          `--config=${dir}/etc/crio/crio.conf`,
+          `--drop-in-config=${dir}/etc/crio/crio.conf.d/99-xpu.toml`,
+        ],
+        files: ["/etc/crio/crio.conf.d/99-xpu.toml"],
+      },
+      {
+        name: "cri-o hook mode: the hook file",
+        args: (dir: string) => [
+          "--runtime=crio",
+          "--config-mode=hook",
+          `--hooks-dir=${dir}/hooks.d`,
+          `--hook-path=${program(`${dir}/bin/xpu-container-runtime-hook`)}`,
+        ],
+        files: ["/hooks.d/oci-xpu-hook.json"],
+      },
+    ];
+    for (const c of cases) {
+      await t.step(c.name, async () => {
+        await withTempDir(async (dir) => {
+          const common = [
+            ...c.args(dir),
+            `--runtime-path=${program(`${dir}/bin/xpu-container-runtime`)}`,
+            "--restart-mode=none",
+            `--state-dir=${dir}/state`,
+          ];
+          const configured = await ctk(["configure", ...common]);
+          assertSuccess(configured);
+          for (const file of c.files) {
+            ok(configured.stdout.includes(`Created "${dir}${file}"`), configured.stdout);
+          }
+          const run = await ctk(["unconfigure", ...common]);
+          assertSuccess(run);
+          for (const file of c.files) {
+            ok(run.stdout.includes(`Removed "${dir}${file}"`), run.stdout);
+            strictEqual(readIfMissing(`${dir}${file}`), true, `${file} is gone`);
+          }
+          deepStrictEqual(stateFiles(`${dir}/state`), []);
+        });
+      });
+    }
+  });
+});
+
+function readIfMissing(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
