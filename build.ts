@@ -1,19 +1,32 @@
 /**
- * The release build: `deno compile` of every `bin/*.ts` entry module for x86_64 and aarch64 Linux
- * into `dist/<target>/<name>`.
+ * The release build, per target (x86_64 and aarch64 Linux) into `dist/<target>/`, of one of two
+ * kinds:
+ *
+ * - **compiled**: `deno compile` of every `bin/*.ts` entry module, one self-contained executable
+ *   each. `deno compile` needs Deno's runtime for compiling (`denort`), which it downloads from
+ *   dl.deno.land; offline hosts point `DENORT_BIN` (the host's target) or `DENORT_BIN_X86_64` /
+ *   `DENORT_BIN_AARCH64` (per target) at an unzipped `denort` of the same Deno version.
+ * - **bundled**, where no `denort` can be had: Deno's own runtime binary for the target from its
+ *   npm package (`lib/deno`, see `scripts/build/deno_runtime.ts`), the tools bundled with their
+ *   npm dependencies (`lib/js/`, see `scripts/build/bundle.ts`), and the five executables as
+ *   small launchers sharing that runtime (`scripts/build/launcher.ts`). Nothing is resolved,
+ *   fetched or written when they run.
  *
  * ```sh
- * deno task build                                   # both targets
+ * deno task build                                   # both targets; compiled, else bundled
+ * deno task build --kind bundled                    # bundled, without trying deno compile
  * deno task build --target x86_64-unknown-linux-gnu --out-dir /tmp/xpu-dist
- * DENORT_BIN=/opt/denort deno task build --target x86_64-unknown-linux-gnu   # offline host
+ * DENORT_BIN=/opt/denort deno task build --target x86_64-unknown-linux-gnu   # compiled, offline
+ * DENO_RUNTIME_AARCH64=/tmp/linux-arm64-glibc-2.9.6.tgz deno task build --kind bundled
  * ```
  *
- * `deno compile` needs Deno's runtime for compiling (`denort`), which it downloads from
- * dl.deno.land. Offline hosts point `DENORT_BIN` (the host's target) or `DENORT_BIN_X86_64` /
- * `DENORT_BIN_AARCH64` (per target) at an unzipped `denort` of the same Deno version.
+ * Each target is built beside its output and moved into place when done, so a failed build
+ * leaves the previous `dist/<target>/` as it was (or none), never a half-filled one.
  *
  * @module
  */
+
+import { VERSION } from "./src/core/version.ts";
 
 /** The targets built by default. */
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
@@ -97,44 +110,80 @@ export function currentTarget(): string {
   return `${Deno.build.arch}-unknown-linux-gnu`;
 }
 
-/** Reads `--target T` (repeatable) and `--out-dir DIR`. */
-export function parseBuildArgs(args: readonly string[]): { targets: Target[]; outDir: string } {
+/** What to build: compiled executables, the bundled artefact, or the first that can be had. */
+export const KINDS = ["auto", "compiled", "bundled"] as const;
+/** One of {@link KINDS}. */
+export type Kind = typeof KINDS[number];
+
+/** Reads `--target T` (repeatable), `--out-dir DIR` and `--kind K`. */
+export function parseBuildArgs(
+  args: readonly string[],
+): { targets: Target[]; outDir: string; kind: Kind } {
   const targets: Target[] = [];
   let outDir = "dist";
+  let kind: Kind = "auto";
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const [flag, inline] = arg.split(/=(.*)/s, 2);
     const value = inline ?? args[++i];
     if (flag === "--out-dir" && value) outDir = value;
-    else if (flag === "--target" && (TARGETS as readonly string[]).includes(value ?? "")) {
+    else if (flag === "--kind" && (KINDS as readonly string[]).includes(value ?? "")) {
+      kind = value as Kind;
+    } else if (flag === "--kind") {
+      throw new Error(`Cannot build: unknown kind "${value}": use one of ${KINDS.join(", ")}`);
+    } else if (flag === "--target" && (TARGETS as readonly string[]).includes(value ?? "")) {
       targets.push(value as Target);
     } else if (flag === "--target") {
       throw new Error(`Cannot build: unknown target "${value}": use one of ${TARGETS.join(", ")}`);
     } else {
       throw new Error(
-        `Cannot build: unknown argument "${arg}": use --target T or --out-dir DIR`,
+        `Cannot build: unknown argument "${arg}": use --target T, --out-dir DIR or --kind K`,
       );
     }
   }
-  return { targets: targets.length > 0 ? targets : [...TARGETS], outDir };
+  return { targets: targets.length > 0 ? targets : [...TARGETS], outDir, kind };
+}
+
+/** Whether a failed `deno compile` failed only because `denort` could not be downloaded. */
+export function denortUnavailable(step: BuildStep, stderr: string): boolean {
+  return step.denort === undefined &&
+    /dl\.deno\.land|error sending request|dns error/i.test(stderr);
 }
 
 const decoder = new TextDecoder();
 
-/** Runs the build; returns the exit status. */
-async function main(args: readonly string[]): Promise<number> {
-  const root = decodeURIComponent(new URL(".", import.meta.url).pathname);
-  const entries = [...Deno.readDirSync(`${root}bin`)].filter((e) => e.isFile).map((e) => e.name);
-  const { targets, outDir } = parseBuildArgs(args);
-  const steps = planBuild({
-    entries,
-    targets,
-    env: Deno.env.toObject(),
-    hostTarget: currentTarget(),
-    outDir: outDir.startsWith("/") ? outDir : `${root}${outDir}`,
-  });
+/** A failure the build reports in one line and exits 1 with. */
+class BuildError extends Error {}
+
+/** `deno compile` could not download `denort` (and no `DENORT_BIN…` names one). */
+class DenortUnavailable extends BuildError {}
+
+/** Removes `path` and all below it; a missing one is fine. */
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+/** Replaces `dir` with the finished `staging` dir (the old one removed only once it is there). */
+function moveIntoPlace(staging: string, dir: string): void {
+  const retired = `${dir}.old-${Deno.pid}`;
+  let replacing = true;
+  try {
+    Deno.renameSync(dir, retired);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    replacing = false;
+  }
+  Deno.renameSync(staging, dir);
+  if (replacing) Deno.removeSync(retired, { recursive: true });
+}
+
+/** Compiles `steps` (one target) into their staging outputs. */
+async function compileTarget(root: string, steps: readonly BuildStep[]): Promise<void> {
   for (const step of steps) {
-    Deno.mkdirSync(step.output.slice(0, step.output.lastIndexOf("/")), { recursive: true });
     const env: Record<string, string> = {};
     if (step.denort) env.DENORT_BIN = step.denort;
     const out = await new Deno.Command(Deno.execPath(), {
@@ -155,8 +204,11 @@ async function main(args: readonly string[]): Promise<number> {
       stderr: "piped",
     }).output();
     if (!out.success) {
-      console.error(explainCompileFailure(step, decoder.decode(out.stderr), Deno.version.deno));
-      return 1;
+      const stderr = decoder.decode(out.stderr);
+      const message = explainCompileFailure(step, stderr, Deno.version.deno);
+      throw denortUnavailable(step, stderr)
+        ? new DenortUnavailable(message)
+        : new BuildError(message);
     }
     if (step.target === currentTarget()) {
       // A denort that is really a plain deno binary compiles fine but runs as deno itself.
@@ -166,17 +218,132 @@ async function main(args: readonly string[]): Promise<number> {
         stderr: "piped",
       }).output();
       if (decoder.decode(probe.stdout).startsWith("deno ")) {
-        console.error(
+        throw new BuildError(
           `Cannot use "${step.denort}" as the Deno runtime for compiling: it is a deno binary, ` +
             `not denort: point DENORT_BIN at the unzipped denort-${step.target}.zip`,
         );
-        Deno.removeSync(step.output);
-        return 1;
       }
     }
-    console.error(`built ${step.output}`);
   }
-  return 0;
+}
+
+/**
+ * Compiles one target's `steps`; `false` when `deno compile` cannot get `denort` and `kind` lets
+ * the bundled artefact stand in (said in one line).
+ */
+async function compiles(root: string, steps: readonly BuildStep[], kind: Kind): Promise<boolean> {
+  Deno.mkdirSync(steps[0].output.slice(0, steps[0].output.lastIndexOf("/")), { recursive: true });
+  try {
+    await compileTarget(root, steps);
+    return true;
+  } catch (error) {
+    if (kind === "compiled" || !(error instanceof DenortUnavailable)) throw error;
+    console.error(
+      `${error.message.split(": on a connected machine")[0]}: building the bundled artefact ` +
+        `instead (--kind compiled stops here)`,
+    );
+    return false;
+  }
+}
+
+/** Fills `dir` with the bundled artefact of `target`: launchers, `lib/deno`, `lib/js/`. */
+async function bundleTarget(
+  options: { target: Target; dir: string; bundle: string; tools: readonly string[] },
+): Promise<string> {
+  const { installRuntime } = await import("./scripts/build/deno_runtime.ts");
+  const { BUNDLE_DIR, renderLauncher, RUNTIME_PATH } = await import(
+    "./scripts/build/launcher.ts"
+  );
+  Deno.mkdirSync(`${options.dir}/${BUNDLE_DIR}`, { recursive: true });
+  for (const entry of Deno.readDirSync(options.bundle)) {
+    Deno.copyFileSync(
+      `${options.bundle}/${entry.name}`,
+      `${options.dir}/${BUNDLE_DIR}/${entry.name}`,
+    );
+  }
+  const from = await installRuntime(
+    {
+      target: options.target,
+      hostTarget: currentTarget(),
+      denoVersion: Deno.version.deno,
+      denoPath: Deno.execPath(),
+      env: Deno.env.toObject(),
+    },
+    {
+      dest: `${options.dir}/${RUNTIME_PATH}`,
+      cacheDir: `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`}` +
+        "/xpu-container-toolkit/deno-runtime",
+    },
+  );
+  for (const tool of options.tools) {
+    Deno.writeTextFileSync(`${options.dir}/${tool}`, renderLauncher(tool), { mode: 0o755 });
+    Deno.chmodSync(`${options.dir}/${tool}`, 0o755);
+  }
+  if (options.target === currentTarget()) {
+    // The artefact must run here as it will on a host: a version line from every launcher.
+    for (const tool of options.tools) {
+      const probe = await new Deno.Command(`${options.dir}/${tool}`, {
+        args: ["--version"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = decoder.decode(probe.stdout) + decoder.decode(probe.stderr);
+      if (probe.code !== 0 || !text.includes(VERSION)) {
+        throw new BuildError(
+          `Cannot build the bundled ${tool} for ${options.target}: it does not run: ` +
+            `${text.trim().split("\n").slice(-1)[0] || `exit ${probe.code}`}: fix the error above`,
+        );
+      }
+    }
+  }
+  return from;
+}
+
+/** Runs the build; returns the exit status. */
+async function main(args: readonly string[]): Promise<number> {
+  const root = decodeURIComponent(new URL(".", import.meta.url).pathname);
+  const entries = [...Deno.readDirSync(`${root}bin`)].filter((e) => e.isFile).map((e) => e.name);
+  const { targets, outDir: out, kind } = parseBuildArgs(args);
+  const outDir = out.startsWith("/") ? out : `${root}${out}`;
+  const staging = `${outDir}/.build-${Deno.pid}`;
+  const steps = planBuild({
+    entries,
+    targets,
+    env: Deno.env.toObject(),
+    hostTarget: currentTarget(),
+    outDir: staging,
+  });
+  const tools = entries.filter((e) => e.endsWith(".ts")).map((e) => e.slice(0, -3)).sort();
+  try {
+    let bundle: string | undefined;
+    for (const target of targets) {
+      const dir = `${staging}/${target}`;
+      let built = "compiled executables (deno compile)";
+      if (
+        kind === "bundled" || !await compiles(root, steps.filter((s) => s.target === target), kind)
+      ) {
+        removeIfPresent(dir);
+        if (bundle === undefined) {
+          bundle = `${staging}/.bundle`;
+          const { bundleTools } = await import("./scripts/build/bundle.ts");
+          await bundleTools(root, { entries: entries.map((e) => `bin/${e}`), outDir: bundle });
+        }
+        const from = await bundleTarget({ target, dir, bundle, tools });
+        built = `the bundled artefact (launchers and lib/js/ on lib/deno, Deno ` +
+          `${Deno.version.deno} from ${from})`;
+      }
+      moveIntoPlace(dir, `${outDir}/${target}`);
+      console.error(`built ${outDir}/${target}: ${built}`);
+    }
+    return 0;
+  } catch (error) {
+    if (!(error instanceof BuildError)) throw error;
+    console.error(error.message);
+    return 1;
+  } finally {
+    removeIfPresent(staging);
+  }
 }
 
 if (import.meta.main) {

@@ -101,6 +101,47 @@ function exists(path: string): boolean {
   }
 }
 
+/**
+ * A minimal Debian root (`debootstrap --variant=minbase`) in `dir`, ready for apt inside it: the
+ * host's resolver, no expiry check (sid's InRelease reads as expired here), no services started by
+ * maintainer scripts, no recommends, no pty (there is no /dev/pts in a chroot).
+ */
+async function debootstrap(
+  options: { suite: string; dir: string; mirror: string; include: readonly string[] },
+): Promise<void> {
+  const { suite, dir, mirror } = options;
+  Deno.mkdirSync(dir, { recursive: true });
+  const include = options.include.length > 0 ? [`--include=${options.include.join(",")}`] : [];
+  await run("debootstrap", ["--variant=minbase", ...include, suite, dir, mirror], {
+    stdout: "null",
+  });
+  Deno.writeTextFileSync(`${dir}/etc/resolv.conf`, Deno.readTextFileSync("/etc/resolv.conf"));
+  Deno.writeTextFileSync(
+    `${dir}/etc/apt/apt.conf.d/90xpu-test-root`,
+    'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\nDpkg::Use-Pty "0";\n',
+  );
+  Deno.writeTextFileSync(`${dir}/usr/sbin/policy-rc.d`, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+}
+
+/**
+ * Builds (or finds ready) a fresh Debian `suite` root in `dir`: debootstrap's minimal base and
+ * nothing more, as a new machine has it. What `./demo.sh` and `./test.sh` set up is tested there,
+ * each time on a copy (an overlay), so the root itself stays fresh.
+ */
+export async function buildFreshRoot(suite: string, dir: string): Promise<void> {
+  const stamp = `${dir}/${STAMP}`;
+  const text = `fresh ${suite}\n`;
+  if (exists(stamp) && Deno.readTextFileSync(stamp) === text) return;
+  const mirror = hostMirror(readHostSources());
+  if (!mirror) throw new Error("no Debian mirror in /etc/apt/sources.list.d/debian.sources");
+  if (exists(dir)) await run("rm", ["-rf", "--one-file-system", dir]);
+  const started = Date.now();
+  console.error(`fresh root ${suite}: debootstrap from ${mirror} into ${dir}`);
+  await debootstrap({ suite, dir, mirror, include: [] });
+  Deno.writeTextFileSync(stamp, text);
+  console.error(`fresh root ${suite}: built in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
 /** Builds (or finds ready) the root for `suite` in `dir`. */
 export async function buildRoot(suite: Suite, dir: string): Promise<void> {
   const stamp = `${dir}/${STAMP}`;
@@ -115,24 +156,8 @@ export async function buildRoot(suite: Suite, dir: string): Promise<void> {
     console.error(`engine root ${suite}: ${dir} is unfinished or outdated, building it again`);
     await run("rm", ["-rf", "--one-file-system", dir]);
   }
-  Deno.mkdirSync(dir, { recursive: true });
   console.error(`engine root ${suite}: debootstrap from ${mirror} into ${dir}`);
-  await run("debootstrap", [
-    "--variant=minbase",
-    "--include=ca-certificates,busybox-static",
-    suite,
-    dir,
-    mirror,
-  ], { stdout: "null" });
-  // apt inside the root: the host's resolver, no expiry check (sid's InRelease reads as expired
-  // here), no services started by maintainer scripts, no recommends, no pty (there is no
-  // /dev/pts in the chroot).
-  Deno.writeTextFileSync(`${dir}/etc/resolv.conf`, Deno.readTextFileSync("/etc/resolv.conf"));
-  Deno.writeTextFileSync(
-    `${dir}/etc/apt/apt.conf.d/90xpu-test-root`,
-    'Acquire::Check-Valid-Until "false";\nAPT::Install-Recommends "false";\nDpkg::Use-Pty "0";\n',
-  );
-  Deno.writeTextFileSync(`${dir}/usr/sbin/policy-rc.d`, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  await debootstrap({ suite, dir, mirror, include: ["ca-certificates", "busybox-static"] });
   const install = [
     "set -e",
     "mount -t proc proc /proc",
@@ -221,13 +246,35 @@ export function entryScript(
 export async function runInRoot(
   dir: string,
   command: readonly string[],
-  options: { cgroup2?: boolean; cwd?: string } = {},
+  options: {
+    cgroup2?: boolean;
+    cwd?: string;
+    /** More host paths the root sees at the same place. */
+    binds?: readonly string[];
+    /**
+     * A dir for an overlay of the root: what the command changes lands there (`upper/`), and the
+     * root itself stays as it was.
+     */
+    overlay?: string;
+  } = {},
 ): Promise<number> {
   if (!exists(`${dir}/${STAMP}`)) {
     throw new Error(`${dir} is not a finished engine root: run "engine_roots.ts build" first`);
   }
   const name = dir.replace(/\/+$/, "").split("/").pop()! + (options.cgroup2 ? "-cgroup2" : "");
-  const script = entryScript(dir, name, sharedPaths(), Deno.execPath(), options.cgroup2 ?? false);
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  let root = dir;
+  let overlay = "";
+  if (options.overlay !== undefined) {
+    const [upper, work, merged] = ["upper", "work", "merged"].map((d) => `${options.overlay}/${d}`);
+    root = merged;
+    overlay = `mkdir -p ${q(upper)} ${q(work)} ${q(merged)}\n` +
+      `mount -t overlay overlay -o lowerdir=${q(dir)},upperdir=${q(upper)},workdir=${q(work)} ` +
+      `${q(merged)}\n`;
+  }
+  const binds = [...sharedPaths(), ...(options.binds ?? []).map((p) => Deno.realPathSync(p))];
+  const script = overlay +
+    entryScript(root, name, binds, Deno.execPath(), options.cgroup2 ?? false);
   const cwd = options.cwd ?? Deno.cwd();
   const status = await new Deno.Command("unshare", {
     args: [

@@ -71,7 +71,8 @@ Deno.test("denortFor: per-target variables win, DENORT_BIN serves the host's tar
 Deno.test("parseBuildArgs", async (t) => {
   await t.step(
     "defaults",
-    () => deepStrictEqual(parseBuildArgs([]), { targets: [...TARGETS], outDir: "dist" }),
+    () =>
+      deepStrictEqual(parseBuildArgs([]), { targets: [...TARGETS], outDir: "dist", kind: "auto" }),
   );
   await t.step(
     "--target and --out-dir=",
@@ -79,7 +80,16 @@ Deno.test("parseBuildArgs", async (t) => {
       deepStrictEqual(parseBuildArgs(["--target", TARGETS[1], "--out-dir=/tmp/o"]), {
         targets: [TARGETS[1]],
         outDir: "/tmp/o",
+        kind: "auto",
       }),
+  );
+  await t.step(
+    "--kind bundled",
+    () => deepStrictEqual(parseBuildArgs(["--kind", "bundled"]).kind, "bundled"),
+  );
+  await t.step(
+    "unknown kind",
+    () => throws(() => parseBuildArgs(["--kind=fast"]), /unknown kind "fast": use one of auto/),
   );
   await t.step(
     "unknown target",

@@ -132,6 +132,38 @@ function findSources(options: InstallOptions): Map<string, { path: string; mode:
   return found;
 }
 
+/**
+ * The runtime dir of a bundled build (`deno task build` without `denort`): its executables are
+ * launchers that run `lib/deno` on `lib/js/` beside them, so the dir is copied along.
+ */
+const BUNDLED_RUNTIME_DIR = "lib";
+
+/** Copies the tree at `from` (directories and regular files, with their modes) to `to`. */
+function copyTree(from: string, to: string): void {
+  mkdirSync(to, { mode: 0o755 });
+  for (const entry of readDirSync(from)) {
+    const [source, target] = [join(from, entry.name), join(to, entry.name)];
+    if (entry.isDirectory) {
+      copyTree(source, target);
+    } else if (entry.isFile) {
+      copyFileSync(source, target);
+      chmodSync(target, (statSync(source).mode ?? 0o644) & 0o777);
+    } else {
+      throw new UsageError(
+        `Cannot install: "${source}" is not a regular file or directory: pass --source-dir ` +
+          `with an unpacked build`,
+      );
+    }
+  }
+}
+
+/** The source dir's `lib/` when its executables are launchers of a bundled build. */
+function bundledRuntimeOf(sources: Map<string, { path: string }>): string | undefined {
+  const shim = sources.get("xpu-container-runtime")?.path;
+  const lib = shim === undefined ? undefined : join(dirname(shim), BUNDLED_RUNTIME_DIR);
+  return lib !== undefined && exists(join(lib, "deno")) ? lib : undefined;
+}
+
 /** Fills `dir` with the toolkit (copies, links, wrappers, config). */
 function populate(
   dir: string,
@@ -143,6 +175,8 @@ function populate(
     kernelModule: options.kernelModule,
     fallbackRuntime: options.lowLevelRuntimes[0] ?? "runc",
   });
+  const runtime = bundledRuntimeOf(sources);
+  if (runtime !== undefined) copyTree(runtime, join(dir, BUNDLED_RUNTIME_DIR));
   for (const copy of layout.copies) {
     const source = sources.get(copy.source)!;
     copyFileSync(source.path, join(dir, copy.file));

@@ -20,7 +20,8 @@ export type Need =
   | "podman"
   | "dockerd"
   | "containerd"
-  | "cc";
+  | "cc"
+  | "qemu-aarch64";
 
 const PACKAGES: Record<Need, string> = {
   root: "run the tests as root",
@@ -33,7 +34,11 @@ const PACKAGES: Record<Need, string> = {
   dockerd: "apt-get install docker.io",
   containerd: "apt-get install containerd",
   cc: "apt-get install gcc libc6-dev",
+  "qemu-aarch64": "apt-get install qemu-user-static libc6-arm64-cross libgcc-s1-arm64-cross",
 };
+
+/** The aarch64 libraries `qemu-aarch64-static -L` runs an aarch64 Deno with. */
+export const AARCH64_SYSROOT = "/usr/aarch64-linux-gnu";
 
 async function missing(needs: readonly Need[]): Promise<string[]> {
   const out: string[] = [];
@@ -42,6 +47,9 @@ async function missing(needs: readonly Need[]): Promise<string[]> {
       ? Deno.uid() === 0
       : need === "busybox"
       ? await Deno.stat("/bin/busybox").then(() => true, () => false)
+      : need === "qemu-aarch64"
+      ? await hasProgram("qemu-aarch64-static") &&
+        await Deno.stat(`${AARCH64_SYSROOT}/lib/libgcc_s.so.1`).then(() => true, () => false)
       : await hasProgram(need);
     if (!ok) out.push(`${need} (${PACKAGES[need]})`);
   }

@@ -348,3 +348,40 @@ Deno.test("delete removes a toolkit dir, accepts a missing one, refuses anything
     ok(Deno.statSync(`${dir}/src/xpu-ctk`).isFile);
   });
 });
+
+Deno.test("a bundled build's lib/ (runtime and bundle) is installed beside its launchers", async () => {
+  await withTempDir(async (dir) => {
+    const source = `${dir}/src`;
+    Deno.mkdirSync(`${source}/lib/js`, { recursive: true });
+    for (const tool of TOOLS) {
+      Deno.writeTextFileSync(`${source}/${tool}`, `#!/bin/bash\nexec "$here/lib/deno" ${tool}\n`);
+      Deno.chmodSync(`${source}/${tool}`, 0o755);
+    }
+    Deno.writeTextFileSync(`${source}/lib/deno`, "ELF");
+    Deno.chmodSync(`${source}/lib/deno`, 0o755);
+    Deno.writeTextFileSync(`${source}/lib/js/xpu-ctk.js`, "export {};\n");
+    Deno.chmodSync(`${source}/lib/js/xpu-ctk.js`, 0o644);
+    const o = options(dir);
+    await installToolkit(o, log);
+    const installed = listing(o.toolkitRoot);
+    deepStrictEqual(
+      Object.fromEntries(Object.entries(installed).filter(([name]) => name.startsWith("lib/"))),
+      {
+        "lib/": "dir 755",
+        "lib/deno": "file 755",
+        "lib/js/": "dir 755",
+        "lib/js/xpu-ctk.js": "file 644",
+      },
+    );
+    strictEqual(Deno.readTextFileSync(`${o.toolkitRoot}/lib/js/xpu-ctk.js`), "export {};\n");
+
+    // A link in lib/ is not what a build makes: refused, the install left as it was.
+    Deno.symlinkSync("/etc/passwd", `${source}/lib/js/evil.js`);
+    await assertRejectsError(
+      () => installToolkit(o, log),
+      UsageError,
+      `lib/js/evil.js" is not a regular file`,
+    );
+    deepStrictEqual(listing(o.toolkitRoot), installed);
+  });
+});

@@ -420,7 +420,10 @@ export function cdiFormatOf(path: string): "json" | "yaml" | undefined {
 type YamlModule = typeof import("yaml");
 
 async function yamlModule(): Promise<YamlModule> {
-  return await import("yaml");
+  const module = await import("yaml");
+  // `yaml` is a CommonJS package: Deno gives its exports as named exports and as the default,
+  // the bundle of the offline build (esbuild) as the default only.
+  return ("default" in module ? module.default : module) as YamlModule;
 }
 
 /**

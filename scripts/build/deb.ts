@@ -1,0 +1,152 @@
+/**
+ * `deno task package`: a Debian package per built target, `xpu-container-toolkit_<version>_<arch>.deb`
+ * (`dpkg-deb`), from `dist/<target>/` as `deno task build` left it, of either kind:
+ *
+ * - compiled executables go to `/usr/bin`;
+ * - the bundled artefact goes to `/usr/lib/xpu-container-toolkit/` (launchers, `lib/deno`,
+ *   `lib/js/`), its launchers linked from `/usr/bin`.
+ *
+ * Either way `/usr/bin` also gets the hook's second name (`xpu-container-toolkit`) and the shim's
+ * mode-pinned names (`xpu-container-runtime.legacy`, `.csv`, `.cdi`), and
+ * `/etc/xpu-container-runtime/config.toml` (`xpu-ctk config default`) is a conffile. Nothing runs
+ * against an engine when the package is installed: wiring docker, containerd or cri-o stays the
+ * operator's `xpu-ctk runtime configure`. Removing it while an engine still names the shim leaves
+ * that engine config as it is, and says so; purging also removes the revert memories.
+ *
+ *   deno task package                        # every target in dist/
+ *   deno task package --dist /tmp/xpu-dist --out /tmp
+ *
+ * @module
+ */
+
+import type { Target } from "../../build.ts";
+
+/** The package's name. */
+export const PACKAGE = "xpu-container-toolkit";
+/** Where the bundled artefact lives once installed. */
+export const BUNDLED_PREFIX = "/usr/lib/xpu-container-toolkit";
+/** The conffile. */
+export const CONFIG_FILE = "/etc/xpu-container-runtime/config.toml";
+/** The revert memories `xpu-ctk runtime configure` keeps (src/engines/revert_memory.ts). */
+export const STATE_DIR = "/etc/xpu-container-runtime/revert";
+
+/** The executables every build has. */
+export const TOOLS = [
+  "xpu-container-cli",
+  "xpu-container-runtime",
+  "xpu-container-runtime-hook",
+  "xpu-ctk",
+  "xpu-ctk-installer",
+] as const;
+
+/** Other names in /usr/bin, and what they link to. */
+export const ALIASES: Readonly<Record<string, string>> = {
+  "xpu-container-toolkit": "xpu-container-runtime-hook",
+  "xpu-container-runtime.legacy": "xpu-container-runtime",
+  "xpu-container-runtime.csv": "xpu-container-runtime",
+  "xpu-container-runtime.cdi": "xpu-container-runtime",
+};
+
+/** Debian's name of a target's architecture. */
+export function debArch(target: Target): "amd64" | "arm64" {
+  return target.startsWith("aarch64") ? "arm64" : "amd64";
+}
+
+/** One entry of the package's tree. */
+export type DebEntry =
+  | { kind: "copy"; from: string; to: string; mode: number }
+  | { kind: "tree"; from: string; to: string }
+  | { kind: "link"; target: string; to: string }
+  | { kind: "text"; text: string; to: string; mode: number };
+
+/** The tree of the package for a build of `kind` in `distDir`, with the default config's text. */
+export function debTree(
+  kind: "compiled" | "bundled",
+  options: { distDir: string; configText: string },
+): DebEntry[] {
+  const entries: DebEntry[] = [];
+  if (kind === "compiled") {
+    for (const tool of TOOLS) {
+      entries.push({
+        kind: "copy",
+        from: `${options.distDir}/${tool}`,
+        to: `/usr/bin/${tool}`,
+        mode: 0o755,
+      });
+    }
+  } else {
+    entries.push({ kind: "tree", from: `${options.distDir}/lib`, to: `${BUNDLED_PREFIX}/lib` });
+    for (const tool of TOOLS) {
+      entries.push(
+        {
+          kind: "copy",
+          from: `${options.distDir}/${tool}`,
+          to: `${BUNDLED_PREFIX}/${tool}`,
+          mode: 0o755,
+        },
+        { kind: "link", target: `../lib/xpu-container-toolkit/${tool}`, to: `/usr/bin/${tool}` },
+      );
+    }
+  }
+  for (const [alias, target] of Object.entries(ALIASES)) {
+    entries.push({ kind: "link", target, to: `/usr/bin/${alias}` });
+  }
+  entries.push({ kind: "text", text: options.configText, to: CONFIG_FILE, mode: 0o644 });
+  return entries;
+}
+
+/** `DEBIAN/control`. */
+export function debControl(
+  options: { version: string; arch: string; installedSizeKiB: number },
+): string {
+  return [
+    `Package: ${PACKAGE}`,
+    `Version: ${options.version}`,
+    `Architecture: ${options.arch}`,
+    "Maintainer: XPU Container Toolkit developers <xpu-container-toolkit@localhost>",
+    `Installed-Size: ${options.installedSizeKiB}`,
+    "Depends: libc6, libgcc-s1",
+    "Recommends: runc | crun",
+    "Section: admin",
+    "Priority: optional",
+    "Description: containers that use accelerators (GPUs, NPUs, any XPU), vendor-neutral",
+    " An OCI runtime shim in front of runc or crun, a prestart hook, a device CLI, xpu-ctk",
+    " (engine configuration for docker, containerd and cri-o, CDI specs) and an installer.",
+    " Installing it changes no engine: run xpu-ctk runtime configure to wire one.",
+    "",
+  ].join("\n");
+}
+
+/** `DEBIAN/prerm`: removing the shim while an engine names it is the operator's to undo. */
+export function debPrerm(): string {
+  return [
+    "#!/bin/sh",
+    "set -e",
+    `if [ "$1" = remove ] && [ -d ${STATE_DIR} ] && [ -n "$(ls -A ${STATE_DIR} 2>/dev/null)" ]; then`,
+    `  echo "${PACKAGE}: an engine may still be configured to use xpu-container-runtime (revert` +
+    ` memories in ${STATE_DIR}): run 'xpu-ctk runtime unconfigure --runtime <engine>' before` +
+    ` removing, or reinstall to do it later" >&2`,
+    "fi",
+    "exit 0",
+    "",
+  ].join("\n");
+}
+
+/** `DEBIAN/postrm`: purge removes the revert memories and the config dir once empty. */
+export function debPostrm(): string {
+  return [
+    "#!/bin/sh",
+    "set -e",
+    'if [ "$1" = purge ]; then',
+    `  rm -rf ${STATE_DIR}`,
+    "  rmdir --ignore-fail-on-non-empty /etc/xpu-container-runtime 2>/dev/null || true",
+    "fi",
+    "exit 0",
+    "",
+  ].join("\n");
+}
+
+/** The package's file name. */
+export function debFileName(version: string, arch: string): string {
+  return `${PACKAGE}_${version}_${arch}.deb`;
+}

@@ -1,0 +1,70 @@
+/**
+ * The launchers of the bundled artefact: one small bash script per executable that runs the
+ * tool's bundled entry module on the Deno runtime shipped beside it (`lib/deno`), with the same
+ * argv, stdio, PID (exec) and exit status.
+ *
+ * The script finds `lib/` from its own resolved path, so it may be linked from `/usr/bin` or
+ * copied (with `lib/`) by the installer. What `deno run` is told, and why:
+ *
+ * - `exec -a "$0"` keeps the name the launcher was started as in argv[0], which the shim reads
+ *   for its mode-pinned names (`xpu-container-runtime.cdi`); it is why this is bash, not sh.
+ * - `--no-config` and `DENO_NO_PACKAGE_JSON=1`: no `deno.json` or `package.json` is looked for
+ *   from the working directory (an engine's bundle dir, a hook's container dir).
+ * - `DENO_DIR=/dev/null/…` (a path nothing can create) and `--no-code-cache`: nothing is written
+ *   at run time; Deno keeps its caches in memory.
+ * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
+ * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
+ * - `--allow-all`, as the compiled executables have.
+ *
+ * @module
+ */
+
+/** The directory below the launchers that holds the runtime and the bundle. */
+export const LIB_DIR = "lib";
+/** The Deno runtime binary, relative to the launchers. */
+export const RUNTIME_PATH = `${LIB_DIR}/deno`;
+/** Where the bundled entry modules and their shared chunks are, relative to the launchers. */
+export const BUNDLE_DIR = `${LIB_DIR}/js`;
+
+/** What Deno reads for its cache dir: a path under a character device, which no one can create. */
+export const NO_DENO_DIR = "/dev/null/xpu-container-toolkit";
+
+/** The `deno run` flags every launcher passes. */
+export const RUN_FLAGS: readonly string[] = [
+  "--quiet",
+  "--allow-all",
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--no-npm",
+  "--no-code-cache",
+];
+
+/** Single-quotes `value` for a shell. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The launcher script of executable `tool` (its bundled entry is `lib/js/<tool>.js`).
+ *
+ * @example
+ * ```ts
+ * renderLauncher("xpu-ctk");
+ * // "#!/bin/bash\n…exec -a \"$0\" \"$here/lib/deno\" run … \"$here/lib/js/xpu-ctk.js\" \"$@\"\n"
+ * ```
+ */
+export function renderLauncher(tool: string): string {
+  if (!/^[a-z][a-z0-9.-]*$/.test(tool)) {
+    throw new Error(`Cannot render a launcher for "${tool}": not an executable name`);
+  }
+  return [
+    "#!/bin/bash",
+    `# ${tool}: runs the bundled ${tool} on the Deno runtime in ${LIB_DIR}/ beside this script.`,
+    'here=$(dirname -- "$(readlink -f -- "$0")")',
+    `export DENO_DIR=${shellQuote(NO_DENO_DIR)} DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
+    `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
+    `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,
+    "",
+  ].join("\n");
+}

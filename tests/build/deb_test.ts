@@ -1,0 +1,94 @@
+/** The Debian package's tree and control files, per build kind. */
+
+import { deepStrictEqual, match, ok, strictEqual, throws } from "node:assert/strict";
+import {
+  ALIASES,
+  BUNDLED_PREFIX,
+  CONFIG_FILE,
+  debArch,
+  debControl,
+  debFileName,
+  debPostrm,
+  debPrerm,
+  debTree,
+  STATE_DIR,
+  TOOLS,
+} from "../../scripts/build/deb.ts";
+import { parsePackageArgs } from "../../scripts/package.ts";
+import { DEFAULT_STATE_DIR } from "../../src/engines/revert_memory.ts";
+import { SYSTEM_CONFIG_PATH } from "../../src/core/config/config_file.ts";
+
+Deno.test("debTree: where each kind's files go", async (t) => {
+  const options = { distDir: "/d", configText: "# defaults\n" };
+  await t.step("compiled: the executables in /usr/bin", () => {
+    const tree = debTree("compiled", options);
+    for (const tool of TOOLS) {
+      ok(
+        tree.some((e) =>
+          e.kind === "copy" && e.from === `/d/${tool}` && e.to === `/usr/bin/${tool}` &&
+          e.mode === 0o755
+        ),
+      );
+    }
+    ok(!tree.some((e) => e.to.startsWith(BUNDLED_PREFIX)));
+  });
+  await t.step("bundled: launchers and lib/ together, linked from /usr/bin", () => {
+    const tree = debTree("bundled", options);
+    ok(
+      tree.some((e) =>
+        e.kind === "tree" && e.from === "/d/lib" && e.to === `${BUNDLED_PREFIX}/lib`
+      ),
+    );
+    for (const tool of TOOLS) {
+      ok(tree.some((e) => e.kind === "copy" && e.to === `${BUNDLED_PREFIX}/${tool}`));
+      ok(tree.some((e) =>
+        e.kind === "link" && e.to === `/usr/bin/${tool}` &&
+        e.target === `../lib/xpu-container-toolkit/${tool}`
+      ));
+    }
+  });
+  await t.step("either: the aliases and the config as the conffile", () => {
+    for (const kind of ["compiled", "bundled"] as const) {
+      const tree = debTree(kind, options);
+      for (const [alias, target] of Object.entries(ALIASES)) {
+        ok(
+          tree.some((e) =>
+            e.kind === "link" && e.to === `/usr/bin/${alias}` && e.target === target
+          ),
+        );
+      }
+      deepStrictEqual(tree.filter((e) => e.to === CONFIG_FILE), [
+        { kind: "text", text: "# defaults\n", to: CONFIG_FILE, mode: 0o644 },
+      ]);
+    }
+  });
+});
+
+Deno.test("the package's paths are the toolkit's own", () => {
+  strictEqual(CONFIG_FILE, SYSTEM_CONFIG_PATH);
+  strictEqual(STATE_DIR, DEFAULT_STATE_DIR);
+});
+
+Deno.test("debControl, maintainer scripts, names", () => {
+  const control = debControl({ version: "1.2.3", arch: "arm64", installedSizeKiB: 42 });
+  match(control, /^Package: xpu-container-toolkit\nVersion: 1\.2\.3\nArchitecture: arm64\n/);
+  match(control, /\nInstalled-Size: 42\n/);
+  ok(control.endsWith("\n") && !control.includes("\n\n"), "one paragraph");
+  for (const line of control.split("\n").slice(0, -1)) match(line, /^([A-Z][A-Za-z-]+: \S| \S)/);
+  match(debPrerm(), /^#!\/bin\/sh\n/);
+  match(debPrerm(), /xpu-ctk runtime unconfigure/);
+  match(debPostrm(), /"\$1" = purge \]; then\n  rm -rf \/etc\/xpu-container-runtime\/revert\n/);
+  strictEqual(debArch("x86_64-unknown-linux-gnu"), "amd64");
+  strictEqual(debArch("aarch64-unknown-linux-gnu"), "arm64");
+  strictEqual(debFileName("0.1.0", "amd64"), "xpu-container-toolkit_0.1.0_amd64.deb");
+});
+
+Deno.test("parsePackageArgs", () => {
+  deepStrictEqual(parsePackageArgs([]), { dist: "dist", out: undefined, targets: [] });
+  deepStrictEqual(
+    parsePackageArgs(["--dist=/a", "--out", "/b", "--target", "aarch64-unknown-linux-gnu"]),
+    { dist: "/a", out: "/b", targets: ["aarch64-unknown-linux-gnu"] },
+  );
+  throws(() => parsePackageArgs(["--target", "riscv"]), /unknown target "riscv": use one of/);
+  throws(() => parsePackageArgs(["--fast"]), /unknown argument "--fast"/);
+});

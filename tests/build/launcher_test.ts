@@ -1,0 +1,47 @@
+/** The bundled artefact's launchers, rendered and run by bash against a stand-in runtime. */
+
+import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
+import { NO_DENO_DIR, renderLauncher, RUN_FLAGS } from "../../scripts/build/launcher.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+
+Deno.test("renderLauncher: one exec of lib/deno with the tool's bundle and the same argv", async (t) => {
+  await t.step("shape", () => {
+    const text = renderLauncher("xpu-ctk");
+    match(text, /^#!\/bin\/bash\n/);
+    match(text, /exec -a "\$0" "\$here\/lib\/deno" run .* "\$here\/lib\/js\/xpu-ctk\.js" "\$@"\n$/);
+    for (const flag of RUN_FLAGS) match(text, new RegExp(` ${flag}( |$)`, "m"));
+  });
+  await t.step("a name that is not an executable name is refused", () => {
+    throws(() => renderLauncher("x; rm -rf /"), /not an executable name/);
+    throws(() => renderLauncher("../xpu"), /not an executable name/);
+  });
+});
+
+Deno.test("a launcher, through a symlink, runs its lib/deno with the bundle, every argument and no cache dir", async () => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/pkg/lib/js`, { recursive: true });
+    // The stand-in runtime reports what it was started with, one line per item.
+    Deno.writeTextFileSync(
+      `${dir}/pkg/lib/deno`,
+      '#!/bin/sh\nprintf "%s\\n" "$DENO_DIR" "$DENO_NO_PACKAGE_JSON" "$@"\n',
+      { mode: 0o755 },
+    );
+    Deno.writeTextFileSync(`${dir}/pkg/xpu-ctk`, renderLauncher("xpu-ctk"), { mode: 0o755 });
+    Deno.mkdirSync(`${dir}/usr-bin`);
+    Deno.symlinkSync(`${dir}/pkg/xpu-ctk`, `${dir}/usr-bin/xpu-ctk`);
+    const out = await new Deno.Command(`${dir}/usr-bin/xpu-ctk`, {
+      args: ["cdi", "a b", "", "--x=$HOME"],
+      stdout: "piped",
+    }).output();
+    strictEqual(out.code, 0);
+    const lines = new TextDecoder().decode(out.stdout).split("\n");
+    deepStrictEqual(lines.slice(0, 3), [NO_DENO_DIR, "1", "run"]);
+    deepStrictEqual(lines.slice(3 + RUN_FLAGS.length, -1), [
+      `${dir}/pkg/lib/js/xpu-ctk.js`,
+      "cdi",
+      "a b",
+      "",
+      "--x=$HOME",
+    ]);
+  });
+});

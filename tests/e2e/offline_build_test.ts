@@ -1,0 +1,205 @@
+/**
+ * The build where no `denort` can be had (`deno task build --kind bundled`, what `auto` falls
+ * back to): for x86_64 and aarch64 (the latter under `qemu-aarch64-static`), every executable
+ * reports the toolkit's version, `xpu-ctk cdi generate` on a simulated driver root writes what the
+ * entry modules write, and the shim's pass-through behaves as bare runc. The x86_64 artefact runs
+ * without writing anything: no cache dir, nothing in the working directory.
+ */
+
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { VERSION } from "../../src/core/version.ts";
+import { AARCH64_SYSROOT, e2eTest, type EngineSet } from "../helpers/e2e.ts";
+import {
+  makeSimulatedDriverRoot,
+  presentKernelModule,
+  REPO_ROOT,
+} from "../helpers/container_lab.ts";
+import { BIN_DIR, toolArgv } from "../helpers/toolkit_commands.ts";
+
+const TOOLS = [
+  "xpu-container-cli",
+  "xpu-container-runtime",
+  "xpu-container-runtime-hook",
+  "xpu-ctk",
+  "xpu-ctk-installer",
+] as const;
+
+const decoder = new TextDecoder();
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(
+  argv: readonly string[],
+  options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
+): Promise<Run> {
+  const [program, ...args] = argv;
+  const out = await new Deno.Command(program, { args, stdin: "null", ...options }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** runc's log line without its timestamp, which differs between two runs. */
+function untimed(text: string): string {
+  return text.replace(/time="[^"]*" /g, "");
+}
+
+/** The build is checked once, on the host, from the sources. */
+function buildNotApplicable(engines: EngineSet): string | undefined {
+  if (engines.name !== "host") return "the build is checked on the host, not in each engine set";
+  if (BIN_DIR) return "XPU_BIN_DIR already names a built artefact";
+  return undefined;
+}
+
+let built: Promise<string> | undefined;
+
+/** Builds both targets once for this file, into a temp dir. */
+function buildOnce(): Promise<string> {
+  built ??= (async () => {
+    const outDir = Deno.makeTempDirSync({ prefix: "xpu-offline-build-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(outDir, { recursive: true }));
+    const result = await run([
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${REPO_ROOT}/build.ts`,
+      "--kind",
+      "bundled",
+      "--out-dir",
+      outDir,
+    ]);
+    strictEqual(result.code, 0, result.stderr);
+    for (const target of ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]) {
+      ok(result.stderr.includes(`built ${outDir}/${target}: the bundled artefact`), result.stderr);
+    }
+    return outDir;
+  })();
+  return built;
+}
+
+/**
+ * A copy of the aarch64 artefact whose `lib/deno` starts the real aarch64 runtime under qemu (this
+ * machine has no binfmt_misc entry for it), so the launchers run unchanged.
+ */
+async function aarch64UnderQemu(outDir: string): Promise<string> {
+  const dir = `${outDir}/aarch64-under-qemu`;
+  await run(["cp", "-a", `${outDir}/aarch64-unknown-linux-gnu`, dir]);
+  Deno.renameSync(`${dir}/lib/deno`, `${dir}/lib/deno.aarch64`);
+  Deno.writeTextFileSync(
+    `${dir}/lib/deno`,
+    `#!/bin/sh\nexec qemu-aarch64-static -L ${AARCH64_SYSROOT} "$(dirname "$0")/deno.aarch64" "$@"\n`,
+    { mode: 0o755 },
+  );
+  return dir;
+}
+
+/** What every artefact must do, wherever it runs. */
+async function checkArtefact(t: Deno.TestContext, dir: string, work: string): Promise<void> {
+  await t.step("every executable reports the toolkit's version", async () => {
+    for (const tool of TOOLS) {
+      const result = await run([`${dir}/${tool}`, "--version"]);
+      strictEqual(result.code, 0, `${tool}: ${result.stderr}`);
+      strictEqual(result.stdout.split("\n")[0], `${tool} version ${VERSION}`);
+    }
+  });
+  await t.step("xpu-ctk cdi generate writes what the entry module writes", async () => {
+    const root = `${work}/driver-root`;
+    try {
+      Deno.statSync(root);
+    } catch {
+      Deno.mkdirSync(root);
+      await makeSimulatedDriverRoot(root);
+    }
+    const args = ["cdi", "generate", "--driver-root", root, "--format", "yaml"];
+    const expected = await run([...toolArgv("xpu-ctk"), ...args]);
+    strictEqual(expected.code, 0, expected.stderr);
+    const actual = await run([`${dir}/xpu-ctk`, ...args]);
+    deepStrictEqual(actual, expected);
+  });
+  await t.step("the shim's pass-through is bare runc's: exit code, stdout, stderr", async () => {
+    const config = `${work}/config.toml`;
+    Deno.writeTextFileSync(config, '[xpu-container-runtime]\nruntimes = ["runc"]\n');
+    for (const args of [["state", "xpu-missing"], ["--root", `${work}/runc-root`, "list"]]) {
+      const bare = await run(["runc", ...args]);
+      const shim = await run([`${dir}/xpu-container-runtime`, ...args], {
+        env: { XPU_CTK_CONFIG_FILE_PATH: config },
+      });
+      deepStrictEqual(
+        { ...shim, stderr: untimed(shim.stderr) },
+        { ...bare, stderr: untimed(bare.stderr) },
+      );
+    }
+  });
+}
+
+await e2eTest(
+  "offline build, x86_64: versions, cdi generate, shim pass-through, nothing written",
+  ["root", "runc"],
+  async (t) => {
+    const outDir = await buildOnce();
+    const dir = `${outDir}/x86_64-unknown-linux-gnu`;
+    await checkArtefact(t, dir, Deno.makeTempDirSync({ dir: outDir }));
+    await t.step("the installer installs the artefact: the installed tools run", async () => {
+      const root = `${outDir}/installed/toolkit`;
+      const install = await run([
+        `${dir}/xpu-ctk-installer`,
+        "install",
+        "--toolkit-root",
+        root,
+        "--source-dir",
+        dir,
+        "--kernel-module",
+        presentKernelModule(),
+      ]);
+      strictEqual(install.code, 0, install.stderr);
+      // Without --source-dir: the executables beside the installer's launcher.
+      const byDefault = await run([
+        `${dir}/xpu-ctk-installer`,
+        "install",
+        "--toolkit-root",
+        `${root}-default`,
+        "--kernel-module",
+        presentKernelModule(),
+      ]);
+      strictEqual(byDefault.code, 0, byDefault.stderr);
+      for (const installed of [root, `${root}-default`]) {
+        for (const tool of ["xpu-ctk", "xpu-container-runtime", "xpu-container-cli"]) {
+          const result = await run([`${installed}/${tool}`, "--version"]);
+          strictEqual(result.code, 0, `${installed}/${tool}: ${result.stderr}`);
+          strictEqual(result.stdout.split("\n")[0], `${tool} version ${VERSION}`);
+        }
+      }
+    });
+    await t.step(
+      "nothing is written at run time: no cache dir, nothing in HOME or cwd",
+      async () => {
+        const home = Deno.makeTempDirSync({ dir: outDir, prefix: "home-" });
+        const result = await run([`${dir}/xpu-ctk`, "config", "default"], {
+          env: { HOME: home, PATH: "/usr/bin:/bin" },
+          clearEnv: true,
+          cwd: home,
+        });
+        strictEqual(result.code, 0, result.stderr);
+        deepStrictEqual([...Deno.readDirSync(home)], []);
+      },
+    );
+  },
+  { notApplicable: buildNotApplicable },
+);
+
+await e2eTest(
+  "offline build, aarch64 under qemu: versions, cdi generate, shim pass-through",
+  ["root", "runc", "qemu-aarch64"],
+  async (t) => {
+    const outDir = await buildOnce();
+    const runtime = Deno.readFileSync(`${outDir}/aarch64-unknown-linux-gnu/lib/deno`);
+    // ELF, 64-bit, e_machine 183 (EM_AARCH64).
+    deepStrictEqual([...runtime.subarray(0, 5)], [0x7f, 0x45, 0x4c, 0x46, 2]);
+    strictEqual(runtime[18] | (runtime[19] << 8), 183);
+    const dir = await aarch64UnderQemu(outDir);
+    await checkArtefact(t, dir, Deno.makeTempDirSync({ dir: outDir }));
+  },
+  { notApplicable: buildNotApplicable },
+);
