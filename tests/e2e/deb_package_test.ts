@@ -6,7 +6,7 @@
  */
 
 import { ok, strictEqual } from "node:assert/strict";
-import { defaultRootDir, runInRoot } from "../../scripts/engine_roots.ts";
+import { buildRoot, defaultRootDir, runInRoot } from "../../scripts/engine_roots.ts";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { e2eTest, type EngineSet } from "../helpers/e2e.ts";
 import { BIN_DIR } from "../helpers/toolkit_commands.ts";
@@ -57,6 +57,8 @@ await e2eTest(
   ["root", "unshare"],
   async () => {
     const root = defaultRootDir("trixie");
+    // The suite on the host may run before test:engines has built the roots (a fresh machine).
+    await buildRoot("trixie", root);
     const work = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "xpu-deb-test-" });
     try {
       const build = await run(Deno.execPath(), [
