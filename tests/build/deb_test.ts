@@ -77,7 +77,7 @@ Deno.test("debControl, maintainer scripts, names", () => {
   for (const line of control.split("\n").slice(0, -1)) match(line, /^([A-Z][A-Za-z-]+: \S| \S)/);
   match(debPrerm(), /^#!\/bin\/sh\n/);
   match(debPrerm(), /xpu-ctk runtime unconfigure/);
-  match(debPostrm(), /"\$1" = purge \]; then\n  rm -rf \/etc\/xpu-container-runtime\/revert\n/);
+  match(debPostrm(), /"\$1" = purge \]; then\n {2}rm -rf \/etc\/xpu-container-runtime\/revert\n/);
   strictEqual(debArch("x86_64-unknown-linux-gnu"), "amd64");
   strictEqual(debArch("aarch64-unknown-linux-gnu"), "arm64");
   strictEqual(debFileName("0.1.0", "amd64"), "xpu-container-toolkit_0.1.0_amd64.deb");
