@@ -30,7 +30,7 @@ import {
 import { type DeviceProfile, findProfile, XPU_PROFILE } from "../core/device/device_profile.ts";
 import { ConfigError, errorMessage, osErrorReason, quoted, UsageError } from "../core/errors.ts";
 import { findFirstExecutable, lookPath, resolveHookProgram } from "../core/io/executable_lookup.ts";
-import { type FileKind as KindWords, FileKindError } from "../core/io/fs.ts";
+import { FILE_KIND_WORDS, FileKindError } from "../core/io/fs.ts";
 import type { FileKind, HostFs } from "../core/io/host_fs.ts";
 import { hostPath } from "../core/path/root_path.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
@@ -224,16 +224,6 @@ function executableIn(fs: HostFs): (path: string) => boolean {
   };
 }
 
-const KIND_WORDS: Readonly<Record<FileKind, KindWords>> = {
-  file: "regular file",
-  dir: "directory",
-  symlink: "symbolic link",
-  fifo: "FIFO",
-  socket: "socket",
-  char: "character device",
-  block: "block device",
-};
-
 /** The registry's reader over `fs`: files and links listed; only a regular file is read. */
 function cdiReaderOf(fs: HostFs): CdiDirReader {
   return {
@@ -250,7 +240,9 @@ function cdiReaderOf(fs: HostFs): CdiDirReader {
     readTextFile(path) {
       const kind = fs.stat(path)?.kind;
       // A FIFO in a spec dir would block the read.
-      if (kind !== undefined && kind !== "file") throw new FileKindError(path, KIND_WORDS[kind]);
+      if (kind !== undefined && kind !== "file") {
+        throw new FileKindError(path, FILE_KIND_WORDS[kind]);
+      }
       const text = fs.readTextFile(path);
       if (text === undefined) throw new ConfigError(`${quoted(path)} is gone`, { path });
       return text;

@@ -7,6 +7,7 @@
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { TOOLS } from "../../scripts/build/deb.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { AARCH64_SYSROOT, e2eTest, type EngineSet } from "../helpers/e2e.ts";
 import {
@@ -15,14 +16,6 @@ import {
   REPO_ROOT,
 } from "../helpers/container_lab.ts";
 import { BIN_DIR, toolArgv } from "../helpers/toolkit_commands.ts";
-
-const TOOLS = [
-  "xpu-container-cli",
-  "xpu-container-runtime",
-  "xpu-container-runtime-hook",
-  "xpu-ctk",
-  "xpu-ctk-installer",
-] as const;
 
 const decoder = new TextDecoder();
 

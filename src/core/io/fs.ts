@@ -186,8 +186,8 @@ export function linkTarget(path: string): string | undefined {
   }
 }
 
-/** The words a message uses for each kind `statx` reports. */
-const KIND_WORDS: Readonly<Record<StatKind, FileKind>> = {
+/** The words a message uses for each kind a `stat` (or `HostFs`) reports. */
+export const FILE_KIND_WORDS: Readonly<Record<StatKind, FileKind>> = {
   file: "regular file",
   dir: "directory",
   symlink: "symbolic link",
@@ -200,7 +200,7 @@ const KIND_WORDS: Readonly<Record<StatKind, FileKind>> = {
 /** What an open file descriptor is, and its size. */
 export function statFd(fd: number): { kind: FileKind; size: number } {
   const { kind, size } = statAt(fd);
-  return { kind: KIND_WORDS[kind], size };
+  return { kind: FILE_KIND_WORDS[kind], size };
 }
 
 /**
