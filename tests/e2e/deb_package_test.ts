@@ -42,7 +42,7 @@ done
 cmp /etc/xpu-container-runtime/config.toml /tmp/expected-config.toml || exit 14
 cd "$REPO"
 XPU_BIN_DIR=/usr/bin XPU_E2E_REQUIRED=1 NO_COLOR=1 deno test -A tests/e2e/runtime_shim_test.ts > /tmp/shim-tests 2>&1 || { cat /tmp/shim-tests >&2; exit 15; }
-grep -E "^ok \| [0-9]+ passed" /tmp/shim-tests >&2
+grep -E "^ok \| [0-9]+ passed" /tmp/shim-tests | sed "s/^/in the installed package: /" >&2
 mkdir -p /etc/xpu-container-runtime/revert && echo '{}' > /etc/xpu-container-runtime/revert/docker.json
 dpkg -r xpu-container-toolkit >> "$LOG" 2>&1
 test ! -e /usr/bin/xpu-ctk && test ! -e /usr/lib/xpu-container-toolkit || { echo "dpkg -r left executables" >&2; exit 16; }
