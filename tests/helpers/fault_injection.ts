@@ -14,7 +14,7 @@
 
 import { hasProgram } from "./container_lab.ts";
 import { runTool, type ToolRun } from "./toolkit_commands.ts";
-import { e2eTest, type Need } from "./e2e.ts";
+import { type E2eOptions, e2eTest, type Need } from "./e2e.ts";
 import { dockerdArgs } from "./dockerd.ts";
 
 /**
@@ -542,6 +542,7 @@ export async function faultTest(
   needs: readonly Need[],
   programs: readonly string[],
   fn: (t: Deno.TestContext) => Promise<void>,
+  options: E2eOptions = {},
 ): Promise<void> {
   const absent: string[] = [];
   for (const program of programs) {
@@ -557,7 +558,7 @@ export async function faultTest(
       throw new Error(`cannot run with XPU_E2E_REQUIRED=1: missing ${absent.join(", ")}`);
     }
     await fn(t);
-  });
+  }, options);
 }
 
 /** The runtime path the scenarios configure (never run: the engines are only parsers here). */
