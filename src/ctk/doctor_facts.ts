@@ -29,10 +29,10 @@ import {
 } from "../core/device/device_discovery.ts";
 import { type DeviceProfile, findProfile, XPU_PROFILE } from "../core/device/device_profile.ts";
 import { ConfigError, errorMessage, osErrorReason, quoted, UsageError } from "../core/errors.ts";
-import { findFirstExecutable, lookPath, resolveHookProgram } from "../core/io/executable_lookup.ts";
+import { findFirstExecutable, resolveHookProgram } from "../core/io/executable_lookup.ts";
 import { FILE_KIND_WORDS, FileKindError } from "../core/io/fs.ts";
 import type { FileKind, HostFs } from "../core/io/host_fs.ts";
-import { hostPath } from "../core/path/root_path.ts";
+import { resolveCliPath } from "../core/config/cli_path.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
 import { journalPath } from "../engines/change_journal.ts";
 import type {
@@ -275,13 +275,7 @@ function loadConfigFacts(fs: HostFs, env: Readonly<Record<string, string>>): Con
   }
 }
 
-/**
- * Where the legacy hook finds `xpu-container-cli`: `[xpu-container-cli] path` (a bare name in
- * `PATH`), else the first `PATH` dir that has it under the driver root, else `/usr/bin`.
- *
- * The same order as `resolveCliPath` in `src/hook/prestart_plan.ts`, which a tool may not import;
- * it belongs in the core, where both would use it.
- */
+/** `xpu-container-cli` where the legacy hook would run it ({@link resolveCliPath}). */
 function cliProgram(config: Config, pathEnv: string | undefined, fs: HostFs): ProgramFacts {
   const key = "[xpu-container-cli] path";
   const isExecutable = executableIn(fs);
@@ -289,15 +283,8 @@ function cliProgram(config: Config, pathEnv: string | undefined, fs: HostFs): Pr
   if (configured.includes("/") && !configured.startsWith("/")) {
     return { key, configured, problem: "relative" };
   }
-  let path: string | undefined;
-  if (configured.startsWith("/")) path = configured;
-  else if (configured !== "") path = lookPath(configured, { path: pathEnv, isExecutable });
-  else {
-    path = (pathEnv ?? "").split(":").filter((d) => d.startsWith("/"))
-      .map((dir) => hostPath(config.cli.root, `${dir}/xpu-container-cli`))
-      .find(isExecutable) ?? "/usr/bin/xpu-container-cli";
-  }
-  if (path !== undefined && isExecutable(path)) return { key, configured, found: path };
+  const path = resolveCliPath(config, { path: pathEnv, isExecutable });
+  if (isExecutable(path)) return { key, configured, found: path };
   return { key, configured, problem: "missing", searched: path };
 }
 

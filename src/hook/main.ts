@@ -28,7 +28,8 @@ import { specRootfs } from "../core/oci/oci_spec.ts";
 import type { ExecRequest } from "../core/io/process.ts";
 import { versionLine } from "../core/version.ts";
 import { HOOK_COMMANDS, HOOK_USAGE, parseHookArgs } from "./hook_args.ts";
-import { decidePrestart, resolveCliPath } from "./prestart_plan.ts";
+import { decidePrestart } from "./prestart_plan.ts";
+import { resolveCliPath } from "../core/config/cli_path.ts";
 
 /** The outside world as the hook sees it. */
 export type HookIo = ToolIo;

@@ -10,8 +10,6 @@ import { type Capability, parseDriverCapabilities } from "../core/device/capabil
 import type { Config } from "../core/config/config.ts";
 import { parseDeviceRequest } from "../core/request/device_request.ts";
 import { RequestError } from "../core/errors.ts";
-import { lookPath } from "../core/io/executable_lookup.ts";
-import { hostPath } from "../core/path/root_path.ts";
 import { describeMode, resolveMode } from "../core/request/mode.ts";
 import { isPrivileged, type OciSpec, specEnv, specMounts } from "../core/oci/oci_spec.ts";
 import { collectRequirements } from "../core/request/requirements.ts";
@@ -138,23 +136,4 @@ export function decidePrestart(input: PrestartInput): PrestartDecision {
       rootfs: input.rootfs,
     }),
   };
-}
-
-/**
- * Where `xpu-container-cli` is: `[xpu-container-cli] path` when set (a bare name is looked up in
- * `PATH`), else the first `PATH` dir that has it under the driver root, else
- * `/usr/bin/xpu-container-cli`.
- */
-export function resolveCliPath(
-  config: Config,
-  options: { path?: string; isExecutable: (path: string) => boolean },
-): string {
-  const configured = config.cli.path;
-  if (configured.includes("/")) return configured;
-  if (configured) return lookPath(configured, options) ?? configured;
-  for (const dir of (options.path ?? "").split(":").filter((d) => d.startsWith("/"))) {
-    const candidate = hostPath(config.cli.root, `${dir}/xpu-container-cli`);
-    if (options.isExecutable(candidate)) return candidate;
-  }
-  return "/usr/bin/xpu-container-cli";
 }
