@@ -18,6 +18,7 @@
  */
 
 import { REPO_ROOT } from "../tests/helpers/container_lab.ts";
+import { shellQuote as q } from "../src/installer/wrapper_script.ts";
 
 /** The suites a root can be built from, and what each is for. */
 export const SUITES = ["trixie", "sid"] as const;
@@ -204,7 +205,6 @@ export function entryScript(
   denoPath: string,
   cgroup2: boolean,
 ): string {
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const lines = [
     "set -e",
     `R=${q(dir)}`,
@@ -262,7 +262,6 @@ export async function runInRoot(
     throw new Error(`${dir} is not a finished engine root: run "engine_roots.ts build" first`);
   }
   const name = dir.replace(/\/+$/, "").split("/").pop()! + (options.cgroup2 ? "-cgroup2" : "");
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   let root = dir;
   let overlay = "";
   if (options.overlay !== undefined) {

@@ -19,6 +19,8 @@
  * @module
  */
 
+import { shellQuote } from "../../src/installer/wrapper_script.ts";
+
 /** The directory below the launchers that holds the runtime and the bundle. */
 export const LIB_DIR = "lib";
 /** The Deno runtime binary, relative to the launchers. */
@@ -39,11 +41,6 @@ export const RUN_FLAGS: readonly string[] = [
   "--no-npm",
   "--no-code-cache",
 ];
-
-/** Single-quotes `value` for a shell. */
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * The launcher script of executable `tool` (its bundled entry is `lib/js/<tool>.js`).

@@ -11,6 +11,7 @@ import { VERSION } from "../../src/core/version.ts";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { e2eTest, type EngineSet } from "../helpers/e2e.ts";
 import { BIN_DIR } from "../helpers/toolkit_commands.ts";
+import { shellQuote as q } from "../../src/installer/wrapper_script.ts";
 
 const FRESH = "bookworm";
 
@@ -25,7 +26,7 @@ function trustEnv(): string {
   const names = ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"];
   return names.flatMap((name) => {
     const value = Deno.env.get(name);
-    return value ? [`${name}='${value.replaceAll("'", `'\\''`)}' `] : [];
+    return value ? [`${name}=${q(value)} `] : [];
   }).join("");
 }
 
@@ -44,7 +45,6 @@ async function repositoryFiles(): Promise<string> {
  * the host's /proc, /sys and /dev and the repository copied to /src.
  */
 async function inFreshRoot(root: string, upper: string, script: string) {
-  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const files = `${upper}/../files`;
   Deno.writeTextFileSync(files, await repositoryFiles());
   const enter = [
