@@ -134,6 +134,39 @@ await e2eTest(
     const outDir = await buildOnce();
     const dir = `${outDir}/x86_64-unknown-linux-gnu`;
     await checkArtefact(t, dir, Deno.makeTempDirSync({ dir: outDir }));
+    await t.step(
+      "hostile: a deno.json, package.json and node_modules in the cwd are not read",
+      async () => {
+        // A hook's or the shim's cwd is where the engine put it; nothing there may steer Deno.
+        const cwd = Deno.makeTempDirSync({ dir: outDir, prefix: "cwd-" });
+        Deno.writeTextFileSync(
+          `${cwd}/deno.json`,
+          '{"imports": {"smol-toml": "./evil.js"}, "lock": {',
+        );
+        Deno.writeTextFileSync(`${cwd}/package.json`, '{"name": "evil", "dependencies": {"x": 1');
+        Deno.mkdirSync(`${cwd}/node_modules/smol-toml`, { recursive: true });
+        Deno.writeTextFileSync(
+          `${cwd}/node_modules/smol-toml/index.js`,
+          "throw new Error('evil');\n",
+        );
+        Deno.writeTextFileSync(`${cwd}/evil.js`, "throw new Error('evil');\n");
+        const config = `${cwd}/config.toml`;
+        Deno.writeTextFileSync(config, '[xpu-container-runtime]\nruntimes = ["runc"]\n');
+        const bare = await run(["runc", "state", "xpu-missing"], { cwd });
+        const shim = await run([`${dir}/xpu-container-runtime`, "state", "xpu-missing"], {
+          cwd,
+          env: { XPU_CTK_CONFIG_FILE_PATH: config },
+        });
+        deepStrictEqual(
+          { ...shim, stderr: untimed(shim.stderr) },
+          { ...bare, stderr: untimed(bare.stderr) },
+        );
+        // The honest tool in the same place still works.
+        const version = await run([`${dir}/xpu-ctk`, "--version"], { cwd });
+        strictEqual(version.code, 0, version.stderr);
+        strictEqual(version.stdout, `xpu-ctk version ${VERSION}\n`);
+      },
+    );
     await t.step("the installer installs the artefact: the installed tools run", async () => {
       const root = `${outDir}/installed/toolkit`;
       const install = await run([
