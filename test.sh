@@ -18,9 +18,12 @@ export XPU_E2E_REQUIRED=1
 # Plain test reports (no colour codes), for the closing count and for CI logs.
 export NO_COLOR=1
 
-log="$(mktemp)"
+# The full output of every suite goes to a log file; the terminal (and CI's log) gets each
+# command, each test file, every failure and ignored test, each suite's report and the closing line.
+log="${XPU_TEST_LOG:-$(mktemp --tmpdir xpu-test.XXXXXX.log)}"
 artefact="$(mktemp -d)"
-trap 'rm -rf "$log" "$artefact"' EXIT
+trap 'rm -rf "$artefact"' EXIT
+echo "test.sh: the full output goes to $log"
 status=0
 {
   deno task check &&
@@ -28,17 +31,26 @@ status=0
     deno task test:engines &&
     deno run -A build.ts --kind bundled --target x86_64-unknown-linux-gnu --out-dir "$artefact" &&
     XPU_BIN_DIR="$artefact/x86_64-unknown-linux-gnu" deno test -A tests/e2e/
-} 2>&1 | tee "$log" || status=$?
-awk '/^(ok|FAILED) \| [0-9]+ passed/ {
-  for (i = 1; i < NF; i++) {
-    if ($(i + 1) ~ /^passed/) passed += $i
-    if ($(i + 1) ~ /^failed/) failed += $i
-    if ($(i + 1) ~ /^ignored/) skipped += $i
+} >"$log" 2>&1 || status=$?
+# shellcheck disable=SC2016 # awk's own $ fields
+awk '
+  /^(ok|FAILED) \| [0-9]+ passed/ {
+    for (i = 1; i < NF; i++) {
+      if ($(i + 1) ~ /^passed/) passed += $i
+      if ($(i + 1) ~ /^failed/) failed += $i
+      if ($(i + 1) ~ /^ignored/) skipped += $i
+    }
+    suites++
+    print
+    next
   }
-  suites++
-}
-END {
-  printf "test suites run: %d (deno test reports above)\n", suites
-  printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, skipped
-}' "$log"
+  /^(Task |running [0-9]+ tests? from |engine_suites: |error: |ERRORS|FAILURES)/ || / \.\.\. (FAILED|ignored)/ || /^(N\/A|SKIP) / { print }
+  END {
+    printf "test suites run: %d (deno test reports above; full output in %s)\n", suites, FILENAME
+    printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
+  }' "$log"
+if [ "$status" -ne 0 ]; then
+  echo "test.sh: failed with exit $status; the last 400 lines of $log:"
+  tail -n 400 "$log"
+fi
 exit "$status"
