@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SRC = join(REPO, "src");
-const TOOL_FOLDERS = ["cli", "ctk", "engines", "hook", "installer", "runtime"];
+const TOOL_FOLDERS = ["cli", "ctk", "engines", "hook", "installer", "nri", "runtime"];
 
 function sourceFiles(dir: string): string[] {
   const found: string[] = [];
@@ -123,9 +123,16 @@ Deno.test("module graph: src/core/ imports no tool folder", () => {
 
 /**
  * The tool-to-tool imports there are: `xpu-ctk runtime` and the installer (which runs `setup` and
- * `cleanup` in-process) both drive the engine configurators of `src/engines`.
+ * `cleanup` in-process) both drive the engine configurators of `src/engines`; the NRI plugin edits
+ * a container's spec with the shim's own create logic (`src/runtime/create.ts`), and `xpu-ctk
+ * nri-plugin` runs it.
  */
-const TOOL_TO_TOOL = new Set(["ctk -> engines", "installer -> engines"]);
+const TOOL_TO_TOOL = new Set([
+  "ctk -> engines",
+  "installer -> engines",
+  "nri -> runtime",
+  "ctk -> nri",
+]);
 
 Deno.test("module graph: tools import no other tool, but for the front ends of src/engines", () => {
   const toolOf = (path: string) => TOOL_FOLDERS.find((tool) => path.startsWith(`src/${tool}/`));
@@ -146,6 +153,15 @@ Deno.test("module graph: the pass-through path and the hook load no node: built-
     ok(loaded.includes("src/core/config/config_file.ts"), `${entry} loads the config reader`);
     deepStrictEqual(loaded.filter((m) => m.startsWith("node:")), [], entry);
   }
+});
+
+Deno.test("module graph: the shim loads the fast-path record refresher only when it needs it", () => {
+  const loaded = loadedAtStart("bin/xpu-container-runtime.ts");
+  ok(!loaded.includes("src/runtime/fast_path_refresh.ts"), loaded.join(", "));
+  ok(
+    graph.get("src/runtime/shim.ts")?.includes("src/runtime/fast_path_refresh.ts"),
+    "the shim imports the refresher (lazily)",
+  );
 });
 
 Deno.test("module graph: the cycle finder finds a cycle, the Deno finder a use", () => {

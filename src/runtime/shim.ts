@@ -16,6 +16,7 @@ import { createLogger, type Logger, type LogSink } from "../core/io/log.ts";
 import type { ExecRequest } from "../core/io/process.ts";
 import { parseRuncArgs, type RuncArgs } from "../core/oci/runc_args.ts";
 import { versionLine } from "../core/version.ts";
+import { FAST_PATH_RECORD_ENV } from "../core/fast_path/fast_path_record.ts";
 
 /** What the shim was started with. */
 export interface ShimInput {
@@ -140,12 +141,34 @@ export async function runShim(
         fs: realCreateFs,
       });
     }
+    const env = await refreshFastPath(input.env, logger);
     if (logger.enabled("debug")) {
       logger.debug(`Handing over to "${runtime}" with ${JSON.stringify(input.args)}`);
     }
-    return exec({ path: runtime, argv: [runtime, ...input.args], env: input.env });
+    return exec({ path: runtime, argv: [runtime, ...input.args], env });
   } catch (error) {
     logger.error(errorMessage(error));
     throw error;
   }
+}
+
+/**
+ * When a launcher named its fast-path record as out of date (`XPU_FAST_PATH_RECORD`), writes it
+ * again (a failure is only logged: the call goes on); returns the environment to hand over,
+ * without that variable.
+ */
+async function refreshFastPath(
+  env: Readonly<Record<string, string>>,
+  logger: Logger,
+): Promise<Readonly<Record<string, string>>> {
+  const record = env[FAST_PATH_RECORD_ENV];
+  if (record === undefined) return env;
+  const { [FAST_PATH_RECORD_ENV]: _, ...rest } = env;
+  try {
+    const { refreshFastPathRecord } = await import("./fast_path_refresh.ts");
+    logger.debug(refreshFastPathRecord(record, rest));
+  } catch (error) {
+    logger.debug(`Cannot write the fast-path record "${record}": ${errorMessage(error)}`);
+  }
+  return rest;
 }
