@@ -30,11 +30,18 @@ import {
   renameSync,
   statSync,
   symlinkSync,
+  writeFileSync,
   writeTextFileSync,
 } from "../core/io/fs.ts";
+import { encodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
 import { mountedHostFs } from "../core/io/mounted_host_fs.ts";
 import { ownPid } from "../core/io/process.ts";
-import { INSTALLED_CONFIG, installedConfig, toolkitLayout } from "./toolkit_layout.ts";
+import {
+  FAST_PATH_RECORD,
+  INSTALLED_CONFIG,
+  installedConfig,
+  toolkitLayout,
+} from "./toolkit_layout.ts";
 import { renderWrapper } from "./wrapper_script.ts";
 
 /** The management spec's kind (README, `xpu-ctk-installer`: the files it writes). */
@@ -164,16 +171,21 @@ function bundledRuntimeOf(sources: Map<string, { path: string }>): string | unde
   return lib !== undefined && exists(join(lib, "deno")) ? lib : undefined;
 }
 
-/** Fills `dir` with the toolkit (copies, links, wrappers, config). */
+/**
+ * Fills `dir` with the toolkit (copies, links, wrappers, config, fast-path record); returns
+ * whether the runtime wrappers take the fast path (they need the host's `/bin/bash`).
+ */
 function populate(
   dir: string,
   finalDir: string,
   options: InstallOptions,
   sources: Map<string, { path: string; mode: number }>,
-): void {
+): boolean {
+  const fastPath = exists(join(options.hostRoot, "bin/bash"));
   const layout = toolkitLayout({
     kernelModule: options.kernelModule,
     fallbackRuntime: options.lowLevelRuntimes[0] ?? "runc",
+    fastPath,
   });
   const runtime = bundledRuntimeOf(sources);
   if (runtime !== undefined) copyTree(runtime, join(dir, BUNDLED_RUNTIME_DIR));
@@ -194,8 +206,20 @@ function populate(
     lowLevelRuntimes: options.lowLevelRuntimes,
     cdiSpecDir: options.cdiOutputDir,
   });
+  const configText = renderConfigToml(config);
   mkdirSync(join(dir, dirname(INSTALLED_CONFIG)), { recursive: true, mode: 0o755 });
-  writeTextFileSync(join(dir, INSTALLED_CONFIG), renderConfigToml(config), { mode: 0o644 });
+  writeTextFileSync(join(dir, INSTALLED_CONFIG), configText, { mode: 0o644 });
+  if (fastPath) {
+    // The record for the config just written, so the first call already takes the fast path.
+    const record = encodeFastPathRecord({
+      configPath: `${finalDir.replace(/\/+$/, "")}/${INSTALLED_CONFIG}`,
+      configBytes: new TextEncoder().encode(configText),
+      runtimes: config.runtime.runtimes,
+      logLevel: config.runtime.logLevel,
+    });
+    if (record !== undefined) writeFileSync(join(dir, FAST_PATH_RECORD), record, { mode: 0o644 });
+  }
+  return fastPath;
 }
 
 /**
@@ -219,7 +243,13 @@ export async function installToolkit(
   if (exists(staging)) removeSync(staging, { recursive: true });
   mkdirSync(staging, { mode: 0o755 });
   try {
-    populate(staging, root, options, sources);
+    const fastPath = populate(staging, root, options, sources);
+    if (!fastPath) {
+      log(
+        `no /bin/bash on the host (under ${options.hostRoot}): the runtime wrappers hand every ` +
+          "call to the shim (no pass-through fast path)",
+      );
+    }
     const replacing = exists(root);
     if (replacing) renameSync(root, retired);
     try {

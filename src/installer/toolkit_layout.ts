@@ -21,6 +21,9 @@ export const TOOLKIT_EXECUTABLES = [
 /** The installed config, relative to the toolkit dir. */
 export const INSTALLED_CONFIG = ".config/xpu-container-runtime/config.toml";
 
+/** The runtime wrappers' fast-path record, relative to the toolkit dir. */
+export const FAST_PATH_RECORD = "xpu-container-runtime.fast-path";
+
 /** The runtime's names: the plain one, and those whose name pins the mode. */
 export const RUNTIME_NAMES = [
   "xpu-container-runtime",
@@ -49,6 +52,8 @@ export interface LayoutOptions {
   kernelModule: string;
   /** The low-level runtime a runtime wrapper execs when the module is absent. */
   fallbackRuntime: string;
+  /** Whether the runtime wrappers take the fast path (they are bash scripts then). */
+  fastPath?: boolean;
 }
 
 /**
@@ -65,6 +70,7 @@ export function toolkitLayout(options: LayoutOptions): ToolkitLayout {
   const moduleCheck = options.kernelModule === ""
     ? undefined
     : { module: options.kernelModule, fallback: options.fallbackRuntime };
+  const fastPath = options.fastPath ? { record: join(DEST_DIR, FAST_PATH_RECORD) } : undefined;
   return {
     copies: TOOLKIT_EXECUTABLES.map((source) => ({ source, file: `${source}.real` })),
     links: [
@@ -77,7 +83,12 @@ export function toolkitLayout(options: LayoutOptions): ToolkitLayout {
       { link: "xpu-container-toolkit", target: "xpu-container-runtime-hook" },
     ],
     wrappers: [
-      ...RUNTIME_NAMES.map((name) => ({ name, env: configEnv, moduleCheck })),
+      ...RUNTIME_NAMES.map((name) => ({
+        name,
+        env: configEnv,
+        moduleCheck,
+        ...(fastPath ? { fastPath } : {}),
+      })),
       { name: "xpu-container-runtime-hook", env: configEnv },
       { name: "xpu-container-cli", env: { LD_LIBRARY_PATH: DEST_DIR } },
       { name: "xpu-ctk", env: configEnv },

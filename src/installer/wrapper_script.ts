@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { renderFastPath } from "../core/fast_path/fast_path_script.ts";
 
 /** The placeholder for the toolkit dir in wrapper templates. */
 export const DEST_DIR = "@destDir@";
@@ -22,6 +23,11 @@ export interface WrapperTemplate {
    * runtime to exec directly then (so containers still start).
    */
   moduleCheck?: { module: string; fallback: string };
+  /**
+   * For runtimes: the fast-path record (may hold `@destDir@`). The wrapper is then a bash script
+   * that hands every call but `create` to the low-level runtime itself (see `fast_path_script.ts`).
+   */
+  fastPath?: { record: string };
 }
 
 /** Quotes a value for `/bin/sh`: `'…'`, with `'` written as `'\''`. */
@@ -42,7 +48,7 @@ export function renderWrapper(template: WrapperTemplate, destDir: string): strin
   const dir = destDir.replace(/\/+$/, "");
   const fill = (value: string) => value.replaceAll(DEST_DIR, dir);
   const lines = [
-    "#!/bin/sh",
+    template.fastPath ? "#!/bin/bash" : "#!/bin/sh",
     `# ${template.name}: installed by xpu-ctk-installer; runs ${template.name}.real with the toolkit's environment.`,
   ];
   const check = template.moduleCheck;
@@ -66,6 +72,7 @@ export function renderWrapper(template: WrapperTemplate, destDir: string): strin
   for (const name of Object.keys(template.env).sort()) {
     lines.push(`export ${name}=${shellQuote(fill(template.env[name]))}`);
   }
+  if (template.fastPath) lines.push(...renderFastPath(shellQuote(fill(template.fastPath.record))));
   lines.push(`exec ${shellQuote(`${dir}/${template.name}.real`)} "$@"`);
   return lines.join("\n") + "\n";
 }

@@ -8,6 +8,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { hooksWithoutEnv, parseCdiSpec } from "../../src/core/cdi/cdi_spec.ts";
 import { renderConfigToml } from "../../src/core/config/config_render.ts";
+import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 import { XPU_PROFILE } from "../../src/core/device/device_profile.ts";
 import { UsageError } from "../../src/core/errors.ts";
 import {
@@ -93,6 +94,7 @@ Deno.test("install: every file, mode and link; wrappers and config as rendered",
       "xpu-container-runtime-hook.real": "file 755",
       "xpu-container-runtime.cdi": "file 755",
       "xpu-container-runtime.cdi.real": "-> xpu-container-runtime.real",
+      "xpu-container-runtime.fast-path": "file 644",
       "xpu-container-runtime.legacy": "file 755",
       "xpu-container-runtime.legacy.real": "-> xpu-container-runtime.real",
       "xpu-container-runtime.real": "file 750",
@@ -106,25 +108,57 @@ Deno.test("install: every file, mode and link; wrappers and config as rendered",
       "#!/bin/sh\necho xpu-container-runtime\n",
     );
     for (
-      const wrapper of toolkitLayout({ kernelModule: "xpu", fallbackRuntime: "runc" }).wrappers
+      const wrapper of toolkitLayout({
+        kernelModule: "xpu",
+        fallbackRuntime: "runc",
+        fastPath: true,
+      }).wrappers
     ) {
       strictEqual(Deno.readTextFileSync(`${root}/${wrapper.name}`), renderWrapper(wrapper, root));
     }
+    const config = installedConfig({
+      toolkitDir: root,
+      driverRoot: "/",
+      profile: "xpu",
+      lowLevelRuntimes: ["runc"],
+    });
     strictEqual(
       Deno.readTextFileSync(`${root}/.config/xpu-container-runtime/config.toml`),
-      renderConfigToml(
-        installedConfig({
-          toolkitDir: root,
-          driverRoot: "/",
-          profile: "xpu",
-          lowLevelRuntimes: ["runc"],
-        }),
-      ),
+      renderConfigToml(config),
+    );
+    // The fast-path record of exactly that config, so the first call takes the fast path.
+    deepStrictEqual(
+      Deno.readFileSync(`${root}/xpu-container-runtime.fast-path`),
+      encodeFastPathRecord({
+        configPath: `${root}/.config/xpu-container-runtime/config.toml`,
+        configBytes: new TextEncoder().encode(renderConfigToml(config)),
+        runtimes: ["runc", "crun"],
+        logLevel: "info",
+      }),
     );
     deepStrictEqual(listing(`${dir}/xpu`), {
       ...prefixed("toolkit/", listing(root)),
       "toolkit/": "dir 755",
     });
+  });
+});
+
+Deno.test("install on a host without /bin/bash: sh wrappers, no fast path, one line saying so", async () => {
+  await withTempDir(async (dir) => {
+    makeSources(dir);
+    Deno.mkdirSync(`${dir}/host-without-bash`);
+    const o = { ...options(dir), hostRoot: `${dir}/host-without-bash` };
+    const lines: string[] = [];
+    await installToolkit(o, (line) => void lines.push(line));
+    const wrapper = Deno.readTextFileSync(`${o.toolkitRoot}/xpu-container-runtime`);
+    strictEqual(wrapper.split("\n")[0], "#!/bin/sh");
+    ok(!wrapper.includes("xpu_fast_path"));
+    strictEqual(
+      lines.filter((l) => l.startsWith("no /bin/bash")).join(),
+      `no /bin/bash on the host (under ${dir}/host-without-bash): the runtime wrappers hand ` +
+        "every call to the shim (no pass-through fast path)",
+    );
+    ok(!Deno.readDirSync(o.toolkitRoot).some((e) => e.name.endsWith(".fast-path")));
   });
 });
 

@@ -8,6 +8,7 @@ import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { toolkitLayout } from "../../src/installer/toolkit_layout.ts";
 import { renderWrapper, shellQuote } from "../../src/installer/wrapper_script.ts";
+import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 import { assertGolden } from "../helpers/golden.ts";
 import { presentKernelModule } from "../helpers/lab.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
@@ -27,6 +28,25 @@ Deno.test("wrappers match their goldens for a plain and a quoted toolkit root", 
       });
     }
   }
+  await t.step("fast path: the runtime wrappers are bash and look at their record", () => {
+    const fast = toolkitLayout({ kernelModule: "xpu", fallbackRuntime: "runc", fastPath: true });
+    for (const [label, root] of Object.entries(ROOTS)) {
+      assertGolden(
+        `${GOLDEN}/fast-path/${label}/xpu-container-runtime`,
+        renderWrapper(fast.wrappers[0], root),
+      );
+    }
+    // Only the runtimes take it: the other tools' wrappers are the same as without.
+    const plain = toolkitLayout({ kernelModule: "xpu", fallbackRuntime: "runc" });
+    deepStrictEqual(
+      fast.wrappers.map((w) => [w.name, w.fastPath !== undefined]),
+      plain.wrappers.map((w) => [
+        w.name,
+        w.name.startsWith("xpu-container-runtime.") ||
+        w.name === "xpu-container-runtime",
+      ]),
+    );
+  });
   await t.step("no module check when the module is empty", () => {
     const bare = toolkitLayout({ kernelModule: "", fallbackRuntime: "runc" });
     assertGolden(
@@ -113,5 +133,42 @@ Deno.test("a runtime wrapper without its module execs the fallback; the message 
       run.stderr,
       `xpu-container-runtime.cdi: kernel module xpu_not_loaded is not loaded: running ${fallback} directly\n`,
     );
+  });
+});
+
+Deno.test("a fast-path wrapper in a dir named with a blank, a quote and a $: state execs runc, create the .real", async () => {
+  await withTempDir(async (base) => {
+    const dir = `${base}/tool kit's $HOME`;
+    Deno.mkdirSync(`${dir}/.config/xpu-container-runtime`, { recursive: true });
+    Deno.mkdirSync(`${base}/bin`);
+    const layout = toolkitLayout({
+      kernelModule: presentKernelModule(),
+      fallbackRuntime: "false",
+      fastPath: true,
+    });
+    const wrapper = layout.wrappers.find((w) => w.name === "xpu-container-runtime")!;
+    Deno.writeTextFileSync(`${dir}/xpu-container-runtime`, renderWrapper(wrapper, dir));
+    Deno.chmodSync(`${dir}/xpu-container-runtime`, 0o755);
+    Deno.writeTextFileSync(`${dir}/xpu-container-runtime.real`, '#!/bin/sh\necho "real: $*"\n');
+    Deno.chmodSync(`${dir}/xpu-container-runtime.real`, 0o755);
+    const runc = `${base}/bin/xpu-test-runc`;
+    Deno.writeTextFileSync(runc, '#!/bin/sh\necho "runc: $*"\n');
+    Deno.chmodSync(runc, 0o755);
+    const configPath = `${dir}/.config/xpu-container-runtime/config.toml`;
+    const text = `[xpu-container-runtime]\nruntimes = [${JSON.stringify(runc)}]\n`;
+    Deno.writeTextFileSync(configPath, text);
+    Deno.writeFileSync(
+      `${dir}/xpu-container-runtime.fast-path`,
+      encodeFastPathRecord({
+        configPath,
+        configBytes: new TextEncoder().encode(text),
+        runtimes: [runc],
+        logLevel: "info",
+      })!,
+    );
+    const state = await runSh(`${dir}/xpu-container-runtime`, ["state", "a b"]);
+    deepStrictEqual(state, { code: 0, stdout: "runc: state a b\n", stderr: "" });
+    const create = await runSh(`${dir}/xpu-container-runtime`, ["create", "--bundle", "b", "c"]);
+    deepStrictEqual(create, { code: 0, stdout: "real: create --bundle b c\n", stderr: "" });
   });
 });
