@@ -16,9 +16,15 @@
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.
  *
+ * The runtime shim's launcher starts with the pass-through fast path (`fast_path_script.ts`):
+ * before anything else, so that a call it hands to runc forks nothing. Its record is
+ * `lib/runtime.fast-path` beside the launcher as started (`$0`, links not followed: finding the
+ * launcher's own dir would fork `readlink`), or the path the package gives.
+ *
  * @module
  */
 
+import { renderFastPath } from "../../src/core/fast_path/fast_path_script.ts";
 import { shellQuote } from "../../src/installer/wrapper_script.ts";
 
 /** The directory below the launchers that holds the runtime and the bundle. */
@@ -42,6 +48,18 @@ export const RUN_FLAGS: readonly string[] = [
   "--no-code-cache",
 ];
 
+/** The executable whose launcher takes the fast path. */
+export const RUNTIME_TOOL = "xpu-container-runtime";
+
+/** The runtime launcher's fast-path record, as a shell word, unless the package names another. */
+export const DIST_FAST_PATH_RECORD = `"\${0%/*}/${LIB_DIR}/runtime.fast-path"`;
+
+/** Options of {@link renderLauncher}. */
+export interface LauncherOptions {
+  /** The runtime's fast-path record as a shell word (default {@link DIST_FAST_PATH_RECORD}). */
+  fastPathRecord?: string;
+}
+
 /**
  * The launcher script of executable `tool` (its bundled entry is `lib/js/<tool>.js`).
  *
@@ -51,17 +69,34 @@ export const RUN_FLAGS: readonly string[] = [
  * // "#!/bin/bash\n…exec -a \"$0\" \"$here/lib/deno\" run … \"$here/lib/js/xpu-ctk.js\" \"$@\"\n"
  * ```
  */
-export function renderLauncher(tool: string): string {
+export function renderLauncher(tool: string, options: LauncherOptions = {}): string {
   if (!/^[a-z][a-z0-9.-]*$/.test(tool)) {
     throw new Error(`Cannot render a launcher for "${tool}": not an executable name`);
   }
   return [
     "#!/bin/bash",
     `# ${tool}: runs the bundled ${tool} on the Deno runtime in ${LIB_DIR}/ beside this script.`,
+    ...(tool === RUNTIME_TOOL
+      ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
+      : []),
     'here=$(dirname -- "$(readlink -f -- "$0")")',
     `export DENO_DIR=${shellQuote(NO_DENO_DIR)} DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
     `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
     `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * The runtime's launcher in front of a compiled shim (the package's `/usr/bin` name): the fast
+ * path, then the compiled executable at `program`, keeping the name it was started as.
+ */
+export function renderCompiledRuntimeLauncher(program: string, fastPathRecord: string): string {
+  return [
+    "#!/bin/bash",
+    `# ${RUNTIME_TOOL}: runs ${program}, but hands pass-through calls to the runtime directly.`,
+    ...renderFastPath(fastPathRecord),
+    `exec -a "$0" ${shellQuote(program)} "$@"`,
     "",
   ].join("\n");
 }
