@@ -12,6 +12,14 @@
  *   a name with a slash as given, a bare name in `PATH`, then the standard dirs; the first
  *   regular file with an execute bit wins.
  *
+ * The shim hands the runtime an empty signal mask and default signal dispositions whatever its
+ * caller had; bash cannot unblock a signal nor un-ignore one it was started with, so a caller
+ * that blocks or ignores a signal (bash's own `/proc/self/status`) is left to the shim. Two
+ * exceptions: glibc's internal signals 32 and 33, which children of some programs (Deno's among
+ * them) start with ignored, and which glibc takes over when it uses them; and SIGQUIT, which bash
+ * ignores itself, so a caller's own ignoring of it cannot be seen: the runtime then gets SIGQUIT
+ * ignored, as it would from that caller directly.
+ *
  * When the record is missing, was made from other bytes, or is not owned by the caller, the
  * launcher names it in `XPU_FAST_PATH_RECORD` and leaves the call to the shim, which rewrites
  * it; a launcher that finds the variable already set leaves the call to the shim too (an outer
@@ -47,11 +55,21 @@ export function renderFastPath(record: string): string[] {
     "# Fast path: a call that is not a create goes straight to the low-level runtime the shim",
     "# would choose (the record says which, while the config file is unchanged); see the README.",
     "xpu_fast_path() {",
-    "  local a h snap cur r d p found=",
+    "  local a h snap cur r d p st found=",
     `  [ -z "\${${env}+set}" ] || return 0`,
     '  for a in "$@"; do',
     "    case $a in create | --version | -version | --debug* | -debug*) return 0 ;; esac",
     "  done",
+    "  # The shim hands the runtime an empty signal mask and default dispositions, which bash",
+    "  # cannot do: a caller that blocks or ignores a signal goes to the shim. Bash itself",
+    "  # unblocks SIGCHLD and ignores SIGQUIT (bit 4), and restores SIGQUIT before an exec; glibc's",
+    "  # own 32 and 33 may come ignored (see above).",
+    "  { read -r -d '' st; :; } 2>/dev/null </proc/self/status",
+    "  case $st in *$'\\nSigBlk:\\t0000000000000000\\n'*) ;; *) return 0 ;; esac",
+    "  case $st in",
+    "    *$'\\nSigIgn:\\t000000000000000'[04]$'\\n'* | *$'\\nSigIgn:\\t000000018000000'[04]$'\\n'*) ;;",
+    "    *) return 0 ;;",
+    "  esac",
     `  local cfg=\${${CONFIG_PATH_ENV}-} rec=${record}`,
     '  if [ -z "$cfg" ]; then',
     '    [ -z "${XDG_CONFIG_HOME-}" ] || return 0',

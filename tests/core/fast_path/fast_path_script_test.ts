@@ -13,6 +13,7 @@ import {
 } from "../../../src/core/fast_path/fast_path_record.ts";
 import { findFirstExecutable } from "../../../src/core/io/executable_lookup.ts";
 import { parseConfig } from "../../../src/core/config/config_file.ts";
+import { blockingParent } from "../../helpers/exec_handover.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
 
 const encoder = new TextEncoder();
@@ -315,6 +316,23 @@ Deno.test("fast path: which runtime, or the shim, for each config and PATH", asy
         stderr: new TextDecoder().decode(direct.stderr),
       });
     });
+
+    await t.step(
+      "a caller that blocks or ignores a signal: the shim, which resets them",
+      async () => {
+        Deno.writeTextFileSync(config, runtimes(["xpurt-a"]));
+        Deno.writeFileSync(record, recordFor(config, runtimes(["xpurt-a"])));
+        writeRuntime(`${dir}/sig/xpurt-a`, "a");
+        const env = { PATH: `${dir}/sig:/usr/bin:/bin`, XPU_CTK_CONFIG_FILE_PATH: config };
+        const clean = await run(launcher, ["state", "c1"], env);
+        strictEqual(clean.stdout.split(" ").slice(0, 2).join(" "), "RAN a", "a clean caller");
+        const ignoring = ["perl", "-e", '$SIG{USR2} = "IGNORE"; exec { $ARGV[0] } @ARGV or die'];
+        for (const parent of [blockingParent(), ignoring]) {
+          const result = await run(parent[0], [...parent.slice(1), launcher, "state", "c1"], env);
+          deepStrictEqual(result, { code: 99, stdout: "SLOW unset 2\n", stderr: "" }, parent[2]);
+        }
+      },
+    );
 
     await t.step("a record not owned by the caller is not used", async () => {
       Deno.writeTextFileSync(config, runtimes(["runc"]));
