@@ -79,7 +79,10 @@ async function materialize(root: string, entries: readonly DebEntry[]): Promise<
   for (const entry of entries) {
     const path = `${root}${entry.to}`;
     Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true, mode: 0o755 });
-    if (entry.kind === "copy") {
+    if (entry.kind === "dir") {
+      Deno.mkdirSync(path, { mode: entry.mode });
+      Deno.chmodSync(path, entry.mode);
+    } else if (entry.kind === "copy") {
       Deno.copyFileSync(entry.from, path);
       Deno.chmodSync(path, entry.mode);
     } else if (entry.kind === "tree") {

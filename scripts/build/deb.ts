@@ -2,9 +2,16 @@
  * `deno task package`: a Debian package per built target, `xpu-container-toolkit_<version>_<arch>.deb`
  * (`dpkg-deb`), from `dist/<target>/` as `deno task build` left it, of either kind:
  *
- * - compiled executables go to `/usr/bin`;
+ * - compiled executables go to `/usr/bin`, but the runtime shim's, which goes to
+ *   `/usr/lib/xpu-container-toolkit/` behind a bash launcher in `/usr/bin` with the pass-through
+ *   fast path;
  * - the bundled artefact goes to `/usr/lib/xpu-container-toolkit/` (launchers, `lib/deno`,
- *   `lib/js/`), its launchers linked from `/usr/bin`.
+ *   `lib/js/`), its launchers linked from `/usr/bin`; the runtime's launcher is rendered here,
+ *   with the package's record path.
+ *
+ * Either way the fast path's record is `/var/lib/xpu-container-toolkit/runtime.fast-path`: a cache
+ * the shim writes on its first call and rewrites when the config changes, not a file of the
+ * package (removing the package removes it).
  *
  * Either way `/usr/bin` also gets the hook's second name (`xpu-container-toolkit`) and the shim's
  * mode-pinned names (`xpu-container-runtime.legacy`, `.csv`, `.cdi`), and
@@ -20,6 +27,8 @@
  */
 
 import type { Target } from "../../build.ts";
+import { shellQuote } from "../../src/installer/wrapper_script.ts";
+import { renderCompiledRuntimeLauncher, renderLauncher, RUNTIME_TOOL } from "./launcher.ts";
 
 /** The package's name. */
 export const PACKAGE = "xpu-container-toolkit";
@@ -29,6 +38,10 @@ export const BUNDLED_PREFIX = "/usr/lib/xpu-container-toolkit";
 export const CONFIG_FILE = "/etc/xpu-container-runtime/config.toml";
 /** The revert memories `xpu-ctk runtime configure` keeps (src/engines/revert_memory.ts). */
 export const STATE_DIR = "/etc/xpu-container-runtime/revert";
+/** The dir of the runtime launcher's fast-path record, which the shim keeps current. */
+export const FAST_PATH_DIR = "/var/lib/xpu-container-toolkit";
+/** The fast-path record the package's runtime launcher reads. */
+export const FAST_PATH_RECORD_PATH = `${FAST_PATH_DIR}/runtime.fast-path`;
 
 /** The executables every build has. */
 export const TOOLS = [
@@ -57,7 +70,8 @@ export type DebEntry =
   | { kind: "copy"; from: string; to: string; mode: number }
   | { kind: "tree"; from: string; to: string }
   | { kind: "link"; target: string; to: string }
-  | { kind: "text"; text: string; to: string; mode: number };
+  | { kind: "text"; text: string; to: string; mode: number }
+  | { kind: "dir"; to: string; mode: number };
 
 /** The tree of the package for a build of `kind` in `distDir`, with the default config's text. */
 export function debTree(
@@ -65,29 +79,36 @@ export function debTree(
   options: { distDir: string; configText: string },
 ): DebEntry[] {
   const entries: DebEntry[] = [];
+  const record = shellQuote(FAST_PATH_RECORD_PATH);
   if (kind === "compiled") {
     for (const tool of TOOLS) {
-      entries.push({
-        kind: "copy",
-        from: `${options.distDir}/${tool}`,
-        to: `/usr/bin/${tool}`,
-        mode: 0o755,
-      });
+      const program = tool === RUNTIME_TOOL ? `${BUNDLED_PREFIX}/${tool}` : `/usr/bin/${tool}`;
+      entries.push({ kind: "copy", from: `${options.distDir}/${tool}`, to: program, mode: 0o755 });
     }
+    entries.push({
+      kind: "text",
+      text: renderCompiledRuntimeLauncher(`${BUNDLED_PREFIX}/${RUNTIME_TOOL}`, record),
+      to: `/usr/bin/${RUNTIME_TOOL}`,
+      mode: 0o755,
+    });
   } else {
     entries.push({ kind: "tree", from: `${options.distDir}/lib`, to: `${BUNDLED_PREFIX}/lib` });
     for (const tool of TOOLS) {
+      const to = `${BUNDLED_PREFIX}/${tool}`;
       entries.push(
-        {
-          kind: "copy",
-          from: `${options.distDir}/${tool}`,
-          to: `${BUNDLED_PREFIX}/${tool}`,
-          mode: 0o755,
-        },
+        tool === RUNTIME_TOOL
+          ? {
+            kind: "text",
+            text: renderLauncher(tool, { fastPathRecord: record }),
+            to,
+            mode: 0o755,
+          }
+          : { kind: "copy", from: `${options.distDir}/${tool}`, to, mode: 0o755 },
         { kind: "link", target: `../lib/xpu-container-toolkit/${tool}`, to: `/usr/bin/${tool}` },
       );
     }
   }
+  entries.push({ kind: "dir", to: FAST_PATH_DIR, mode: 0o755 });
   for (const [alias, target] of Object.entries(ALIASES)) {
     entries.push({ kind: "link", target, to: `/usr/bin/${alias}` });
   }
@@ -117,11 +138,15 @@ export function debControl(
   ].join("\n");
 }
 
-/** `DEBIAN/prerm`: removing the shim while an engine names it is the operator's to undo. */
+/**
+ * `DEBIAN/prerm`: removing the shim while an engine names it is the operator's to undo; the
+ * fast-path record (and any temp file of its atomic rewrite) goes, so dpkg can remove its dir.
+ */
 export function debPrerm(): string {
   return [
     "#!/bin/sh",
     "set -e",
+    `rm -f ${FAST_PATH_RECORD_PATH} ${FAST_PATH_DIR}/.runtime.fast-path.tmp-*`,
     `if [ "$1" = remove ] && [ -d ${STATE_DIR} ] && [ -n "$(ls -A ${STATE_DIR} 2>/dev/null)" ]; then`,
     `  echo "${PACKAGE}: an engine may still be configured to use xpu-container-runtime (revert` +
     ` memories in ${STATE_DIR}): run 'xpu-ctk runtime unconfigure --runtime <engine>' before` +
@@ -132,13 +157,16 @@ export function debPrerm(): string {
   ].join("\n");
 }
 
-/** `DEBIAN/postrm`: purge removes the revert memories and the config dir once empty. */
+/**
+ * `DEBIAN/postrm`: purge removes the revert memories, the config dir once empty, and whatever a
+ * shim still running during the removal wrote to the fast-path dir.
+ */
 export function debPostrm(): string {
   return [
     "#!/bin/sh",
     "set -e",
     'if [ "$1" = purge ]; then',
-    `  rm -rf ${STATE_DIR}`,
+    `  rm -rf ${STATE_DIR} ${FAST_PATH_DIR}`,
     "  rmdir --ignore-fail-on-non-empty /etc/xpu-container-runtime 2>/dev/null || true",
     "fi",
     "exit 0",

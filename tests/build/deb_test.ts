@@ -11,26 +11,38 @@ import {
   debPostrm,
   debPrerm,
   debTree,
+  FAST_PATH_DIR,
+  FAST_PATH_RECORD_PATH,
   STATE_DIR,
   TOOLS,
 } from "../../scripts/build/deb.ts";
+import { RUNTIME_TOOL } from "../../scripts/build/launcher.ts";
 import { parsePackageArgs } from "../../scripts/package.ts";
 import { DEFAULT_STATE_DIR } from "../../src/engines/revert_memory.ts";
 import { SYSTEM_CONFIG_PATH } from "../../src/core/config/config_file.ts";
 
 Deno.test("debTree: where each kind's files go", async (t) => {
   const options = { distDir: "/d", configText: "# defaults\n" };
-  await t.step("compiled: the executables in /usr/bin", () => {
+  await t.step("compiled: the executables in /usr/bin, the shim behind its launcher", () => {
     const tree = debTree("compiled", options);
-    for (const tool of TOOLS) {
+    for (const tool of TOOLS.filter((t) => t !== RUNTIME_TOOL)) {
       ok(
         tree.some((e) =>
           e.kind === "copy" && e.from === `/d/${tool}` && e.to === `/usr/bin/${tool}` &&
           e.mode === 0o755
         ),
+        tool,
       );
     }
-    ok(!tree.some((e) => e.to.startsWith(BUNDLED_PREFIX)));
+    const shim = `${BUNDLED_PREFIX}/${RUNTIME_TOOL}`;
+    deepStrictEqual(tree.filter((e) => e.to === shim), [
+      { kind: "copy", from: `/d/${RUNTIME_TOOL}`, to: shim, mode: 0o755 },
+    ]);
+    const [launcher] = tree.filter((e) => e.to === `/usr/bin/${RUNTIME_TOOL}`);
+    ok(launcher?.kind === "text" && launcher.mode === 0o755, JSON.stringify(launcher));
+    ok(launcher.text.includes(` rec='${FAST_PATH_RECORD_PATH}'\n`), launcher.text);
+    ok(launcher.text.endsWith(`exec -a "$0" '${shim}' "$@"\n`), launcher.text);
+    ok(!tree.some((e) => e.to.startsWith(`${BUNDLED_PREFIX}/lib`)));
   });
   await t.step("bundled: launchers and lib/ together, linked from /usr/bin", () => {
     const tree = debTree("bundled", options);
@@ -40,11 +52,27 @@ Deno.test("debTree: where each kind's files go", async (t) => {
       ),
     );
     for (const tool of TOOLS) {
-      ok(tree.some((e) => e.kind === "copy" && e.to === `${BUNDLED_PREFIX}/${tool}`));
+      const entry = tree.find((e) => e.to === `${BUNDLED_PREFIX}/${tool}`);
+      if (tool === RUNTIME_TOOL) {
+        ok(entry?.kind === "text" && entry.mode === 0o755, JSON.stringify(entry));
+        ok(entry.text.includes(` rec='${FAST_PATH_RECORD_PATH}'\n`), entry.text);
+        ok(entry.text.includes('"$here/lib/js/xpu-container-runtime.js"'), entry.text);
+      } else {
+        ok(entry?.kind === "copy" && entry.from === `/d/${tool}`, tool);
+      }
       ok(tree.some((e) =>
         e.kind === "link" && e.to === `/usr/bin/${tool}` &&
         e.target === `../lib/xpu-container-toolkit/${tool}`
       ));
+    }
+  });
+  await t.step("either: the fast-path record's dir, empty", () => {
+    for (const kind of ["compiled", "bundled"] as const) {
+      const tree = debTree(kind, options);
+      deepStrictEqual(tree.filter((e) => e.to.startsWith(FAST_PATH_DIR)), [
+        { kind: "dir", to: FAST_PATH_DIR, mode: 0o755 },
+      ]);
+      strictEqual(FAST_PATH_RECORD_PATH.startsWith(`${FAST_PATH_DIR}/`), true);
     }
   });
   await t.step("either: the aliases and the config as the conffile", () => {
@@ -77,7 +105,11 @@ Deno.test("debControl, maintainer scripts, names", () => {
   for (const line of control.split("\n").slice(0, -1)) match(line, /^([A-Z][A-Za-z-]+: \S| \S)/);
   match(debPrerm(), /^#!\/bin\/sh\n/);
   match(debPrerm(), /xpu-ctk runtime unconfigure/);
-  match(debPostrm(), /"\$1" = purge \]; then\n {2}rm -rf \/etc\/xpu-container-runtime\/revert\n/);
+  match(
+    debPostrm(),
+    /"\$1" = purge \]; then\n {2}rm -rf \/etc\/xpu-container-runtime\/revert \/var\/lib\/xpu-container-toolkit\n/,
+  );
+  match(debPrerm(), /\nrm -f \/var\/lib\/xpu-container-toolkit\/runtime\.fast-path /);
   strictEqual(debArch("x86_64-unknown-linux-gnu"), "amd64");
   strictEqual(debArch("aarch64-unknown-linux-gnu"), "arm64");
   strictEqual(debFileName("0.1.0", "amd64"), "xpu-container-toolkit_0.1.0_amd64.deb");

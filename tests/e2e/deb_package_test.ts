@@ -2,7 +2,8 @@
  * The Debian package, end to end, in an overlay of the Debian 13 engine root: `dpkg -i` installs
  * the toolkit and changes no engine config, containers run through the installed shim (the shim's
  * end-to-end tests with `XPU_BIN_DIR=/usr/bin`), `dpkg -r` removes the executables and keeps the
- * conffile (warning that an engine may still name the shim), `dpkg -P` leaves nothing.
+ * conffile (warning that an engine may still name the shim), `dpkg -P` leaves nothing. With the
+ * fast-path record the shim wrote, a pass-through call reaches runc without the Deno runtime.
  */
 
 import { ok, strictEqual } from "node:assert/strict";
@@ -43,9 +44,22 @@ cmp /etc/xpu-container-runtime/config.toml /tmp/expected-config.toml || exit 14
 cd "$REPO"
 XPU_BIN_DIR=/usr/bin XPU_E2E_REQUIRED=1 NO_COLOR=1 deno test -A tests/e2e/runtime_shim_test.ts > /tmp/shim-tests 2>&1 || { cat /tmp/shim-tests >&2; exit 15; }
 grep -E "^ok \| [0-9]+ passed" /tmp/shim-tests | sed "s/^/in the installed package: /" >&2
+# The fast path: the first call writes the record; with it current, a call that is not a create
+# reaches runc without the Deno runtime (made unrunnable here), and a create still needs it.
+rec=/var/lib/xpu-container-toolkit/runtime.fast-path
+rm -f "$rec"
+/usr/bin/xpu-container-runtime --root /tmp/fast-path-state list > /dev/null
+test -f "$rec" || { echo "the shim wrote no fast-path record at $rec" >&2; exit 20; }
+chmod 000 /usr/lib/xpu-container-toolkit/lib/deno
+/usr/bin/xpu-container-runtime --root /tmp/fast-path-state list > /tmp/fast-list || { echo "the fast path did not reach runc" >&2; exit 21; }
+grep -q "^ID" /tmp/fast-list || { echo "runc list printed no header through the fast path" >&2; exit 22; }
+if /usr/bin/xpu-container-runtime create --bundle /nonexistent x 2> /tmp/fast-create; then exit 23; fi
+grep -q "lib/deno" /tmp/fast-create || { echo "create passed the shim by:" >&2; cat /tmp/fast-create >&2; exit 23; }
+chmod 755 /usr/lib/xpu-container-toolkit/lib/deno
 mkdir -p /etc/xpu-container-runtime/revert && echo '{}' > /etc/xpu-container-runtime/revert/docker.json
 dpkg -r xpu-container-toolkit >> "$LOG" 2>&1
 test ! -e /usr/bin/xpu-ctk && test ! -e /usr/lib/xpu-container-toolkit || { echo "dpkg -r left executables" >&2; exit 16; }
+test ! -e /var/lib/xpu-container-toolkit || { echo "dpkg -r left the fast-path dir" >&2; exit 24; }
 test -f /etc/xpu-container-runtime/config.toml || { echo "dpkg -r removed the conffile" >&2; exit 17; }
 dpkg -P xpu-container-toolkit >> "$LOG" 2>&1
 test ! -e /etc/xpu-container-runtime || { echo "dpkg -P left /etc/xpu-container-runtime" >&2; exit 18; }
