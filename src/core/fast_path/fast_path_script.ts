@@ -15,8 +15,9 @@
  * The shim hands the runtime an empty signal mask and default signal dispositions whatever its
  * caller had; bash cannot unblock a signal nor un-ignore one it was started with, so a caller
  * that blocks or ignores a signal (bash's own `/proc/self/status`) is left to the shim. Two
- * exceptions: glibc's internal signals 32 and 33, which children of some programs (Deno's among
- * them) start with ignored, and which glibc takes over when it uses them; and SIGQUIT, which bash
+ * exceptions: glibc's internal signals 32 and 33, which children of some programs start with
+ * ignored (Deno's both, containerd's shim's 32), and which glibc takes over when it uses them
+ * (runc and crun, Go or C, run the same either way); and SIGQUIT, which bash
  * ignores itself, so a caller's own ignoring of it cannot be seen: the runtime then gets SIGQUIT
  * ignored, as it would from that caller directly.
  *
@@ -63,11 +64,11 @@ export function renderFastPath(record: string): string[] {
     "  # The shim hands the runtime an empty signal mask and default dispositions, which bash",
     "  # cannot do: a caller that blocks or ignores a signal goes to the shim. Bash itself",
     "  # unblocks SIGCHLD and ignores SIGQUIT (bit 4), and restores SIGQUIT before an exec; glibc's",
-    "  # own 32 and 33 may come ignored (see above).",
+    "  # own 32 and 33 may come ignored, alone or together (see above).",
     "  { read -r -d '' st; :; } 2>/dev/null </proc/self/status",
     "  case $st in *$'\\nSigBlk:\\t0000000000000000\\n'*) ;; *) return 0 ;; esac",
     "  case $st in",
-    "    *$'\\nSigIgn:\\t000000000000000'[04]$'\\n'* | *$'\\nSigIgn:\\t000000018000000'[04]$'\\n'*) ;;",
+    "    *$'\\nSigIgn:\\t0000000'[01][08]'000000'[04]$'\\n'*) ;;",
     "    *) return 0 ;;",
     "  esac",
     `  local cfg=\${${CONFIG_PATH_ENV}-} rec=${record}`,
