@@ -34,6 +34,8 @@ import { FILE_KIND_WORDS, FileKindError } from "../core/io/fs.ts";
 import type { FileKind, HostFs } from "../core/io/host_fs.ts";
 import { resolveCliPath } from "../core/config/cli_path.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
+import { decodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
+import { launcherRecordPath } from "../core/fast_path/fast_path_script.ts";
 import { journalPath } from "../engines/change_journal.ts";
 import type {
   DefaultRuntime,
@@ -96,8 +98,11 @@ export interface ProgramFacts {
 export interface EngineFiles {
   /** The engine's default runtime as its config names it. */
   defaultRuntime?: DefaultRuntime;
-  /** The handlers the revert memory records as configured, each with whether it can run. */
-  handlers: (RuntimeHandler & { executable: boolean })[];
+  /**
+   * The handlers the revert memory records as configured, each with whether it can run and, when
+   * it can, what its launcher's fast path would do now.
+   */
+  handlers: (RuntimeHandler & { executable: boolean; fastPath?: FastPathFacts })[];
   /** The file whose memory records them. */
   recordedIn?: string;
   /** Files a configure of the recorded handlers would change: they are not as it left them. */
@@ -108,6 +113,26 @@ export interface EngineFiles {
   pendingJournal?: string;
   stateDir: string;
 }
+
+/** A runtime handler's pass-through fast path (see `core/fast_path/`). */
+export type FastPathFacts =
+  /** The program is no launcher with a fast path (a binary, a plain wrapper). */
+  | { kind: "none" }
+  /** A fast path whose record path cannot be told from the script. */
+  | { kind: "unknown" }
+  /** The program or the record could not be read. */
+  | { kind: "unreadable"; failure: Failure }
+  | {
+    kind: "record";
+    record: string;
+    /** Whether the record's dir exists (the shim creates no dirs). */
+    dirExists: boolean;
+    state: "current" | "stale" | "missing" | "garbled" | "off";
+    /** `off`: why the shim takes every call. */
+    offReason?: string;
+    /** The config file the record is about (`current`, `stale`, `off`). */
+    configPath?: string;
+  };
 
 /** One engine's facts. */
 export interface EngineFacts {
@@ -222,6 +247,33 @@ function executableIn(fs: HostFs): (path: string) => boolean {
       return false;
     }
   };
+}
+
+/** What the launcher at `program` would do with a pass-through call now, read through `fs`. */
+export function fastPathFacts(fs: HostFs, program: string): FastPathFacts {
+  try {
+    return readFastPath(fs, program);
+  } catch (error) {
+    return { kind: "unreadable", failure: failureOf(error) };
+  }
+}
+
+function readFastPath(fs: HostFs, program: string): FastPathFacts {
+  const record = launcherRecordPath(fs.readTextFile(program) ?? "", program);
+  if (record === null) return { kind: "none" };
+  if (record === undefined) return { kind: "unknown" };
+  const dirExists = fs.stat(dirname(record))?.kind === "dir";
+  const text = fs.readTextFile(record);
+  if (text === undefined) return { kind: "record", record, dirExists, state: "missing" };
+  const decoded = decodeFastPathRecord(text);
+  if (decoded === undefined) return { kind: "record", record, dirExists, state: "garbled" };
+  const { configPath, offReason } = decoded;
+  if (offReason !== undefined) {
+    return { kind: "record", record, dirExists, state: "off", offReason, configPath };
+  }
+  const now = fs.readTextFile(configPath);
+  const current = decoded.present ? now === decoded.configText : now === undefined;
+  return { kind: "record", record, dirExists, state: current ? "current" : "stale", configPath };
 }
 
 /** The registry's reader over `fs`: files and links listed; only a regular file is read. */
@@ -370,7 +422,13 @@ async function engineFiles(
       result.recordedIn = recorded.file;
       result.drift = changes.filter((c) => c.before !== c.after).map((c) => c.path);
       const isExecutable = executableIn(fs);
-      result.handlers = request.handlers.map((h) => ({ ...h, executable: isExecutable(h.path) }));
+      result.handlers = request.handlers.map((h) => {
+        const executable = isExecutable(h.path);
+        return executable ? { ...h, executable, fastPath: fastPathFacts(fs, h.path) } : {
+          ...h,
+          executable,
+        };
+      });
     }
     const lockTargets = [configTarget];
     if (hookMemory !== undefined) {

@@ -15,7 +15,9 @@ import type {
   CdiFacts,
   DoctorFacts,
   EngineFacts,
+  EngineFiles,
   Failure,
+  FastPathFacts,
   Probe,
   ProgramFacts,
 } from "./doctor_facts.ts";
@@ -220,6 +222,92 @@ function programLines(ctx: Context): DoctorLine[] {
   ];
 }
 
+/**
+ * One line per fast-path record the handlers' launchers use (handlers that share one are named
+ * together): OK while it is current, WARN when the shim takes the next (or every) call, FIX when
+ * the shim cannot write it, so every call starts Deno.
+ */
+function fastPathLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
+  const check = "fast path";
+  const groups = new Map<string, { facts: FastPathFacts; names: string[]; paths: string[] }>();
+  for (const handler of handlers) {
+    if (handler.fastPath === undefined) continue;
+    const facts = handler.fastPath;
+    const key = facts.kind === "record" ? facts.record : `${facts.kind}:${handler.path}`;
+    const group = groups.get(key) ?? { facts, names: [], paths: [] };
+    group.names.push(handler.name);
+    if (!group.paths.includes(handler.path)) group.paths.push(handler.path);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ facts, names, paths }): DoctorLine => {
+    const who = `${names.length === 1 ? "handler" : "handlers"} ${quotedList(names, 10)} ` +
+      `(${quotedList(paths, 3)})`;
+    switch (facts.kind) {
+      case "unreadable":
+        return failed(check, facts.failure);
+      case "none":
+        return {
+          status: "warn",
+          check,
+          detail: `${who}: no launcher with the fast path, so every runtime call starts the shim ` +
+            `(Deno), not only create`,
+          fix: "point the handlers at the installer's wrappers, the .deb's /usr/bin " +
+            "xpu-container-runtime or the bundled artefact's launcher",
+        };
+      case "unknown":
+        return {
+          status: "warn",
+          check,
+          detail: `${who}: a fast path whose record cannot be told from the script`,
+        };
+    }
+    const record = quoted(facts.record);
+    const dir = quoted(facts.record.slice(0, facts.record.lastIndexOf("/")) || "/");
+    if (!facts.dirExists) {
+      return {
+        status: "fix",
+        check,
+        detail: `${who}: the record's dir ${dir} does not exist, so the shim cannot write ` +
+          `${record} and every runtime call starts Deno`,
+        fix: `create it: "mkdir -p -m 0755 ${
+          facts.record.slice(0, facts.record.lastIndexOf("/"))
+        }"`,
+      };
+    }
+    const config = quoted(facts.configPath ?? "");
+    switch (facts.state) {
+      case "current":
+        return {
+          status: "ok",
+          check,
+          detail: `${who}: calls other than create go straight to the low-level runtime ` +
+            `(record ${record}, current for ${config})`,
+        };
+      case "off":
+        return {
+          status: "warn",
+          check,
+          detail: `${who}: the shim takes every call (record ${record}): ${facts.offReason}`,
+          fix: facts.offReason?.startsWith("log-level")
+            ? `set [xpu-container-runtime] log-level back to "info" in ${config} when done`
+            : undefined,
+        };
+      default:
+        return {
+          status: "warn",
+          check,
+          detail: `${who}: the record ${record} is ${
+            facts.state === "stale"
+              ? `out of date with ${config}`
+              : facts.state === "missing"
+              ? "not written yet"
+              : "not a record of this version"
+          }: the next call that is not a create goes to the shim, which rewrites it`,
+        };
+    }
+  });
+}
+
 function engineLines(engine: EngineFacts): DoctorLine[] {
   const check = `engine ${engine.engine}`;
   const configure = quoted(`xpu-ctk runtime configure --runtime ${engine.engine}`);
@@ -276,6 +364,7 @@ function engineLines(engine: EngineFacts): DoctorLine[] {
           defaultRuntime,
       });
     }
+    lines.push(...fastPathLines(files.handlers));
   }
   if (files.hookFile !== undefined) {
     const { path, state } = files.hookFile;

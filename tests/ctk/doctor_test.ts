@@ -22,6 +22,8 @@ import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { fixtureHostFs } from "../helpers/fixture_fs.ts";
 import { type MemoryEntry, memoryHostFs, type MemoryTree } from "../helpers/memory_fs.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";
+import { renderCompiledRuntimeLauncher } from "../../scripts/build/launcher.ts";
+import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 
 const GOLDEN_SPEC = Deno.readTextFileSync(`${REPO_ROOT}/fixtures/cdi/xpu.yaml`);
 const EXEC: MemoryEntry = { file: "#!/bin/sh\n", mode: 0o755 };
@@ -94,10 +96,29 @@ function configured(
 
 const DOCKER_FILES = configured("docker", { base: { [DAEMON_JSON]: '{\n  "debug": false\n}\n' } });
 
+/** The .deb's runtime launcher (with the fast path) and its record, current for no config file. */
+const RECORD = "/var/lib/xpu-container-toolkit/runtime.fast-path";
+const LAUNCHER: MemoryEntry = {
+  file: renderCompiledRuntimeLauncher(
+    "/usr/lib/xpu-container-toolkit/xpu-container-runtime",
+    `'${RECORD}'`,
+  ),
+  mode: 0o755,
+};
+function recordFor(config: string | undefined, logLevel = "info"): string {
+  return new TextDecoder().decode(encodeFastPathRecord({
+    configPath: CONFIG,
+    configBytes: config === undefined ? undefined : new TextEncoder().encode(config),
+    runtimes: ["runc", "crun"],
+    logLevel,
+  }));
+}
+
 /** Everything in order: programs, the module, cgroup v2, a fresh spec, docker configured. */
 const HEALTHY: MemoryTree = {
   "/usr/bin/runc": EXEC,
-  [SHIM]: EXEC,
+  [SHIM]: LAUNCHER,
+  [RECORD]: recordFor(undefined),
   "/usr/bin/xpu-container-runtime-hook": EXEC,
   "/usr/bin/xpu-container-cli": EXEC,
   "/usr/bin/xpu-ctk": EXEC,
@@ -179,6 +200,8 @@ Deno.test("doctor: a healthy host gets one OK line per check and exit 0", async 
     `OK    [xpu-container-cli] path: "/usr/bin/xpu-container-cli"`,
     `OK    [xpu-ctk] path: "xpu-ctk" is "/usr/bin/xpu-ctk"`,
     `OK    engine docker: "${DAEMON_JSON}": handlers "xpu" ("${SHIM}"); default runtime "runc"`,
+    `OK    fast path: handler "xpu" ("${SHIM}"): calls other than create go straight to the ` +
+    `low-level runtime (record "${RECORD}", current for "${CONFIG}")`,
     `OK    CDI spec dirs: "/etc/cdi" (1 valid spec), "/var/run/cdi" (missing)`,
     `OK    CDI spec: "/etc/cdi/xpu.yaml": valid and fresh (kind "xpu.dev/xpu", 5 devices)`,
     `OK    cgroup: v2: device access is the eBPF program the runtime builds from the spec's ` +
@@ -200,6 +223,80 @@ interface Case {
 }
 
 const CASES: Case[] = [
+  {
+    name: "fast path: a plain wrapper has none: WARN",
+    input: { tree: { ...HEALTHY, [SHIM]: EXEC } },
+    expected: {
+      status: "WARN",
+      check: "fast path",
+      detail: `handler "xpu" ("${SHIM}"): no launcher with the fast path, so every runtime call ` +
+        "starts the shim (Deno), not only create",
+    },
+  },
+  {
+    name: "fast path: a config edited since the record: WARN, the shim rewrites it",
+    input: { tree: { ...withConfig("disable-require = true\n") } },
+    expected: {
+      status: "WARN",
+      check: "fast path",
+      detail: `the record "${RECORD}" is out of date with "${CONFIG}": the next call that is not ` +
+        "a create goes to the shim, which rewrites it",
+    },
+  },
+  {
+    name: "fast path: a record for the config as it is: OK",
+    input: {
+      tree: {
+        ...withConfig("disable-require = true\n"),
+        [RECORD]: recordFor("disable-require = true\n"),
+      },
+    },
+    expected: { status: "OK", check: "fast path", detail: `(record "${RECORD}", current for` },
+  },
+  {
+    name: "fast path: no record yet: WARN",
+    input: {
+      tree: { ...without(HEALTHY, RECORD), "/var/lib/xpu-container-toolkit": { dir: true } },
+    },
+    expected: { status: "WARN", check: "fast path", detail: "is not written yet: the next call" },
+  },
+  {
+    name: "fast path: a garbled record: WARN",
+    input: { tree: { ...HEALTHY, [RECORD]: "xpu-container-runtime fast path 0\n" } },
+    expected: { status: "WARN", check: "fast path", detail: "is not a record of this version" },
+  },
+  {
+    name: "fast path: log-level debug: WARN, every call in the shim",
+    input: {
+      tree: {
+        ...withConfig('[xpu-container-runtime]\nlog-level = "debug"\n'),
+        [RECORD]: recordFor('[xpu-container-runtime]\nlog-level = "debug"\n', "debug"),
+      },
+    },
+    expected: {
+      status: "WARN",
+      check: "fast path",
+      detail: `the shim takes every call (record "${RECORD}"): log-level is debug`,
+    },
+  },
+  {
+    name: "fast path: the record's dir is missing: FIX, every call starts Deno",
+    input: {
+      tree: {
+        ...without(HEALTHY, RECORD),
+        [SHIM]: {
+          file: renderCompiledRuntimeLauncher("/usr/lib/x/shim", "'/nowhere/runtime.fast-path'"),
+          mode: 0o755,
+        },
+      },
+    },
+    expected: {
+      status: "FIX",
+      check: "fast path",
+      detail: `the record's dir "/nowhere" does not exist, so the shim cannot write ` +
+        `"/nowhere/runtime.fast-path" and every runtime call starts Deno: create it`,
+    },
+  },
   {
     name: "config: an invalid file is FIX, naming the line; the defaults are used below",
     input: { tree: withConfig('[xpu-container-runtime]\nmode = "fast"\n') },
@@ -650,7 +747,7 @@ Deno.test("doctor: the report and the exit status", async (t) => {
       `Cannot call this host ready: 1 check needs a fix: apply the fix reported and re-run ` +
         `"xpu-ctk doctor"`,
     );
-    strictEqual(lines.length, 13);
+    strictEqual(lines.length, 14);
   });
   await t.step("a driver root that is not there: no devices or driver files lines", async () => {
     const { lines } = await doctor({ tree: HEALTHY, flags: { driverRoot: "/nowhere" } });

@@ -107,3 +107,37 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** A record read back (as text: what `xpu-ctk doctor` compares it with is text too). */
+export interface DecodedFastPathRecord {
+  /** `undefined`: the launcher may take the fast path; else why the shim takes every call. */
+  offReason?: string;
+  configPath: string;
+  /** Whether the config file existed when the record was made. */
+  present: boolean;
+  runtimes: string[];
+  /** The config file's text the record was made from ("" when absent). */
+  configText: string;
+}
+
+/**
+ * The record in `text`, or `undefined` when it is not one of this format (another format, cut
+ * short, garbled): the launcher would not use it either.
+ */
+export function decodeFastPathRecord(text: string): DecodedFastPathRecord | undefined {
+  const end = text.indexOf("\n\0");
+  if (end < 0) return undefined;
+  const [format, state, configPath, presence, ...runtimes] = text.slice(0, end).split("\n");
+  if (format !== FAST_PATH_FORMAT || configPath === undefined || configPath === "") {
+    return undefined;
+  }
+  if (state !== "on" && !state?.startsWith("off: ")) return undefined;
+  if (presence !== "present" && presence !== "absent") return undefined;
+  return {
+    offReason: state === "on" ? undefined : state.slice("off: ".length),
+    configPath,
+    present: presence === "present",
+    runtimes: runtimes.filter((r) => r !== ""),
+    configText: text.slice(end + 2),
+  };
+}

@@ -33,6 +33,9 @@ import { CONFIG_PATH_ENV, SYSTEM_CONFIG_PATH } from "../config/config_file.ts";
 import { STANDARD_BIN_DIRS } from "../io/executable_lookup.ts";
 import { FAST_PATH_FORMAT, FAST_PATH_RECORD_ENV } from "./fast_path_record.ts";
 
+/** The function a launcher with the fast path defines. */
+const FAST_PATH_FUNCTION = "xpu_fast_path() {";
+
 /** Quotes a value for the shell: `'…'`, with `'` written as `'\''`. */
 function quote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
@@ -55,7 +58,7 @@ export function renderFastPath(record: string): string[] {
   return [
     "# Fast path: a call that is not a create goes straight to the low-level runtime the shim",
     "# would choose (the record says which, while the config file is unchanged); see the README.",
-    "xpu_fast_path() {",
+    FAST_PATH_FUNCTION,
     "  local a h snap cur r d p st found=",
     `  [ -z "\${${env}+set}" ] || return 0`,
     '  for a in "$@"; do',
@@ -115,4 +118,28 @@ export function renderFastPath(record: string): string[] {
     'xpu_fast_path "$@"',
     "unset -f xpu_fast_path",
   ];
+}
+
+/**
+ * Where the launcher script `text` (at `path`, as an engine starts it) keeps its fast-path record:
+ * `null` when it has no fast path, `undefined` when it has one whose record path this cannot tell.
+ *
+ * @example
+ * ```ts
+ * launcherRecordPath(renderedLauncher, "/opt/xpu/xpu-container-runtime");
+ * // "/opt/xpu/lib/runtime.fast-path" (for the artefact's `"${0%/*}/lib/…"`)
+ * ```
+ */
+export function launcherRecordPath(text: string, path: string): string | null | undefined {
+  if (!text.startsWith("#!/bin/bash\n") || !text.includes(`\n${FAST_PATH_FUNCTION}\n`)) {
+    return null;
+  }
+  const line = new RegExp(`^ {2}local cfg=\\$\\{${CONFIG_PATH_ENV}-\\} rec=(.+)$`, "m").exec(text);
+  if (line === null) return undefined;
+  const word = line[1];
+  const literal = /^'((?:[^']|'\\'')*)'$/.exec(word);
+  if (literal) return literal[1].replaceAll("'\\''", "'");
+  const beside = /^"\$\{0%\/\*\}\/([^"$`\\]+)"$/.exec(word);
+  if (beside) return `${path.slice(0, path.lastIndexOf("/")) || ""}/${beside[1]}`;
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import {
+  decodeFastPathRecord,
   encodeFastPathRecord,
   type FastPathInput,
   fastPathOffReason,
@@ -87,4 +88,45 @@ Deno.test("sameBytes", () => {
     ],
     [true, false, true, false, false],
   );
+});
+
+Deno.test("decodeFastPathRecord: what encode wrote, or undefined for anything else", async (t) => {
+  await t.step("round trips", () => {
+    deepStrictEqual(decodeFastPathRecord(text(encodeFastPathRecord(base))!), {
+      offReason: undefined,
+      configPath: base.configPath,
+      present: true,
+      runtimes: ["crun"],
+      configText: '[xpu-container-runtime]\nruntimes = ["crun"]\n',
+    });
+    const absent = { ...base, configBytes: undefined, runtimes: ["runc", "/opt/crun"] };
+    deepStrictEqual(decodeFastPathRecord(text(encodeFastPathRecord(absent))!), {
+      offReason: undefined,
+      configPath: base.configPath,
+      present: false,
+      runtimes: ["runc", "/opt/crun"],
+      configText: "",
+    });
+    const debug = { ...base, logLevel: "debug" };
+    strictEqual(
+      decodeFastPathRecord(text(encodeFastPathRecord(debug))!)?.offReason,
+      "log-level is debug: the shim logs every hand-over",
+    );
+  });
+  await t.step("not a record", () => {
+    const good = text(encodeFastPathRecord(base))!;
+    for (
+      const bad of [
+        "",
+        good.replace("fast path 1", "fast path 2"),
+        good.replace("\non\n", "\nmaybe\n"),
+        good.replace("\npresent\n", "\nhere\n"),
+        good.replace("\n\0", "\n"),
+        good.replace("/etc/xpu-container-runtime/config.toml", ""),
+        good.slice(0, 20),
+      ]
+    ) {
+      strictEqual(decodeFastPathRecord(bad), undefined, JSON.stringify(bad));
+    }
+  });
 });

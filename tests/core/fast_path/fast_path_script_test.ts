@@ -6,7 +6,12 @@
  */
 
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { renderFastPath } from "../../../src/core/fast_path/fast_path_script.ts";
+import {
+  launcherRecordPath,
+  renderFastPath,
+} from "../../../src/core/fast_path/fast_path_script.ts";
+import { renderCompiledRuntimeLauncher, renderLauncher } from "../../../scripts/build/launcher.ts";
+import { renderWrapper } from "../../../src/installer/wrapper_script.ts";
 import {
   encodeFastPathRecord,
   FAST_PATH_RECORD_ENV,
@@ -368,4 +373,38 @@ Deno.test("fast path: which runtime, or the shim, for each config and PATH", asy
       deepStrictEqual(result, { code: 99, stdout: `SLOW ${record} 2\n`, stderr: "" });
     });
   });
+});
+
+Deno.test("launcherRecordPath: where each installed form keeps its record", () => {
+  strictEqual(
+    launcherRecordPath(renderLauncher("xpu-container-runtime"), "/opt/xpu/xpu-container-runtime"),
+    "/opt/xpu/lib/runtime.fast-path",
+  );
+  strictEqual(
+    launcherRecordPath(
+      renderCompiledRuntimeLauncher("/usr/lib/x/xpu-container-runtime", "'/var/lib/x/it'\\''s'"),
+      "/usr/bin/xpu-container-runtime",
+    ),
+    "/var/lib/x/it's",
+  );
+  strictEqual(
+    launcherRecordPath(
+      ["#!/bin/bash", ...renderFastPath('"$HOME/rec"'), "exec runc"].join("\n"),
+      "/x",
+    ),
+    undefined,
+    "a record path it cannot tell",
+  );
+  strictEqual(launcherRecordPath(renderLauncher("xpu-ctk"), "/opt/xpu/xpu-ctk"), null);
+  strictEqual(launcherRecordPath("#!/bin/sh\nexec deno run shim.ts\n", "/x"), null);
+  strictEqual(launcherRecordPath("\x7fELF\x02\x01", "/x"), null);
+  const wrapper = renderWrapper({
+    name: "xpu-container-runtime",
+    env: {},
+    fastPath: { record: "@destDir@/xpu-container-runtime.fast-path" },
+  }, "/usr/local/my 'xpu'/toolkit");
+  strictEqual(
+    launcherRecordPath(wrapper, "/usr/local/my 'xpu'/toolkit/xpu-container-runtime"),
+    "/usr/local/my 'xpu'/toolkit/xpu-container-runtime.fast-path",
+  );
 });
