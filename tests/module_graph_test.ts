@@ -8,7 +8,8 @@
  *   imports no other tool, but for the two front ends of the engine configurators.
  * - What the shim loads for a call other than `create`, and what the prestart hook loads, has no
  *   `node:` built-in: in Deno the first `node:` import costs a process ~8–10 ms of start-up, and
- *   both run on every container start.
+ *   both run on every container start. Nor has what `create` loads on demand before its edit
+ *   (the `yaml` package, imported only for a YAML CDI spec, is not followed).
  */
 
 import { deepStrictEqual, ok } from "node:assert/strict";
@@ -153,6 +154,40 @@ Deno.test("module graph: the pass-through path and the hook load no node: built-
     ok(loaded.includes("src/core/config/config_file.ts"), `${entry} loads the config reader`);
     deepStrictEqual(loaded.filter((m) => m.startsWith("node:")), [], entry);
   }
+});
+
+/** What the shim imports on demand for `create`, before it edits the bundle. */
+const CREATE_STEP = [
+  "src/runtime/create.ts",
+  "src/runtime/create_fs.ts",
+  "src/core/request/mode.ts",
+];
+/** What `create.ts` imports on demand: the edit of the mode that serves the container. */
+const MODE_EDIT_MODULES = [
+  "src/runtime/legacy_edits.ts",
+  "src/runtime/csv_edits.ts",
+  "src/runtime/cdi_edits.ts",
+];
+
+Deno.test("module graph: the create step loads no node: built-in before its edit", () => {
+  const shim = graph.get("src/runtime/shim.ts") ?? [];
+  deepStrictEqual(CREATE_STEP.filter((m) => !shim.includes(m)), [], "the shim imports them");
+  const create = graph.get("src/runtime/create.ts") ?? [];
+  deepStrictEqual(MODE_EDIT_MODULES.filter((m) => !create.includes(m)), [], "create imports them");
+  const loaded = new Set(
+    ["bin/xpu-container-runtime.ts", ...CREATE_STEP, ...MODE_EDIT_MODULES].flatMap((entry) =>
+      loadedAtStart(entry)
+    ),
+  );
+  ok(loaded.has("src/core/device/device_discovery.ts"), "the walk reaches device discovery");
+  ok(loaded.has("src/core/cdi/cdi_registry.ts"), "and the CDI registry");
+  deepStrictEqual([...loaded].filter((m) => m.startsWith("node:")), []);
+});
+
+Deno.test("module graph: create loads only the edit of the mode it serves", () => {
+  const loaded = loadedAtStart("src/runtime/create.ts");
+  deepStrictEqual(MODE_EDIT_MODULES.filter((m) => loaded.includes(m)), [], loaded.join(", "));
+  ok(!loaded.includes("src/core/cdi/cdi_registry.ts"), "the CDI registry is cdi mode's");
 });
 
 Deno.test("module graph: the shim loads the fast-path record refresher only when it needs it", () => {

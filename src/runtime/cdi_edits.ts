@@ -25,31 +25,9 @@ import type { CreateFs } from "./create_fs.ts";
 import { LEGACY_HOOK_NAMES } from "./legacy_edits.ts";
 import type { ModeContext, ModeRequest } from "./mode_edit.ts";
 
-/**
- * The CDI device names requested by annotations: every annotation whose key starts with one of
- * `prefixes` holds a comma list of qualified names.
- *
- * @throws {RequestError} for a value that is not a qualified CDI name
- */
-export function cdiAnnotationDevices(
-  annotations: ReadonlyMap<string, string>,
-  prefixes: readonly string[],
-): string[] {
-  const names: string[] = [];
-  for (const [key, value] of [...annotations].sort(([a], [b]) => a.localeCompare(b))) {
-    if (!prefixes.some((p) => key.startsWith(p))) continue;
-    for (const name of value.split(",").map((n) => n.trim()).filter((n) => n !== "")) {
-      if (!isQualifiedName(name)) {
-        throw new RequestError(
-          `Cannot start the container: annotation "${key}" names "${name}", which is not a CDI ` +
-            `device: write vendor/class=name, e.g. xpu.dev/xpu=0`,
-        );
-      }
-      if (!names.includes(name)) names.push(name);
-    }
-  }
-  return names;
-}
+// Read for every request, so it lives apart from the CDI registry this module loads; callers
+// that import it from here still can.
+export { cdiAnnotationDevices } from "./cdi_annotations.ts";
 
 /** Qualifies the ids of an `XPU_VISIBLE_DEVICES` request with the default kind where needed. */
 export function qualifyRequest(devices: DeviceRequest["devices"], defaultKind: string): string[] {

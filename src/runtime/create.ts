@@ -4,12 +4,15 @@
  * write the spec back atomically only when it changed. Any error happens before anything is
  * written. Every read and write goes through the context's {@link CreateFs}.
  *
+ * The decision and the edit, without the bundle, are {@link editSpecForCreate}: the NRI plugin
+ * runs the same function on the spec it builds from the container the runtime describes, so both
+ * ways into a container follow one set of rules.
+ *
  * Loaded only for `create`, so pass-through commands never pay for it.
  *
  * @module
  */
 
-import { join, resolve } from "node:path";
 import { quoted, RequestError, SpecError } from "../core/errors.ts";
 import type { Logger } from "../core/io/log.ts";
 import { FileKindError } from "../core/io/fs.ts";
@@ -30,20 +33,31 @@ import {
   type ResolvedMode,
   resolveMode,
 } from "../core/request/mode.ts";
-import { cdiAnnotationDevices, editForCdi } from "./cdi_edits.ts";
+import { normalizeInRoot } from "../core/path/root_path.ts";
+import { cdiAnnotationDevices } from "./cdi_annotations.ts";
 import type { CreateFs } from "./create_fs.ts";
-import { editForCsv } from "./csv_edits.ts";
-import { editForLegacy } from "./legacy_edits.ts";
 import type { ModeContext, ModeEdit, ModeRequest } from "./mode_edit.ts";
 
+/** What {@link editSpecForCreate} needs besides the spec; all host access goes through `fs`. */
+export interface SpecEditContext extends ModeContext {
+  /** Mode pinned by the executable name. */
+  pinnedMode?: ResolvedMode;
+}
+
 /** Everything the create step needs; all host access goes through `fs`. */
-export interface CreateContext extends ModeContext {
+export interface CreateContext extends SpecEditContext {
   /** The bundle directory as runc was given it: absolute, or relative to `cwd`. */
   bundle: string;
   /** The shim's absolute working directory. */
   cwd: string;
-  /** Mode pinned by the executable name. */
-  pinnedMode?: ResolvedMode;
+}
+
+/** What {@link editSpecForCreate} did to the spec. */
+export interface SpecEditOutcome {
+  /** `undefined` when the container asked for no devices. */
+  mode?: ResolvedMode;
+  /** Whether the spec differs from what it was (an already-edited spec stays equal). */
+  changed: boolean;
 }
 
 /** What the create step did. */
@@ -53,11 +67,15 @@ export interface CreateOutcome {
   written: boolean;
 }
 
-/** Each mode's edit. */
-const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
-  legacy: editForLegacy,
-  csv: editForCsv,
-  cdi: editForCdi,
+/**
+ * Each mode's edit, loaded when that mode serves a container: a `csv` create does not load the
+ * CDI registry and spec parser, a `cdi` one not the CSV mount specs (each module a process does
+ * not load is start-up it does not pay).
+ */
+const MODE_EDITS: Readonly<Record<ResolvedMode, () => Promise<ModeEdit>>> = {
+  legacy: async () => (await import("./legacy_edits.ts")).editForLegacy,
+  csv: async () => (await import("./csv_edits.ts")).editForCsv,
+  cdi: async () => (await import("./cdi_edits.ts")).editForCdi,
 };
 
 /**
@@ -68,14 +86,56 @@ const MODE_EDITS: Readonly<Record<ResolvedMode, ModeEdit>> = {
  * @throws {ConfigError} for a hook program the config does not name absolutely
  */
 export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOutcome> {
-  const specPath = join(resolve(ctx.cwd, ctx.bundle), "config.json");
+  // `cwd` is absolute, so normalising lexically from `/` is what node:path's `resolve` and
+  // `join` would give; node:path itself would cost every create Deno's Node start-up.
+  const bundle = ctx.bundle.startsWith("/") ? ctx.bundle : `${ctx.cwd}/${ctx.bundle}`;
+  const specPath = normalizeInRoot(`${bundle}/config.json`);
   const original = readBundleSpec(ctx.fs, specPath);
   const spec = parseOciSpec(original, specPath);
+  let outcome: SpecEditOutcome;
+  try {
+    outcome = await editSpecForCreate(spec, ctx);
+  } catch (error) {
+    if (error instanceof SpecShapeError) {
+      throw new SpecError(
+        `Cannot update OCI spec ${quoted(specPath)}: ${error.message}: ` +
+          `the engine wrote an unexpected config.json; recreate the container`,
+        { path: specPath },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (outcome.mode === undefined) return { written: false };
+  if (!outcome.changed) {
+    ctx.logger.debug("The spec already holds every edit: not rewriting it");
+    return { mode: outcome.mode, written: false };
+  }
+  ctx.fs.writeFileAtomic(specPath, serializeOciSpec(spec, original));
+  ctx.logger.debug(`Updated "${specPath}" for mode '${outcome.mode}'`);
+  return { mode: outcome.mode, written: true };
+}
+
+/**
+ * The in-memory part of the create step, on a spec object that no file needs to hold (the shim's
+ * bundle, the NRI plugin's container): the request from every source with the unprivileged rule,
+ * the mode, and that mode's edit of `spec` in place. A container that asks for nothing is left
+ * as it is (`mode` undefined). Errors are raised before the spec is touched, but for a part of
+ * the spec of the wrong JSON type, which the caller names.
+ *
+ * @throws {RequestError} for a request this host cannot serve
+ * @throws {ConfigError} for a hook program the config does not name absolutely
+ * @throws {SpecShapeError} for a part of the spec of the wrong JSON type
+ */
+export async function editSpecForCreate(
+  spec: OciSpec,
+  ctx: SpecEditContext,
+): Promise<SpecEditOutcome> {
   const { config, logger } = ctx;
   const request = containerRequest(spec, ctx);
   if (request.devices === undefined && request.annotated.length === 0) {
     logger.debug("No XPU devices requested: leaving the spec unchanged");
-    return { written: false };
+    return { changed: false };
   }
   const resolved = resolveMode({
     configured: config.runtime.mode,
@@ -88,26 +148,9 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
   logger.info(describeMode(resolved));
 
   const before = JSON.stringify(spec);
-  try {
-    await MODE_EDITS[resolved.mode](spec, servedRequest(resolved.mode, request, logger), ctx);
-  } catch (error) {
-    if (error instanceof SpecShapeError) {
-      throw new SpecError(
-        `Cannot update OCI spec ${quoted(specPath)}: ${error.message}: ` +
-          `the engine wrote an unexpected config.json; recreate the container`,
-        { path: specPath },
-        { cause: error },
-      );
-    }
-    throw error;
-  }
-  if (JSON.stringify(spec) === before) {
-    logger.debug("The spec already holds every edit: not rewriting it");
-    return { mode: resolved.mode, written: false };
-  }
-  ctx.fs.writeFileAtomic(specPath, serializeOciSpec(spec, original));
-  logger.debug(`Updated "${specPath}" for mode '${resolved.mode}'`);
-  return { mode: resolved.mode, written: true };
+  const edit = await MODE_EDITS[resolved.mode]();
+  await edit(spec, servedRequest(resolved.mode, request, logger), ctx);
+  return { mode: resolved.mode, changed: JSON.stringify(spec) !== before };
 }
 
 /**
@@ -140,7 +183,7 @@ function readBundleSpec(fs: CreateFs, specPath: string): Uint8Array {
  * Reads the request from every source (env, volume mounts, annotations); the unprivileged rule
  * applies to the environment and the annotations alike, and what it drops is logged.
  */
-function containerRequest(spec: OciSpec, ctx: CreateContext): ModeRequest {
+function containerRequest(spec: OciSpec, ctx: SpecEditContext): ModeRequest {
   const { config, logger } = ctx;
   const privileged = isPrivileged(spec);
   const { request, notes } = parseDeviceRequest(

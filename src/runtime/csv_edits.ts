@@ -7,7 +7,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import { hookEnv } from "../core/config/hook_env.ts";
 import {
   applyContainerEdits,
@@ -27,6 +26,7 @@ import {
   expandGlobInRoot,
   followSymlinkChain,
   hostPath,
+  normalizeInRoot,
   resolveInRoot,
 } from "../core/path/root_path.ts";
 import { type CsvEntry, parseCsvMountSpec } from "./csv_mount_spec.ts";
@@ -150,7 +150,8 @@ export function editForCsv(spec: OciSpec, request: ModeRequest, ctx: ModeContext
     );
   }
   const entries = names.flatMap((name) => {
-    const path = join(dir, name);
+    // `dir` is absolute (the config checks it): normalised from `/`, as node:path would.
+    const path = normalizeInRoot(`${dir}/${name}`);
     const parsed = parseCsvMountSpec(ctx.fs.readTextFile(path) ?? "");
     for (const s of parsed.skipped) {
       logger.debug(`Skipping line ${s.line} of "${path}": ${s.reason}: ${JSON.stringify(s.text)}`);

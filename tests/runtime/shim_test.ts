@@ -296,6 +296,7 @@ Deno.test("the pass-through path does not load the modules only create needs", a
       "src/runtime/csv_edits.ts",
       "src/runtime/csv_mount_spec.ts",
       "src/runtime/cdi_edits.ts",
+      "src/runtime/cdi_annotations.ts",
       "src/core/cdi/cdi_registry.ts",
       "src/core/device/device_discovery.ts",
       "src/core/oci/oci_spec.ts",

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { basename, join } from "node:path";
 import type { Capability } from "./capabilities.ts";
 import type { DeviceProfile } from "./device_profile.ts";
 import { compareVersions } from "../text/dotted_version.ts";
@@ -97,7 +96,8 @@ export function discoverDevices(
   const devices = [...byIndex.keys()].sort((a, b) => a - b).map((index) => {
     const nodes = byIndex.get(index)!;
     const device: XpuDevice = { index, nodes };
-    const node = basename(nodes[0].path);
+    // In-root and normalised by expandGlobInRoot: the name is what follows the last slash.
+    const node = nodes[0].path.slice(nodes[0].path.lastIndexOf("/") + 1);
     const template = (t: string | undefined) =>
       t?.replaceAll("{index}", String(index)).replaceAll("{node}", node);
     const uuid = readIdentity(fs, roots.driverRoot, template(profile.identity.uuid)) ??
@@ -174,7 +174,7 @@ export function discoverDriverFiles(
     if (!group.capabilities.some((c) => options.capabilities.includes(c))) continue;
     for (const dir of group.dirs) {
       for (const pattern of group.patterns) {
-        for (const path of expandGlobInRoot(fs, options.driverRoot, join(dir, pattern))) {
+        for (const path of expandGlobInRoot(fs, options.driverRoot, `${dir}/${pattern}`)) {
           if (found.has(path)) continue;
           found.set(path, {
             path,
@@ -206,7 +206,7 @@ export function readDriverVersion(
     for (const name of fs.readDir(hostPath(driverRoot, dir)) ?? []) {
       const version = name.startsWith(prefix) ? name.slice(prefix.length) : "";
       if (!/^\d+(\.\d+)+$/.test(version)) continue;
-      if (fs.lstat(hostPath(driverRoot, join(dir, name)))?.kind !== "file") continue;
+      if (fs.lstat(hostPath(driverRoot, `${dir}/${name}`))?.kind !== "file") continue;
       if (best === undefined || compareVersions(version, best) > 0) best = version;
     }
   }

@@ -63,6 +63,34 @@ Deno.test("normalizeInRoot makes paths absolute and never climbs above /", async
   }
 });
 
+Deno.test("normalizeInRoot of an absolute path is node:path's join and resolve", async (t) => {
+  // The create step and CSV mode build their paths with it instead of node:path, which would
+  // cost every create Deno's Node start-up: the results must stay the same. Their names are
+  // never empty and never end in a slash (node keeps a trailing one; normalizeInRoot does not).
+  const { join, resolve } = await import("node:path");
+  const dirs = ["/", "/run/b", "/run/b/", "//run//b", "/run/./b/..", "/run/b/../../..", "/a b/ç"];
+  const names = ["config.json", "x.csv", ".", "..", "../c", "./d", "e//f", "/g", "a/../../h"];
+  for (const dir of dirs) {
+    await t.step(`join(${JSON.stringify(dir)}, …)`, () => {
+      for (const name of names) {
+        assert.equal(normalizeInRoot(`${dir}/${name}`), join(dir, name), `${dir} + ${name}`);
+      }
+    });
+  }
+  await t.step("the bundle's config.json: absolute, or relative to an absolute cwd", () => {
+    for (const cwd of dirs) {
+      for (const bundle of ["", ...dirs, ...names, "b/"]) {
+        const joined = bundle.startsWith("/") ? bundle : `${cwd}/${bundle}`;
+        assert.equal(
+          normalizeInRoot(`${joined}/config.json`),
+          join(resolve(cwd, bundle), "config.json"),
+          `${cwd} + ${bundle}`,
+        );
+      }
+    }
+  });
+});
+
 Deno.test("hostPath joins an in-root path onto its root", async (t) => {
   const cases = [
     { name: "root without slash", input: ["/tmp/root", "/usr/lib"], expected: "/tmp/root/usr/lib" },
