@@ -95,15 +95,18 @@ export function debTree(
     entries.push({ kind: "tree", from: `${options.distDir}/lib`, to: `${BUNDLED_PREFIX}/lib` });
     for (const tool of TOOLS) {
       const to = `${BUNDLED_PREFIX}/${tool}`;
+      if (tool === RUNTIME_TOOL) {
+        // Run on every container operation: in /usr/bin itself, naming its lib/, so that neither
+        // the fast path nor create pays for finding it through a link.
+        const text = renderLauncher(tool, { fastPathRecord: record, home: BUNDLED_PREFIX });
+        entries.push(
+          { kind: "text", text, to, mode: 0o755 },
+          { kind: "text", text, to: `/usr/bin/${tool}`, mode: 0o755 },
+        );
+        continue;
+      }
       entries.push(
-        tool === RUNTIME_TOOL
-          ? {
-            kind: "text",
-            text: renderLauncher(tool, { fastPathRecord: record }),
-            to,
-            mode: 0o755,
-          }
-          : { kind: "copy", from: `${options.distDir}/${tool}`, to, mode: 0o755 },
+        { kind: "copy", from: `${options.distDir}/${tool}`, to, mode: 0o755 },
         { kind: "link", target: `../lib/xpu-container-toolkit/${tool}`, to: `/usr/bin/${tool}` },
       );
     }

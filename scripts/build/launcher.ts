@@ -3,8 +3,9 @@
  * tool's bundled entry module on the Deno runtime shipped beside it (`lib/deno`), with the same
  * argv, stdio, PID (exec) and exit status.
  *
- * The script finds `lib/` from its own resolved path, so it may be linked from `/usr/bin` or
- * copied (with `lib/`) by the installer. What `deno run` is told, and why:
+ * The script finds `lib/` beside itself — as started when that is no symbolic link (no fork),
+ * else through `readlink -f` — so it may be linked from `/usr/bin` or copied (with `lib/`) by the
+ * installer; the package's own launchers name the dir instead. What `deno run` is told, and why:
  *
  * - `exec -a "$0"` keeps the name the launcher was started as in argv[0], which the shim reads
  *   for its mode-pinned names (`xpu-container-runtime.cdi`); it is why this is bash, not sh.
@@ -58,6 +59,11 @@ export const DIST_FAST_PATH_RECORD = `"\${0%/*}/${LIB_DIR}/runtime.fast-path"`;
 export interface LauncherOptions {
   /** The runtime's fast-path record as a shell word (default {@link DIST_FAST_PATH_RECORD}). */
   fastPathRecord?: string;
+  /**
+   * The absolute dir that holds `lib/`, when the launcher's place is known (the package's): the
+   * launcher then does not look for itself.
+   */
+  home?: string;
 }
 
 /**
@@ -79,7 +85,13 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
     ...(tool === RUNTIME_TOOL
       ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
       : []),
-    'here=$(dirname -- "$(readlink -f -- "$0")")',
+    ...(options.home !== undefined ? [`here=${shellQuote(options.home)}`] : [
+      // Its own dir without a fork when it was not started through a link to it (the dirs on
+      // the way may be links: lib/ is found through them alike); else where the link points.
+      "here=",
+      'case $0 in */*) [ -L "$0" ] || here=${0%/*} ;; esac',
+      '[ -n "$here" ] || here=$(dirname -- "$(readlink -f -- "$0")")',
+    ]),
     `export DENO_DIR=${shellQuote(NO_DENO_DIR)} DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
     `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
     `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,

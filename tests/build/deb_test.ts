@@ -57,9 +57,15 @@ Deno.test("debTree: where each kind's files go", async (t) => {
         ok(entry?.kind === "text" && entry.mode === 0o755, JSON.stringify(entry));
         ok(entry.text.includes(` rec='${FAST_PATH_RECORD_PATH}'\n`), entry.text);
         ok(entry.text.includes('"$here/lib/js/xpu-container-runtime.js"'), entry.text);
-      } else {
-        ok(entry?.kind === "copy" && entry.from === `/d/${tool}`, tool);
+        ok(entry.text.includes(`\nhere='${BUNDLED_PREFIX}'\n`), "it names its lib/'s dir");
+        // Not a link: it runs on every container operation, and needs no readlink there.
+        deepStrictEqual(tree.filter((e) => e.to === `/usr/bin/${tool}`), [{
+          ...entry,
+          to: `/usr/bin/${tool}`,
+        }]);
+        continue;
       }
+      ok(entry?.kind === "copy" && entry.from === `/d/${tool}`, tool);
       ok(tree.some((e) =>
         e.kind === "link" && e.to === `/usr/bin/${tool}` &&
         e.target === `../lib/xpu-container-toolkit/${tool}`

@@ -45,3 +45,35 @@ Deno.test("a launcher, through a symlink, runs its lib/deno with the bundle, eve
     ]);
   });
 });
+
+Deno.test("a launcher finds its lib/ directly, through a link, through a linked dir, or as named", async () => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/pkg/lib/js`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/pkg/lib/deno`, '#!/bin/sh\necho "$0"\n', { mode: 0o755 });
+    Deno.writeTextFileSync(`${dir}/pkg/xpu-ctk`, renderLauncher("xpu-ctk"), { mode: 0o755 });
+    Deno.mkdirSync(`${dir}/bin`);
+    Deno.symlinkSync(`${dir}/pkg/xpu-ctk`, `${dir}/bin/xpu-ctk`);
+    Deno.symlinkSync(`${dir}/pkg`, `${dir}/linked-pkg`);
+    Deno.mkdirSync(`${dir}/elsewhere/lib`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/elsewhere/lib/deno`, '#!/bin/sh\necho "named $0"\n', {
+      mode: 0o755,
+    });
+    Deno.writeTextFileSync(
+      `${dir}/bin/named`,
+      renderLauncher("xpu-ctk", { home: `${dir}/elsewhere` }),
+      { mode: 0o755 },
+    );
+    const run = async (path: string, cwd = dir, env: Record<string, string> = {}) => {
+      const out = await new Deno.Command(path, { cwd, env, stdout: "piped" }).output();
+      strictEqual(out.code, 0, path);
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    strictEqual(await run(`${dir}/pkg/xpu-ctk`), `${dir}/pkg/lib/deno`);
+    match(await run("./pkg/xpu-ctk"), /^(\.|.*xpu-ctk-test-[^/]*)\/pkg\/lib\/deno$/);
+    strictEqual(await run(`${dir}/bin/xpu-ctk`), `${dir}/pkg/lib/deno`);
+    strictEqual(await run(`${dir}/linked-pkg/xpu-ctk`), `${dir}/linked-pkg/lib/deno`);
+    // A `here` from the caller's environment is not taken.
+    strictEqual(await run(`${dir}/bin/xpu-ctk`, dir, { here: "/nowhere" }), `${dir}/pkg/lib/deno`);
+    strictEqual(await run(`${dir}/bin/named`), `named ${dir}/elsewhere/lib/deno`);
+  });
+});
