@@ -86,7 +86,15 @@ export interface CdiDirReader {
   /** File names in a dir, or `undefined` when it does not exist. */
   listFiles(dir: string): string[] | undefined;
   readTextFile(path: string): string;
+  /**
+   * Specs parsed by earlier loads, for a long-running reader (the NRI plugin loads the dirs for
+   * every container): a file is read every time and parsed again only when its text changed.
+   */
+  readonly parseCache?: CdiParseCache;
 }
+
+/** Parsed specs by path, each with the text it was parsed from (see {@link CdiDirReader}). */
+export type CdiParseCache = Map<string, { text: string; spec: CdiSpec }>;
 
 /**
  * The registry's own reader, of the real file system: files and links are listed, a link is
@@ -115,21 +123,32 @@ export async function loadCdiRegistry(
 ): Promise<CdiRegistry> {
   const sources: CdiSource[] = [];
   const failed: { path: string; message: string }[] = [];
+  const cache = reader.parseCache;
+  const seen = new Set<string>();
   for (const [priority, dir] of dirs.entries()) {
     const names = (reader.listFiles(dir) ?? []).filter((n) => cdiFormatOf(n) !== undefined).sort();
     for (const name of names) {
       const path = `${dir.replace(/\/+$/, "")}/${name}`;
+      seen.add(path);
       try {
-        sources.push({
-          path,
-          priority,
-          spec: await parseCdiSpec(readSpecText(reader, path), path),
-        });
+        const text = readSpecText(reader, path);
+        const cached = cache?.get(path);
+        let spec: CdiSpec;
+        if (cached !== undefined && cached.text === text) {
+          // A copy: nothing that injects from the registry may change what the next load gets.
+          spec = structuredClone(cached.spec);
+        } else {
+          spec = await parseCdiSpec(text, path);
+          cache?.set(path, { text, spec: structuredClone(spec) });
+        }
+        sources.push({ path, priority, spec });
       } catch (error) {
+        cache?.delete(path);
         failed.push({ path, message: errorMessage(error) });
       }
     }
   }
+  if (cache) { for (const path of cache.keys()) if (!seen.has(path)) cache.delete(path); }
   return buildCdiRegistry(dirs, sources, failed);
 }
 

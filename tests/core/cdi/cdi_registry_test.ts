@@ -8,6 +8,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
   buildCdiRegistry,
   type CdiDirReader,
+  type CdiParseCache,
   type CdiRegistry,
   type CdiSource,
   devicesOfKind,
@@ -438,4 +439,42 @@ Deno.test("loadCdiRegistry's own reader: a FIFO in a spec dir is an error at onc
     ]);
     deepStrictEqual(registry.sources.map((s) => s.path), [`${dir}/c.yaml`, `${dir}/d-link.yaml`]);
   });
+});
+
+Deno.test("loadCdiRegistry with a parse cache: reused while a file's text is the same", async () => {
+  const files: Record<string, string> = {
+    [`${ETC}/a.yaml`]: yamlSpec(KIND, ["a"], "one"),
+    [`${RUN}/b.yaml`]: yamlSpec(KIND, ["b"], "one"),
+  };
+  const { reader, reads } = fakeReader(files);
+  const parseCache: CdiParseCache = new Map();
+  const cached: CdiDirReader = { ...reader, parseCache };
+  const env = (registry: CdiRegistry, name: string) =>
+    registry.devices.get(`${KIND}=${name}`)?.device.containerEdits?.env;
+
+  const first = await loadCdiRegistry(DIRS, cached);
+  deepStrictEqual(env(first, "a"), ["A_FROM=one"]);
+  deepStrictEqual([...parseCache.keys()].sort(), [`${ETC}/a.yaml`, `${RUN}/b.yaml`]);
+  // What one load hands out is its own: changing it does not reach the next load.
+  first.devices.get(`${KIND}=a`)!.device.containerEdits!.env!.push("MUTATED=1");
+  const second = await loadCdiRegistry(DIRS, cached);
+  deepStrictEqual(env(second, "a"), ["A_FROM=one"]);
+  strictEqual(reads.filter((p) => p === `${ETC}/a.yaml`).length, 2, "read every time");
+
+  // A changed text is parsed again; a removed file leaves the cache; a broken one is an error.
+  files[`${ETC}/a.yaml`] = yamlSpec(KIND, ["a"], "two");
+  delete files[`${RUN}/b.yaml`];
+  const third = await loadCdiRegistry(DIRS, cached);
+  deepStrictEqual(env(third, "a"), ["A_FROM=two"]);
+  strictEqual(third.devices.has(`${KIND}=b`), false);
+  deepStrictEqual([...parseCache.keys()], [`${ETC}/a.yaml`]);
+  files[`${ETC}/a.yaml`] = "cdiVersion: [\n";
+  const fourth = await loadCdiRegistry(DIRS, cached);
+  strictEqual(fourth.devices.size, 0);
+  strictEqual(fourth.errors.length, 1);
+  deepStrictEqual([...parseCache.keys()], []);
+
+  // Without a cache, the same loads give the same registries.
+  files[`${ETC}/a.yaml`] = yamlSpec(KIND, ["a"], "two");
+  deepStrictEqual(origins(await loadCdiRegistry(DIRS, reader)), origins(third));
 });
