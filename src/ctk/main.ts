@@ -1,7 +1,8 @@
 /**
  * `xpu-ctk`, the administrator CLI: engine configuration (`runtime`), CDI specs (`cdi`), the hooks
  * runtimes call (`hook create-symlinks`, `hook update-ldcache`), `config default` (stdout or
- * `--output FILE`) and `doctor` (the host checked end to end).
+ * `--output FILE`), `doctor` (the host checked end to end) and `nri-plugin` (the long-running
+ * NRI plugin, see `nri_plugin_command.ts`).
  *
  * @module
  */
@@ -26,6 +27,7 @@ import { versionLine } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci/oci_state.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { addDoctorCommand } from "./doctor.ts";
+import { addNriPluginCommand, type NriPluginDeps } from "./nri_plugin_command.ts";
 import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -40,8 +42,8 @@ function fromConfig(key: string, builtIn: string): string {
   return `(default: ${key}, else ${quoted(builtIn)})`;
 }
 
-/** Builds the command tree; actions run against `io`. */
-export function buildCtkProgram(io: ToolIo): Command {
+/** Builds the command tree; actions run against `io` (and `deps.nriPlugin`, for tests). */
+export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } = {}): Command {
   const defaults = defaultConfig();
   const program = new Command("xpu-ctk")
     .description("XPU Container Toolkit administration: hooks, configuration")
@@ -192,6 +194,7 @@ export function buildCtkProgram(io: ToolIo): Command {
     });
 
   addDoctorCommand(program, io);
+  addNriPluginCommand(program, io, deps.nriPlugin);
   return program;
 }
 
@@ -201,6 +204,10 @@ export function buildCtkProgram(io: ToolIo): Command {
  * @returns the exit status for help and version output (0)
  * @throws {UsageError} for command-line mistakes; other tool errors from the actions
  */
-export async function ctkMain(args: readonly string[], io: ToolIo): Promise<number> {
-  return await runProgram(buildCtkProgram(io), args);
+export async function ctkMain(
+  args: readonly string[],
+  io: ToolIo,
+  deps: { nriPlugin?: NriPluginDeps } = {},
+): Promise<number> {
+  return await runProgram(buildCtkProgram(io, deps), args);
 }

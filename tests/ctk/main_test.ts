@@ -204,13 +204,15 @@ Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on -
     {
       name: "no command at all",
       input: [],
-      expected: '"xpu-ctk" needs a command: "hook", "cdi", "runtime", "config" or "doctor": ' +
+      expected:
+        '"xpu-ctk" needs a command: "hook", "cdi", "runtime", "config", "doctor" or "nri-plugin": ' +
         'see "xpu-ctk --help"',
     },
     {
       name: "help for a command that does not exist",
       input: ["help", "nope"],
-      expected: 'unknown command "nope": use "hook", "cdi", "runtime", "config" or "doctor": ' +
+      expected:
+        'unknown command "nope": use "hook", "cdi", "runtime", "config", "doctor" or "nri-plugin": ' +
         'see "xpu-ctk --help"',
     },
     {
