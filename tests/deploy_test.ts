@@ -11,7 +11,7 @@ import { parseAllDocuments } from "yaml";
 import { REPO_ROOT } from "./helpers/container_lab.ts";
 import { operatorHandlers } from "../src/engines/engine_edit.ts";
 import { RUNTIME_ENV } from "../src/engines/runtime_command.ts";
-import { INSTALLER_ENV } from "../src/installer/installer_args.ts";
+import { INSTALLER_ENV, NRI_RUNTIME, splitArgs } from "../src/installer/installer_args.ts";
 
 interface Manifest {
   apiVersion: string;
@@ -111,5 +111,39 @@ Deno.test("deploy: the RuntimeClasses name the handlers setup adds", () => {
   deepStrictEqual(
     classes.map((c) => [c.metadata.name, c.handler]),
     operatorHandlers("/usr/local/xpu/toolkit").map((h) => [h.name, h.name]),
+  );
+});
+
+Deno.test("deploy: the NRI DaemonSet runs the plugin through the installer, no engine mounts", () => {
+  const [nri] = load("daemonset-nri.yaml");
+  strictEqual(`${nri.kind}/${nri.metadata.name}`, `DaemonSet/${daemonSet.metadata.name}`);
+  // deno-lint-ignore no-explicit-any
+  const nriPod = (nri as any).spec.template.spec;
+  const [nriContainer] = nriPod.containers;
+  deepStrictEqual([nriContainer.command, nriContainer.args], [container.command, container.args]);
+  const nriEnv: Record<string, string> = Object.fromEntries(
+    nriContainer.env.map((e: { name: string; value: string }) => [e.name, e.value]),
+  );
+  const read = new Set<string>(Object.values(INSTALLER_ENV));
+  for (const name of Object.keys(nriEnv)) ok(read.has(name), `${name} is read by nothing`);
+  strictEqual(nriEnv.RUNTIME, NRI_RUNTIME);
+  deepStrictEqual(splitArgs(nriEnv.RUNTIME_ARGS, "RUNTIME_ARGS"), [
+    "--socket",
+    "/var/run/nri/nri.sock",
+  ]);
+  const nriMounts: { name: string; mountPath: string; readOnly?: boolean }[] =
+    nriContainer.volumeMounts;
+  const nriVolumes: { name: string; hostPath: { path: string } }[] = nriPod.volumes;
+  const hostOf = (mountPath: string) =>
+    nriVolumes.find((v) => v.name === nriMounts.find((m) => m.mountPath === mountPath)?.name)
+      ?.hostPath.path;
+  // The plugin runs chrooted in the host's / (read-only is enough: it reads and connects).
+  strictEqual(hostOf(nriEnv.HOST_ROOT_MOUNT), "/");
+  // The toolkit dir is at the host's own path, so the chrooted plugin finds it there too.
+  strictEqual(hostOf(nriContainer.args[0]), nriContainer.args[0]);
+  strictEqual(hostOf(nriEnv.CDI_OUTPUT_DIR), nriEnv.CDI_OUTPUT_DIR);
+  ok(
+    !nriMounts.some((m) => /containerd|crio|docker/.test(m.mountPath)),
+    "no engine config or socket is mounted: nothing of the engine is changed",
   );
 });

@@ -4,6 +4,12 @@
  * wait for SIGTERM/SIGINT/SIGHUP/SIGQUIT, run `cleanup`, remove the pid file. A stop signal that
  * arrives during set-up is kept and acted on as soon as set-up is done. One log line per step.
  *
+ * With `RUNTIME=nri` no engine config is touched: after the install it runs the installed
+ * `xpu-ctk nri-plugin` (with `RUNTIME_ARGS` as its flags) in the host's root (`chroot` to
+ * `--host-root` when that is not `/`), so the plugin reads the driver files, devices and CDI specs
+ * as a host service would, until a stop signal, which it passes on. A plugin that exits by itself
+ * ends the daemon with status 1, for the pod to be restarted.
+ *
  * @module
  */
 
@@ -25,7 +31,8 @@ import { readIfExists } from "../engines/config_transaction.ts";
 import { engineDefaultRuntime } from "../engines/engine_default_runtime.ts";
 import type { RuntimeSettings } from "../engines/runtime_command.ts";
 import type { InstallOptions } from "./install.ts";
-import type { DaemonSettings } from "./installer_args.ts";
+import { type DaemonSettings, NRI_RUNTIME } from "./installer_args.ts";
+import type { RunningProcess } from "../core/io/process.ts";
 
 /** The signals that stop the daemon. */
 export const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] as const;
@@ -39,6 +46,17 @@ export interface DaemonDeps {
   /** Parses `runtime <args…>` as `xpu-ctk runtime` would. */
   parseRuntime(args: readonly string[]): Promise<RuntimeSettings>;
   runRuntime(settings: RuntimeSettings): Promise<void>;
+  /** Starts the installed `xpu-ctk nri-plugin ARGS…` in the host's root. */
+  startNriPlugin(request: NriPluginRequest): RunningProcess;
+}
+
+/** What the daemon runs with `RUNTIME=nri`. */
+export interface NriPluginRequest {
+  toolkitDir: string;
+  /** Where this process sees the host's `/`. */
+  hostRoot: string;
+  /** The plugin's flags (`RUNTIME_ARGS`). */
+  args: readonly string[];
 }
 
 /** Stop-signal listeners on the real process. */
@@ -138,6 +156,7 @@ function lowLevelRuntimes(
  * @throws {ConflictError} when another instance runs; usage errors before anything is touched
  */
 export async function runDaemon(settings: DaemonSettings, deps: DaemonDeps): Promise<number> {
+  if (settings.engine === NRI_RUNTIME) return await runNriDaemon(settings, deps);
   const { log } = deps;
   // RUNTIME_ARGS are checked before the pid file is taken or anything is logged.
   const tail = ["--runtime", settings.engine, ...settings.runtimeArgs, settings.toolkitDir];
@@ -205,5 +224,74 @@ async function revert(cleanup: RuntimeSettings, deps: DaemonDeps): Promise<boole
   } catch (error) {
     deps.log(`cleanup of ${cleanup.engine} failed: ${errorMessage(error)}`);
     return false;
+  }
+}
+
+/** The stop signal, once one came, and a promise that settles then. */
+function stopSignals(deps: DaemonDeps) {
+  let signal: string | undefined;
+  let wake = () => {};
+  const stopped = new Promise<void>((resolve) => wake = resolve);
+  const stopListening = deps.onStopSignal((received) => {
+    if (signal === undefined) {
+      signal = received;
+      deps.log(`received ${received}: stopping`);
+    }
+    wake();
+  });
+  return { signal: () => signal, stopped, stopListening };
+}
+
+/** `RUNTIME=nri`: install, run the NRI plugin until a stop signal, no engine config touched. */
+async function runNriDaemon(settings: DaemonSettings, deps: DaemonDeps): Promise<number> {
+  const { log } = deps;
+  if (settings.noDaemon) {
+    throw new UsageError(
+      "Cannot use --no-daemon (NO_DAEMON) with RUNTIME=nri: the NRI plugin runs as long as the " +
+        'daemon does; install with "xpu-ctk-installer install" and run "xpu-ctk nri-plugin" ' +
+        "as a service instead",
+    );
+  }
+  const pidFile = acquirePidFile(settings.pidFile);
+  const stop = stopSignals(deps);
+  try {
+    log(`started (pid ${ownPid()}, pid file ${settings.pidFile})`);
+    await deps.install(settings.install);
+    if (stop.signal() !== undefined) {
+      log("stopping before the NRI plugin started: nothing to revert");
+      return 0;
+    }
+    let plugin: RunningProcess;
+    try {
+      plugin = deps.startNriPlugin({
+        toolkitDir: settings.toolkitDir,
+        hostRoot: settings.install.hostRoot,
+        args: settings.runtimeArgs,
+      });
+    } catch (error) {
+      log(`cannot start the NRI plugin: ${errorMessage(error)}`);
+      return 1;
+    }
+    log(
+      `running the NRI plugin (pid ${plugin.pid}): ${settings.toolkitDir}/xpu-ctk nri-plugin` +
+        (settings.runtimeArgs.length > 0 ? ` ${settings.runtimeArgs.join(" ")}` : "") +
+        `; no engine config changed; waiting for ${STOP_SIGNALS.join(", ")}`,
+    );
+    const first = await Promise.race([
+      stop.stopped.then(() => undefined),
+      plugin.exited,
+    ]);
+    if (first !== undefined && stop.signal() === undefined) {
+      log(`the NRI plugin exited by itself with status ${first}: its lines above say why`);
+      return 1;
+    }
+    plugin.kill("SIGTERM");
+    const code = await plugin.exited;
+    log(`the NRI plugin stopped (status ${code})`);
+    return code === 0 ? 0 : 1;
+  } finally {
+    stop.stopListening();
+    pidFile.release();
+    log(`removed ${settings.pidFile}; exiting`);
   }
 }

@@ -152,6 +152,9 @@ export function resolveInstallOptions(
   return options;
 }
 
+/** The `RUNTIME` that runs the NRI plugin instead of configuring an engine's handlers. */
+export const NRI_RUNTIME = "nri";
+
 /** The daemon form's settings. */
 export interface DaemonSettings {
   /** DESTINATION; the toolkit goes to `<root>/toolkit`. */
@@ -190,9 +193,12 @@ export function resolveDaemonSettings(
     ? absolute(positionals[0], "DESTINATION")
     : absoluteSetting(flags, "root", env) ?? DEFAULT_ROOT;
   const engine = text(flags, "runtime", env) ?? DEFAULT_ENGINE.name;
-  if (findEngine(engine) === undefined) {
+  if (findEngine(engine) === undefined && engine !== NRI_RUNTIME) {
     const from = flags.runtime === undefined ? "RUNTIME" : "--runtime";
-    throw new UsageError(`Cannot use ${from} ${quoted(engine)}: use ${engineChoices()}`);
+    throw new UsageError(
+      `Cannot use ${from} ${quoted(engine)}: use ${engineChoices()}, or ${NRI_RUNTIME} for the ` +
+        `NRI plugin`,
+    );
   }
   // --host-root serves the engine's set-up too (systemctl through chroot); the environment
   // variable reaches it by itself; RUNTIME_ARGS, coming later, may still say otherwise.

@@ -14,6 +14,8 @@ import { DEFAULT_ENGINE, engineChoices } from "../engines/engines.ts";
 import { parseRuntimeCommand } from "../engines/runtime_cli.ts";
 import { runRuntimeAction } from "../engines/runtime_command.ts";
 import { type DaemonDeps, processStopSignals, runDaemon } from "./daemon.ts";
+import { lstatSync } from "../core/io/fs.ts";
+import { startProcess } from "../core/io/process.ts";
 import { deleteToolkit, installToolkit } from "./install.ts";
 import {
   type DaemonFlags,
@@ -62,6 +64,15 @@ function innerIo(io: ToolIo, log: (line: string) => void): ToolIo {
   return { ...io, stdout: lines, stderr: lines };
 }
 
+/** A regular file at `path` (a final symbolic link not followed). */
+function isFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** The real process's daemon dependencies. */
 function processDeps(io: ToolIo): DaemonDeps {
   const log = logger(io);
@@ -72,6 +83,17 @@ function processDeps(io: ToolIo): DaemonDeps {
     install: (options) => installToolkit(options, log),
     parseRuntime: (args) => parseRuntimeCommand(args, inner),
     runRuntime: (settings) => runRuntimeAction(settings, inner),
+    startNriPlugin: ({ toolkitDir, hostRoot, args }) => {
+      const ctk = `${toolkitDir}/xpu-ctk`;
+      if (hostRoot === "/") return startProcess(ctk, { args: ["nri-plugin", ...args] });
+      if (!isFile(`${hostRoot.replace(/\/+$/, "")}${ctk}`)) {
+        throw new Error(
+          `${ctk} is not at the same path under the host root ${hostRoot}: mount DESTINATION ` +
+            `from the host at the same path in the pod`,
+        );
+      }
+      return startProcess("chroot", { args: [hostRoot, ctk, "nri-plugin", ...args] });
+    },
   };
 }
 
@@ -105,11 +127,13 @@ export async function installerMain(
     .option("-n, --no-daemon", "exit after set-up instead of waiting for a signal (env NO_DAEMON)")
     .option(
       "-r, --runtime <engine>",
-      `${engineChoices()} (env RUNTIME; default ${DEFAULT_ENGINE.name})`,
+      `${engineChoices()}, or nri to run the NRI plugin instead (env RUNTIME; default ` +
+        `${DEFAULT_ENGINE.name})`,
     )
     .option(
       "-u, --runtime-args <args>",
-      'flags for "xpu-ctk runtime setup/cleanup", split as sh would (env RUNTIME_ARGS)',
+      'flags for "xpu-ctk runtime setup/cleanup" (nri: for "xpu-ctk nri-plugin"), split as sh ' +
+        "would (env RUNTIME_ARGS)",
     )
     .option(
       "--pid-file <file>",

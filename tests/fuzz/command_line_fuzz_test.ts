@@ -161,6 +161,7 @@ function fakeDaemonDeps(): DaemonDeps {
     install: () => Promise.resolve(),
     parseRuntime: (args) => parseRuntimeCommand(args, quiet),
     runRuntime: () => Promise.resolve(),
+    startNriPlugin: () => ({ pid: 1, exited: Promise.resolve(0), kill: () => {} }),
   };
 }
 

@@ -9,7 +9,12 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import type { ToolIo } from "../../src/core/io/tool_io.ts";
 import { ConflictError, UsageError } from "../../src/core/errors.ts";
 import { parseRuntimeCommand } from "../../src/engines/runtime_cli.ts";
-import { acquirePidFile, type DaemonDeps, runDaemon } from "../../src/installer/daemon.ts";
+import {
+  acquirePidFile,
+  type DaemonDeps,
+  type NriPluginRequest,
+  runDaemon,
+} from "../../src/installer/daemon.ts";
 import type { InstallOptions } from "../../src/installer/install.ts";
 import { resolveDaemonSettings } from "../../src/installer/installer_args.ts";
 import { assertRejectsError, assertThrowsError } from "../helpers/assert_error.ts";
@@ -33,11 +38,22 @@ interface Fake {
   listening(): boolean;
 }
 
+/** The NRI plugin the fake starts: what it was asked, its signals, and a way to end it. */
+interface FakePlugin {
+  request: NriPluginRequest;
+  signals: string[];
+  exit(code: number): void;
+}
+
 function fake(hooks: {
   onInstall?: (f: Fake) => void;
   onSetup?: (f: Fake) => void;
   failSetup?: boolean;
   failCleanup?: boolean;
+  /** The fake plugin exits with 0 on SIGTERM unless this says otherwise. */
+  pluginStopCode?: number;
+  failPluginStart?: boolean;
+  plugins?: FakePlugin[];
 } = {}): Fake {
   let handler: ((signal: string) => void) | undefined;
   const f: Fake = {
@@ -69,6 +85,22 @@ function fake(hooks: {
           return Promise.reject(new Error("daemon.json is gone"));
         }
         return Promise.resolve();
+      },
+      startNriPlugin(request) {
+        f.steps.push("nri-plugin");
+        if (hooks.failPluginStart) throw new Error("chroot: not found");
+        let exit = (_code: number) => {};
+        const exited = new Promise<number>((resolve) => exit = resolve);
+        const plugin: FakePlugin = { request, signals: [], exit };
+        hooks.plugins?.push(plugin);
+        return {
+          pid: 4242,
+          exited,
+          kill(signal) {
+            plugin.signals.push(signal);
+            if (signal === "SIGTERM") exit(hooks.pluginStopCode ?? 0);
+          },
+        };
       },
     },
   };
@@ -280,5 +312,96 @@ Deno.test("the pid file lock is flock: it excludes a holder that locked with Den
       again.close();
       held.release();
     }
+  });
+});
+
+/** The daemon's settings with RUNTIME=nri. */
+function nriSettings(dir: string, env: Record<string, string> = {}) {
+  return resolveDaemonSettings(
+    {},
+    [`${dir}/root`],
+    {
+      RUNTIME: "nri",
+      RUNTIME_ARGS: "--socket '/run/my nri/nri.sock' --index 20",
+      TOOLKIT_PID_FILE: `${dir}/run/toolkit.pid`,
+      HOST_ROOT_MOUNT: "/host",
+      ...env,
+    },
+    "/opt/src",
+    "/",
+  );
+}
+
+Deno.test("RUNTIME=nri: install, run the plugin in the host's root, stop it on a signal", async () => {
+  await withTempDir(async (dir) => {
+    const plugins: FakePlugin[] = [];
+    const f = fake({ plugins });
+    const done = runDaemon(nriSettings(dir), f.deps);
+    for (let i = 0; i < 100 && plugins.length === 0; i++) await new Promise((r) => setTimeout(r));
+    deepStrictEqual(f.steps, ["install", "nri-plugin"], "no engine set-up");
+    deepStrictEqual(plugins[0].request, {
+      toolkitDir: `${dir}/root/toolkit`,
+      hostRoot: "/host",
+      args: ["--socket", "/run/my nri/nri.sock", "--index", "20"],
+    });
+    strictEqual(f.installed[0].hostRoot, "/host");
+    strictEqual(Deno.readTextFileSync(`${dir}/run/toolkit.pid`), `${Deno.pid}\n`);
+    ok(f.logs.some((l) => l.startsWith("running the NRI plugin (pid 4242)")), f.logs.join("\n"));
+    f.signal("SIGTERM");
+    strictEqual(await done, 0);
+    deepStrictEqual(plugins[0].signals, ["SIGTERM"]);
+    deepStrictEqual(f.steps, ["install", "nri-plugin"], "no cleanup either");
+    ok(f.logs.includes("the NRI plugin stopped (status 0)"), f.logs.join("\n"));
+    ok(!pathExists(`${dir}/run/toolkit.pid`), "pid file removed");
+    ok(!f.listening(), "signal listener removed");
+  });
+});
+
+Deno.test("RUNTIME=nri: a plugin that exits by itself or fails to stop ends the daemon with 1", async () => {
+  await withTempDir(async (dir) => {
+    const plugins: FakePlugin[] = [];
+    const f = fake({ plugins });
+    const done = runDaemon(nriSettings(dir), f.deps);
+    for (let i = 0; i < 100 && plugins.length === 0; i++) await new Promise((r) => setTimeout(r));
+    plugins[0].exit(1);
+    strictEqual(await done, 1);
+    ok(
+      f.logs.includes("the NRI plugin exited by itself with status 1: its lines above say why"),
+      f.logs.join("\n"),
+    );
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
+
+    const stubborn = fake({ plugins, pluginStopCode: 143 });
+    const second = runDaemon(nriSettings(dir), stubborn.deps);
+    for (let i = 0; i < 100 && plugins.length === 1; i++) await new Promise((r) => setTimeout(r));
+    stubborn.signal("SIGINT");
+    strictEqual(await second, 1);
+    ok(stubborn.logs.includes("the NRI plugin stopped (status 143)"));
+
+    const failing = fake({ failPluginStart: true });
+    strictEqual(await runDaemon(nriSettings(dir), failing.deps), 1);
+    ok(
+      failing.logs.includes("cannot start the NRI plugin: chroot: not found"),
+      failing.logs.join("\n"),
+    );
+    ok(!pathExists(`${dir}/run/toolkit.pid`));
+  });
+});
+
+Deno.test("RUNTIME=nri: a signal during the install starts no plugin; --no-daemon is refused", async () => {
+  await withTempDir(async (dir) => {
+    const f = fake({ onInstall: (f) => f.signal("SIGTERM") });
+    strictEqual(await runDaemon(nriSettings(dir), f.deps), 0);
+    deepStrictEqual(f.steps, ["install"]);
+    ok(f.logs.includes("stopping before the NRI plugin started: nothing to revert"));
+
+    const untouched = fake();
+    await assertRejectsError(
+      () => runDaemon(nriSettings(dir, { NO_DAEMON: "true" }), untouched.deps),
+      UsageError,
+      "Cannot use --no-daemon (NO_DAEMON) with RUNTIME=nri",
+    );
+    deepStrictEqual(untouched.steps, []);
+    ok(!pathExists(`${dir}/run/toolkit.pid`), "nothing taken");
   });
 });

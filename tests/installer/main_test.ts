@@ -40,6 +40,9 @@ function deps(
       return parseRuntimeCommand(args, quiet);
     },
     runRuntime: (s) => Promise.resolve(void record.actions.push(s.action)),
+    startNriPlugin: () => {
+      throw new Error("no NRI plugin in these tests");
+    },
   };
 }
 

@@ -151,6 +151,56 @@ export async function runProcess(path: string, options: RunOptions = {}): Promis
   };
 }
 
+/** A child program started by {@link startProcess}, running with this process's stdio. */
+export interface RunningProcess {
+  pid: number;
+  /** Its exit status (128 + the signal's number when a signal ended it). */
+  exited: Promise<number>;
+  /** Sends it `signal`; a child that is gone already is no error. */
+  kill(signal: Signal): void;
+}
+
+/** Starts a long-running child with this process's stderr and stdout, and stdin from /dev/null. */
+export function startProcess(path: string, options: RunOptions = {}): RunningProcess {
+  const child = new Deno.Command(path, {
+    args: [...(options.args ?? [])],
+    cwd: options.cwd,
+    env: options.env ? { ...options.env } : undefined,
+    clearEnv: options.clearEnv,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return {
+    pid: child.pid,
+    exited: child.status.then((status) =>
+      status.signal === null ? status.code : 128 + signalNumber(status.signal)
+    ),
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch (error) {
+        if (!(error instanceof TypeError)) throw error;
+      }
+    },
+  };
+}
+
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: string): number {
+  return SIGNAL_NUMBERS[signal] ?? 0;
+}
+
 /**
  * The name this process was started as (argv[0], from `/proc/self/cmdline`): Deno exposes only
  * the resolved executable path, which loses the name of a symlink like `xpu-container-runtime.cdi`.
