@@ -8,12 +8,20 @@
  * always belong together, even when the file changes meanwhile. Nothing is written when the
  * record already holds those bytes. Loaded only when a launcher asks.
  *
+ * The shim runs as root and takes the record's path from its environment, so it writes only a
+ * file named `*.fast-path` that is absent or already a record: a wrong variable never replaces
+ * another file.
+ *
  * @module
  */
 
 import { defaultConfig } from "../core/config/config.ts";
 import { CONFIG_PATH_ENV, parseConfig, SYSTEM_CONFIG_PATH } from "../core/config/config_file.ts";
-import { encodeFastPathRecord, sameBytes } from "../core/fast_path/fast_path_record.ts";
+import {
+  encodeFastPathRecord,
+  FAST_PATH_FORMAT,
+  sameBytes,
+} from "../core/fast_path/fast_path_record.ts";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
 import { isNotFound, readFileSync } from "../core/io/fs.ts";
 
@@ -40,6 +48,12 @@ export const realRefreshIo: RefreshIo = {
   },
 };
 
+/** Whether `bytes` start as a record of any format version does. */
+function isRecord(bytes: Uint8Array): boolean {
+  const prefix = new TextEncoder().encode(FAST_PATH_FORMAT.replace(/\d+$/, ""));
+  return prefix.every((byte, i) => bytes[i] === byte);
+}
+
 /** Decodes a config file's bytes as `Deno.readTextFileSync` does (a BOM is kept). */
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -56,6 +70,9 @@ export function refreshFastPathRecord(
 ): string {
   if (!recordPath.startsWith("/")) {
     return `Not writing the fast-path record "${recordPath}": not an absolute path`;
+  }
+  if (!/\/[^/]+\.fast-path$/.test(recordPath)) {
+    return `Not writing the fast-path record "${recordPath}": its name does not end in .fast-path`;
   }
   const explicit = env[CONFIG_PATH_ENV] || undefined;
   if (explicit === undefined && env.XDG_CONFIG_HOME) {
@@ -78,8 +95,12 @@ export function refreshFastPathRecord(
   if (record === undefined) {
     return `Not writing the fast-path record: "${configPath}" cannot be recorded (a NUL byte)`;
   }
-  if (sameBytes(io.readFile(recordPath), record)) {
+  const existing = io.readFile(recordPath);
+  if (sameBytes(existing, record)) {
     return `The fast-path record "${recordPath}" is current`;
+  }
+  if (existing !== undefined && existing.length > 0 && !isRecord(existing)) {
+    return `Not writing the fast-path record "${recordPath}": the file there is no record`;
   }
   io.writeFile(recordPath, record);
   return `Wrote the fast-path record "${recordPath}" for "${configPath}"`;

@@ -22,7 +22,7 @@ function memoryIo(files: Record<string, string | Uint8Array>): RefreshIo & { wri
 }
 
 const CONFIG = "/t/config.toml";
-const RECORD = "/t/record";
+const RECORD = "/t/runtime.fast-path";
 const TEXT = '[xpu-container-runtime]\nruntimes = ["crun", "runc"]\n';
 
 Deno.test("refreshFastPathRecord: writes the record for the file as it is, once", async (t) => {
@@ -89,4 +89,32 @@ Deno.test("refreshFastPathRecord: the config is decoded as the shim reads it (a 
     const refreshText = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
     strictEqual(refreshText, shimText);
   });
+});
+
+Deno.test("refreshFastPathRecord: only a *.fast-path file that is absent or a record", () => {
+  const env = { XPU_CTK_CONFIG_FILE_PATH: CONFIG };
+  const io = memoryIo({ [CONFIG]: TEXT, "/etc/passwd": "root:x:0:0::/root:/bin/sh\n" });
+  strictEqual(
+    refreshFastPathRecord("/etc/passwd", env, io),
+    'Not writing the fast-path record "/etc/passwd": its name does not end in .fast-path',
+  );
+  const other = memoryIo({ [CONFIG]: TEXT, "/t/x.fast-path": "something else\n" });
+  strictEqual(
+    refreshFastPathRecord("/t/x.fast-path", env, other),
+    'Not writing the fast-path record "/t/x.fast-path": the file there is no record',
+  );
+  const newer = memoryIo({
+    [CONFIG]: TEXT,
+    "/t/x.fast-path": "xpu-container-runtime fast path 0\n",
+  });
+  strictEqual(
+    refreshFastPathRecord("/t/x.fast-path", env, newer),
+    `Wrote the fast-path record "/t/x.fast-path" for "${CONFIG}"`,
+  );
+  const empty = memoryIo({ [CONFIG]: TEXT, "/t/x.fast-path": "" });
+  strictEqual(
+    refreshFastPathRecord("/t/x.fast-path", env, empty),
+    `Wrote the fast-path record "/t/x.fast-path" for "${CONFIG}"`,
+  );
+  strictEqual(io.writes.length + other.writes.length, 0);
 });
