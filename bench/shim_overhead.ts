@@ -12,7 +12,12 @@
  * deno task bench                     # 30 iterations
  * deno task bench --iterations 100
  * deno task bench --nvidia /usr/bin/nvidia-container-runtime   # NVIDIA's shim measured alongside
+ * deno task bench --no-nri            # without the NRI leg
  * ```
+ *
+ * Then, unless `--no-nri`, the same run goes on with the NRI leg (`bench/nri_overhead.ts`, which
+ * runs itself in the Debian unstable engine root: containerd 2.1), pod and container start with
+ * and without the plugin, with its own target lines.
  *
  * Overheads are medians of the paired differences (variant − bare runc, same iteration). The
  * last lines hold each figure to its target (`TARGETS` below), one line each:
@@ -304,6 +309,16 @@ async function main(args: string[]): Promise<number> {
       lifecycleVsNvidia: lifecycleMs / reference.lifecycleMs,
     };
     for (const verdict of judgeTargets(TARGETS, figures)) console.log(verdictLine(verdict));
+    if (!args.includes("--no-nri")) {
+      console.log("\nNRI: containerd pod and container start without and with the plugin");
+      const nri = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${REPO_ROOT}/bench/nri_overhead.ts`, "--iterations", `${iterations}`],
+        stdin: "null",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output();
+      if (nri.code !== 0) console.log(`NRI leg: could not run (exit ${nri.code}, see above)`);
+    }
     return 0;
   } finally {
     await new Deno.Command("sh", {
