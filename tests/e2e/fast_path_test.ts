@@ -237,6 +237,8 @@ await labTest(
     const installed = await install(lab);
     const runcLog = `${lab.dir}/recorded.log`;
     const recorder = writeRecordingRuntime(`${lab.dir}/tools/recording-runc`, runcLog);
+    // runc 1.3 refuses to list a state dir that does not exist.
+    Deno.mkdirSync(`${lab.dir}/state`);
     const list = ["--root", `${lab.dir}/state`, "list", "-q"];
     const listed = () => call(lab.dir, installed.runtime, list, ENGINE_ENV);
     const before = Deno.readFileSync(installed.record);
@@ -291,7 +293,9 @@ await labTest(
       match(run.stdout, /^\/dev\/xpu1: absent$/m);
       match(run.stdout, /^fake libxpu 1\.0\.0$/m);
     });
-    const shim = installed.shimCalls().slice(primed);
+    // dockerd's own `features` call (at start, not per container) comes with SIGPIPE ignored,
+    // which dockerd does to itself: the fast path leaves it to the shim, which resets it.
+    const shim = installed.shimCalls().slice(primed).filter((call) => call !== "features");
     const runc = loggedCalls(runcLog);
     ok(shim.length > 0 && shim.every(isCreate), `the shim got: ${shim.join(" | ")}`);
     const passedBy = runc.filter((line) => !isCreate(line));
