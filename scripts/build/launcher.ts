@@ -17,10 +17,10 @@
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.
  *
- * The runtime shim's launcher starts with the pass-through fast path (`fast_path_script.ts`):
- * before anything else, so that a call it hands to runc forks nothing. Its record is
- * `lib/runtime.fast-path` beside the launcher as started (`$0`, links not followed: finding the
- * launcher's own dir would fork `readlink`), or the path the package gives.
+ * The runtime shim's launcher runs the pass-through fast path (`fast_path_script.ts`) as soon as
+ * it knows its dir, so that a call it hands to runc forks nothing (unless the launcher was started
+ * through a link, which costs one `readlink`). Its record is `lib/runtime.fast-path` there, or the
+ * path the package gives.
  *
  * @module
  */
@@ -53,7 +53,7 @@ export const RUN_FLAGS: readonly string[] = [
 export const RUNTIME_TOOL = "xpu-container-runtime";
 
 /** The runtime launcher's fast-path record, as a shell word, unless the package names another. */
-export const DIST_FAST_PATH_RECORD = `"\${0%/*}/${LIB_DIR}/runtime.fast-path"`;
+export const DIST_FAST_PATH_RECORD = `"$here/${LIB_DIR}/runtime.fast-path"`;
 
 /** Options of {@link renderLauncher}. */
 export interface LauncherOptions {
@@ -82,9 +82,6 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
   return [
     "#!/bin/bash",
     `# ${tool}: runs the bundled ${tool} on the Deno runtime in ${LIB_DIR}/ beside this script.`,
-    ...(tool === RUNTIME_TOOL
-      ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
-      : []),
     ...(options.home !== undefined ? [`here=${shellQuote(options.home)}`] : [
       // Its own dir without a fork when it was not started through a link to it (the dirs on
       // the way may be links: lib/ is found through them alike); else where the link points.
@@ -92,6 +89,9 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
       'case $0 in */*) [ -L "$0" ] || here=${0%/*} ;; esac',
       '[ -n "$here" ] || here=$(dirname -- "$(readlink -f -- "$0")")',
     ]),
+    ...(tool === RUNTIME_TOOL
+      ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
+      : []),
     `export DENO_DIR=${shellQuote(NO_DENO_DIR)} DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
     `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
     `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,

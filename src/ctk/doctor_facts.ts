@@ -258,8 +258,21 @@ export function fastPathFacts(fs: HostFs, program: string): FastPathFacts {
   }
 }
 
+/** `path` with its last component's links followed (at most 40, as the kernel does). */
+function followLinks(fs: HostFs, path: string): string {
+  let current = path;
+  for (let hops = 0; hops < 40 && fs.lstat(current)?.kind === "symlink"; hops++) {
+    const target = fs.readLink(current);
+    current = target.startsWith("/")
+      ? target
+      : `${current.slice(0, current.lastIndexOf("/"))}/${target}`;
+  }
+  return current;
+}
+
 function readFastPath(fs: HostFs, program: string): FastPathFacts {
-  const record = launcherRecordPath(fs.readTextFile(program) ?? "", program);
+  const script = fs.readTextFile(program) ?? "";
+  const record = launcherRecordPath(script, program, followLinks(fs, program));
   if (record === null) return { kind: "none" };
   if (record === undefined) return { kind: "unknown" };
   const dirExists = fs.stat(dirname(record))?.kind === "dir";

@@ -1,7 +1,13 @@
 /** The bundled artefact's launchers, rendered and run by bash against a stand-in runtime. */
 
 import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
-import { NO_DENO_DIR, renderLauncher, RUN_FLAGS } from "../../scripts/build/launcher.ts";
+import {
+  NO_DENO_DIR,
+  renderLauncher,
+  RUN_FLAGS,
+  RUNTIME_TOOL,
+} from "../../scripts/build/launcher.ts";
+import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
 Deno.test("renderLauncher: one exec of lib/deno with the tool's bundle and the same argv", async (t) => {
@@ -75,5 +81,51 @@ Deno.test("a launcher finds its lib/ directly, through a link, through a linked 
     // A `here` from the caller's environment is not taken.
     strictEqual(await run(`${dir}/bin/xpu-ctk`, dir, { here: "/nowhere" }), `${dir}/pkg/lib/deno`);
     strictEqual(await run(`${dir}/bin/named`), `named ${dir}/elsewhere/lib/deno`);
+  });
+});
+
+Deno.test("the runtime launcher takes the fast path with its record in lib/, linked or not", async () => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/pkg/lib/js`, { recursive: true });
+    Deno.writeTextFileSync(
+      `${dir}/pkg/lib/deno`,
+      '#!/bin/sh\necho "SHIM ${XPU_FAST_PATH_RECORD-unset}"\n',
+      { mode: 0o755 },
+    );
+    Deno.writeTextFileSync(`${dir}/runtime`, '#!/bin/sh\necho "RUNTIME $*"\n', { mode: 0o755 });
+    const config = `${dir}/config.toml`;
+    const text = `[xpu-container-runtime]\nruntimes = ["${dir}/runtime"]\n`;
+    Deno.writeTextFileSync(config, text);
+    Deno.writeFileSync(
+      `${dir}/pkg/lib/runtime.fast-path`,
+      encodeFastPathRecord({
+        configPath: config,
+        configBytes: new TextEncoder().encode(text),
+        runtimes: [`${dir}/runtime`],
+        logLevel: "info",
+      })!,
+    );
+    const launcher = `${dir}/pkg/${RUNTIME_TOOL}`;
+    Deno.writeTextFileSync(launcher, renderLauncher(RUNTIME_TOOL), { mode: 0o755 });
+    Deno.mkdirSync(`${dir}/bin`);
+    Deno.symlinkSync(launcher, `${dir}/bin/${RUNTIME_TOOL}`);
+    const run = async (path: string, args: string[]) => {
+      const out = await new Deno.Command(path, {
+        args,
+        env: { XPU_CTK_CONFIG_FILE_PATH: config },
+        stdout: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    for (const path of [launcher, `${dir}/bin/${RUNTIME_TOOL}`]) {
+      strictEqual(await run(path, ["state", "c1"]), "RUNTIME state c1", path);
+      strictEqual(await run(path, ["create", "c1"]), "SHIM unset", path);
+    }
+    Deno.writeTextFileSync(config, `${text}# edited\n`);
+    strictEqual(
+      await run(`${dir}/bin/${RUNTIME_TOOL}`, ["state", "c1"]),
+      `SHIM ${dir}/pkg/lib/runtime.fast-path`,
+      "a stale record: the shim, asked to rewrite it where it is",
+    );
   });
 });

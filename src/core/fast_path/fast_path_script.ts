@@ -121,16 +121,22 @@ export function renderFastPath(record: string): string[] {
 }
 
 /**
- * Where the launcher script `text` (at `path`, as an engine starts it) keeps its fast-path record:
- * `null` when it has no fast path, `undefined` when it has one whose record path this cannot tell.
+ * Where the launcher script `text` keeps its fast-path record: `null` when it has no fast path,
+ * `undefined` when it has one whose record path this cannot tell. `path` is the launcher as an
+ * engine starts it, `resolvedPath` the file it is once links are followed (the artefact's
+ * launcher keeps its record in `lib/` beside the file itself).
  *
  * @example
  * ```ts
- * launcherRecordPath(renderedLauncher, "/opt/xpu/xpu-container-runtime");
- * // "/opt/xpu/lib/runtime.fast-path" (for the artefact's `"${0%/*}/lib/…"`)
+ * launcherRecordPath(renderedLauncher, "/usr/bin/xpu-container-runtime", "/opt/xpu/xpu-container-runtime");
+ * // "/opt/xpu/lib/runtime.fast-path" (for the artefact's `"$here/lib/…"`)
  * ```
  */
-export function launcherRecordPath(text: string, path: string): string | null | undefined {
+export function launcherRecordPath(
+  text: string,
+  path: string,
+  resolvedPath = path,
+): string | null | undefined {
   if (!text.startsWith("#!/bin/bash\n") || !text.includes(`\n${FAST_PATH_FUNCTION}\n`)) {
     return null;
   }
@@ -139,7 +145,12 @@ export function launcherRecordPath(text: string, path: string): string | null | 
   const word = line[1];
   const literal = /^'((?:[^']|'\\'')*)'$/.exec(word);
   if (literal) return literal[1].replaceAll("'\\''", "'");
-  const beside = /^"\$\{0%\/\*\}\/([^"$`\\]+)"$/.exec(word);
-  if (beside) return `${path.slice(0, path.lastIndexOf("/")) || ""}/${beside[1]}`;
-  return undefined;
+  const beside = /^"\$here\/([^"$`\\]+)"$/.exec(word);
+  if (beside === null) return undefined;
+  // `here` as the launcher sets it: a quoted dir, or its own dir.
+  const named = /^here='((?:[^']|'\\'')*)'$/m.exec(text);
+  const dir = named
+    ? named[1].replaceAll("'\\''", "'")
+    : resolvedPath.slice(0, resolvedPath.lastIndexOf("/"));
+  return `${dir}/${beside[1]}`;
 }

@@ -382,6 +382,23 @@ Deno.test("launcherRecordPath: where each installed form keeps its record", () =
   );
   strictEqual(
     launcherRecordPath(
+      renderLauncher("xpu-container-runtime"),
+      "/usr/bin/xpu-container-runtime",
+      "/opt/xpu/xpu-container-runtime",
+    ),
+    "/opt/xpu/lib/runtime.fast-path",
+    "linked: beside the file the link leads to",
+  );
+  strictEqual(
+    launcherRecordPath(
+      renderLauncher("xpu-container-runtime", { home: "/usr/lib/x" }),
+      "/usr/bin/xpu-container-runtime",
+    ),
+    "/usr/lib/x/lib/runtime.fast-path",
+    "a launcher that names its dir",
+  );
+  strictEqual(
+    launcherRecordPath(
       renderCompiledRuntimeLauncher("/usr/lib/x/xpu-container-runtime", "'/var/lib/x/it'\\''s'"),
       "/usr/bin/xpu-container-runtime",
     ),
