@@ -373,29 +373,29 @@ function decodeWith(schema: Schema, bytes: Uint8Array): Fields {
   return out;
 }
 
-/** The proto merge of two decodings of one message: later scalars win, lists concatenate. */
+/**
+ * The proto merge of a later decoding of one message into an earlier one, in place (`earlier` is
+ * the decoder's own object): later scalars win, lists and maps add up. In place, so that a field
+ * repeated many times costs what its bytes do, not their square.
+ */
 function mergeFields(schema: Schema, earlier: Fields, later: Fields): Fields {
-  const out: Fields = { ...earlier };
   for (const spec of schema) {
     const a = earlier[spec.name];
     const b = later[spec.name];
     const kind = spec.kind;
     if (kind === "strings" || (typeof kind === "object" && "messages" in kind)) {
-      out[spec.name] = [...(a as unknown[]), ...(b as unknown[])];
+      for (const item of b as unknown[]) (a as unknown[]).push(item);
     } else if (kind === "map") {
-      const merged: Fields = {};
-      for (const [k, v] of Object.entries(a as Fields)) setEntry(merged, k, v);
-      for (const [k, v] of Object.entries(b as Fields)) setEntry(merged, k, v);
-      out[spec.name] = merged;
+      for (const [k, v] of Object.entries(b as Fields)) setEntry(a as Fields, k, v);
     } else if (typeof kind === "object") {
       // An absent message stays absent (no key), as a single decoding leaves it.
-      if (a && b) out[spec.name] = mergeFields(kind.message, a as Fields, b as Fields);
-      else if (b !== undefined) out[spec.name] = b;
+      if (a && b) mergeFields(kind.message, a as Fields, b as Fields);
+      else if (b !== undefined) earlier[spec.name] = b;
     } else if (b !== defaultOf(kind)) {
-      out[spec.name] = b;
+      earlier[spec.name] = b;
     }
   }
-  return out;
+  return earlier;
 }
 
 function writeWith(writer: ProtoWriter, schema: Schema, value: Fields): void {
@@ -555,6 +555,8 @@ const SYNCHRONIZE_REQUEST: Schema = [
   f(2, "containers", many(CONTAINER)),
   f(3, "more", "bool"),
 ];
+/** What the plugin needs of a `SynchronizeRequest`: the pods and containers are skipped unread. */
+const SYNCHRONIZE_MORE: Schema = [f(3, "more", "bool")];
 const SYNCHRONIZE_RESPONSE: Schema = [f(2, "more", "bool")];
 const CREATE_CONTAINER_REQUEST: Schema = [
   f(1, "pod", one(POD_SANDBOX)),
@@ -591,6 +593,7 @@ const codecs = {
   configureResponse: codec<ConfigureResponse>(CONFIGURE_RESPONSE),
   synchronizeRequest: codec<SynchronizeRequest>(SYNCHRONIZE_REQUEST),
   synchronizeResponse: codec<SynchronizeResponse>(SYNCHRONIZE_RESPONSE),
+  synchronizeMore: codec<{ more: boolean }>(SYNCHRONIZE_MORE),
   createContainerRequest: codec<CreateContainerRequest>(CREATE_CONTAINER_REQUEST),
   createContainerResponse: codec<CreateContainerResponse>(CREATE_CONTAINER_RESPONSE),
   stateChangeEvent: codec<StateChangeEvent>(STATE_CHANGE_EVENT),
@@ -649,6 +652,11 @@ export const decodeConfigureResponse = codecs.configureResponse.decode;
 export const encodeSynchronizeRequest = codecs.synchronizeRequest.encode;
 /** Decodes a `SynchronizeRequest`. */
 export const decodeSynchronizeRequest = codecs.synchronizeRequest.decode;
+/**
+ * Reads only `more` of a `SynchronizeRequest`: the plugin changes no existing container, and
+ * decoding every pod and container of a large node would cost it time and memory for nothing.
+ */
+export const decodeSynchronizeMore = codecs.synchronizeMore.decode;
 /** Encodes a `SynchronizeResponse`. */
 export const encodeSynchronizeResponse = codecs.synchronizeResponse.encode;
 /** Decodes a `SynchronizeResponse`. */

@@ -37,7 +37,7 @@ import {
   type CreateContainerRequest,
   decodeConfigureRequest,
   decodeCreateContainerRequest,
-  decodeSynchronizeRequest,
+  decodeSynchronizeMore,
   encodeConfigureResponse,
   encodeCreateContainerResponse,
   encodeEmpty,
@@ -168,7 +168,20 @@ export function describeAdjustment(adjustment: ContainerAdjustment): string {
 export const DECISION_MARGIN_MS = 250;
 
 /** The shortest time a decision gets, whatever the runtime's request timeout says. */
-const MIN_DECISION_MS = 100;
+/** The longest delay a timer can have (Deno fires a longer one at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * How long a decision may take for a runtime whose request timeout is `requestTimeoutMs`:
+ * {@link DECISION_MARGIN_MS} less, or three quarters of a timeout too short for that margin,
+ * and never longer than a timer can wait (a "720h" timeout would otherwise fire at once).
+ */
+export function decisionTimeMs(requestTimeoutMs: number): number {
+  const ms = requestTimeoutMs > 2 * DECISION_MARGIN_MS
+    ? requestTimeoutMs - DECISION_MARGIN_MS
+    : Math.floor(requestTimeoutMs * 3 / 4);
+  return Math.min(MAX_TIMER_MS, Math.max(1, ms));
+}
 
 /** The decision, or a refusal when it does not come within `ms`. */
 async function decideInTime(
@@ -216,7 +229,7 @@ function pluginHandlers(
     return encodeConfigureResponse({ events: SUBSCRIBED_EVENTS });
   });
   on("Synchronize", (payload) => {
-    const request = decodeSynchronizeRequest(payload);
+    const request = decodeSynchronizeMore(payload);
     if (!request.more) log.debug("Synchronized with the runtime: no existing container changed");
     return encodeSynchronizeResponse({ more: request.more });
   });
@@ -232,7 +245,7 @@ function pluginHandlers(
     const decision = await decideInTime(
       decide,
       request,
-      Math.max(MIN_DECISION_MS, requestTimeoutMs - DECISION_MARGIN_MS),
+      decisionTimeMs(requestTimeoutMs),
     );
     if ("error" in decision) {
       log.error(`CreateContainer ${containerName(request)}: refused: ${decision.error}`);

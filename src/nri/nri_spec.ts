@@ -343,10 +343,17 @@ function ociLinux(value: unknown): JsonObject {
   return linux;
 }
 
+/** The spec's `process.env` entries that are strings. */
+function rawEnv(spec: OciSpec): string[] {
+  const env = (spec.process as { env?: unknown } | undefined)?.env;
+  return Array.isArray(env) ? env.filter((e): e is string => typeof e === "string") : [];
+}
+
 /**
  * Refuses a request whose values together exceed {@link MAX_REQUEST_BYTES}: the request
  * variables, the annotations under the prefixes and (when accepted) the volume-mount
- * destinations, counted whether or not the unprivileged rule would drop them.
+ * destinations, counted whether or not the unprivileged rule would drop them; and a request
+ * variable set more than once.
  *
  * @throws {RequestError} naming the size, the sources and the fix
  */
@@ -360,9 +367,19 @@ export function checkRequestSize(spec: OciSpec, config: Config): void {
     bytes += value.length;
     if (!sources.includes(source)) sources.push(source);
   };
+  const raw = rawEnv(spec);
   for (const name of variables) {
     const value = env.get(name);
     if (value !== undefined) count(name, value);
+    // The shim reads the last entry of a name and the edits replace the first: with two, the
+    // adjustment could not say what the container ends up with.
+    const times = raw.filter((entry) => entry.startsWith(`${name}=`)).length;
+    if (times > 1) {
+      throw new RequestError(
+        `Cannot start the container: ${name} is set ${times} times in its environment: set it ` +
+          `once`,
+      );
+    }
   }
   for (const [key, value] of specAnnotations(spec)) {
     const prefix = prefixes.find((p) => key.startsWith(p));

@@ -45,6 +45,9 @@ export const StatusCode = {
   UNAVAILABLE: 14,
 } as const;
 
+/** The longest status message an answer carries, in characters (the refusals are far shorter). */
+export const MAX_STATUS_MESSAGE = 16 * 1024;
+
 /** One framed message. */
 export interface TtrpcMessage {
   streamId: number;
@@ -399,7 +402,8 @@ export class TtrpcServer {
         );
         continue;
       }
-      const done = this.#run(id, handler, request.payload);
+      // #run never rejects (its answer is written or given up on), so neither does `done`.
+      const done = this.#run(id, handler, request.payload).catch(() => {});
       this.#inFlight.add(done);
       done.finally(() => this.#inFlight.delete(done));
     }
@@ -423,16 +427,31 @@ export class TtrpcServer {
   }
 
   #answer(id: number, code: number, message: string): Promise<void> {
-    return this.#write(id, { status: { code, message }, payload: new Uint8Array(0) });
+    // A status message is for a log line: a peer's name repeated back is cut, not sent whole.
+    const text = message.length > MAX_STATUS_MESSAGE
+      ? `${message.slice(0, MAX_STATUS_MESSAGE)}… (${message.length} characters)`
+      : message;
+    return this.#write(id, { status: { code, message: text }, payload: new Uint8Array(0) });
   }
 
   async #write(id: number, response: TtrpcResponse): Promise<void> {
-    const frame = encodeTtrpcMessage({
-      streamId: id,
-      type: TtrpcMessageType.RESPONSE,
-      flags: 0,
-      payload: encodeTtrpcResponse(response),
-    });
+    let frame: Uint8Array;
+    try {
+      frame = encodeTtrpcMessage({
+        streamId: id,
+        type: TtrpcMessageType.RESPONSE,
+        flags: 0,
+        payload: encodeTtrpcResponse(response),
+      });
+    } catch (error) {
+      // An answer too big for one message: the caller gets a short status instead.
+      if (response.status.code === StatusCode.RESOURCE_EXHAUSTED) return;
+      return this.#answer(
+        id,
+        StatusCode.RESOURCE_EXHAUSTED,
+        `the answer cannot be sent: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
     // A peer that went away cannot be answered; the connection's reader sees it end.
     await this.#send(frame).catch(() => {});
   }

@@ -328,6 +328,17 @@ Deno.test("checkRequestSize bounds the values a request is read from", async (t)
       expected: '(volume mounts under "/var/run/xpu-container-devices/")',
     },
     {
+      name: "hostile: the request variable twice (which one wins would differ)",
+      input: { container: { env: ["XPU_VISIBLE_DEVICES=0", "XPU_VISIBLE_DEVICES=all"] } },
+      expected: "Cannot start the container: XPU_VISIBLE_DEVICES is set 2 times in its " +
+        "environment: set it once",
+    },
+    {
+      name: "honest: other variables twice are no matter",
+      input: { container: { env: ["A=1", "A=2", "XPU_VISIBLE_DEVICES=0"] } },
+      expected: undefined,
+    },
+    {
       name: "volume mounts are no request when not accepted",
       input: {
         container: {
