@@ -59,7 +59,6 @@ import { REPO_ROOT } from "../tests/helpers/container_lab.ts";
 import { CRI_API_PROTO, type CriClient, removeCgroup, unmountUnder } from "../tests/helpers/cri.ts";
 import {
   CGROUP_PARENT,
-  ENGINE_ENV,
   IMAGE,
   importImage,
   installToolkitForCri,
@@ -68,6 +67,7 @@ import {
   withContainerd,
   type World,
 } from "../tests/helpers/cri_pods.ts";
+import { type PluginProcess, startPlugin, waitForPlugin } from "../tests/helpers/nri_plugin.ts";
 import { atLeast, engineSet } from "../tests/helpers/e2e.ts";
 import { pathExists } from "../tests/helpers/temp_dir.ts";
 import { INSTALLED_CONFIG } from "../src/installer/toolkit_layout.ts";
@@ -92,7 +92,6 @@ const TARGETS = [
 ] as const satisfies readonly BenchTarget[];
 
 /** The plugin's registered name, as containerd logs it once it is connected. */
-const PLUGIN_ID = "10-xpu-container-toolkit";
 
 /** The two containers each pod may run. */
 const REQUESTS = {
@@ -117,65 +116,6 @@ const sampleName = (kind: keyof PodTiming, v: Variant) =>
 /** The (no plugin, plugin) pairs, one per request. */
 const PAIRS: readonly (readonly [Variant, Variant])[] = (Object.keys(REQUESTS) as RequestName[])
   .map((request) => [{ plugin: false, request }, { plugin: true, request }] as const);
-
-/** A running `xpu-ctk nri-plugin`, its stderr in a file. */
-interface PluginProcess {
-  log(): string;
-  /** SIGTERM (SIGKILL after 10 s); its exit status. */
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-function startPlugin(
-  toolkit: string,
-  options: { socket: string; config: string; logPath: string },
-): PluginProcess {
-  const file = Deno.openSync(options.logPath, { write: true, create: true, append: true });
-  const child = new Deno.Command(`${toolkit}/xpu-ctk`, {
-    args: ["nri-plugin", "--socket", options.socket, "--config", options.config],
-    clearEnv: true,
-    env: ENGINE_ENV,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const drained = child.stderr.pipeTo(
-    new WritableStream({ write: (chunk) => void file.writeSync(chunk) }),
-  ).catch(() => {});
-  let exited = false;
-  const status = child.status.then((s) => (exited = true, s));
-  let stopped: Promise<Deno.CommandStatus> | undefined;
-  return {
-    log: () => Deno.readTextFileSync(options.logPath),
-    stop: () =>
-      stopped ??= (async () => {
-        if (!exited) child.kill("SIGTERM");
-        const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 10_000);
-        const result = await status;
-        clearTimeout(timer);
-        await drained;
-        file.close();
-        return result;
-      })(),
-  };
-}
-
-/** Waits until containerd has logged the plugin as connected (after its synchronization). */
-async function waitForPlugin(world: World, plugin: PluginProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (
-    !Deno.readTextFileSync(world.containerd.logPath).includes(
-      `msg="plugin \\"${PLUGIN_ID}\\" connected`,
-    )
-  ) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `containerd did not connect the NRI plugin in 60 s\n--- plugin log:\n${plugin.log()}\n` +
-          `--- containerd log:\n${world.containerd.logTail(30)}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** What one pod start took, in ms. */
 interface PodTiming {
@@ -330,17 +270,23 @@ async function bench(flags: Flags, containerd: readonly number[]): Promise<void>
   let plugin: PluginProcess | undefined;
   try {
     const setup = await prepare(dir, v3, flags);
-    plugin = startPlugin(setup.toolkit, {
-      socket: `${setup.dirs.plugin}/nri.sock`,
-      config: setup.pluginConfig,
-      logPath: `${dir}/nri-plugin.log`,
-    });
+    plugin = startPlugin(
+      [
+        `${setup.toolkit}/xpu-ctk`,
+        "nri-plugin",
+        "--socket",
+        `${setup.dirs.plugin}/nri.sock`,
+        "--config",
+        setup.pluginConfig,
+      ],
+      `${dir}/nri-plugin.log`,
+    );
     const extraLog = { title: "NRI plugin log", read: plugin.log };
     await withContainerd(setup.dirs.base, async (base) => {
       await withContainerd(setup.dirs.plugin, async (withPlugin) => {
         await importImage(base, setup.archive);
         await importImage(withPlugin, setup.archive);
-        await waitForPlugin(withPlugin, plugin!);
+        await waitForPlugin(withPlugin, plugin!, 1);
         const worldOf = (v: Variant) => v.plugin ? withPlugin : base;
         const run = (v: Variant) => timePod(worldOf(v), v.request, v.plugin && v.request === "xpu");
         for (const v of PAIRS.flat()) await run(v);

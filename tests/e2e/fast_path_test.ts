@@ -20,8 +20,7 @@ import {
   logShimCalls,
   writeRecordingRuntime,
 } from "../helpers/fast_path.ts";
-import { type Lab, labTest, presentKernelModule, writeToolkitSources } from "../helpers/lab.ts";
-import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
+import { installToolkit, type Lab, labTest, writeToolkitSources } from "../helpers/lab.ts";
 import { FAST_PATH_RECORD } from "../../src/installer/toolkit_layout.ts";
 
 /** What a runtime gets from an engine: no toolkit config in its environment. */
@@ -45,20 +44,7 @@ async function install(lab: Lab): Promise<Installed> {
   const shimLog = `${lab.dir}/shim-calls.log`;
   logShimCalls(source, shimLog);
   const toolkit = `${lab.dir}/installed/toolkit`;
-  const installed = await runTool(toolArgv("xpu-ctk-installer"), {
-    args: [
-      "install",
-      "--toolkit-root",
-      toolkit,
-      "--source-dir",
-      source,
-      "--driver-root",
-      lab.driverRoot,
-      "--kernel-module",
-      presentKernelModule(),
-    ],
-  });
-  strictEqual(installed.code, 0, installed.stderr);
+  await installToolkit(source, toolkit, lab.driverRoot);
   const record = `${toolkit}/${FAST_PATH_RECORD}`;
   ok(Deno.statSync(record).isFile, "the installer wrote the fast-path record");
   return {

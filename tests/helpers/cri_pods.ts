@@ -21,8 +21,8 @@ import {
   startContainerd,
   writeImageArchive,
 } from "./cri.ts";
-import { presentKernelModule, PROBE, writeToolkitSources } from "./lab.ts";
-import { runTool, toolArgv } from "./toolkit_commands.ts";
+import { installToolkit, PROBE, writeToolkitSources } from "./lab.ts";
+import { runTool } from "./toolkit_commands.ts";
 
 /** The only image there is (no registry): pods' sandboxes and containers run it. */
 export const IMAGE = "docker.io/xpu-test/busybox:min";
@@ -393,22 +393,10 @@ export async function installToolkitForCri(
   const driverRoot = await makeSimulatedDriverRoot(`${dir}/driver`);
   const source = writeToolkitSources(`${dir}/source`);
   options.prepareSource?.(source);
-  const install = await runTool(toolArgv("xpu-ctk-installer"), {
-    args: [
-      "install",
-      "--toolkit-root",
-      toolkit,
-      "--source-dir",
-      source,
-      "--driver-root",
-      driverRoot,
-      "--kernel-module",
-      presentKernelModule(),
-      "--cdi-enabled",
-    ],
+  await installToolkit(source, toolkit, driverRoot, {
+    args: ["--cdi-enabled"],
     env: { ...ENGINE_ENV, CDI_OUTPUT_DIR: cdiDir },
   });
-  strictEqual(install.code, 0, install.stderr);
   const ctk = (args: string[]) => runTool([`${toolkit}/xpu-ctk`], { args, env: ENGINE_ENV });
   const generated = await ctk([
     "cdi",

@@ -10,6 +10,7 @@ export { presentKernelModule } from "./container_lab.ts";
 import { strictEqual } from "node:assert/strict";
 import {
   makeSimulatedDriverRoot,
+  presentKernelModule,
   REPO_ROOT,
   runContainer,
   SIMULATED_LIB_DIR,
@@ -175,6 +176,34 @@ export function writeToolkitSources(dir: string): string {
   Deno.mkdirSync(dir, { recursive: true });
   for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, dir);
   return dir;
+}
+
+/**
+ * `xpu-ctk-installer install` of the executables in `source` into `toolkit`, for the simulated
+ * host at `driverRoot`, with a kernel module this machine has; fails the test if it fails.
+ */
+export async function installToolkit(
+  source: string,
+  toolkit: string,
+  driverRoot: string,
+  options: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<void> {
+  const installed = await runTool(toolArgv("xpu-ctk-installer"), {
+    args: [
+      "install",
+      "--toolkit-root",
+      toolkit,
+      "--source-dir",
+      source,
+      "--driver-root",
+      driverRoot,
+      "--kernel-module",
+      presentKernelModule(),
+      ...(options.args ?? []),
+    ],
+    env: options.env,
+  });
+  strictEqual(installed.code, 0, installed.stderr);
 }
 
 /**
