@@ -18,7 +18,7 @@
  */
 
 import { REPO_ROOT } from "../tests/helpers/container_lab.ts";
-import { shellQuote as q } from "../src/installer/wrapper_script.ts";
+import { shellQuote as q } from "../src/core/text/shell_quote.ts";
 
 /** The suites a root can be built from, and what each is for. */
 export const SUITES = ["trixie", "sid"] as const;

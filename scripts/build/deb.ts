@@ -27,7 +27,7 @@
  */
 
 import type { Target } from "../../build.ts";
-import { shellQuote } from "../../src/installer/wrapper_script.ts";
+import { shellQuote } from "../../src/core/text/shell_quote.ts";
 import { renderCompiledRuntimeLauncher, renderLauncher, RUNTIME_TOOL } from "./launcher.ts";
 
 /** The package's name. */

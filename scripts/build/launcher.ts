@@ -26,7 +26,7 @@
  */
 
 import { renderFastPath } from "../../src/core/fast_path/fast_path_script.ts";
-import { shellQuote } from "../../src/installer/wrapper_script.ts";
+import { shellQuote } from "../../src/core/text/shell_quote.ts";
 
 /** The directory below the launchers that holds the runtime and the bundle. */
 export const LIB_DIR = "lib";

@@ -8,6 +8,7 @@
 
 import { join } from "node:path";
 import { renderFastPath } from "../core/fast_path/fast_path_script.ts";
+import { shellQuote } from "../core/text/shell_quote.ts";
 
 /** The placeholder for the toolkit dir in wrapper templates. */
 export const DEST_DIR = "@destDir@";
@@ -30,10 +31,7 @@ export interface WrapperTemplate {
   fastPath?: { record: string };
 }
 
-/** Quotes a value for `/bin/sh`: `'…'`, with `'` written as `'\''`. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
+export { shellQuote };
 
 /**
  * Renders a wrapper for the toolkit dir `destDir`.

@@ -11,7 +11,7 @@ import { VERSION } from "../../src/core/version.ts";
 import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { e2eTest, type EngineSet } from "../helpers/e2e.ts";
 import { BIN_DIR } from "../helpers/toolkit_commands.ts";
-import { shellQuote as q } from "../../src/installer/wrapper_script.ts";
+import { shellQuote as q } from "../../src/core/text/shell_quote.ts";
 
 const FRESH = "bookworm";
 

@@ -31,15 +31,11 @@
 
 import { CONFIG_PATH_ENV, SYSTEM_CONFIG_PATH } from "../config/config_file.ts";
 import { STANDARD_BIN_DIRS } from "../io/executable_lookup.ts";
+import { shellQuote } from "../text/shell_quote.ts";
 import { FAST_PATH_FORMAT, FAST_PATH_RECORD_ENV } from "./fast_path_record.ts";
 
 /** The function a launcher with the fast path defines. */
 const FAST_PATH_FUNCTION = "xpu_fast_path() {";
-
-/** Quotes a value for the shell: `'…'`, with `'` written as `'\''`. */
-function quote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 /**
  * The fast-path lines for a bash launcher; `record` is the record's path as a shell word (quote
@@ -54,7 +50,7 @@ function quote(value: string): string {
  */
 export function renderFastPath(record: string): string[] {
   const env = FAST_PATH_RECORD_ENV;
-  const searched = quote(`:${STANDARD_BIN_DIRS.join(":")}:`);
+  const searched = shellQuote(`:${STANDARD_BIN_DIRS.join(":")}:`);
   return [
     "# Fast path: a call that is not a create goes straight to the low-level runtime the shim",
     "# would choose (the record says which, while the config file is unchanged); see the README.",
@@ -77,13 +73,13 @@ export function renderFastPath(record: string): string[] {
     `  local cfg=\${${CONFIG_PATH_ENV}-} rec=${record}`,
     '  if [ -z "$cfg" ]; then',
     '    [ -z "${XDG_CONFIG_HOME-}" ] || return 0',
-    `    cfg=${quote(SYSTEM_CONFIG_PATH)}`,
+    `    cfg=${shellQuote(SYSTEM_CONFIG_PATH)}`,
     "  fi",
     `  export ${env}=$rec`,
     '  [ -f "$rec" ] && [ -O "$rec" ] || return 0',
     "  { IFS=$'\\n' read -r -d '' -a h || return 0; IFS= read -r -d '' snap && return 0; :; } \\",
     '    2>/dev/null <"$rec" || return 0',
-    `  [ "\${h[0]-}" = ${quote(FAST_PATH_FORMAT)} ] && [ "\${h[2]-}" = "$cfg" ] || return 0`,
+    `  [ "\${h[0]-}" = ${shellQuote(FAST_PATH_FORMAT)} ] && [ "\${h[2]-}" = "$cfg" ] || return 0`,
     "  case ${h[3]-} in",
     "    present)",
     '      [ -f "$cfg" ] || return 0',
