@@ -419,8 +419,10 @@ function report(all: Figures[]): void {
 /**
  * Why the engine-config kill points cannot be aimed at a bundled build: Deno's runtime probes its
  * (uncreatable) cache dir from two side threads with `mkdir` and `unlink`, which shifts strace's
- * `when=N` counts so a kill lands there or nowhere. The same code runs here from the sources, on
- * the host and in each engine root; the bundled shim's own rewrite is still checked below.
+ * `when=N` counts so a kill lands there or nowhere. The shim's rewrite in a bundled build is
+ * shifted the same way (its deferred dynamic imports add writes to the runtime's event fd in the
+ * main thread, at times that vary): about one run in two, a kill point is never reached. The same
+ * code runs here from the sources, on the host and in each engine root.
  */
 function bundledRuntimeReason(): string | undefined {
   if (!BIN_DIR) return undefined;
@@ -536,4 +538,5 @@ await faultTest(
       Deno.removeSync(lab.dir, { recursive: true });
     }
   },
+  { notApplicable: bundledRuntimeReason },
 );
