@@ -100,12 +100,25 @@ export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): P
   const resolution = resolveCdiDevices(registry, options.names);
   if (!resolution.ok) {
     const kinds = [...new Set(resolution.unresolvable.map((n) => n.slice(0, n.indexOf("="))))];
+    // A device two specs of one dir define is named with its files: that is what to fix.
+    const conflicting = resolution.unresolvable.flatMap((name) => {
+      const files = registry.conflicts.get(name);
+      return files === undefined ? [] : [
+        `"${name}" is defined by more than one spec of the same dir ` +
+        `(${files.map((f) => JSON.stringify(f)).join(", ")}): remove or rename one`,
+      ];
+    });
     const known = kinds.map((kind) => {
       const names = devicesOfKind(registry, kind);
       return names.length === 0
         ? `no spec defines kind "${kind}"`
         : `${kind} has ${names.map((n) => `"${n}"`).join(", ")}`;
     });
+    if (conflicting.length > 0) {
+      throw new RequestError(
+        `Cannot start the container: conflicting CDI devices: ${conflicting.join("; ")}`,
+      );
+    }
     throw new RequestError(
       `Cannot start the container: unresolvable CDI devices ` +
         `${resolution.unresolvable.map((n) => `"${n}"`).join(", ")}: ${known.join("; ")} ` +

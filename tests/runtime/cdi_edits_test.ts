@@ -296,6 +296,45 @@ await e2eTest("applyCdiDevices with a real spec dir", ["root"], async (t) => {
     });
   });
 
+  await t.step("a device two specs of one dir define: the conflict and both files", async () => {
+    // The reference resolves neither definition; what to fix is the pair of files, not the kind.
+    await withTempDir(async (dir) => {
+      const { specDir } = makeHost(dir);
+      const copy = JSON.parse(Deno.readTextFileSync(`${specDir}/xpu.json`));
+      copy.devices = copy.devices.filter((d: { name: string }) => d.name === "0");
+      Deno.writeTextFileSync(`${specDir}/xpu-copy.json`, JSON.stringify(copy));
+      const spec = ociSpec();
+      const log = recordingLogger();
+      const error = await assertRejectsError(
+        () =>
+          applyCdiDevices(spec, {
+            names: ["xpu.dev/xpu=0"],
+            specDirs: [specDir],
+            allowedKinds: [],
+            hookEnv: HOOK_ENV,
+            fs: realCreateFs,
+            logger: log.logger,
+          }),
+        RequestError,
+        `Cannot start the container: conflicting CDI devices: "xpu.dev/xpu=0" is defined by ` +
+          `more than one spec of the same dir ("${specDir}/xpu-copy.json", ` +
+          `"${specDir}/xpu.json"): remove or rename one`,
+      );
+      ok(!error.message.includes("no spec defines"), error.message);
+      deepStrictEqual(spec, ociSpec());
+      // The device the two do not share still resolves.
+      await applyCdiDevices(spec, {
+        names: ["xpu.dev/xpu=all"],
+        specDirs: [specDir],
+        allowedKinds: [],
+        hookEnv: HOOK_ENV,
+        fs: realCreateFs,
+        logger: recordingLogger().logger,
+      });
+      ok(JSON.stringify(spec).includes("/dev/xpu0"));
+    });
+  });
+
   await t.step("an unknown kind: no spec defines it", async () => {
     await withTempDir(async (dir) => {
       const { specDir } = makeHost(dir);

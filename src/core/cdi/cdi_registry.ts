@@ -37,6 +37,11 @@ export interface CdiRegistry {
   errors: { path: string; message: string }[];
   /** Devices a higher-priority file hides. */
   shadowed: { name: string; winner: string; hidden: string }[];
+  /**
+   * Devices that files of the same priority (one dir) both define, by qualified name, with the
+   * files: the reference resolves neither, and nor does this registry.
+   */
+  conflicts: Map<string, string[]>;
 }
 
 /**
@@ -55,8 +60,9 @@ export function buildCdiRegistry(
     devices: new Map(),
     errors: [...failed],
     shadowed: [],
+    conflicts: new Map(),
   };
-  const conflicts = new Set<string>();
+  const conflicts = registry.conflicts;
   for (const source of sources) {
     for (const device of source.spec.devices) {
       const name = `${source.spec.kind}=${device.name}`;
@@ -73,11 +79,12 @@ export function buildCdiRegistry(
         const message = `conflicting device "${name}" ` +
           `(specs ${JSON.stringify(source.path)}, ${JSON.stringify(old.source.path)})`;
         registry.errors.push({ path: source.path, message }, { path: old.source.path, message });
-        conflicts.add(name);
+        const files = conflicts.get(name) ?? [old.source.path];
+        conflicts.set(name, [...files, source.path]);
       }
     }
   }
-  for (const name of conflicts) registry.devices.delete(name);
+  for (const name of conflicts.keys()) registry.devices.delete(name);
   return registry;
 }
 

@@ -9,7 +9,7 @@
  */
 
 import { classNameProblem, deviceNameProblem, vendorNameProblem } from "./cdi_name.ts";
-import { cdiVersionProblem } from "./cdi_version.ts";
+import { cdiVersionProblem, normalizeCdiVersion } from "./cdi_version.ts";
 import { HOOK_STAGES } from "../oci/container_edits.ts";
 import { describePosition, errorMessage, SpecError } from "../errors.ts";
 import { findDepthExcess, MAX_JSON_DEPTH } from "../text/json_depth.ts";
@@ -28,12 +28,18 @@ export type {
 } from "./cdi_document.ts";
 import type { CdiEdits, CdiSpec } from "./cdi_document.ts";
 
+/**
+ * A field's type. Integers are the Go types of the CDI reference's spec structs: `uint32` (uid,
+ * gid, file mode, additional gids) and `int64` (major, minor, hook timeout), so a value the
+ * reference refuses is refused here too, with its field path, instead of reaching the runtime.
+ */
 type Field =
   | "string"
-  | "integer"
+  | "uint32"
+  | "int64"
   | "boolean"
   | "strings"
-  | "integers"
+  | "uint32s"
   | "stringMap"
   | { object: Shape }
   | { list: Shape };
@@ -43,12 +49,12 @@ const NODE: Shape = {
   path: "string",
   hostPath: "string",
   type: "string",
-  major: "integer",
-  minor: "integer",
-  fileMode: "integer",
+  major: "int64",
+  minor: "int64",
+  fileMode: "uint32",
   permissions: "string",
-  uid: "integer",
-  gid: "integer",
+  uid: "uint32",
+  gid: "uint32",
 };
 const MOUNT: Shape = {
   hostPath: "string",
@@ -61,7 +67,7 @@ const HOOK: Shape = {
   path: "string",
   args: "strings",
   env: "strings",
-  timeout: "integer",
+  timeout: "int64",
 };
 const RDT: Shape = {
   closID: "string",
@@ -79,7 +85,7 @@ const EDITS: Shape = {
   hooks: { list: HOOK },
   mounts: { list: MOUNT },
   intelRdt: { object: RDT },
-  additionalGids: "integers",
+  additionalGids: "uint32s",
   netDevices: { list: NET },
 };
 const DEVICE: Shape = {
@@ -127,14 +133,34 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
+/** The largest value of Go's `uint32`: uids, gids and file modes. */
+const UINT32_MAX = 4294967295;
+
+function isUint32(value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= UINT32_MAX;
+}
+
+/**
+ * An `int64` beyond 2^53: the reference takes it, but a JavaScript number holds it rounded, and a
+ * rounded major, minor or timeout would reach the runtime as another value than the spec's.
+ */
+function inexact(at: FieldPath): CdiProblem {
+  return {
+    at,
+    message: `${formatFieldPath(at)} is beyond ±${Number.MAX_SAFE_INTEGER}, which this toolkit ` +
+      `cannot carry exactly: use a smaller value`,
+  };
+}
+
 function describeType(field: Field): string {
   if (typeof field !== "string") return "list" in field ? "a list" : "an object";
   return {
     string: "a string",
-    integer: "an integer",
+    uint32: `an integer from 0 to ${UINT32_MAX}`,
+    int64: "an integer",
     boolean: "true or false",
     strings: "a list of strings",
-    integers: "a list of integers",
+    uint32s: `a list of integers from 0 to ${UINT32_MAX}`,
     stringMap: "a map of strings",
   }[field];
 }
@@ -160,13 +186,24 @@ function shapeProblem(value: unknown, shape: Shape, at: FieldPath): CdiProblem |
       message: `${formatFieldPath(here)} must be ${describeType(field)}`,
     });
     if (field === "string" && typeof item !== "string") return wrong();
-    if (field === "integer" && !Number.isInteger(item)) return wrong();
+    if (field === "uint32" && !isUint32(item)) return wrong();
+    if (field === "int64") {
+      if (!Number.isInteger(item)) return wrong();
+      if (!Number.isSafeInteger(item)) return inexact(here);
+    }
     if (field === "boolean" && typeof item !== "boolean") return wrong();
     if (field === "strings" && !(Array.isArray(item) && item.every((x) => typeof x === "string"))) {
       return wrong();
     }
-    if (field === "integers" && !(Array.isArray(item) && item.every((x) => Number.isInteger(x)))) {
-      return wrong();
+    if (field === "uint32s") {
+      if (!Array.isArray(item)) return wrong();
+      const i = item.findIndex((x) => !isUint32(x));
+      if (i >= 0) {
+        return {
+          at: [...here, i],
+          message: `${formatFieldPath([...here, i])} must be ${describeType("uint32")}`,
+        };
+      }
     }
     if (
       field === "stringMap" &&
@@ -336,9 +373,10 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
       relativeProblem(mount.containerPath, [...here, "containerPath"]);
     if (mountPath) return mountPath;
   }
+  // null is an absent field, as in the shape check (the reference reads it as "").
   const closID = edits.intelRdt?.closID;
   if (
-    closID !== undefined && closID !== "/" &&
+    closID != null && closID !== "/" &&
     (closID === "." || closID === ".." || /[/\n]/.test(closID) ||
       closID.length >= 4096)
   ) {
@@ -364,6 +402,38 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
   return undefined;
 }
 
+/** The `intelRdt` fields cdiVersion 1.1.0 dropped for `enableMonitoring`. */
+const DROPPED_IN_1_1 = ["enableCMT", "enableMBM"] as const;
+
+/**
+ * A field the spec's declared version no longer has: the reference's 1.1.0 structs have no
+ * `enableCMT` or `enableMBM`, so its strict parse refuses them as unknown fields.
+ */
+function droppedFieldProblem(spec: CdiSpec): CdiProblem | undefined {
+  const [major, minor] = normalizeCdiVersion(spec.cdiVersion).split(".").map(Number);
+  if (major < 1 || (major === 1 && minor < 1)) return undefined;
+  const scopes: [CdiEdits | undefined, FieldPath][] = [
+    [spec.containerEdits ?? undefined, ["containerEdits"]],
+    ...(spec.devices ?? []).map((d, i): [CdiEdits | undefined, FieldPath] => [
+      d.containerEdits ?? undefined,
+      ["devices", i, "containerEdits"],
+    ]),
+  ];
+  for (const [edits, at] of scopes) {
+    const rdt = edits?.intelRdt as Record<string, unknown> | null | undefined;
+    const field = DROPPED_IN_1_1.find((name) => rdt != null && name in rdt);
+    if (field !== undefined) {
+      return {
+        at: [...at, "intelRdt", field],
+        onKey: true,
+        message: `unknown field "${field}" in ${formatFieldPath([...at, "intelRdt"])}: ` +
+          `cdiVersion ${spec.cdiVersion} dropped it; use enableMonitoring`,
+      };
+    }
+  }
+  return undefined;
+}
+
 /** The first problem of a parsed document, in the CDI reference's order; `undefined` if valid. */
 export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
   const shape = shapeProblem(document, SPEC, []);
@@ -372,6 +442,8 @@ export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
   if (!spec.cdiVersion) return { at: ["cdiVersion"], message: "cdiVersion is missing" };
   const version = cdiVersionProblem(spec);
   if (version) return { at: ["cdiVersion"], message: version };
+  const dropped = droppedFieldProblem(spec);
+  if (dropped) return dropped;
   if (!spec.kind) return { at: ["kind"], message: "kind is missing" };
   const slash = spec.kind.indexOf("/");
   if (slash <= 0 || slash === spec.kind.length - 1) {

@@ -194,6 +194,20 @@ Deno.test("buildCdiRegistry: priorities, shadowing and conflicts", async (t) => 
     });
   }
 
+  await t.step("conflicts name each device and every file defining it, in load order", () => {
+    const registry = buildCdiRegistry(DIRS, [
+      source(`${ETC}/a.yaml`, 0, spec(KIND, ["dev1", "dev2"])),
+      source(`${ETC}/b.yaml`, 0, spec(KIND, ["dev1"])),
+      source(`${ETC}/c.yaml`, 0, spec(KIND, ["dev1", "dev3"])),
+      source(`${RUN}/d.yaml`, 1, spec(KIND, ["dev3"])),
+    ]);
+    deepStrictEqual(
+      [...registry.conflicts],
+      [[`${KIND}=dev1`, [`${ETC}/a.yaml`, `${ETC}/b.yaml`, `${ETC}/c.yaml`]]],
+    );
+    deepStrictEqual(Object.keys(origins(registry)).sort(), [`${KIND}=dev2`, `${KIND}=dev3`]);
+  });
+
   await t.step("files that did not load are kept as errors, first", () => {
     const failed = [{ path: `${ETC}/bad.yaml`, message: "Cannot load CDI spec" }];
     const registry = buildCdiRegistry(DIRS, [

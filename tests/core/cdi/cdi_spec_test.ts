@@ -674,6 +674,126 @@ Deno.test("cdiSpecProblem: strict shape (unknown fields, JSON types, null)", asy
   for (const c of cases) await t.step(c.name, () => checkProblem(c.input, c.expected));
 });
 
+Deno.test("cdiSpecProblem: integer ranges, null closID and 1.1.0's dropped fields, as the reference", async (t) => {
+  // Each expected verdict is the reference's (container-device-interface v1.1.0): its spec
+  // structs type uid, gid, fileMode and additionalGids as uint32 and major, minor and timeout as
+  // int64, so json.Unmarshal refuses what does not fit; closID null is ""; and 1.1.0's IntelRdt
+  // has no enableCMT or enableMBM, which its strict parse refuses as unknown fields.
+  const edits = (e: Doc, version = "1.1.0") =>
+    doc({ cdiVersion: version, devices: [{ name: "dev1", containerEdits: e }] });
+  const node = (extra: Doc) => edits({ deviceNodes: [{ path: "/dev/xpu0", ...extra }] });
+  const hook = (extra: Doc) =>
+    edits({ hooks: [{ hookName: "createContainer", path: "/bin/true", ...extra }] });
+  const at = (field: string) => `devices[0].containerEdits.deviceNodes[0].${field}`;
+  const cases: { name: string; input: unknown; expected: Expected }[] = [
+    {
+      name: "uid 0 and 4294967295: accepted",
+      input: node({ uid: 0, gid: 4294967295 }),
+      expected: undefined,
+    },
+    {
+      name: "uid -1: refused (uint32), where runc would refuse the config",
+      input: node({ uid: -1 }),
+      expected: { at: at("uid"), message: /uid must be an integer from 0 to 4294967295/ },
+    },
+    {
+      name: "gid 4294967296: refused (uint32)",
+      input: node({ gid: 4294967296 }),
+      expected: { at: at("gid"), message: /gid must be an integer from 0 to 4294967295/ },
+    },
+    {
+      name: "fileMode -1: refused (os.FileMode is uint32)",
+      input: node({ fileMode: -1 }),
+      expected: { at: at("fileMode"), message: /fileMode must be an integer from 0/ },
+    },
+    { name: "fileMode 438 (0666): accepted", input: node({ fileMode: 438 }), expected: undefined },
+    {
+      name: "additionalGids with -5: refused at the element (uint32)",
+      input: edits({ additionalGids: [5, -5] }),
+      expected: {
+        at: "devices[0].containerEdits.additionalGids[1]",
+        message: /additionalGids\[1\] must be an integer from 0 to 4294967295/,
+      },
+    },
+    {
+      name: "additionalGids 4294967296: refused (uint32)",
+      input: edits({ additionalGids: [4294967296] }),
+      expected: { at: "devices[0].containerEdits.additionalGids[0]", message: /from 0 to/ },
+    },
+    {
+      name: "major -1, minor 0: accepted (int64)",
+      input: node({ major: -1, minor: 0 }),
+      expected: undefined,
+    },
+    {
+      name: "major 2^53 − 1: accepted (int64, exact)",
+      input: node({ major: 9007199254740991 }),
+      expected: undefined,
+    },
+    {
+      name: "minor 2^60: the reference takes it; refused here, a number cannot hold it exactly",
+      input: node({ minor: 2 ** 60 }),
+      expected: {
+        at: at("minor"),
+        message: /minor is beyond ±9007199254740991.*cannot carry exactly/,
+      },
+    },
+    {
+      name: "hook timeout -1: accepted (int64; runtimes judge it)",
+      input: hook({ timeout: -1 }),
+      expected: undefined,
+    },
+    {
+      name: "hook timeout 1.5: refused (not an integer)",
+      input: hook({ timeout: 1.5 }),
+      expected: {
+        at: "devices[0].containerEdits.hooks[0].timeout",
+        message: /timeout must be an integer/,
+      },
+    },
+    {
+      name: "closID null: accepted, as an absent closID",
+      input: edits({ intelRdt: { closID: null, schemata: ["L3:0=f"] } }),
+      expected: undefined,
+    },
+    {
+      name: 'closID "..": refused',
+      input: edits({ intelRdt: { closID: ".." } }),
+      expected: { at: "devices[0].containerEdits.intelRdt.closID", message: /not a valid name/ },
+    },
+    {
+      name: "enableCMT in a 1.1.0 spec: refused as an unknown field",
+      input: edits({ intelRdt: { closID: "g", enableCMT: true } }),
+      expected: {
+        at: "devices[0].containerEdits.intelRdt.enableCMT",
+        message:
+          /unknown field "enableCMT" in devices\[0\]\.containerEdits\.intelRdt: cdiVersion 1\.1\.0 dropped it; use enableMonitoring/,
+        onKey: true,
+      },
+    },
+    {
+      name: "enableMBM: false in the spec's own edits of a v1.1.0 spec: refused",
+      input: doc({ cdiVersion: "v1.1.0", containerEdits: { intelRdt: { enableMBM: false } } }),
+      expected: {
+        at: "containerEdits.intelRdt.enableMBM",
+        message: /unknown field "enableMBM"/,
+        onKey: true,
+      },
+    },
+    {
+      name: "enableCMT in a 0.7.0 spec: accepted",
+      input: edits({ intelRdt: { enableCMT: true } }, "0.7.0"),
+      expected: undefined,
+    },
+    {
+      name: "enableMonitoring in a 1.1.0 spec: accepted",
+      input: edits({ intelRdt: { enableMonitoring: true } }),
+      expected: undefined,
+    },
+  ];
+  for (const c of cases) await t.step(c.name, () => checkProblem(c.input, c.expected));
+});
+
 const VALID_JSON = `{
   "cdiVersion": "0.3.0",
   "kind": "vendor.com/device",
