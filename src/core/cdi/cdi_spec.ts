@@ -226,6 +226,30 @@ function shapeProblem(value: unknown, shape: Shape, at: FieldPath): CdiProblem |
   return undefined;
 }
 
+/**
+ * A YAML number or boolean where the spec has a string, written as the reference's YAML reader
+ * writes it for a string field (decimal integers, `true`/`false`), so unquoted `name: 0` is the
+ * device "0" and `name: yes` is "true". Everything else is left for the shape check; the value is
+ * changed in place and returned.
+ */
+function coerceToStrings(value: unknown, shape: Shape): unknown {
+  if (!isObject(value)) return value;
+  const text = (item: unknown) =>
+    typeof item === "number" || typeof item === "boolean" ? String(item) : item;
+  for (const [key, item] of Object.entries(value)) {
+    const field = shape[key];
+    if (field === "string") value[key] = text(item);
+    else if (field === "strings" && Array.isArray(item)) value[key] = item.map(text);
+    else if (field === "stringMap" && isObject(item)) {
+      for (const [k, v] of Object.entries(item)) item[k] = text(v);
+    } else if (typeof field === "object" && "object" in field) coerceToStrings(item, field.object);
+    else if (typeof field === "object" && "list" in field && Array.isArray(item)) {
+      for (const entry of item) coerceToStrings(entry, field.list);
+    }
+  }
+  return value;
+}
+
 function envProblem(env: readonly string[] | undefined, at: FieldPath): CdiProblem | undefined {
   const i = (env ?? []).findIndex((e) => !(e.indexOf("=") > 0));
   return i < 0 ? undefined : {
@@ -654,7 +678,18 @@ async function parseYamlDocument(text: string, path: string): Promise<unknown> {
   // logLevel "error": the library's warnings (keys that are collections) would go to stderr.
   // Repeated keys are found below, in one pass: `uniqueKeys: true` compares every key with each
   // one before it, which takes seconds on a map of ten thousand keys.
+  // YAML 1.1, as the reference reads specs (sigs.k8s.io/yaml over go-yaml): `0666` is octal,
+  // `yes` is true, `1_000` is a number. The same file means the same to every engine and to us.
   const doc = yaml.parseDocument(text, {
+    version: "1.1",
+    // But not the 1.1 forms go-yaml never resolved: base 60 (`1:20`) and timestamps stay strings.
+    customTags: (tags) =>
+      tags.filter((tag) =>
+        typeof tag === "string"
+          ? !["intTime", "floatTime", "timestamp"].includes(tag)
+          : !("format" in tag && tag.format === "TIME") &&
+            tag.tag !== "tag:yaml.org,2002:timestamp"
+      ),
     lineCounter,
     uniqueKeys: false,
     prettyErrors: false,
@@ -672,7 +707,7 @@ async function parseYamlDocument(text: string, path: string): Promise<unknown> {
     throw loadError({ path, line: pos.line, column: pos.col }, "Map keys must be unique");
   }
   try {
-    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    return coerceToStrings(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), SPEC);
   } catch (error) {
     // Resolving aliases is what fails here: an alias before its anchor, or too many expansions.
     if (!(error instanceof Error)) throw error;
@@ -705,8 +740,10 @@ async function parseYamlDocument(text: string, path: string): Promise<unknown> {
  */
 export async function parseCdiSpec(text: string, path: string): Promise<CdiSpec> {
   if (text.trim() === "") throw loadError({ path }, "the file is empty");
+  // The reference reads JSON through its YAML reader, so a JSON number where a string goes is
+  // that string for it too.
   const document = cdiFormatOf(path) === "json"
-    ? parseJsonDocument(text, path)
+    ? coerceToStrings(parseJsonDocument(text, path), SPEC)
     : await parseYamlDocument(text, path);
   if (document === null || document === undefined) {
     throw loadError({ path }, "the file is empty");
@@ -728,5 +765,7 @@ export async function parseCdiSpec(text: string, path: string): Promise<CdiSpec>
 export async function formatCdiSpec(spec: CdiSpec, format: "json" | "yaml"): Promise<string> {
   if (format === "json") return JSON.stringify(spec, null, 2) + "\n";
   const yaml = await yamlModule();
-  return yaml.stringify(spec, { lineWidth: 0 });
+  // YAML 1.1 quoting, so that a string such as "yes" or "1_000" reads back (here and in the
+  // reference) as the string it is.
+  return yaml.stringify(spec, { lineWidth: 0, version: "1.1" });
 }
