@@ -14,6 +14,7 @@ import { loadCdiRegistry, readCdiSpecFile } from "../core/cdi/cdi_registry.ts";
 import {
   cdiFormatOf,
   type CdiSpec,
+  checkCdiSpec,
   formatCdiSpec,
   hooksWithoutEnv,
   hookWithoutEnvWarning,
@@ -271,8 +272,12 @@ export async function cdiList(specDirs: readonly string[], io: ToolIo): Promise<
   io.stdout([...registry.devices.keys()].sort().map((n) => `${n}\n`).join(""));
 }
 
+/** How many problems `cdi validate` reports for one file. */
+export const MAX_REPORTED_PROBLEMS = 20;
+
 /**
- * Checks spec files; prints one line per valid file and one error line per invalid one.
+ * Checks spec files; prints one line per valid file, and for an invalid one a line per problem
+ * (up to {@link MAX_REPORTED_PROBLEMS}, then a line saying there are more).
  *
  * @returns the number of invalid files
  */
@@ -283,7 +288,24 @@ export async function cdiValidate(files: readonly string[], io: ToolIo): Promise
       if (cdiFormatOf(file) === undefined) {
         throw new UsageError(`Cannot validate "${file}": CDI spec files end in .json or .yaml`);
       }
-      const spec = await parseCdiSpec(readCdiSpecFile(file), file);
+      const { spec, errors } = await checkCdiSpec(
+        readCdiSpecFile(file),
+        file,
+        MAX_REPORTED_PROBLEMS + 1,
+      );
+      if (spec === undefined) {
+        invalid++;
+        for (const error of errors.slice(0, MAX_REPORTED_PROBLEMS)) {
+          io.stderr(`xpu-ctk: ${errorMessage(error)}\n`);
+        }
+        if (errors.length > MAX_REPORTED_PROBLEMS) {
+          io.stderr(
+            `xpu-ctk: CDI spec ${JSON.stringify(file)}: more problems than the ` +
+              `${MAX_REPORTED_PROBLEMS} above: fix these and validate again\n`,
+          );
+        }
+        continue;
+      }
       warnHooksWithoutEnv(file, spec, io);
       io.stdout(
         `${file}: valid, kind ${spec.kind}, cdiVersion ${spec.cdiVersion}, ` +

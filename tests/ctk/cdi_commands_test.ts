@@ -13,6 +13,7 @@ import {
   cdiList,
   cdiValidate,
   type GenerateFlags,
+  MAX_REPORTED_PROBLEMS,
   writeOutputFile,
 } from "../../src/ctk/cdi_commands.ts";
 import { assertRejectsError, assertThrowsError, type ErrorClass } from "../helpers/assert_error.ts";
@@ -100,6 +101,90 @@ Deno.test("cdi validate", async (t) => {
       ok(errors[0].includes('"FOOBAR" is not NAME=VALUE'), errors[0]);
     });
   });
+
+  await t.step("every problem of a file, one line each, in document order, positions", async () => {
+    await withTempDir(async (dir) => {
+      writeTree(dir, {
+        "/bad.yaml": 'cdiVersion: "0.3.0"\nkind: vendor.com/device\ndevices:\n' +
+          "  - name: dev1\n    containerEdits:\n      env: [FOOBAR, A=B, BAZ]\n" +
+          "      deviceNodes:\n        - path: dev/xpu0\n          permissions: rwx\n" +
+          "  - name: dev1\n    containerEdits:\n      env: [C=D]\n",
+      });
+      const { io, out } = fakeIo();
+      strictEqual(await cdiValidate([`${dir}/bad.yaml`], io), 1);
+      const errors = lines(out.stderr);
+      const expected = [
+        ["line 6", '"FOOBAR" is not NAME=VALUE'],
+        ["line 6", '"BAZ" is not NAME=VALUE'],
+        ["line 8", '"dev/xpu0" is not an absolute path'],
+        ["line 9", 'has permissions "rwx"'],
+        ["line 10", 'device "dev1" is defined twice'],
+      ];
+      strictEqual(errors.length, expected.length, out.stderr);
+      for (const [i, [line, text]] of expected.entries()) {
+        ok(errors[i].includes(`"${dir}/bad.yaml", ${line}`), errors[i]);
+        ok(errors[i].includes(text), errors[i]);
+      }
+    });
+  });
+
+  await t.step("shape problems all together, without the rules that need right types", async () => {
+    await withTempDir(async (dir) => {
+      writeTree(dir, {
+        "/shape.json": JSON.stringify(
+          {
+            cdiVersion: "0.3.0",
+            kind: "vendor.com/device",
+            vendor: "x",
+            devices: [{
+              name: "d",
+              containerEdits: { env: "A=B", deviceNodes: [{ path: "/x", uid: -1 }] },
+            }],
+          },
+          null,
+          2,
+        ),
+      });
+      const { io, out } = fakeIo();
+      strictEqual(await cdiValidate([`${dir}/shape.json`], io), 1);
+      const errors = lines(out.stderr);
+      strictEqual(errors.length, 3, out.stderr);
+      ok(errors[0].includes('unknown field "vendor"'), errors[0]);
+      ok(errors[1].includes("devices[0].containerEdits.env must be a list of strings"), errors[1]);
+      ok(
+        errors[2].includes("deviceNodes[0].uid must be an integer from 0 to 4294967295"),
+        errors[2],
+      );
+    });
+  });
+
+  await t.step(
+    `at most ${MAX_REPORTED_PROBLEMS} problems, then one line saying there are more`,
+    async () => {
+      await withTempDir(async (dir) => {
+        const env = Array.from({ length: 50 }, (_, i) => `"BAD${i}"`).join(", ");
+        writeTree(dir, {
+          "/many.yaml": 'cdiVersion: "0.3.0"\nkind: vendor.com/device\ndevices:\n' +
+            `  - name: dev1\n    containerEdits:\n      env: [${env}]\n`,
+          "/good.yaml": yamlSpec("vendor.com/device", ["dev1"]),
+        });
+        const { io, out } = fakeIo();
+        strictEqual(await cdiValidate([`${dir}/many.yaml`, `${dir}/good.yaml`], io), 1);
+        const errors = lines(out.stderr);
+        strictEqual(errors.length, MAX_REPORTED_PROBLEMS + 1, out.stderr);
+        ok(errors[MAX_REPORTED_PROBLEMS - 1].includes('"BAD19" is not NAME=VALUE'));
+        strictEqual(
+          errors[MAX_REPORTED_PROBLEMS],
+          `xpu-ctk: CDI spec "${dir}/many.yaml": more problems than the ${MAX_REPORTED_PROBLEMS} ` +
+            "above: fix these and validate again",
+        );
+        // The next file is still checked.
+        deepStrictEqual(lines(out.stdout), [
+          `${dir}/good.yaml: valid, kind vendor.com/device, cdiVersion 0.3.0, 1 device`,
+        ]);
+      });
+    },
+  );
 
   await t.step(
     "a FIFO named like a spec is refused, not read (no hang); a missing one named",

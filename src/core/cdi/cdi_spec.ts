@@ -165,65 +165,65 @@ function describeType(field: Field): string {
   }[field];
 }
 
-/** Checks the document's shape: known fields only, each of the right JSON type (null = absent). */
-function shapeProblem(value: unknown, shape: Shape, at: FieldPath): CdiProblem | undefined {
+/**
+ * The document's shape problems, in document order: unknown fields, and fields of the wrong JSON
+ * type (null = absent); a field of the wrong type is not looked into.
+ */
+function* shapeProblems(value: unknown, shape: Shape, at: FieldPath): Generator<CdiProblem> {
   if (!isObject(value)) {
-    return { at, message: `${formatFieldPath(at) || "the document"} must be an object` };
+    yield { at, message: `${formatFieldPath(at) || "the document"} must be an object` };
+    return;
   }
   for (const [key, item] of Object.entries(value)) {
     const here = [...at, key];
     const field = shape[key];
     if (field === undefined) {
-      return {
+      yield {
         at: here,
         onKey: true,
         message: `unknown field ${quote(key)}${at.length ? ` in ${formatFieldPath(at)}` : ""}`,
       };
+      continue;
     }
     if (item === null || item === undefined) continue;
     const wrong = () => ({
       at: here,
       message: `${formatFieldPath(here)} must be ${describeType(field)}`,
     });
-    if (field === "string" && typeof item !== "string") return wrong();
-    if (field === "uint32" && !isUint32(item)) return wrong();
-    if (field === "int64") {
-      if (!Number.isInteger(item)) return wrong();
-      if (!Number.isSafeInteger(item)) return inexact(here);
+    if (
+      (field === "string" && typeof item !== "string") ||
+      (field === "uint32" && !isUint32(item)) ||
+      (field === "int64" && !Number.isInteger(item)) ||
+      (field === "boolean" && typeof item !== "boolean") ||
+      (field === "strings" && !(Array.isArray(item) && item.every((x) => typeof x === "string"))) ||
+      (field === "uint32s" && !Array.isArray(item)) ||
+      (field === "stringMap" &&
+        !(isObject(item) && Object.values(item).every((x) => typeof x === "string"))) ||
+      (typeof field === "object" && "list" in field && !Array.isArray(item))
+    ) {
+      yield wrong();
+      continue;
     }
-    if (field === "boolean" && typeof item !== "boolean") return wrong();
-    if (field === "strings" && !(Array.isArray(item) && item.every((x) => typeof x === "string"))) {
-      return wrong();
-    }
+    if (field === "int64" && !Number.isSafeInteger(item)) yield inexact(here);
     if (field === "uint32s") {
-      if (!Array.isArray(item)) return wrong();
-      const i = item.findIndex((x) => !isUint32(x));
-      if (i >= 0) {
-        return {
-          at: [...here, i],
-          message: `${formatFieldPath([...here, i])} must be ${describeType("uint32")}`,
-        };
+      for (const [i, x] of (item as unknown[]).entries()) {
+        if (!isUint32(x)) {
+          yield {
+            at: [...here, i],
+            message: `${formatFieldPath([...here, i])} must be ${describeType("uint32")}`,
+          };
+        }
       }
     }
-    if (
-      field === "stringMap" &&
-      !(isObject(item) && Object.values(item).every((x) => typeof x === "string"))
-    ) {
-      return wrong();
-    }
     if (typeof field === "object" && "object" in field) {
-      const problem = shapeProblem(item, field.object, here);
-      if (problem) return problem;
+      yield* shapeProblems(item, field.object, here);
     }
     if (typeof field === "object" && "list" in field) {
-      if (!Array.isArray(item)) return wrong();
-      for (let i = 0; i < item.length; i++) {
-        const problem = shapeProblem(item[i], field.list, [...here, i]);
-        if (problem) return problem;
+      for (const [i, entry] of (item as unknown[]).entries()) {
+        yield* shapeProblems(entry, field.list, [...here, i]);
       }
     }
   }
-  return undefined;
 }
 
 /**
@@ -250,12 +250,15 @@ function coerceToStrings(value: unknown, shape: Shape): unknown {
   return value;
 }
 
-function envProblem(env: readonly string[] | undefined, at: FieldPath): CdiProblem | undefined {
-  const i = (env ?? []).findIndex((e) => !(e.indexOf("=") > 0));
-  return i < 0 ? undefined : {
-    at: [...at, i],
-    message: `${formatFieldPath([...at, i])} ${quote(env![i])} is not NAME=VALUE`,
-  };
+function* envProblems(env: readonly string[] | undefined, at: FieldPath): Generator<CdiProblem> {
+  for (const [i, entry] of (env ?? []).entries()) {
+    if (!(entry.indexOf("=") > 0)) {
+      yield {
+        at: [...at, i],
+        message: `${formatFieldPath([...at, i])} ${quote(entry)} is not NAME=VALUE`,
+      };
+    }
+  }
 }
 
 /**
@@ -339,28 +342,29 @@ export function isEmptyEdits(edits: CdiEdits | undefined): boolean {
     edits.netDevices?.length);
 }
 
-function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | undefined {
-  if (!edits) return undefined;
-  const env = envProblem(edits.env, [...at, "env"]);
-  if (env) return env;
+/** The semantic problems of a set of edits, each element's first, in document order. */
+function* editsProblems(edits: CdiEdits | undefined, at: FieldPath): Generator<CdiProblem> {
+  if (!edits) return;
+  yield* envProblems(edits.env, [...at, "env"]);
   for (const [i, node] of (edits.deviceNodes ?? []).entries()) {
     const here = [...at, "deviceNodes", i];
     if (!node.path) {
-      return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
+      yield { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
+      continue;
     }
     const nodePath = unusablePathProblem(node.path, [...here, "path"]) ??
       unusablePathProblem(node.hostPath, [...here, "hostPath"]) ??
       relativeProblem(node.path, [...here, "path"]);
-    if (nodePath) return nodePath;
+    if (nodePath) yield nodePath;
     if (!["", "b", "c", "u", "p"].includes(node.type ?? "")) {
-      return {
+      yield {
         at: [...here, "type"],
         message: `device node ${quote(node.path)} has type ${quote(node.type)}: ` +
           `use "c", "b", "u" or "p"`,
       };
     }
     if (!/^[rwm]*$/.test(node.permissions ?? "")) {
-      return {
+      yield {
         at: [...here, "permissions"],
         message: `device node ${quote(node.path)} has permissions ` +
           `${quote(node.permissions)}: use r, w and m`,
@@ -370,32 +374,37 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
   for (const [i, hook] of (edits.hooks ?? []).entries()) {
     const here = [...at, "hooks", i];
     if (!(HOOK_STAGES as readonly string[]).includes(hook.hookName ?? "")) {
-      return {
+      yield {
         at: [...here, "hookName"],
         message:
           `${formatFieldPath(here)} has hookName ${quote(hook.hookName ?? "")}: use one of ` +
           HOOK_STAGES.join(", "),
       };
+      continue;
     }
     if (!hook.path) {
-      return { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
+      yield { at: [...here, "path"], message: `${formatFieldPath(here)} has no path` };
+      continue;
     }
     const hookPath = unusablePathProblem(hook.path, [...here, "path"]) ??
       relativeProblem(hook.path, [...here, "path"]);
-    if (hookPath) return hookPath;
-    const env = envProblem(hook.env, [...here, "env"]);
-    if (env) return env;
+    if (hookPath) {
+      yield hookPath;
+      continue;
+    }
+    yield* envProblems(hook.env, [...here, "env"]);
   }
   for (const [i, mount] of (edits.mounts ?? []).entries()) {
     const here = [...at, "mounts", i];
-    if (!mount.hostPath) return { at: here, message: `${formatFieldPath(here)} has no hostPath` };
-    if (!mount.containerPath) {
-      return { at: here, message: `${formatFieldPath(here)} has no containerPath` };
+    if (!mount.hostPath || !mount.containerPath) {
+      const missing = mount.hostPath ? "containerPath" : "hostPath";
+      yield { at: here, message: `${formatFieldPath(here)} has no ${missing}` };
+      continue;
     }
     const mountPath = unusablePathProblem(mount.hostPath, [...here, "hostPath"]) ??
       unusablePathProblem(mount.containerPath, [...here, "containerPath"]) ??
       relativeProblem(mount.containerPath, [...here, "containerPath"]);
-    if (mountPath) return mountPath;
+    if (mountPath) yield mountPath;
   }
   // null is an absent field, as in the shape check (the reference reads it as "").
   const closID = edits.intelRdt?.closID;
@@ -404,7 +413,7 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
     (closID === "." || closID === ".." || /[/\n]/.test(closID) ||
       closID.length >= 4096)
   ) {
-    return {
+    yield {
       at: [...at, "intelRdt", "closID"],
       message: `intelRdt.closID ${quote(closID)} is not a valid name`,
     };
@@ -414,16 +423,19 @@ function editsProblem(edits: CdiEdits | undefined, at: FieldPath): CdiProblem | 
   for (const [i, net] of (edits.netDevices ?? []).entries()) {
     const here = [...at, "netDevices", i];
     if (!net.hostInterfaceName) {
-      return { at: here, message: `${formatFieldPath(here)} has no hostInterfaceName` };
+      yield { at: here, message: `${formatFieldPath(here)} has no hostInterfaceName` };
+      continue;
     }
-    if (!net.name) return { at: here, message: `${formatFieldPath(here)} has no name` };
+    if (!net.name) {
+      yield { at: here, message: `${formatFieldPath(here)} has no name` };
+      continue;
+    }
     if (hosts.has(net.hostInterfaceName) || names.has(net.name)) {
-      return { at: here, message: `${formatFieldPath(here)} repeats a host interface or a name` };
+      yield { at: here, message: `${formatFieldPath(here)} repeats a host interface or a name` };
     }
     hosts.add(net.hostInterfaceName);
     names.add(net.name);
   }
-  return undefined;
 }
 
 /** The `intelRdt` fields cdiVersion 1.1.0 dropped for `enableMonitoring`. */
@@ -458,52 +470,74 @@ function droppedFieldProblem(spec: CdiSpec): CdiProblem | undefined {
   return undefined;
 }
 
+/**
+ * Every problem of a parsed document, in the CDI reference's order (its first is the one the
+ * reference reports), at most `limit`. Shape problems come alone: the rules after them need a
+ * document of the right types.
+ */
+export function cdiSpecProblems(document: unknown, limit = Infinity): CdiProblem[] {
+  const problems: CdiProblem[] = [];
+  for (const problem of shapeProblems(document, SPEC, [])) {
+    if (problems.push(problem) >= limit) return problems;
+  }
+  if (problems.length > 0) return problems;
+  for (const problem of ruleProblems(document as CdiSpec)) {
+    if (problems.push(problem) >= limit) break;
+  }
+  return problems;
+}
+
 /** The first problem of a parsed document, in the CDI reference's order; `undefined` if valid. */
 export function cdiSpecProblem(document: unknown): CdiProblem | undefined {
-  const shape = shapeProblem(document, SPEC, []);
-  if (shape) return shape;
-  const spec = document as CdiSpec;
-  if (!spec.cdiVersion) return { at: ["cdiVersion"], message: "cdiVersion is missing" };
-  const version = cdiVersionProblem(spec);
-  if (version) return { at: ["cdiVersion"], message: version };
-  const dropped = droppedFieldProblem(spec);
-  if (dropped) return dropped;
-  if (!spec.kind) return { at: ["kind"], message: "kind is missing" };
-  const slash = spec.kind.indexOf("/");
-  if (slash <= 0 || slash === spec.kind.length - 1) {
-    return {
+  return cdiSpecProblems(document, 1)[0];
+}
+
+/** The problems of a well-typed document: version, kind, edits and devices. */
+function* ruleProblems(spec: CdiSpec): Generator<CdiProblem> {
+  if (!spec.cdiVersion) yield { at: ["cdiVersion"], message: "cdiVersion is missing" };
+  else {
+    const version = cdiVersionProblem(spec);
+    if (version) yield { at: ["cdiVersion"], message: version };
+    else {
+      const dropped = droppedFieldProblem(spec);
+      if (dropped) yield dropped;
+    }
+  }
+  const slash = spec.kind?.indexOf("/") ?? -1;
+  if (!spec.kind) yield { at: ["kind"], message: "kind is missing" };
+  else if (slash <= 0 || slash === spec.kind.length - 1) {
+    yield {
       at: ["kind"],
       message: `kind ${quote(spec.kind)} must have the form "vendor/class"`,
     };
+  } else {
+    const kindProblem = vendorNameProblem(spec.kind.slice(0, slash)) ??
+      classNameProblem(spec.kind.slice(slash + 1));
+    if (kindProblem) yield { at: ["kind"], message: kindProblem };
   }
-  const kindProblem = vendorNameProblem(spec.kind.slice(0, slash)) ??
-    classNameProblem(spec.kind.slice(slash + 1));
-  if (kindProblem) return { at: ["kind"], message: kindProblem };
-  const global = editsProblem(spec.containerEdits ?? undefined, ["containerEdits"]);
-  if (global) return global;
+  yield* editsProblems(spec.containerEdits ?? undefined, ["containerEdits"]);
   const seen = new Set<string>();
   for (const [i, device] of (spec.devices ?? []).entries()) {
     const here = ["devices", i];
     const nameProblem = device.name ? deviceNameProblem(device.name) : "device name is missing";
-    if (nameProblem) return { at: [...here, "name"], message: nameProblem };
+    if (nameProblem) yield { at: [...here, "name"], message: nameProblem };
     if (isEmptyEdits(device.containerEdits ?? undefined)) {
-      return {
+      yield {
         at: [...here, "containerEdits"],
         message: `device ${quote(device.name)} has no containerEdits`,
       };
-    }
-    const edits = editsProblem(device.containerEdits, [...here, "containerEdits"]);
-    if (edits) return edits;
-    if (seen.has(device.name)) {
-      return {
+    } else yield* editsProblems(device.containerEdits, [...here, "containerEdits"]);
+    if (device.name && seen.has(device.name)) {
+      yield {
         at: [...here, "name"],
         message: `device ${quote(device.name)} is defined twice`,
       };
     }
-    seen.add(device.name);
+    if (device.name) seen.add(device.name);
   }
-  if (seen.size === 0) return { at: ["devices"], message: "the spec has no devices" };
-  return undefined;
+  if ((spec.devices ?? []).length === 0) {
+    yield { at: ["devices"], message: "the spec has no devices" };
+  }
 }
 
 /** Whether a file name is a CDI spec by its extension. */
@@ -526,31 +560,32 @@ async function yamlModule(): Promise<YamlModule> {
  * Finds the line and column of a field (or of its key) in the text, through YAML's syntax tree;
  * nothing when the tree does not have it.
  */
-async function locate(
+async function locator(
   text: string,
-  problem: CdiProblem,
-): Promise<{ line?: number; column?: number }> {
+): Promise<(problem: CdiProblem) => { line?: number; column?: number }> {
   const yaml = await yamlModule();
   const lineCounter = new yaml.LineCounter();
   const doc = yaml.parseDocument(text, { lineCounter, uniqueKeys: false, logLevel: "error" });
   const rangeOf = (node: unknown): number | undefined =>
     yaml.isNode(node) && node.range ? node.range[0] : undefined;
-  let offset: number | undefined;
-  if (problem.onKey) {
-    const parent = doc.getIn(problem.at.slice(0, -1), true);
-    const key = problem.at[problem.at.length - 1];
-    if (yaml.isMap(parent)) {
-      const pair = parent.items.find((p) => yaml.isScalar(p.key) && p.key.value === key);
-      offset = rangeOf(pair?.key);
+  return (problem) => {
+    let offset: number | undefined;
+    if (problem.onKey) {
+      const parent = doc.getIn(problem.at.slice(0, -1), true);
+      const key = problem.at[problem.at.length - 1];
+      if (yaml.isMap(parent)) {
+        const pair = parent.items.find((p) => yaml.isScalar(p.key) && p.key.value === key);
+        offset = rangeOf(pair?.key);
+      }
+    } else {
+      for (let n = problem.at.length; n >= 0 && offset === undefined; n--) {
+        offset = rangeOf(doc.getIn(problem.at.slice(0, n), true));
+      }
     }
-  } else {
-    for (let n = problem.at.length; n >= 0 && offset === undefined; n--) {
-      offset = rangeOf(doc.getIn(problem.at.slice(0, n), true));
-    }
-  }
-  if (offset === undefined) return {};
-  const { line, col } = lineCounter.linePos(offset);
-  return { line, column: col };
+    if (offset === undefined) return {};
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
 }
 
 /** How often aliases may be expanded in one YAML document (`yaml`'s own default, made explicit). */
@@ -731,34 +766,68 @@ async function parseYamlDocument(text: string, path: string): Promise<unknown> {
   }
 }
 
+/** What {@link checkCdiSpec} found: the spec when valid, else every error, one line each. */
+export interface CdiSpecCheck {
+  spec?: CdiSpec;
+  errors: SpecError[];
+}
+
 /**
- * Parses and validates a CDI spec file's text (JSON for `.json`, YAML otherwise). A document
- * nested deeper than {@link MAX_JSON_DEPTH} levels, or whose YAML aliases expand more than 100
- * times, is refused before it is built.
+ * Parses and validates a CDI spec file's text (JSON for `.json`, YAML otherwise), reporting up to
+ * `limit` problems, each with the file, its line and column when known, and its field. A file that
+ * does not parse has one error. A document nested deeper than {@link MAX_JSON_DEPTH} levels, or
+ * whose YAML aliases expand more than 100 times, is refused before it is built.
+ */
+export async function checkCdiSpec(
+  text: string,
+  path: string,
+  limit = Infinity,
+): Promise<CdiSpecCheck> {
+  let document: unknown;
+  try {
+    if (text.trim() === "") throw loadError({ path }, "the file is empty");
+    // The reference reads JSON through its YAML reader, so a JSON number where a string goes is
+    // that string for it too.
+    document = cdiFormatOf(path) === "json"
+      ? coerceToStrings(parseJsonDocument(text, path), SPEC)
+      : await parseYamlDocument(text, path);
+    if (document === null || document === undefined) {
+      throw loadError({ path }, "the file is empty");
+    }
+  } catch (error) {
+    if (error instanceof SpecError) return { errors: [error] };
+    throw error;
+  }
+  const problems = cdiSpecProblems(document, limit);
+  if (problems.length === 0) return { spec: document as CdiSpec, errors: [] };
+  let locate: (problem: CdiProblem) => { line?: number; column?: number } = () => ({});
+  try {
+    locate = await locator(text);
+  } catch {
+    // The position is a help; the problems are reported without it.
+  }
+  return {
+    errors: problems.map((problem) => {
+      let position: { line?: number; column?: number } = {};
+      try {
+        position = locate(problem);
+      } catch {
+        // As above: reported without a position.
+      }
+      return loadError({ path, ...position }, problem.message);
+    }),
+  };
+}
+
+/**
+ * Parses and validates a CDI spec file's text; see {@link checkCdiSpec}.
  *
- * @throws {SpecError} naming the file, the line and column when known, and the problem
+ * @throws {SpecError} for the first problem: the file, the line and column when known, the problem
  */
 export async function parseCdiSpec(text: string, path: string): Promise<CdiSpec> {
-  if (text.trim() === "") throw loadError({ path }, "the file is empty");
-  // The reference reads JSON through its YAML reader, so a JSON number where a string goes is
-  // that string for it too.
-  const document = cdiFormatOf(path) === "json"
-    ? coerceToStrings(parseJsonDocument(text, path), SPEC)
-    : await parseYamlDocument(text, path);
-  if (document === null || document === undefined) {
-    throw loadError({ path }, "the file is empty");
-  }
-  const problem = cdiSpecProblem(document);
-  if (problem) {
-    let position: { line?: number; column?: number } = {};
-    try {
-      position = await locate(text, problem);
-    } catch {
-      // The position is a help; the problem is reported without it.
-    }
-    throw loadError({ path, ...position }, problem.message);
-  }
-  return document as CdiSpec;
+  const { spec, errors } = await checkCdiSpec(text, path, 1);
+  if (spec === undefined) throw errors[0];
+  return spec;
 }
 
 /** Serialises a spec as JSON (2-space indent) or YAML, with a trailing newline. */
