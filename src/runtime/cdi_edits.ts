@@ -99,7 +99,6 @@ export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): P
   for (const error of registry.errors) options.logger.warn(error.message);
   const resolution = resolveCdiDevices(registry, options.names);
   if (!resolution.ok) {
-    const kinds = [...new Set(resolution.unresolvable.map((n) => n.slice(0, n.indexOf("="))))];
     // A device two specs of one dir define is named with its files: that is what to fix.
     const conflicting = resolution.unresolvable.flatMap((name) => {
       const files = registry.conflicts.get(name);
@@ -108,17 +107,18 @@ export async function applyCdiDevices(spec: OciSpec, options: CdiEditOptions): P
         `(${files.map((f) => JSON.stringify(f)).join(", ")}): remove or rename one`,
       ];
     });
+    if (conflicting.length > 0) {
+      throw new RequestError(
+        `Cannot start the container: conflicting CDI devices: ${conflicting.join("; ")}`,
+      );
+    }
+    const kinds = [...new Set(resolution.unresolvable.map((n) => n.slice(0, n.indexOf("="))))];
     const known = kinds.map((kind) => {
       const names = devicesOfKind(registry, kind);
       return names.length === 0
         ? `no spec defines kind "${kind}"`
         : `${kind} has ${names.map((n) => `"${n}"`).join(", ")}`;
     });
-    if (conflicting.length > 0) {
-      throw new RequestError(
-        `Cannot start the container: conflicting CDI devices: ${conflicting.join("; ")}`,
-      );
-    }
     throw new RequestError(
       `Cannot start the container: unresolvable CDI devices ` +
         `${resolution.unresolvable.map((n) => `"${n}"`).join(", ")}: ${known.join("; ")} ` +

@@ -9,7 +9,7 @@
  */
 
 import { classNameProblem, deviceNameProblem, vendorNameProblem } from "./cdi_name.ts";
-import { cdiVersionProblem, normalizeCdiVersion } from "./cdi_version.ts";
+import { cdiVersionProblem, declaresAtLeast } from "./cdi_version.ts";
 import { HOOK_STAGES } from "../oci/container_edits.ts";
 import { describePosition, errorMessage, SpecError } from "../errors.ts";
 import { findDepthExcess, MAX_JSON_DEPTH } from "../text/json_depth.ts";
@@ -446,8 +446,7 @@ const DROPPED_IN_1_1 = ["enableCMT", "enableMBM"] as const;
  * `enableCMT` or `enableMBM`, so its strict parse refuses them as unknown fields.
  */
 function droppedFieldProblem(spec: CdiSpec): CdiProblem | undefined {
-  const [major, minor] = normalizeCdiVersion(spec.cdiVersion).split(".").map(Number);
-  if (major < 1 || (major === 1 && minor < 1)) return undefined;
+  if (!declaresAtLeast(spec.cdiVersion, "1.1.0")) return undefined;
   const scopes: [CdiEdits | undefined, FieldPath][] = [
     [spec.containerEdits ?? undefined, ["containerEdits"]],
     ...(spec.devices ?? []).map((d, i): [CdiEdits | undefined, FieldPath] => [

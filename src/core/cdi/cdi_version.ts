@@ -90,6 +90,11 @@ export function normalizeCdiVersion(value: string): string {
   return value.startsWith("v") ? value.slice(1) : value;
 }
 
+/** Whether the declared `cdiVersion` value (an optional leading `v`) is `version` or later. */
+export function declaresAtLeast(value: string, version: string): boolean {
+  return compare(normalizeCdiVersion(value), version) >= 0;
+}
+
 /**
  * Why a spec's `cdiVersion` is not acceptable, or `undefined` when it is: unknown, older than
  * 0.3.0, or lower than what the content needs.
