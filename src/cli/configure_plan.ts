@@ -15,6 +15,8 @@ export type ConfigureOp =
   | {
     op: "node";
     path: string;
+    /** The host's node, bound instead of created in a container with a user namespace. */
+    source: string;
     type: "c" | "b";
     major: number;
     minor: number;
@@ -64,6 +66,7 @@ export function planConfigure(input: ConfigureInput): ConfigurePlan {
     ops.push({
       op: "node",
       path: node.path,
+      source: node.hostPath,
       type: node.type,
       major: node.major,
       minor: node.minor,

@@ -12,29 +12,41 @@
 import { ContainerRootfs, openHostPath, RootfsError } from "../core/rootfs/container_rootfs.ts";
 import { closeFd } from "../core/io/fs.ts";
 import { ExecError } from "../core/errors.ts";
-import { enterMountNamespace } from "../core/io/mount_namespace.ts";
+import { containerRootIds, enterMountNamespace } from "../core/io/mount_namespace.ts";
 import type { ConfigureOp } from "./configure_plan.ts";
 
-/** Applies `ops` to the rootfs at `rootfs` in the caller's current mount namespace. */
-export function applyOps(rootfs: ContainerRootfs, ops: readonly ConfigureOp[]): void {
+/**
+ * Applies `ops` to the rootfs at `rootfs` in the caller's current mount namespace. In a container
+ * with its own user namespace (`userNamespace`) a device node is bound from the host, as runc
+ * does: no node made there could be opened.
+ */
+export function applyOps(
+  rootfs: ContainerRootfs,
+  ops: readonly ConfigureOp[],
+  options: { userNamespace?: boolean } = {},
+): void {
   for (const op of ops) {
     switch (op.op) {
       case "node":
-        rootfs.mknod(op.path, op);
+        if (options.userNamespace) bindHostPath(op.source, (fd) => rootfs.bindDevice(fd, op.path));
+        else rootfs.mknod(op.path, op);
         break;
-      case "bind": {
-        const source = openHostPath(op.source);
-        try {
-          rootfs.bindReadOnly(source, op.path);
-        } finally {
-          closeFd(source);
-        }
+      case "bind":
+        bindHostPath(op.source, (fd) => rootfs.bindReadOnly(fd, op.path));
         break;
-      }
       case "link":
         rootfs.symlink(op.target, op.path);
         break;
     }
+  }
+}
+
+function bindHostPath(path: string, bind: (fd: number) => void): void {
+  const source = openHostPath(path);
+  try {
+    bind(source);
+  } finally {
+    closeFd(source);
   }
 }
 
@@ -62,15 +74,21 @@ export function inMountNamespace<T>(pid: number, fn: () => T, options: { stay?: 
 }
 
 /**
- * Applies the ops in the container of `pid`, whose rootfs is `rootfs` (a host path).
+ * Applies the ops in the container of `pid`, whose rootfs is `rootfs` (a host path). When the
+ * container has its own user namespace, what is created there belongs to its root.
  *
  * @throws {ExecError} naming the failing step
  */
 export function applyInContainer(pid: number, rootfs: string, ops: readonly ConfigureOp[]): void {
   if (ops.length === 0) return;
+  const owner = containerRootIds(pid);
   inMountNamespace(pid, () => {
     try {
-      ContainerRootfs.with(rootfs, (root) => applyOps(root, ops));
+      ContainerRootfs.with(
+        rootfs,
+        (root) => applyOps(root, ops, { userNamespace: owner !== undefined }),
+        { owner },
+      );
     } catch (error) {
       if (!(error instanceof RootfsError)) throw error;
       throw new ExecError(

@@ -17,6 +17,7 @@ import { quoted, RequestError, SpecError } from "../core/errors.ts";
 import type { Logger } from "../core/io/log.ts";
 import { FileKindError } from "../core/io/fs.ts";
 import {
+  hasUserNamespace,
   isPrivileged,
   type OciSpec,
   parseOciSpec,
@@ -24,6 +25,7 @@ import {
   specAnnotations,
   specEnv,
   specMounts,
+  specRootfs,
   SpecShapeError,
 } from "../core/oci/oci_spec.ts";
 import { parseDeviceRequest, requestAnnotations } from "../core/request/device_request.ts";
@@ -92,6 +94,7 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
   const specPath = normalizeInRoot(`${bundle}/config.json`);
   const original = readBundleSpec(ctx.fs, specPath);
   const spec = parseOciSpec(original, specPath);
+  const mountsBefore = hasUserNamespace(spec) ? mountKeysOf(spec) : undefined;
   let outcome: SpecEditOutcome;
   try {
     outcome = await editSpecForCreate(spec, ctx);
@@ -111,9 +114,37 @@ export async function editBundleForCreate(ctx: CreateContext): Promise<CreateOut
     ctx.logger.debug("The spec already holds every edit: not rewriting it");
     return { mode: outcome.mode, written: false };
   }
+  if (mountsBefore !== undefined) await prepareMountTargetsFor(spec, bundle, mountsBefore, ctx);
   ctx.fs.writeFileAtomic(specPath, serializeOciSpec(spec, original));
   ctx.logger.debug(`Updated "${specPath}" for mode '${outcome.mode}'`);
   return { mode: outcome.mode, written: true };
+}
+
+function mountKeysOf(spec: OciSpec): Set<string> {
+  return new Set(Array.isArray(spec.mounts) ? spec.mounts.map((m) => JSON.stringify(m)) : []);
+}
+
+/**
+ * In a container with its own user namespace, creates the targets of the bind mounts the edit
+ * added, owned by the container's root (see `mount_targets.ts`), before the spec that names them
+ * is written; a target that cannot be made is logged and left to the runtime to report.
+ */
+async function prepareMountTargetsFor(
+  spec: OciSpec,
+  bundle: string,
+  before: ReadonlySet<string>,
+  ctx: CreateContext,
+): Promise<void> {
+  const { mountTargetsToPrepare } = await import("./mount_targets.ts");
+  const plan = mountTargetsToPrepare(spec, before);
+  const rootfs = specRootfs(spec, bundle);
+  if (plan === undefined || rootfs === undefined) return;
+  const problems = await ctx.fs.prepareMountTargets(rootfs, plan);
+  ctx.logger.debug(
+    `User namespace (root is host ${plan.owner.uid}:${plan.owner.gid}): prepared ` +
+      `${plan.targets.length - problems.length} of ${plan.targets.length} mount target(s)`,
+  );
+  for (const problem of problems) ctx.logger.warn(problem);
 }
 
 /**

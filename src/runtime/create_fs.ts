@@ -13,6 +13,7 @@ import { writeFileAtomic } from "../core/io/atomic_file.ts";
 import { isExecutableFile } from "../core/io/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
 import { readRegularFile } from "../core/io/regular_file.ts";
+import type { MountTargetPlan } from "./mount_targets.ts";
 
 /** Everything the create step reads and writes on the host. Paths are absolute host paths. */
 export interface CreateFs extends HostFs {
@@ -35,6 +36,13 @@ export interface CreateFs extends HostFs {
   isExecutableFile(path: string): boolean;
   /** How the CDI spec dirs are listed and their files read. */
   readonly cdiSpecDirs: CdiDirReader;
+  /**
+   * Creates the mount targets of `plan` in the rootfs at `rootfs` (a container with its own user
+   * namespace); see `mount_targets.ts`.
+   *
+   * @returns one line per target that could not be made
+   */
+  prepareMountTargets(rootfs: string, plan: MountTargetPlan): Promise<string[]>;
 }
 
 /** The real host. */
@@ -44,4 +52,6 @@ export const realCreateFs: CreateFs = {
   writeFileAtomic,
   isExecutableFile,
   cdiSpecDirs: realCdiDirReader,
+  prepareMountTargets: async (rootfs, plan) =>
+    await (await import("./mount_targets.ts")).prepareMountTargets(rootfs, plan),
 };

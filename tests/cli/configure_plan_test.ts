@@ -41,6 +41,7 @@ function nodeOp(node: DeviceNode, owner?: { uid: number; gid: number }) {
   return {
     op: "node" as const,
     path: node.path,
+    source: node.hostPath,
     type: node.type,
     major: node.major,
     minor: node.minor,

@@ -371,6 +371,7 @@ Deno.test("cgroupV2Refusal names the nodes, the spec and the fix in one line", a
   const node = (path: string, major: number, minor: number) => ({
     op: "node" as const,
     path,
+    source: path,
     type: "c" as const,
     major,
     minor,

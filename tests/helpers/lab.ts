@@ -13,9 +13,10 @@ import {
   presentKernelModule,
   REPO_ROOT,
   runContainer,
+  sh,
   SIMULATED_LIB_DIR,
 } from "./container_lab.ts";
-import { runTool, toolArgv, writeToolWrapper } from "./toolkit_commands.ts";
+import { BIN_DIR, runTool, toolArgv, writeToolWrapper } from "./toolkit_commands.ts";
 import { TOOLKIT_EXECUTABLES } from "../../src/installer/toolkit_layout.ts";
 import { type E2eOptions, e2eTest, type Need } from "./e2e.ts";
 
@@ -248,4 +249,52 @@ export async function generateCdiSpec(
   });
   strictEqual(run.code, 0, run.stderr);
   return output;
+}
+
+let readableToolkit: string | undefined;
+
+/**
+ * Points the lab's config at a toolkit anyone may run, and opens the lab dir to everyone: in a
+ * container with its own user namespace the runtime runs createContainer hooks (and the image's
+ * ldconfig) as the container's root, an unprivileged host id, which can read neither a 0700 temp
+ * dir nor root's Deno cache. The toolkit is the bundled artefact under test (`XPU_BIN_DIR`),
+ * copied, or one built from the sources; either way into a world-readable dir, once per run.
+ */
+export async function useReadableToolkit(lab: Lab): Promise<void> {
+  if (readableToolkit === undefined) {
+    const dir = Deno.makeTempDirSync({ prefix: "xpu-e2e-toolkit-" });
+    Deno.chmodSync(dir, 0o755);
+    const target = `${Deno.build.arch}-unknown-linux-gnu`;
+    if (BIN_DIR) {
+      await sh("cp", [
+        "-a",
+        `${BIN_DIR.startsWith("/") ? BIN_DIR : `${REPO_ROOT}/${BIN_DIR}`}/.`,
+        dir,
+      ]);
+    } else {
+      await sh(Deno.execPath(), [
+        "run",
+        "-A",
+        `${REPO_ROOT}/build.ts`,
+        "--kind",
+        "bundled",
+        "--target",
+        target,
+        "--out-dir",
+        `${dir}/build`,
+      ], { cwd: REPO_ROOT });
+      await sh("sh", ["-c", `mv "$1"/build/${target}/* "$1"/ && rm -rf "$1"/build`, "sh", dir]);
+    }
+    readableToolkit = dir;
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  }
+  Deno.chmodSync(lab.dir, 0o755);
+  let config = Deno.readTextFileSync(lab.configPath);
+  for (const tool of ["xpu-container-cli", "xpu-container-runtime-hook", "xpu-ctk"]) {
+    config = config.replaceAll(
+      JSON.stringify(`${lab.dir}/tools/${tool}`),
+      JSON.stringify(`${readableToolkit}/${tool}`),
+    );
+  }
+  Deno.writeTextFileSync(lab.configPath, config);
 }

@@ -103,6 +103,7 @@ function memoryCreateFs(files: Record<string, Uint8Array> = {}): CreateFs {
     writeFileAtomic(path, data) {
       contents.set(path, data.slice());
     },
+    prepareMountTargets: () => Promise.resolve([]),
     isExecutableFile(path) {
       const stat = host.stat(path);
       return stat?.kind === "file" && (stat.mode & 0o111) !== 0;

@@ -20,6 +20,7 @@ import {
   editBundleForCreate,
 } from "../../src/runtime/create.ts";
 import type { CreateFs } from "../../src/runtime/create_fs.ts";
+import type { MountTargetPlan } from "../../src/runtime/mount_targets.ts";
 import { assertRejectsError, type ErrorClass } from "../helpers/assert_error.ts";
 import { memoryHostFs, type MemoryTree } from "../helpers/memory_fs.ts";
 
@@ -62,6 +63,7 @@ function memoryCreateFs(files: Record<string, Uint8Array>) {
   const host = memoryHostFs(HOST);
   const contents = new Map(Object.entries(files));
   const writes: { path: string; data: Uint8Array }[] = [];
+  const prepared: { rootfs: string; plan: MountTargetPlan }[] = [];
   const missing = (path: string) => new Deno.errors.NotFound(`no such file: "${path}"`);
   const fs: CreateFs = {
     ...host,
@@ -78,6 +80,10 @@ function memoryCreateFs(files: Record<string, Uint8Array>) {
       const stat = host.stat(path);
       return stat?.kind === "file" && (stat.mode & 0o111) !== 0;
     },
+    prepareMountTargets(rootfs, plan) {
+      prepared.push({ rootfs, plan });
+      return Promise.resolve([]);
+    },
     cdiSpecDirs: {
       listFiles: (dir) =>
         host.readDir(dir)?.filter((name) =>
@@ -90,7 +96,7 @@ function memoryCreateFs(files: Record<string, Uint8Array>) {
       },
     },
   };
-  return { fs, writes };
+  return { fs, writes, prepared };
 }
 
 const ALL_CAPS = ["CAP_CHOWN", "CAP_SYS_ADMIN"];
@@ -805,4 +811,60 @@ Deno.test("editBundleForCreate writes the spec once, and only for a request it s
       }
     });
   }
+});
+
+Deno.test("editBundleForCreate in a container with a user namespace", async (t) => {
+  const userns = (spec: Record<string, unknown>) => ({
+    ...spec,
+    mounts: [{ destination: "/dev", type: "tmpfs", source: "tmpfs" }],
+    linux: {
+      namespaces: [{ type: "mount" }, { type: "user" }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 2000 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 3000 }],
+    },
+  });
+  await t.step(
+    "csv: the node is bound from the driver root, the file's target is made",
+    async () => {
+      const { fs, readSpec } = makeBundle(userns(ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] })));
+      const prepared: unknown[] = [];
+      fs.prepareMountTargets = (rootfs, plan) => {
+        prepared.push({ rootfs, plan });
+        return Promise.resolve([]);
+      };
+      const { ctx } = context(fs, (config) => void (config.runtime.mode = "csv"));
+      await editBundleForCreate(ctx);
+      const spec = readSpec();
+      deepStrictEqual(spec.linux.devices ?? [], []);
+      deepStrictEqual(
+        spec.mounts.map((m: { destination: string; source: string }) => [m.destination, m.source]),
+        [["/dev", "tmpfs"], ["/dev/xpu0", "/drv/dev/xpu0"], [
+          "/usr/lib/libxpu.so.1",
+          "/drv/usr/lib/libxpu.so.1",
+        ]],
+      );
+      ok(spec.linux.resources.devices.some((r: { major: number }) => r.major === 511));
+      deepStrictEqual(prepared, [{
+        rootfs: `${BUNDLE}/rootfs`,
+        plan: {
+          owner: { uid: 1000, gid: 1000 },
+          targets: [{ path: "/usr/lib/libxpu.so.1", source: "/drv/usr/lib/libxpu.so.1" }],
+        },
+      }]);
+    },
+  );
+  await t.step("a target that cannot be made is a warning; the spec is still written", async () => {
+    const { fs, writes } = makeBundle(userns(ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] })));
+    fs.prepareMountTargets = () => Promise.resolve(["Cannot create the mount target …"]);
+    const { ctx, lines } = context(fs, (config) => void (config.runtime.mode = "csv"));
+    await editBundleForCreate(ctx);
+    strictEqual(writes.length, 1);
+    ok(lines.some((l) => l.level === "warn" && l.message === "Cannot create the mount target …"));
+  });
+  await t.step("without a user namespace nothing is prepared", async () => {
+    const { fs } = makeBundle(ociSpec({ env: ["XPU_VISIBLE_DEVICES=0"] }));
+    fs.prepareMountTargets = () => Promise.reject(new Error("not to be called"));
+    const { ctx } = context(fs, (config) => void (config.runtime.mode = "csv"));
+    await editBundleForCreate(ctx);
+  });
 });

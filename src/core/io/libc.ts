@@ -49,6 +49,7 @@ export const ERRNO = {
   ELOOP: 40,
   ENOTEMPTY: 39,
   ENXIO: 6,
+  EOVERFLOW: 75,
 } as const;
 
 const ERRNO_CODES: Record<number, string> = Object.fromEntries(
@@ -150,6 +151,8 @@ const SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   execve: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
   umask: { parameters: ["u32"], result: "u32" },
+  setfsuid: { parameters: ["u32"], result: "i32" },
+  setfsgid: { parameters: ["u32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   fchown: { parameters: ["i32", "u32", "u32"], result: "i32" },

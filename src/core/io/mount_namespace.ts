@@ -31,9 +31,12 @@ export function hostIdOf(map: string, containerId: number): number | undefined {
  * The host uid and gid of root in the container of `pid`, when it has its own user namespace.
  */
 export function containerRootIds(pid: number): { uid: number; gid: number } | undefined {
-  const own = Deno.readTextFileSync("/proc/self/uid_map");
+  // The namespaces themselves are compared: a user namespace with the host's own id map is still
+  // one whose file systems accept no device node.
+  if (Deno.readLinkSync("/proc/self/ns/user") === Deno.readLinkSync(`/proc/${pid}/ns/user`)) {
+    return undefined;
+  }
   const theirs = Deno.readTextFileSync(`/proc/${pid}/uid_map`);
-  if (own.trim() === theirs.trim()) return undefined;
   const uid = hostIdOf(theirs, 0);
   const gid = hostIdOf(Deno.readTextFileSync(`/proc/${pid}/gid_map`), 0);
   if (uid === undefined || gid === undefined) return undefined;

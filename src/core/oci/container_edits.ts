@@ -8,7 +8,14 @@
  * @module
  */
 
-import { arrayAt, isJsonObject, type JsonObject, objectAt, type OciSpec } from "./oci_spec.ts";
+import {
+  arrayAt,
+  hasUserNamespace,
+  isJsonObject,
+  type JsonObject,
+  objectAt,
+  type OciSpec,
+} from "./oci_spec.ts";
 
 /** OCI hook stages, in the order runtimes run them. */
 export const HOOK_STAGES = [
@@ -104,24 +111,54 @@ export function addDeviceCgroupRule(
   if (!rules.some((r) => sameJson(r, wanted))) rules.push(wanted);
 }
 
-/** Adds (or replaces, by container path) a device node, with its cgroup allow rule. */
-export function addDeviceNode(spec: OciSpec, node: DeviceNodeEdit): void {
-  const devices = arrayAt(objectAt(spec, "linux", "linux"), "devices", "linux.devices");
-  const entry: JsonObject = {
-    path: node.path,
-    type: node.type,
-    major: node.major,
-    minor: node.minor,
-  };
-  if (node.fileMode !== undefined) entry.fileMode = node.fileMode;
-  if (node.uid !== undefined) entry.uid = node.uid;
-  if (node.gid !== undefined) entry.gid = node.gid;
-  const at = devices.findIndex((d) => isJsonObject(d) && d.path === node.path);
-  if (at < 0) devices.push(entry);
-  else if (!sameJson(devices[at], entry)) devices[at] = entry;
+/** Mount options of a device node bound from the host into a user-namespaced container. */
+export const DEVICE_BIND_OPTIONS: readonly string[] = ["bind", "nosuid", "noexec"];
+
+/**
+ * Adds (or replaces, by container path) a device node, with its cgroup allow rule.
+ *
+ * In a spec with a user namespace a runtime cannot `mknod` and binds the node from the host at
+ * the node's container path instead; a node whose host path differs (a driver root other than
+ * "/") is therefore added as a bind mount of its host path, which is what runc would do with the
+ * right source. Its mode and owner are then the host node's, seen through the id map.
+ *
+ * @returns whether a mount was added (the caller orders the mounts)
+ */
+export function addDeviceNode(spec: OciSpec, node: DeviceNodeEdit): boolean {
+  const linux = objectAt(spec, "linux", "linux");
+  const bound = node.hostPath !== undefined && node.hostPath !== node.path &&
+    (node.type === "c" || node.type === "b") && hasUserNamespace(spec);
+  let mounted = false;
+  if (bound) {
+    if (Array.isArray(linux.devices)) {
+      const kept = linux.devices.filter((d) => !(isJsonObject(d) && d.path === node.path));
+      if (kept.length !== linux.devices.length) linux.devices = kept;
+    }
+    mounted = addMount(spec, {
+      hostPath: node.hostPath!,
+      containerPath: node.path,
+      type: "bind",
+      options: [...DEVICE_BIND_OPTIONS],
+    });
+  } else {
+    const devices = arrayAt(linux, "devices", "linux.devices");
+    const entry: JsonObject = {
+      path: node.path,
+      type: node.type,
+      major: node.major,
+      minor: node.minor,
+    };
+    if (node.fileMode !== undefined) entry.fileMode = node.fileMode;
+    if (node.uid !== undefined) entry.uid = node.uid;
+    if (node.gid !== undefined) entry.gid = node.gid;
+    const at = devices.findIndex((d) => isJsonObject(d) && d.path === node.path);
+    if (at < 0) devices.push(entry);
+    else if (!sameJson(devices[at], entry)) devices[at] = entry;
+  }
   if (node.type === "c" || node.type === "b") {
     addDeviceCgroupRule(spec, { ...node, access: node.permissions });
   }
+  return mounted;
 }
 
 /**
@@ -203,12 +240,12 @@ export function addAdditionalGids(spec: OciSpec, gids: readonly number[]): void 
  */
 export function applyContainerEdits(spec: OciSpec, edits: ContainerEdits): void {
   setEnv(spec, edits.env ?? []);
-  for (const node of edits.deviceNodes ?? []) addDeviceNode(spec, node);
+  let mounted = false;
+  for (const node of edits.deviceNodes ?? []) mounted = addDeviceNode(spec, node) || mounted;
   for (const net of edits.netDevices ?? []) {
     const devices = objectAt(objectAt(spec, "linux", "linux"), "netDevices", "linux.netDevices");
     devices[net.hostInterfaceName] = { name: net.name };
   }
-  let mounted = false;
   for (const mount of edits.mounts ?? []) mounted = addMount(spec, mount) || mounted;
   if (mounted) sortMountsByDepth(spec);
   for (const hook of edits.hooks ?? []) addHook(spec, hook);

@@ -472,6 +472,44 @@ export function isPrivileged(spec: OciSpec): boolean {
   return Array.isArray(bounding) && bounding.includes("CAP_SYS_ADMIN");
 }
 
+/**
+ * Whether the container gets a user namespace of its own (`linux.namespaces` has `user`): its
+ * root is not the host's, so nothing can be created in it with `mknod`, and runtimes bind-mount
+ * device nodes from the host instead.
+ */
+export function hasUserNamespace(spec: OciSpec): boolean {
+  const linux = spec.linux;
+  if (!isJsonObject(linux) || !Array.isArray(linux.namespaces)) return false;
+  return linux.namespaces.some((ns) => isJsonObject(ns) && ns.type === "user");
+}
+
+/**
+ * The host ids of the container's root from `linux.uidMappings` and `linux.gidMappings`, when
+ * the spec has a user namespace that maps it; `undefined` otherwise (no user namespace, one
+ * joined by path, or a root left unmapped).
+ */
+export function specRootIds(spec: OciSpec): { uid: number; gid: number } | undefined {
+  if (!hasUserNamespace(spec) || !isJsonObject(spec.linux)) return undefined;
+  const uid = mappedRoot(spec.linux.uidMappings);
+  const gid = mappedRoot(spec.linux.gidMappings);
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
+}
+
+function mappedRoot(mappings: unknown): number | undefined {
+  if (!Array.isArray(mappings)) return undefined;
+  for (const m of mappings) {
+    if (!isJsonObject(m)) continue;
+    const { containerID, hostID, size } = m;
+    if (
+      typeof containerID === "number" && typeof hostID === "number" && typeof size === "number" &&
+      containerID === 0 && size > 0
+    ) {
+      return hostID;
+    }
+  }
+  return undefined;
+}
+
 /** The spec's annotations (string values only). */
 export function specAnnotations(spec: OciSpec): Map<string, string> {
   const out = new Map<string, string>();

@@ -104,6 +104,35 @@ function splitParent(path: string): { parent: string; name: string } {
   return { parent: slash === 0 ? "/" : normal.slice(0, slash), name: normal.slice(slash + 1) };
 }
 
+/** The host ids that own what the toolkit creates in a user-namespaced container. */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Runs `make` with this thread's file-system ids switched to `owner` (`setfsuid`/`setfsgid`
+ * act on the calling thread only), so a file system mounted in the container's user namespace
+ * accepts the inode; the ids are switched back before returning.
+ */
+function asOwner(owner: Owner, make: () => number): { value: number; failure: number } {
+  const gid = libc().setfsgid(owner.gid);
+  const uid = libc().setfsuid(owner.uid);
+  try {
+    const value = make();
+    return { value, failure: value < 0 ? errno() : 0 };
+  } finally {
+    libc().setfsuid(uid);
+    libc().setfsgid(gid);
+  }
+}
+
+/** The value of a {@link ContainerRootfs} creation call, or its failure thrown. */
+function succeeded(call: string, result: { value: number; failure: number }): number {
+  if (result.value < 0) throw new OsCallError(call, result.failure);
+  return result.value;
+}
+
 /** What is at `name` in the directory `dir` (not followed), or `undefined` when nothing is. */
 function entryAt(dir: number, name: string): FileStatus | undefined {
   try {
@@ -139,18 +168,25 @@ export class ContainerRootfs {
   /** The rootfs as the caller named it (for messages only). */
   readonly path: string;
   readonly #fd: number;
+  readonly #owner: Owner | undefined;
 
-  private constructor(path: string, fd: number) {
+  private constructor(path: string, fd: number, owner: Owner | undefined) {
     this.path = path;
     this.#fd = fd;
+    this.#owner = owner;
   }
 
   /**
    * Opens the rootfs at `path`, a host path from the engine's bundle (trusted).
    *
+   * With `owner` (the host ids of the root of a container with its own user namespace), every
+   * directory, file and link created is that root's, as if the container had made it; on a file
+   * system mounted in that namespace (runc's `/dev` tmpfs), where an inode of an id the namespace
+   * does not map cannot exist, it is created as that root in the first place.
+   *
    * @throws {RootfsError} when it is not a directory, or the kernel has no `openat2`
    */
-  static open(path: string): ContainerRootfs {
+  static open(path: string, options: { owner?: Owner } = {}): ContainerRootfs {
     let fd: number;
     try {
       fd = check("open", libc().open(cString(path), O.PATH | O.DIRECTORY | O.CLOEXEC, 0));
@@ -164,7 +200,7 @@ export class ContainerRootfs {
         },
       );
     }
-    const rootfs = new ContainerRootfs(path, fd);
+    const rootfs = new ContainerRootfs(path, fd, options.owner);
     try {
       libc().close(openHow(fd, ".", O.PATH | O.CLOEXEC, RESOLVE_IN_ROOT));
     } catch (error) {
@@ -187,9 +223,13 @@ export class ContainerRootfs {
     libc().close(this.#fd);
   }
 
-  /** Runs `fn` with the rootfs open, closing it afterwards. */
-  static with<T>(path: string, fn: (rootfs: ContainerRootfs) => T): T {
-    const rootfs = ContainerRootfs.open(path);
+  /** Runs `fn` with the rootfs open (see {@link ContainerRootfs.open}), closing it afterwards. */
+  static with<T>(
+    path: string,
+    fn: (rootfs: ContainerRootfs) => T,
+    options: { owner?: Owner } = {},
+  ): T {
+    const rootfs = ContainerRootfs.open(path, options);
     try {
       return fn(rootfs);
     } finally {
@@ -255,6 +295,34 @@ export class ContainerRootfs {
   }
 
   /**
+   * Runs `make`, a call that creates the inode `name` in `dir`, and gives the new inode to the
+   * owner (see {@link ContainerRootfs.open}).
+   *
+   * @returns the call's result, and its errno when it failed
+   */
+  #make(
+    dir: number,
+    name: string,
+    make: () => number,
+    options: { fd?: boolean } = {},
+  ): { value: number; failure: number } {
+    let value = make();
+    let failure = value < 0 ? errno() : 0;
+    const owner = this.#owner;
+    if (owner === undefined) return { value, failure };
+    if (failure === ERRNO.EOVERFLOW) return asOwner(owner, make);
+    if (
+      failure === 0 &&
+      libc().fchownat(dir, cString(name), owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW) < 0
+    ) {
+      failure = errno();
+      if (options.fd) libc().close(value);
+      value = -1;
+    }
+    return { value, failure };
+  }
+
+  /**
    * Opens the directory `path` inside the rootfs (`O_PATH`), creating missing components with
    * `mode` when `create` is set. Each step is resolved from the rootfs fd again, so a directory
    * swapped for a symlink between two steps still resolves inside the rootfs.
@@ -281,8 +349,11 @@ export class ContainerRootfs {
         }
       }
       if (next === undefined) {
-        const made = libc().mkdirat(current, cString(part), options.mode ?? 0o755);
-        const failure = made < 0 ? errno() : 0;
+        const { failure } = this.#make(
+          current,
+          part,
+          () => libc().mkdirat(current, cString(part), options.mode ?? 0o755),
+        );
         if (failure === ERRNO.EEXIST) {
           // A dangling symlink: make its target, resolved inside the rootfs, instead.
           const buffer = new Uint8Array(4096);
@@ -361,6 +432,41 @@ export class ContainerRootfs {
   }
 
   /**
+   * Makes `path` an empty regular file (and its parents) unless something is there already:
+   * a mount target, as a runtime would make it.
+   *
+   * @returns whether the file was created
+   * @throws {RootfsError} when it cannot be made inside the rootfs
+   */
+  createEmptyFile(path: string, mode = 0o644): boolean {
+    const at = this.#writableParent(path, true)!;
+    try {
+      if (entryAt(at.dir, at.name) !== undefined) return false;
+      const name = cString(at.name);
+      const previousUmask = libc().umask(0);
+      try {
+        libc().close(succeeded(
+          "openat",
+          this.#make(at.dir, at.name, () =>
+            libc().openat(
+              at.dir,
+              name,
+              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
+              mode,
+            ), { fd: true }),
+        ));
+      } finally {
+        libc().umask(previousUmask);
+      }
+      return true;
+    } catch (error) {
+      throw this.#error(path, "create the mount target", error);
+    } finally {
+      libc().close(at.dir);
+    }
+  }
+
+  /**
    * Creates the symlink `path -> target` (target stored as given), making parent directories.
    * An existing symlink with another target is replaced; anything else in the way is left alone.
    */
@@ -380,7 +486,10 @@ export class ContainerRootfs {
         }
         check("unlinkat", libc().unlinkat(at.dir, name, 0));
       }
-      check("symlinkat", libc().symlinkat(cString(target), at.dir, name));
+      succeeded(
+        "symlinkat",
+        this.#make(at.dir, at.name, () => libc().symlinkat(cString(target), at.dir, name)),
+      );
       return "created";
     } catch (error) {
       throw this.#error(path, `create symlink -> "${target}" at`, error);
@@ -408,14 +517,15 @@ export class ContainerRootfs {
     }`;
     const tempName = cString(temp);
     try {
-      const fd = check(
+      const fd = succeeded(
         "openat",
-        libc().openat(
-          at.dir,
-          tempName,
-          O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-          options.mode ?? 0o644,
-        ),
+        this.#make(at.dir, temp, () =>
+          libc().openat(
+            at.dir,
+            tempName,
+            O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
+            options.mode ?? 0o644,
+          ), { fd: true }),
       );
       try {
         writeAll(fd, bytes);
@@ -479,6 +589,36 @@ export class ContainerRootfs {
    * there, on the fd the rootfs resolution gave, never on a path string.
    */
   bindReadOnly(sourceFd: number, path: string): void {
+    this.#bind(sourceFd, path, {
+      flags: MS.RDONLY | MS.NOSUID | MS.NODEV,
+      action: "bind-mount a driver file onto",
+    });
+  }
+
+  /**
+   * Bind-mounts the host device node open as `sourceFd` onto `path` (an empty file made for it;
+   * a symlink in the way is replaced), nosuid and noexec: how a device reaches a container with
+   * its own user namespace, where no node can be created (what runc does for `linux.devices`
+   * there). The node keeps the host's mode and owner. Must run in the container's mount
+   * namespace.
+   */
+  bindDevice(sourceFd: number, path: string): void {
+    const kind = statAt(sourceFd).kind;
+    if (kind !== "char" && kind !== "block") {
+      throw new RootfsError(
+        path,
+        `Cannot bind-mount a device node onto "${path}" in the container's rootfs ` +
+          `"${this.path}": the host's file is a ${kind}, not a device node`,
+        { code: "EINVAL" },
+      );
+    }
+    this.#bind(sourceFd, path, {
+      flags: MS.NOSUID | MS.NOEXEC,
+      action: "bind-mount a device onto",
+    });
+  }
+
+  #bind(sourceFd: number, path: string, how: { flags: bigint; action: string }): void {
     const source = statAt(sourceFd);
     const wantDir = source.kind === "dir";
     if (wantDir) this.mkdirAll(path);
@@ -492,14 +632,17 @@ export class ContainerRootfs {
         existing = undefined;
       }
       if (existing === undefined && !wantDir) {
-        const fd = libc().openat(
-          at.dir,
-          name,
-          O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-          0o644,
+        const fd = succeeded(
+          "openat",
+          this.#make(at.dir, at.name, () =>
+            libc().openat(
+              at.dir,
+              name,
+              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
+              0o644,
+            ), { fd: true }),
         );
-        if (fd >= 0) libc().close(fd);
-        else check("openat", fd);
+        libc().close(fd);
       }
       target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
       const before = statAt(target);
@@ -528,12 +671,12 @@ export class ContainerRootfs {
           null,
           cString(`/proc/thread-self/fd/${target}`),
           null,
-          MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV,
+          MS.BIND | MS.REMOUNT | how.flags,
           null,
         ),
       );
     } catch (error) {
-      throw this.#error(path, "bind-mount a driver file onto", error);
+      throw this.#error(path, how.action, error);
     } finally {
       if (target >= 0) libc().close(target);
       libc().close(at.dir);

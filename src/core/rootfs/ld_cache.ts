@@ -64,12 +64,20 @@ export function updateLdcache(
   };
   const dirs = [...new Set(folders.map(normalizeInRoot))];
   const hostLdconfig = options.ldconfig?.startsWith("@") ? options.ldconfig.slice(1) : undefined;
+  const user = options.user ?? { uid: 0, gid: 0 };
+  let unwritable: string | undefined;
   const ldconfig = ContainerRootfs.with(rootfs, (root) => {
     const found = hostLdconfig ?? findContainerLdconfig(root);
     if (found === undefined) return undefined;
+    unwritable = unwritableEtc(root.stat("/etc"), user);
+    if (unwritable !== undefined) return undefined;
     if (dirs.length > 0) writeDropIn(root, dirs, warn);
     return found;
   });
+  if (unwritable !== undefined) {
+    warn(unwritable);
+    return { ran: false, reason: unwritable, warnings };
+  }
   if (ldconfig === undefined) return { ran: false, reason: "the image has no ldconfig", warnings };
   const exec = options.exec ?? execIsolated;
   return exec({
@@ -79,6 +87,25 @@ export function updateLdcache(
     env: LDCONFIG_ENV,
     user: options.user,
   });
+}
+
+/**
+ * Why `ldconfig`, run as `user` without capabilities, could not write its cache into the
+ * rootfs's `/etc` (`undefined` when it can, or when there is no such directory). In a container
+ * with its own user namespace over a rootfs that belongs to the host's root, the container's
+ * root owns nothing there: the cache is then left as the image has it rather than failing the
+ * start, since the container's root could not have written it either.
+ */
+export function unwritableEtc(
+  etc: { kind: string; mode: number; uid: number; gid: number } | undefined,
+  user: { uid: number; gid: number },
+): string | undefined {
+  if (etc?.kind !== "dir") return undefined;
+  const bits = etc.uid === user.uid ? 0o300 : etc.gid === user.gid ? 0o030 : 0o003;
+  if ((etc.mode & bits) === bits) return undefined;
+  return `not refreshing the ld cache: the container's root (${user.uid}:${user.gid}) cannot ` +
+    `write "/etc", which is ${etc.uid}:${etc.gid} mode ${(etc.mode & 0o7777).toString(8)}: ` +
+    `give the container a rootfs its root owns (a user namespace's engine does) for the cache`;
 }
 
 /**

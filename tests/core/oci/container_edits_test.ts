@@ -473,3 +473,79 @@ Deno.test("removeHooksNamed and hasHookNamed match by basename", async (t) => {
     });
   }
 });
+
+Deno.test("device nodes in a spec with a user namespace", async (t) => {
+  const USERNS = { type: "user" };
+  const DEV = { destination: "/dev", type: "tmpfs", source: "tmpfs" };
+  const BOUND = {
+    destination: "/dev/xpu0",
+    type: "bind",
+    source: "/run/xpu/driver/dev/xpu0",
+    options: ["bind", "nosuid", "noexec"],
+  };
+  const cases: {
+    name: string;
+    input: { spec: OciSpec; edits: ContainerEdits };
+    expected: OciSpec;
+  }[] = [
+    {
+      // runc cannot mknod in a user namespace and binds /dev/xpu0 from the host itself.
+      name: "a node at its host path stays a linux.devices entry",
+      input: {
+        spec: { linux: { namespaces: [USERNS] } },
+        edits: { deviceNodes: [{ ...XPU0, hostPath: "/dev/xpu0" }] },
+      },
+      expected: {
+        linux: {
+          namespaces: [USERNS],
+          devices: [{ path: "/dev/xpu0", type: "c", major: 195, minor: 0 }],
+          resources: { devices: [XPU0_RULE] },
+        },
+      },
+    },
+    {
+      name: "a node under a driver root is bound from there, after /dev, with its cgroup rule",
+      input: {
+        spec: {
+          mounts: [DEV],
+          linux: {
+            namespaces: [USERNS],
+            devices: [{ path: "/dev/xpu0", type: "c", major: 1, minor: 1 }],
+          },
+        },
+        edits: { deviceNodes: [{ ...XPU0, hostPath: "/run/xpu/driver/dev/xpu0" }] },
+      },
+      expected: {
+        mounts: [DEV, BOUND],
+        linux: {
+          namespaces: [USERNS],
+          devices: [],
+          resources: { devices: [XPU0_RULE] },
+        },
+      },
+    },
+    {
+      name: "without a user namespace the same node is made by the runtime",
+      input: {
+        spec: { linux: { namespaces: [{ type: "mount" }] } },
+        edits: { deviceNodes: [{ ...XPU0, hostPath: "/run/xpu/driver/dev/xpu0" }] },
+      },
+      expected: {
+        linux: {
+          namespaces: [{ type: "mount" }],
+          devices: [{ path: "/dev/xpu0", type: "c", major: 195, minor: 0 }],
+          resources: { devices: [XPU0_RULE] },
+        },
+      },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const spec = structuredClone(c.input.spec);
+      applyContainerEdits(spec, c.input.edits);
+      deepStrictEqual(spec, c.expected);
+      applyContainerEdits(spec, c.input.edits);
+      deepStrictEqual(spec, c.expected, "applied twice");
+    });
+  }
+});

@@ -3,6 +3,7 @@ import { applyContainerEdits } from "../../../src/core/oci/container_edits.ts";
 import { SpecError } from "../../../src/core/errors.ts";
 import { MAX_JSON_DEPTH } from "../../../src/core/text/json_depth.ts";
 import {
+  hasUserNamespace,
   isJsonObject,
   isPrivileged,
   type OciSpec,
@@ -10,6 +11,7 @@ import {
   serializeOciSpec,
   specEnv,
   specRootfs,
+  specRootIds,
 } from "../../../src/core/oci/oci_spec.ts";
 
 const PATH = "/run/bundle/config.json";
@@ -534,4 +536,69 @@ Deno.test("an integer beyond 2^53 where config.json has an object or array is a 
     const written = serializeOciSpec(spec, text);
     ok(written.includes(`"hard": ${BIG}`), written);
   });
+});
+
+Deno.test("hasUserNamespace and specRootIds", async (t) => {
+  const map = (containerID: number, hostID: number, size: number) => ({
+    containerID,
+    hostID,
+    size,
+  });
+  const cases: {
+    name: string;
+    input: OciSpec;
+    expected: { userns: boolean; root?: { uid: number; gid: number } };
+  }[] = [
+    { name: "no linux section", input: {}, expected: { userns: false } },
+    {
+      name: "no user namespace, mappings ignored",
+      input: { linux: { namespaces: [{ type: "mount" }], uidMappings: [map(0, 1000, 1)] } },
+      expected: { userns: false },
+    },
+    {
+      // As runtime-tools' linux_uid_mappings builds it.
+      name: "runtime-tools' mappings: root is host 1000:1000",
+      input: {
+        linux: {
+          namespaces: [{ type: "user" }],
+          uidMappings: [map(0, 1000, 2000)],
+          gidMappings: [map(0, 1000, 3000)],
+        },
+      },
+      expected: { userns: true, root: { uid: 1000, gid: 1000 } },
+    },
+    {
+      name: "root found in a later range",
+      input: {
+        linux: {
+          namespaces: [{ type: "user" }],
+          uidMappings: [map(1, 200001, 65535), map(0, 100000, 1)],
+          gidMappings: [map(0, 100000, 65536)],
+        },
+      },
+      expected: { userns: true, root: { uid: 100000, gid: 100000 } },
+    },
+    {
+      name: "a namespace joined by path has no mappings in the spec",
+      input: { linux: { namespaces: [{ type: "user", path: "/proc/42/ns/user" }] } },
+      expected: { userns: true },
+    },
+    {
+      name: "root left unmapped",
+      input: {
+        linux: {
+          namespaces: [{ type: "user" }],
+          uidMappings: [map(1, 1000, 10)],
+          gidMappings: [map(0, 1000, 10)],
+        },
+      },
+      expected: { userns: true },
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      strictEqual(hasUserNamespace(c.input), c.expected.userns);
+      deepStrictEqual(specRootIds(c.input), c.expected.root);
+    });
+  }
 });

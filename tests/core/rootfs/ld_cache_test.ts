@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import type { IsolatedProgram } from "../../../src/core/io/isolated_exec.ts";
-import { LDCONFIG_ENV, updateLdcache } from "../../../src/core/rootfs/ld_cache.ts";
+import { LDCONFIG_ENV, unwritableEtc, updateLdcache } from "../../../src/core/rootfs/ld_cache.ts";
 import { runTool, toolArgv } from "../../helpers/toolkit_commands.ts";
 import { e2eTest } from "../../helpers/e2e.ts";
 import { withTempDir, writeTree } from "../../helpers/temp_dir.ts";
@@ -143,6 +143,55 @@ Deno.test("updateLdcache hands the image's ldconfig to the isolated exec", async
       }).catch((error) => {
         if (!(error instanceof Error && error.message === "exec")) throw error;
       });
+    });
+  }
+});
+
+Deno.test("unwritableEtc: whether ldconfig, without capabilities, can write /etc", async (t) => {
+  const dir = (uid: number, gid: number, mode: number) => ({ kind: "dir", uid, gid, mode });
+  const cases: {
+    name: string;
+    input: { etc?: ReturnType<typeof dir>; user: { uid: number; gid: number } };
+    expected: string | undefined;
+  }[] = [
+    {
+      name: "an image's /etc, root's",
+      input: { etc: dir(0, 0, 0o755), user: { uid: 0, gid: 0 } },
+      expected: undefined,
+    },
+    {
+      name: "user namespace over a rootfs its root owns (docker userns-remap, podman)",
+      input: { etc: dir(100000, 100000, 0o755), user: { uid: 100000, gid: 100000 } },
+      expected: undefined,
+    },
+    {
+      name: "user namespace over a rootfs the host's root owns",
+      input: { etc: dir(0, 0, 0o755), user: { uid: 1000, gid: 1000 } },
+      expected: `not refreshing the ld cache: the container's root (1000:1000) cannot write ` +
+        `"/etc", which is 0:0 mode 755: give the container a rootfs its root owns (a user ` +
+        `namespace's engine does) for the cache`,
+    },
+    {
+      name: "the group may write",
+      input: { etc: dir(0, 1000, 0o775), user: { uid: 1000, gid: 1000 } },
+      expected: undefined,
+    },
+    {
+      name: "the owner without search permission cannot",
+      input: { etc: dir(1000, 1000, 0o600), user: { uid: 1000, gid: 1000 } },
+      expected: `not refreshing the ld cache: the container's root (1000:1000) cannot write ` +
+        `"/etc", which is 1000:1000 mode 600: give the container a rootfs its root owns (a user ` +
+        `namespace's engine does) for the cache`,
+    },
+    {
+      name: "no /etc: left to ldconfig",
+      input: { user: { uid: 1000, gid: 1000 } },
+      expected: undefined,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      assert.equal(unwritableEtc(c.input.etc, c.input.user), c.expected);
     });
   }
 });
