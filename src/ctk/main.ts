@@ -25,6 +25,7 @@ import {
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
 import { versionLine } from "../core/version.ts";
 import { containerRootFromState } from "../core/oci/oci_state.ts";
+import { isMountPoint } from "../core/io/mount_namespace.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { addDoctorCommand } from "./doctor.ts";
 import { addNriPluginCommand, type NriPluginDeps } from "./nri_plugin_command.ts";
@@ -68,7 +69,7 @@ export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } 
     .exitOverride()
     .action(async (options: { link: string[] }) => {
       const links = options.link.map(parseLinkArgument);
-      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
+      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
       const outcome = createSymlinks(rootfs, links);
       for (const link of outcome.blocked) {
         io.stderr(`xpu-ctk: warning: not creating ${quoted(link)}: a file is already there\n`);
@@ -81,7 +82,7 @@ export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } 
     .addOption(repeatable("--folder <dir>", "a library folder in the container (repeatable)"))
     .exitOverride()
     .action(async (options: { folder: string[] }) => {
-      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd });
+      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
       updateLdcache(rootfs, options.folder, {
         warn: (message) => io.stderr(`xpu-ctk: warning: ${message}\n`),
       });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { check, cString, libc, O } from "./libc.ts";
+import { AT, check, cString, libc, O, statAt } from "./libc.ts";
 
 const CLONE_FS = 0x00000200;
 const CLONE_NEWNS = 0x00020000;
@@ -76,4 +76,15 @@ export function enterMountNamespace(pid: number): () => void {
       if (cwd >= 0) libc().close(cwd);
     }
   };
+}
+
+/** Whether the directory `path` is the root of a mount (its mount differs from its parent's). */
+export function isMountPoint(path: string): boolean {
+  try {
+    const here = statAt(AT.FDCWD, path);
+    const parent = statAt(AT.FDCWD, `${path.replace(/\/+$/, "")}/..`);
+    return here.kind === "dir" && here.mountId !== parent.mountId;
+  } catch {
+    return false;
+  }
 }

@@ -103,6 +103,11 @@ export function readBundleSpec(
   return { spec: parseOciSpec(text, path), path };
 }
 
+function denied(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return cause instanceof Error && "code" in cause && cause.code === "EACCES";
+}
+
 /**
  * The container's rootfs as a host path.
  *
@@ -110,10 +115,32 @@ export function readBundleSpec(
  */
 export function containerRootFromState(
   stateText: string,
-  options: { cwd: string; readTextFile?: (path: string) => string | Uint8Array },
+  options: {
+    cwd: string;
+    readTextFile?: (path: string) => string | Uint8Array;
+    /** Whether a directory is the root of a mount (see below). */
+    isMountPoint?: (path: string) => boolean;
+  },
 ): string {
   const { bundle } = parseOciState(stateText, options.cwd);
-  const { spec, path } = readBundleSpec(bundle, options.readTextFile);
+  let read: { spec: OciSpec; path: string };
+  try {
+    read = readBundleSpec(bundle, options.readTextFile);
+  } catch (error) {
+    // A createContainer hook of a container with its own user namespace runs as the container's
+    // root, which may not read the engine's bundle (podman keeps it 0700). runc runs it in the
+    // rootfs, which it has bind-mounted onto itself: a working directory that is a mount root
+    // and not the bundle is that rootfs. Writes there still go through the rootfs fd.
+    const cwd = options.cwd.replace(/\/+$/, "");
+    if (
+      denied(error) && cwd !== "" && cwd !== bundle.replace(/\/+$/, "") &&
+      options.isMountPoint?.(cwd) === true
+    ) {
+      return cwd;
+    }
+    throw error;
+  }
+  const { spec, path } = read;
   const rootfs = specRootfs(spec, bundle);
   if (rootfs === undefined) {
     throw new SpecError(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SpecError } from "../../../src/core/errors.ts";
+import { ERRNO, OsCallError } from "../../../src/core/io/libc.ts";
 import { containerRootFromState, parseOciState } from "../../../src/core/oci/oci_state.ts";
 import { assertThrowsError } from "../../helpers/assert_error.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
@@ -259,4 +260,58 @@ Deno.test("parseOciState refuses a state that is no OCI state, in one line", asy
   await t.step("pid 0 (a stopped container) is no pid; the bundle is still read", () => {
     assert.deepEqual(parseOciState('{"pid": 0, "bundle": "/b"}', "/cwd"), { bundle: "/b" });
   });
+});
+
+Deno.test("containerRootFromState when the bundle cannot be read (a user-namespaced hook)", async (t) => {
+  const denied = () => {
+    throw new OsCallError("open", ERRNO.EACCES);
+  };
+  const missing = () => {
+    throw new OsCallError("open", ERRNO.ENOENT);
+  };
+  const STATE = '{"bundle": "/run/podman/userdata", "pid": 1}';
+  const cases: {
+    name: string;
+    input: {
+      read: () => never;
+      cwd: string;
+      mountPoints: string[];
+    };
+    expected: string | RegExp;
+  }[] = [
+    {
+      name: "runc's working dir, the rootfs bind-mounted onto itself, is the rootfs",
+      input: { read: denied, cwd: "/var/lib/ctr/merged", mountPoints: ["/var/lib/ctr/merged"] },
+      expected: "/var/lib/ctr/merged",
+    },
+    {
+      name: "a working dir that is no mount root is not trusted",
+      input: { read: denied, cwd: "/var/lib/ctr/merged", mountPoints: [] },
+      expected:
+        /Cannot read OCI spec "\/run\/podman\/userdata\/config.json": open: Permission denied/,
+    },
+    {
+      name: "the bundle itself (crun's working dir) is not the rootfs",
+      input: { read: denied, cwd: "/run/podman/userdata/", mountPoints: ["/run/podman/userdata"] },
+      expected: /Permission denied/,
+    },
+    {
+      name: "a missing config.json is an error whatever the working dir",
+      input: { read: missing, cwd: "/var/lib/ctr/merged", mountPoints: ["/var/lib/ctr/merged"] },
+      expected: /No such file or directory/,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const run = () =>
+        containerRootFromState(STATE, {
+          cwd: c.input.cwd,
+          readTextFile: c.input.read,
+          isMountPoint: (path) => c.input.mountPoints.includes(path),
+        });
+      if (typeof c.expected === "string") assert.equal(run(), c.expected);
+      else {assert.throws(run, (e: unknown) =>
+          e instanceof SpecError && c.expected instanceof RegExp && c.expected.test(e.message));}
+    });
+  }
 });
