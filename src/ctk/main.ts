@@ -28,6 +28,7 @@ import { containerRootFromState } from "../core/oci/oci_state.ts";
 import { isMountPoint } from "../core/io/mount_namespace.ts";
 import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { addDoctorCommand } from "./doctor.ts";
+import { deviceAttach, deviceDetach, type DeviceFlags, deviceList } from "./device_commands.ts";
 import { addNriPluginCommand, type NriPluginDeps } from "./nri_plugin_command.ts";
 import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
@@ -193,6 +194,42 @@ export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } 
       if (options.output === undefined) io.stdout(text);
       else writeOutputFile(options.output, text, { mode: 0o644 });
     });
+
+  const device = program
+    .command("device")
+    .description("XPUs into and out of a running container, without a restart")
+    .exitOverride();
+  const targetOptions = (command: Command) =>
+    command
+      .option("--pid <pid>", "the container by the pid of one of its processes")
+      .option("--runtime-root <dir>", "the container by its runc/crun state dir (--root) and id")
+      .option(
+        "--engine <engine>",
+        "the container by its docker or containerd id (podman: --runtime-root)",
+      )
+      .option("--namespace <ns>", "containerd's namespace for --engine containerd", "default")
+      .option("--runtime <program>", "the runtime for --runtime-root (default: first of runtimes)")
+      .option("--profile <name>", "device profile (default: [xpu-container-cli] profile)")
+      .exitOverride();
+  targetOptions(
+    device.command("attach").argument("<target-and-devices...>").description(
+      "give the container the devices' nodes and access (and the control nodes)",
+    ),
+  ).action(async (operands: string[], flags: DeviceFlags) =>
+    await deviceAttach(flags, operands, io)
+  );
+  targetOptions(
+    device.command("detach").argument("<target-and-devices...>").description(
+      "take the devices' nodes and access away from the container",
+    ),
+  ).action(async (operands: string[], flags: DeviceFlags) =>
+    await deviceDetach(flags, operands, io)
+  );
+  targetOptions(
+    device.command("list").argument("[target...]").description(
+      "show which of the host's XPUs the container has",
+    ),
+  ).action(async (operands: string[], flags: DeviceFlags) => await deviceList(flags, operands, io));
 
   addDoctorCommand(program, io);
   addNriPluginCommand(program, io, deps.nriPlugin);

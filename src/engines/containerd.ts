@@ -812,6 +812,21 @@ function readTexts(files: FileState, target: EngineTarget): ContainerdTexts {
  */
 export const CONTAINERD: EngineAdapter<ContainerdOptions> = {
   name: "containerd",
+  containerPid: {
+    command: (_id, namespace) => ({
+      program: "ctr",
+      args: ["--namespace", namespace, "task", "ls"],
+    }),
+    pid: (id, namespace, stdout) => {
+      for (const line of stdout.split("\n").slice(1)) {
+        const [task, pid, status] = line.trim().split(/\s+/);
+        if (task !== id) continue;
+        if (status !== "RUNNING" && status !== "PAUSED") return `its task is ${status}`;
+        return Number(pid);
+      }
+      return `namespace ${quoted(namespace)} has no task of that id`;
+    },
+  },
   defaults: {
     config: CONTAINERD_CONFIG,
     dropIn: CONTAINERD_DROP_IN,

@@ -476,6 +476,16 @@ function dockerDefaultRuntime(text: string | null, path: string): DefaultRuntime
  */
 export const DOCKER: EngineAdapter = {
   name: "docker",
+  containerPid: {
+    command: (id) => ({
+      program: "docker",
+      args: ["inspect", "--type", "container", "--format", "{{.State.Pid}}", id],
+    }),
+    pid: (_id, _namespace, stdout) => {
+      const pid = Number(stdout.trim());
+      return Number.isSafeInteger(pid) && pid > 0 ? pid : "it has no running process";
+    },
+  },
   defaults: {
     config: DOCKER_CONFIG,
     dropIn: "",

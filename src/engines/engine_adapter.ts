@@ -142,6 +142,14 @@ export interface DefaultRuntime {
  *
  * @typeParam Host what {@link inspectHost} finds for the plans (`undefined` without it)
  */
+/** How a running container's pid is asked of an engine's own CLI (`xpu-ctk device`). */
+export interface ContainerPidQuery {
+  /** The program and its arguments that print what {@link ContainerPidQuery.pid} reads. */
+  command(id: string, namespace: string): { program: string; args: string[] };
+  /** The pid in the program's output, or why there is none ("its task is STOPPED"). */
+  pid(id: string, namespace: string, stdout: string): number | string;
+}
+
 export interface EngineAdapter<Host = undefined> {
   /** `--runtime`'s value, also the prefix of the engine's variables (`DOCKER_CONFIG`). */
   readonly name: string;
@@ -160,6 +168,8 @@ export interface EngineAdapter<Host = undefined> {
    * @throws {UsageError} saying which setting and what to pass instead
    */
   checkTarget?(target: EngineTarget, action: RuntimeAction): void;
+  /** How a running container's pid is found by its id, where the engine's CLI tells it. */
+  readonly containerPid?: ContainerPidQuery;
   /** The file whose directory's lock serialises changes to the engine's files. */
   lockFile(target: EngineTarget): string;
   /** Looks at the host for what a plan needs besides the files (before the lock is taken). */

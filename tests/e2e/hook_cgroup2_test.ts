@@ -13,28 +13,18 @@
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle, runContainer } from "../helpers/container_lab.ts";
-import { type Lab, labTest, nextId, PROBE, readLog, runInLab } from "../helpers/lab.ts";
+import {
+  type Lab,
+  labTest,
+  nextId,
+  PROBE,
+  readLog,
+  runInLab,
+  writeCgroup2Wrapper,
+} from "../helpers/lab.ts";
 import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 
 const NEEDS = ["root", "runc", "unshare", "nsenter", "busybox"] as const;
-
-/**
- * Writes `<lab>/tools/<program>-cgroup2`, which runs `program` on a cgroup v2-only view of the
- * host: a private mount namespace whose /sys/fs/cgroup is a cgroup2 mount. Exit 97 when that
- * cannot be had, so nothing runs on the hybrid layout by mistake.
- */
-function writeCgroup2Wrapper(lab: Lab, program: string): string {
-  const wrapper = `${lab.dir}/tools/${program}-cgroup2`;
-  const inner = "umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup || exit 97; " +
-    "mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 97; " +
-    `exec ${program} "$@"`;
-  Deno.writeTextFileSync(
-    wrapper,
-    `#!/bin/sh\nexec unshare -m --propagation private sh -c '${inner}' ${program} "$@"\n`,
-  );
-  Deno.chmodSync(wrapper, 0o755);
-  return wrapper;
-}
 
 const writeCgroup2Runc = (lab: Lab) => writeCgroup2Wrapper(lab, "runc");
 

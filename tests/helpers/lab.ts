@@ -298,3 +298,21 @@ export async function useReadableToolkit(lab: Lab): Promise<void> {
   }
   Deno.writeTextFileSync(lab.configPath, config);
 }
+
+/**
+ * Writes `<lab>/tools/<program>-cgroup2`, which runs `program` on a cgroup v2-only view of the
+ * host: a private mount namespace whose /sys/fs/cgroup is a cgroup2 mount. Exit 97 when that
+ * cannot be had, so nothing runs on the hybrid layout by mistake.
+ */
+export function writeCgroup2Wrapper(lab: Lab, program: string): string {
+  const wrapper = `${lab.dir}/tools/${program}-cgroup2`;
+  const inner = "umount -R /sys/fs/cgroup 2>/dev/null || umount -l /sys/fs/cgroup || exit 97; " +
+    "mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 97; " +
+    `exec ${program} "$@"`;
+  Deno.writeTextFileSync(
+    wrapper,
+    `#!/bin/sh\nexec unshare -m --propagation private sh -c '${inner}' ${program} "$@"\n`,
+  );
+  Deno.chmodSync(wrapper, 0o755);
+  return wrapper;
+}

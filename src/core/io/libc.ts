@@ -71,6 +71,9 @@ const SYSCALLS = {
     rt_sigaction: 13n,
     rt_sigprocmask: 14n,
     fcntl: 72n,
+    bpf: 321n,
+    open_tree: 428n,
+    move_mount: 429n,
   },
   aarch64: {
     openat2: 437n,
@@ -85,6 +88,9 @@ const SYSCALLS = {
     rt_sigaction: 134n,
     rt_sigprocmask: 135n,
     fcntl: 25n,
+    bpf: 280n,
+    open_tree: 428n,
+    move_mount: 429n,
   },
 } as const;
 
@@ -238,6 +244,11 @@ function word(arg: SyscallArg | undefined): bigint {
   if (typeof arg === "bigint") return arg;
   if (typeof arg === "number") return BigInt(arg);
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(arg)));
+}
+
+/** The address of a buffer, for a pointer field of a system call's argument struct. */
+export function addressOf(buffer: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
 }
 
 /** Whether this architecture has a number for `name`. */

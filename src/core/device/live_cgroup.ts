@@ -1,0 +1,257 @@
+/**
+ * The device permission of a running container, read and changed: cgroup v1 through its
+ * `devices.list`, `devices.allow` and `devices.deny`; cgroup v2 through the eBPF program the
+ * runtime attached to its cgroup, replaced atomically by one with our prologue
+ * (`device_program.ts`). What each decides is pure; the calls are at the edges.
+ *
+ * @module
+ */
+
+import { closeFd, readTextFileSync, writeTextFileSync } from "../io/fs.ts";
+import {
+  loadDeviceProgram,
+  openCgroup,
+  programById,
+  queryDevicePrograms,
+  readProgram,
+  replaceDeviceProgram,
+} from "../io/bpf.ts";
+import { parseMountinfo } from "../path/mountinfo.ts";
+import {
+  decodeProgram,
+  type DeviceDecision,
+  encodeProgram,
+  type Insn,
+  programAllows,
+  splitProgram,
+  withDecisions,
+} from "./device_program.ts";
+import type { DeviceRule } from "./device_cgroup.ts";
+
+/** How a running container's device access is controlled, with the host path of its cgroup. */
+export type LiveCgroup =
+  | { version: 1; dir: string }
+  | { version: 2; dir: string }
+  | { version: "none"; reason: string };
+
+/** A cgroup line's path for a v1 controller or the unified hierarchy (`""`). */
+function cgroupPath(procCgroup: string, controller: string): string | undefined {
+  for (const line of procCgroup.split("\n")) {
+    const first = line.indexOf(":");
+    const second = line.indexOf(":", first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    if (controller === "" ? line.startsWith("0::") : controllers.split(",").includes(controller)) {
+      return line.slice(second + 1);
+    }
+  }
+  return undefined;
+}
+
+const join = (mount: string, path: string) => path === "/" ? mount : `${mount}${path}`;
+
+/**
+ * Where a process's device access is decided, from its `/proc/<pid>/cgroup`, this process's
+ * mountinfo and whether a cgroup v2 dir has a device program attached (`hasProgram`). A v2
+ * cgroup with a program wins (a runtime in v2 mode on a hybrid host leaves the process in the v1
+ * root); then a v1 `devices` cgroup other than the root.
+ */
+export function liveCgroupOf(
+  procCgroup: string,
+  mountinfo: string,
+  hasProgram: (dir: string) => boolean,
+): LiveCgroup {
+  const mounts = parseMountinfo(mountinfo);
+  const unified = mounts.find((m) => m.fsType === "cgroup2")?.mountPoint;
+  const v1 = mounts.find((m) => m.fsType === "cgroup" && m.superOptions.includes("devices"))
+    ?.mountPoint;
+  const v2Path = cgroupPath(procCgroup, "");
+  if (unified !== undefined && v2Path !== undefined && hasProgram(join(unified, v2Path))) {
+    return { version: 2, dir: join(unified, v2Path) };
+  }
+  const v1Path = cgroupPath(procCgroup, "devices");
+  if (v1 !== undefined && v1Path !== undefined && v1Path !== "/") {
+    return { version: 1, dir: join(v1, v1Path) };
+  }
+  return {
+    version: "none",
+    reason: unified !== undefined && v2Path !== undefined
+      ? `its cgroup "${v2Path}" has no device program and it is in no v1 devices cgroup`
+      : "it is in no device cgroup this host mounts",
+  };
+}
+
+/** Whether a v1 `devices.list` allows every access to a device. */
+export function v1ListAllows(list: string, rule: DeviceRule): boolean {
+  return list.split("\n").some((line) => {
+    const match = /^([abc]) (\*|\d+):(\*|\d+) ([rwm]+)$/.exec(line.trim());
+    if (!match) return false;
+    const [, type, major, minor, access] = match;
+    return (type === "a" || type === rule.type) &&
+      (major === "*" || Number(major) === rule.major) &&
+      (minor === "*" || Number(minor) === rule.minor) &&
+      ["r", "w", "m"].every((a) => access.includes(a));
+  });
+}
+
+const RWM = 7;
+
+/** The container's device cgroup, open for reading and changing its rules. */
+export interface DevicePermission {
+  /** Whether every access to the device is allowed now. */
+  allows(rule: DeviceRule): boolean;
+  /**
+   * Allows (`allow`) or takes back each rule, all at once.
+   *
+   * @returns a function that puts the permission back as it was
+   */
+  change(rules: readonly DeviceRule[], allow: boolean): () => void;
+  /** How it is controlled, for messages. */
+  describe(): string;
+}
+
+/** The v1 permission of the cgroup dir `dir`. */
+export function v1Permission(dir: string): DevicePermission {
+  const list = () => readTextFileSync(`${dir}/devices.list`);
+  const line = (rule: DeviceRule) => `${rule.type} ${rule.major}:${rule.minor} rwm`;
+  return {
+    allows: (rule) => v1ListAllows(list(), rule),
+    change(rules, allow) {
+      const before = rules.map((rule) => ({ rule, allowed: v1ListAllows(list(), rule) }));
+      const apply = (rule: DeviceRule, yes: boolean) =>
+        writeTextFileSync(`${dir}/${yes ? "devices.allow" : "devices.deny"}`, line(rule));
+      const done: DeviceRule[] = [];
+      const undo = () => {
+        for (const rule of done.reverse()) {
+          apply(rule, before.find((b) => b.rule === rule)!.allowed);
+        }
+      };
+      try {
+        for (const rule of rules) {
+          apply(rule, allow);
+          done.push(rule);
+        }
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      return undo;
+    },
+    describe: () => `cgroup v1 "${dir}"`,
+  };
+}
+
+/** The device programs that decide for the cgroup `dir`: its own, and the decoded instructions. */
+function ownProgram(dir: string): { id: number; insns: Insn[]; flags: number } {
+  const cgroup = openCgroup(dir);
+  try {
+    const { ids, flags } = queryDevicePrograms(cgroup);
+    if (ids.length !== 1) {
+      throw new Error(
+        ids.length === 0
+          ? `no device program is attached to "${dir}"`
+          : `${ids.length} device programs are attached to "${dir}", not one runtime's`,
+      );
+    }
+    const fd = programById(ids[0]);
+    try {
+      return { id: ids[0], insns: decodeProgram(readProgram(fd).instructions), flags };
+    } finally {
+      closeFd(fd);
+    }
+  } finally {
+    closeFd(cgroup);
+  }
+}
+
+/** Whether a cgroup v2 dir has device programs attached. */
+export function hasDeviceProgram(dir: string): boolean {
+  try {
+    const cgroup = openCgroup(dir);
+    try {
+      return queryDevicePrograms(cgroup).ids.length > 0;
+    } finally {
+      closeFd(cgroup);
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Replaces the program of `dir` (whose id must still be `expectedId`) by `insns`. */
+function swapProgram(dir: string, expectedId: number, insns: readonly Insn[], flags: number): void {
+  const cgroup = openCgroup(dir);
+  try {
+    const { ids } = queryDevicePrograms(cgroup);
+    if (ids.length !== 1 || ids[0] !== expectedId) {
+      throw new Error(`the device program of "${dir}" changed while it was being replaced`);
+    }
+    const old = programById(expectedId);
+    try {
+      const next = loadDeviceProgram(encodeProgram(insns));
+      try {
+        replaceDeviceProgram(cgroup, next, old, flags);
+      } finally {
+        closeFd(next);
+      }
+    } finally {
+      closeFd(old);
+    }
+  } finally {
+    closeFd(cgroup);
+  }
+}
+
+/** The v2 permission of the cgroup dir `dir`, through its device program. */
+export function v2Permission(dir: string): DevicePermission {
+  return {
+    allows: (rule) => programAllows(ownProgram(dir).insns, { ...rule, access: RWM }),
+    change(rules, allow) {
+      const { id, insns, flags } = ownProgram(dir);
+      const { decisions, runtime } = splitProgram(insns);
+      const next = nextDecisions(decisions, runtime, rules, allow);
+      const program = withDecisions(runtime, next);
+      swapProgram(dir, id, program, flags);
+      const installed = ownProgram(dir).id;
+      return () => swapProgram(dir, installed, insns, flags);
+    },
+    describe: () => `cgroup v2 "${dir}" (its eBPF device program)`,
+  };
+}
+
+/**
+ * The prologue's decisions after allowing or taking back `rules`: an allowed device the runtime
+ * already allows needs no decision; a taken-back one needs a deny only when the runtime allows it.
+ */
+export function nextDecisions(
+  decisions: readonly DeviceDecision[],
+  runtime: readonly Insn[],
+  rules: readonly DeviceRule[],
+  allow: boolean,
+): DeviceDecision[] {
+  const key = (d: DeviceRule) => `${d.type} ${d.major}:${d.minor}`;
+  const changed = new Set(rules.map(key));
+  const kept = decisions.filter((d) => !changed.has(key(d)));
+  for (const rule of rules) {
+    const runtimeAllows = programAllows(runtime, { ...rule, access: RWM });
+    if (allow && !runtimeAllows) kept.push({ ...rule, allow: true });
+    if (!allow && runtimeAllows) kept.push({ ...rule, allow: false });
+  }
+  return kept;
+}
+
+/** The permission object for a live cgroup. */
+export function devicePermission(cgroup: LiveCgroup): DevicePermission | undefined {
+  if (cgroup.version === 1) return v1Permission(cgroup.dir);
+  if (cgroup.version === 2) return v2Permission(cgroup.dir);
+  return undefined;
+}
+
+/** The live cgroup of process `pid`, as this process sees the host. */
+export function readLiveCgroup(pid: number): LiveCgroup {
+  return liveCgroupOf(
+    readTextFileSync(`/proc/${pid}/cgroup`),
+    readTextFileSync("/proc/self/mountinfo"),
+    hasDeviceProgram,
+  );
+}

@@ -1,0 +1,147 @@
+/**
+ * The `bpf(2)` calls that read and replace a cgroup v2 device program: which programs are
+ * attached to a cgroup, their instructions, loading a new one, and attaching it in place of the
+ * old one (`BPF_F_REPLACE`: one atomic swap, no moment without a program).
+ *
+ * @module
+ */
+
+import { addressOf, check, cString, libc, O, OsCallError, syscall } from "./libc.ts";
+
+const CMD = {
+  PROG_LOAD: 5,
+  PROG_ATTACH: 8,
+  PROG_GET_FD_BY_ID: 13,
+  OBJ_GET_INFO_BY_FD: 15,
+  PROG_QUERY: 16,
+} as const;
+const PROG_TYPE_CGROUP_DEVICE = 15;
+const CGROUP_DEVICE = 6;
+const F_ALLOW_MULTI = 2;
+const F_REPLACE = 4;
+const ATTR_SIZE = 128;
+
+function bpf(command: number, attr: Uint8Array): number {
+  return Number(syscall("bpf", command, attr, attr.length));
+}
+
+/** The device programs attached to a cgroup, and how they were attached. */
+export interface AttachedPrograms {
+  ids: number[];
+  /** `BPF_F_*` flags the programs were attached with (0: one program, replaced on attach). */
+  flags: number;
+}
+
+/** Opens a cgroup v2 directory for the calls below; the caller closes it. */
+export function openCgroup(path: string): number {
+  return check("open", libc().open(cString(path), O.RDONLY | O.DIRECTORY | O.CLOEXEC, 0));
+}
+
+/** The device programs attached to the cgroup open as `cgroupFd` (`BPF_PROG_QUERY`). */
+export function queryDevicePrograms(cgroupFd: number): AttachedPrograms {
+  const ids = new Uint32Array(64);
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, cgroupFd, true);
+  view.setUint32(4, CGROUP_DEVICE, true);
+  view.setBigUint64(16, addressOf(new Uint8Array(ids.buffer)), true);
+  view.setUint32(24, ids.length, true);
+  bpf(CMD.PROG_QUERY, attr);
+  const count = view.getUint32(24, true);
+  return { ids: [...ids.subarray(0, count)], flags: view.getUint32(12, true) };
+}
+
+/** Opens the program with id `id`; the caller closes it. */
+export function programById(id: number): number {
+  const attr = new Uint8Array(ATTR_SIZE);
+  new DataView(attr.buffer).setUint32(0, id, true);
+  return bpf(CMD.PROG_GET_FD_BY_ID, attr);
+}
+
+/** What `BPF_OBJ_GET_INFO_BY_FD` tells of a program. */
+export interface ProgramInfo {
+  type: number;
+  id: number;
+  /** The instructions as the kernel holds them (`xlated`), 8 bytes each. */
+  instructions: Uint8Array;
+}
+
+function programInfo(fd: number, instructions?: Uint8Array): { info: DataView; length: number } {
+  const info = new Uint8Array(256);
+  const view = new DataView(info.buffer);
+  if (instructions !== undefined) {
+    view.setUint32(20, instructions.length, true);
+    view.setBigUint64(32, addressOf(instructions), true);
+  }
+  const attr = new Uint8Array(ATTR_SIZE);
+  const attrView = new DataView(attr.buffer);
+  attrView.setUint32(0, fd, true);
+  attrView.setUint32(4, info.length, true);
+  attrView.setBigUint64(8, addressOf(info), true);
+  bpf(CMD.OBJ_GET_INFO_BY_FD, attr);
+  return { info: view, length: view.getUint32(20, true) };
+}
+
+/**
+ * The type, id and instructions of the program open as `fd`.
+ *
+ * @throws {OsCallError} EPERM when the kernel does not show instructions to this process
+ */
+export function readProgram(fd: number): ProgramInfo {
+  const { length } = programInfo(fd);
+  if (length === 0) throw new OsCallError("bpf(BPF_OBJ_GET_INFO_BY_FD)", 1);
+  const instructions = new Uint8Array(length);
+  const { info } = programInfo(fd, instructions);
+  return { type: info.getUint32(0, true), id: info.getUint32(4, true), instructions };
+}
+
+/**
+ * Loads a device program; the caller closes the fd.
+ *
+ * @returns the fd, and the verifier's log on failure (in the thrown error's message)
+ */
+export function loadDeviceProgram(instructions: Uint8Array): number {
+  const license = cString("Apache");
+  const log = new Uint8Array(65536);
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, PROG_TYPE_CGROUP_DEVICE, true);
+  view.setUint32(4, instructions.length / 8, true);
+  view.setBigUint64(8, addressOf(instructions), true);
+  view.setBigUint64(16, addressOf(license), true);
+  view.setUint32(24, 1, true);
+  view.setUint32(28, log.length, true);
+  view.setBigUint64(32, addressOf(log), true);
+  try {
+    return bpf(CMD.PROG_LOAD, attr);
+  } catch (error) {
+    const end = log.indexOf(0);
+    const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end)).trim();
+    const last = text.split("\n").slice(-2).join("; ");
+    throw new Error(
+      `${error instanceof Error ? error.message : error}${last ? ` (verifier: ${last})` : ""}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Attaches the program `newFd` to the cgroup in place of `oldFd`, atomically: with the flags the
+ * old one had (`BPF_F_ALLOW_MULTI` plus `BPF_F_REPLACE`, or none, where attaching replaces).
+ */
+export function replaceDeviceProgram(
+  cgroupFd: number,
+  newFd: number,
+  oldFd: number,
+  flags: number,
+): void {
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, cgroupFd, true);
+  view.setUint32(4, newFd, true);
+  view.setUint32(8, CGROUP_DEVICE, true);
+  const multi = (flags & F_ALLOW_MULTI) !== 0;
+  view.setUint32(12, multi ? flags | F_REPLACE : flags, true);
+  if (multi) view.setUint32(16, oldFd, true);
+  bpf(CMD.PROG_ATTACH, attr);
+}

@@ -1,0 +1,400 @@
+/**
+ * `xpu-ctk device attach|detach|list`: XPUs into and out of a running container, without a
+ * restart. A device is named as at create time (index or UUID of the profile's devices); its
+ * nodes are created in the container's mount namespace through the rootfs fd (after `setns` the
+ * container's root is "/", so nothing on the host can be reached by a path), and its permission
+ * is changed in the container's device cgroup: v1 `devices.allow`/`devices.deny`, v2 by
+ * replacing the runtime's eBPF program with one that decides our devices first.
+ *
+ * Both are idempotent and all-or-nothing: what is already so is reported, and a failure undoes
+ * every change made before it. Open file descriptors in the container are its own: detach takes
+ * the node and the permission away, and the kernel checks the permission at `open()` only.
+ *
+ * @module
+ */
+
+import { type Config } from "../core/config/config.ts";
+import { loadConfig } from "../core/config/config_file.ts";
+import {
+  BUILTIN_PROFILES,
+  type DeviceProfile,
+  findProfile,
+} from "../core/device/device_profile.ts";
+import {
+  describeDevices,
+  type DeviceNode,
+  discoverDevices,
+  selectDevices,
+  type XpuDevice,
+} from "../core/device/device_discovery.ts";
+import {
+  type DevicePermission,
+  devicePermission,
+  type LiveCgroup,
+  readLiveCgroup,
+} from "../core/device/live_cgroup.ts";
+import type { DeviceRule } from "../core/device/device_cgroup.ts";
+import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
+import { realHostFs } from "../core/io/host_fs.ts";
+import { readLinkSync } from "../core/io/fs.ts";
+import { containerRootIds, enterMountNamespace } from "../core/io/mount_namespace.ts";
+import { findFirstExecutable } from "../core/io/executable_lookup.ts";
+import { runProcess } from "../core/io/process.ts";
+import type { ToolIo } from "../core/io/tool_io.ts";
+import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts";
+import {
+  describeTarget,
+  parseTarget,
+  pidFromAnswer,
+  pidQuery,
+  type TargetFlags,
+  type TargetName,
+} from "./device_target.ts";
+
+/** The command-line flags of the `device` commands. */
+export interface DeviceFlags extends TargetFlags {
+  runtime?: string;
+  profile?: string;
+}
+
+/** What the commands need of the host, replaceable in tests. */
+interface Host {
+  config: Config;
+  profile: DeviceProfile;
+  devices: XpuDevice[];
+  controlNodes: DeviceNode[];
+}
+
+function loadHost(flags: DeviceFlags, io: ToolIo): Host {
+  const { config } = loadConfig(io.env);
+  const name = flags.profile ?? config.cli.profile;
+  const profile = findProfile(config.profiles, name);
+  if (profile === undefined) {
+    throw new UsageError(
+      `Cannot use --profile ${quoted(name)}: no such device profile: use one of ${
+        [...Object.keys(BUILTIN_PROFILES), ...Object.keys(config.profiles)].map(quoted).join(", ")
+      }`,
+    );
+  }
+  const host = discoverDevices(realHostFs, profile, { driverRoot: config.cli.root });
+  return { config, profile, devices: host.devices, controlNodes: host.controlNodes };
+}
+
+async function targetPid(target: TargetName, flags: DeviceFlags, config: Config): Promise<number> {
+  if (target.by === "pid") return target.pid;
+  let runtime = flags.runtime ?? "";
+  if (target.by === "runtime" && flags.runtime === undefined) {
+    runtime = findFirstExecutable(config.runtime.runtimes, {}) ?? "runc";
+  }
+  const query = pidQuery(target, runtime);
+  let answer;
+  try {
+    answer = await runProcess(query.program, { args: query.args });
+  } catch (error) {
+    throw new ExecError(
+      `Cannot ask ${quoted(query.program)} for ${describeTarget(target)}: ${
+        osErrorReason(error)
+      }: install it, or name the container with --pid`,
+      { cause: error },
+    );
+  }
+  return pidFromAnswer(target, answer);
+}
+
+/**
+ * The process must be in a container: not in this process's mount namespace (its `/dev` would
+ * be the host's), and alive.
+ */
+function assertContainerPid(pid: number, what: string): void {
+  let theirs: string;
+  try {
+    theirs = readLinkSync(`/proc/${pid}/ns/mnt`);
+  } catch (error) {
+    throw new RequestError(
+      `Cannot use ${what}: ${osErrorReason(error)}: the process is gone or not visible here`,
+    );
+  }
+  if (theirs === readLinkSync("/proc/self/ns/mnt")) {
+    throw new RequestError(
+      `Cannot use ${what}: it shares the host's mount namespace, so it is no container: ` +
+        `name a container's process`,
+    );
+  }
+}
+
+function chooseDevices(host: Host, requested: readonly string[]): XpuDevice[] {
+  const selection = selectDevices(host.devices, [...requested]);
+  if (!selection.ok) {
+    throw new RequestError(
+      `Cannot use XPU ${selection.unknown.map(quoted).join(", ")}: no such device under ` +
+        `${quoted(host.config.cli.root)} (devices: ${describeDevices(host.devices)}): ` +
+        `name an existing index or UUID`,
+    );
+  }
+  return selection.devices;
+}
+
+const ruleOf = (node: DeviceNode): DeviceRule => ({
+  type: node.type,
+  major: node.major,
+  minor: node.minor,
+});
+
+function describeNode(node: DeviceNode): string {
+  return `${node.path} ${node.type} ${node.major}:${node.minor}`;
+}
+
+function deviceName(device: XpuDevice): string {
+  return `XPU ${device.index}${device.uuid ? ` (${device.uuid})` : ""}`;
+}
+
+/** Runs `fn` with the container's root open as its rootfs, in its mount namespace. */
+function inContainer<T>(pid: number, what: string, fn: (root: ContainerRootfs) => T): T {
+  let leave: () => void;
+  try {
+    leave = enterMountNamespace(pid);
+  } catch (error) {
+    throw new ExecError(
+      `Cannot enter the mount namespace of ${what}: ${osErrorReason(error)}: run as root`,
+      { cause: error },
+    );
+  }
+  try {
+    return ContainerRootfs.with("/", fn);
+  } catch (error) {
+    if (error instanceof RootfsError) {
+      throw new ExecError(`${error.message}: the container's layout does not allow it`, {
+        cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    leave();
+  }
+}
+
+/** Whether the node exists in the container with its type and numbers. */
+function hasNode(root: ContainerRootfs, node: DeviceNode): boolean {
+  const info = root.lstat(node.path);
+  return info?.kind === (node.type === "c" ? "char" : "block") &&
+    info.rdevMajor === node.major && info.rdevMinor === node.minor;
+}
+
+interface Live {
+  pid: number;
+  what: string;
+  cgroup: LiveCgroup;
+  permission?: DevicePermission;
+}
+
+async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Promise<Live> {
+  const pid = await targetPid(target, flags, host.config);
+  const what = target.by === "pid" ? `pid ${pid}` : `${describeTarget(target)} (pid ${pid})`;
+  assertContainerPid(pid, what);
+  if (containerRootIds(pid) !== undefined) {
+    throw new RequestError(
+      `Cannot change the devices of ${what}: it has its own user namespace, where device ` +
+        `nodes must be bind-mounted from the host, which device attach does not do yet: ` +
+        `give the container its devices at create time`,
+    );
+  }
+  let cgroup: LiveCgroup;
+  try {
+    cgroup = readLiveCgroup(pid);
+  } catch (error) {
+    throw new ExecError(`Cannot read the device cgroup of ${what}: ${osErrorReason(error)}`, {
+      cause: error,
+    });
+  }
+  return { pid, what, cgroup, permission: devicePermission(cgroup) };
+}
+
+function allowedNow(live: Live, rule: DeviceRule): boolean {
+  try {
+    return live.permission?.allows(rule) ?? true;
+  } catch (error) {
+    throw new ExecError(
+      `Cannot read the device permission of ${live.what} (${live.permission?.describe()}): ${
+        osErrorReason(error)
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+function changePermission(live: Live, rules: DeviceRule[], allow: boolean): () => void {
+  if (live.permission === undefined || rules.length === 0) return () => {};
+  try {
+    return live.permission.change(rules, allow);
+  } catch (error) {
+    throw new ExecError(
+      `Cannot ${allow ? "allow" : "deny"} ${
+        rules.map((r) => `${r.type} ${r.major}:${r.minor}`).join(", ")
+      } in ${live.permission.describe()} of ${live.what}: ${osErrorReason(error)}: ` +
+        `nothing was changed`,
+      { cause: error },
+    );
+  }
+}
+
+/** `device attach`: nodes and permission for each device, and the control nodes. */
+export async function deviceAttach(
+  flags: DeviceFlags,
+  operands: readonly string[],
+  io: ToolIo,
+): Promise<void> {
+  const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
+  const host = loadHost(flags, io);
+  const devices = chooseDevices(host, requested);
+  const live = await openLive(target, flags, host);
+  const nodes = uniqueNodes([...devices.flatMap((d) => d.nodes), ...host.controlNodes]);
+  const present = inContainer(live.pid, live.what, (root) => nodes.filter((n) => hasNode(root, n)));
+  const toAllow = nodes.filter((n) => !allowedNow(live, ruleOf(n)));
+  const toCreate = nodes.filter((n) => !present.includes(n));
+  const undo = changePermission(live, toAllow.map(ruleOf), true);
+  const created: DeviceNode[] = [];
+  try {
+    inContainer(live.pid, live.what, (root) => {
+      for (const node of toCreate) {
+        root.mknod(node.path, {
+          type: node.type,
+          major: node.major,
+          minor: node.minor,
+          mode: node.fileMode,
+          uid: node.uid,
+          gid: node.gid,
+        });
+        created.push(node);
+      }
+    });
+  } catch (error) {
+    undoAttach(live, created, undo);
+    throw error;
+  }
+  for (const device of devices) {
+    const own = device.nodes;
+    const changed = own.some((n) => toCreate.includes(n) || toAllow.includes(n));
+    io.stdout(
+      `${deviceName(device)}: ${changed ? "attached to" : "already attached to"} ${live.what} ` +
+        `(${own.map(describeNode).join(", ")}${permissionNote(live)})\n`,
+    );
+  }
+  const control = host.controlNodes.filter((n) => toCreate.includes(n) || toAllow.includes(n));
+  if (control.length > 0) {
+    io.stdout(`control nodes: attached (${control.map(describeNode).join(", ")})\n`);
+  }
+}
+
+function undoAttach(live: Live, created: readonly DeviceNode[], undo: () => void): void {
+  try {
+    inContainer(live.pid, live.what, (root) => {
+      for (const node of created) root.removeNode(node.path, node);
+    });
+  } finally {
+    undo();
+  }
+}
+
+function permissionNote(live: Live): string {
+  return live.permission === undefined
+    ? `; no device cgroup: ${live.cgroup.version === "none" ? live.cgroup.reason : ""}`
+    : `; ${live.permission.describe()}`;
+}
+
+function uniqueNodes(nodes: readonly DeviceNode[]): DeviceNode[] {
+  return nodes.filter((n, i) => nodes.findIndex((m) => m.path === n.path) === i);
+}
+
+/**
+ * `device detach`: each device's nodes and permission taken away; the control nodes too once no
+ * XPU of the host is left in the container.
+ */
+export async function deviceDetach(
+  flags: DeviceFlags,
+  operands: readonly string[],
+  io: ToolIo,
+): Promise<void> {
+  const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
+  const host = loadHost(flags, io);
+  const devices = chooseDevices(host, requested);
+  const live = await openLive(target, flags, host);
+  const leaving = uniqueNodes(devices.flatMap((d) => d.nodes));
+  const staying = host.devices.filter((d) => !devices.includes(d)).flatMap((d) => d.nodes);
+  const state = inContainer(live.pid, live.what, (root) => ({
+    present: leaving.filter((n) => hasNode(root, n)),
+    othersLeft: staying.some((n) => hasNode(root, n)),
+    control: host.controlNodes.filter((n) => hasNode(root, n)),
+  }));
+  const nodes = state.othersLeft ? leaving : uniqueNodes([...leaving, ...host.controlNodes]);
+  const toDeny = nodes.filter((n) => allowedNow(live, ruleOf(n)));
+  const toRemove = [...state.present, ...(state.othersLeft ? [] : state.control)];
+  const undo = changePermission(live, toDeny.map(ruleOf), false);
+  const removed: DeviceNode[] = [];
+  try {
+    inContainer(live.pid, live.what, (root) => {
+      for (const node of toRemove) {
+        if (root.removeNode(node.path, node) === "removed") removed.push(node);
+      }
+    });
+  } catch (error) {
+    try {
+      inContainer(live.pid, live.what, (root) => {
+        for (const node of removed) {
+          root.mknod(node.path, {
+            type: node.type,
+            major: node.major,
+            minor: node.minor,
+            mode: node.fileMode,
+            uid: node.uid,
+            gid: node.gid,
+          });
+        }
+      });
+    } finally {
+      undo();
+    }
+    throw error;
+  }
+  for (const device of devices) {
+    const changed = device.nodes.some((n) => toRemove.includes(n) || toDeny.includes(n));
+    io.stdout(
+      `${deviceName(device)}: ${changed ? "detached from" : "not attached to"} ${live.what} ` +
+        `(${device.nodes.map(describeNode).join(", ")}${permissionNote(live)})\n`,
+    );
+  }
+  const control = host.controlNodes.filter((n) => toRemove.includes(n) || toDeny.includes(n));
+  if (control.length > 0) {
+    io.stdout(`control nodes: detached (${control.map(describeNode).join(", ")})\n`);
+  }
+}
+
+/** `device list`: each of the host's XPUs, whether the container has its node and access. */
+export async function deviceList(
+  flags: DeviceFlags,
+  operands: readonly string[],
+  io: ToolIo,
+): Promise<void> {
+  const { target } = parseTarget(flags, operands, { devicesRequired: false });
+  const host = loadHost(flags, io);
+  const live = await openLive(target, flags, host);
+  const rows = inContainer(
+    live.pid,
+    live.what,
+    (root) =>
+      [...host.devices.map((d) => ({ name: deviceName(d), nodes: d.nodes })), {
+        name: "control nodes",
+        nodes: host.controlNodes,
+      }].map((row) => ({ ...row, present: row.nodes.map((n) => hasNode(root, n)) })),
+  );
+  io.stdout(`${live.what}${permissionNote(live).replace(/^; /, ": ")}\n`);
+  for (const row of rows) {
+    const parts = row.nodes.map((n, i) =>
+      `${describeNode(n)} ${row.present[i] ? "present" : "absent"}, ${
+        allowedNow(live, ruleOf(n)) ? "allowed" : "denied"
+      }`
+    );
+    const has = row.present.length > 0 && row.present.every((p) => p) &&
+      row.nodes.every((n) => allowedNow(live, ruleOf(n)));
+    io.stdout(`${row.name}: ${has ? "attached" : "not attached"} (${parts.join("; ")})\n`);
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * `xpu-ctk device attach|detach|list` on running busybox containers, with real runc: on this
+ * host's cgroup v1 devices controller and on cgroup v2 (runc in a private mount namespace whose
+ * /sys/fs/cgroup is a cgroup2 mount, where access is runc's eBPF program). A container that
+ * cannot open `/dev/xpu1` (240:0, no driver: ENXIO once allowed, EPERM while denied) can after
+ * attach, without a restart and with its pid unchanged, and cannot after detach; an unknown
+ * device changes nothing and names the devices there are; an image whose /dev links out gets
+ * nothing on the host; two containers share one device.
+ */
+
+import { deepStrictEqual, match, notStrictEqual, strictEqual } from "node:assert/strict";
+import { makeBundle, sh } from "../helpers/container_lab.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
+import { type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
+
+const NEEDS = ["root", "runc", "busybox", "unshare"] as const;
+
+const OPEN_XPU1 = "if [ -e /dev/xpu1 ]; then (exec 3>/dev/xpu1) 2>&1 && echo 'xpu1: open ok'; " +
+  "else echo 'xpu1: absent'; fi";
+const ENXIO = /^sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m;
+const EPERM = /^sh: (?:line \d+: )?can't create \/dev\/xpu1: Operation not permitted$/m;
+
+interface Running {
+  id: string;
+  runc: string[];
+  pid: number;
+  exec(script: string): Promise<string>;
+}
+
+/** Starts `sleep` in a busybox container with runc (v1, or v2 through the wrapper). */
+async function startContainer(lab: Lab, version: 1 | 2, name: string): Promise<Running> {
+  const runc = version === 2 ? [writeCgroup2Wrapper(lab, "runc")] : ["runc"];
+  const bundle = `${lab.dir}/${name}`;
+  makeBundle(bundle, { args: ["sleep", "600"] });
+  const id = nextId(name);
+  const global = ["--root", lab.stateRoot];
+  await sh(runc[0], [...global, "run", "-d", "--bundle", bundle, id], { stdin: "null" });
+  const state = JSON.parse(await sh(runc[0], [...global, "state", id]));
+  return {
+    id,
+    runc,
+    pid: state.pid,
+    exec: async (script) => {
+      const out = await new Deno.Command(runc[0], {
+        args: [...global, "exec", id, "sh", "-c", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    },
+  };
+}
+
+async function stopContainer(lab: Lab, c: Running) {
+  await new Deno.Command(c.runc[0], {
+    args: ["--root", lab.stateRoot, "delete", "--force", c.id],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+}
+
+async function ctk(lab: Lab, args: string[]) {
+  return await runTool(toolArgv("xpu-ctk"), { args: ["device", ...args], env: lab.env });
+}
+
+async function pidOf(lab: Lab, c: Running): Promise<number> {
+  return JSON.parse(await sh(c.runc[0], ["--root", lab.stateRoot, "state", c.id])).pid;
+}
+
+for (const version of [1, 2] as const) {
+  await labTest(
+    `device attach/detach, cgroup v${version}: /dev/xpu1 opens after attach, not after detach`,
+    [...NEEDS],
+    { mode: "legacy" },
+    async (lab) => {
+      const c = await startContainer(lab, version, "live");
+      try {
+        const before = await c.exec(OPEN_XPU1);
+        match(before, /^xpu1: absent$/m);
+        const target = ["--runtime-root", lab.stateRoot, "--runtime", c.runc[0], c.id];
+
+        const attached = await ctk(lab, ["attach", ...target, "1"]);
+        strictEqual(attached.code, 0, attached.stderr);
+        match(
+          attached.stdout,
+          /^XPU 1 \(XPU-[^)]+\): attached to container .* \(\/dev\/xpu1 c 240:0;/m,
+        );
+        match(attached.stdout, /^control nodes: attached \(\/dev\/xpuctl c 240:1\)$/m);
+        // ENXIO: the node is there and allowed; no driver is behind 240:0.
+        match(await c.exec(OPEN_XPU1), ENXIO);
+        strictEqual(await pidOf(lab, c), c.pid, "the container was not restarted");
+
+        const again = await ctk(lab, ["attach", ...target, "1"]);
+        strictEqual(again.code, 0, again.stderr);
+        match(again.stdout, /^XPU 1 \(XPU-[^)]+\): already attached to /m);
+
+        const listed = await ctk(lab, ["list", ...target]);
+        strictEqual(listed.code, 0, listed.stderr);
+        match(
+          listed.stdout,
+          /^XPU 1 \([^)]+\): attached \(\/dev\/xpu1 c 240:0 present, allowed\)$/m,
+        );
+        match(listed.stdout, /^XPU 0 \([^)]+\): not attached \(\/dev\/xpu0 c 1:11 absent, /m);
+
+        const detached = await ctk(lab, ["detach", ...target, "1"]);
+        strictEqual(detached.code, 0, detached.stderr);
+        match(detached.stdout, /^XPU 1 \(XPU-[^)]+\): detached from /m);
+        match(detached.stdout, /^control nodes: detached /m);
+        match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+        strictEqual(/xpu/.test(await c.exec("ls /dev")), false, "no XPU node is left");
+        // The permission is gone too: a node made behind the toolkit's back is refused.
+        await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+        match(await c.exec(OPEN_XPU1), EPERM);
+        strictEqual(await pidOf(lab, c), c.pid);
+
+        const twice = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+        strictEqual(twice.code, 0, twice.stderr);
+        match(twice.stdout, /^XPU 1 \([^)]+\): not attached to pid /m);
+      } finally {
+        await stopContainer(lab, c);
+      }
+    },
+  );
+}
+
+await labTest(
+  "device attach of an unknown device changes nothing and names the devices there are",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "unknown");
+    try {
+      const devBefore = await c.exec("ls -l /dev");
+      const cgroupBefore = Deno.readTextFileSync(
+        `/sys/fs/cgroup/devices${devicesPath(c.pid)}/devices.list`,
+      );
+      const run = await ctk(lab, ["attach", "--pid", String(c.pid), "1", "7"]);
+      strictEqual(run.code, 1);
+      strictEqual(run.stdout, "");
+      match(
+        run.stderr,
+        /^xpu-ctk: Cannot use XPU "7": no such device under "[^"]+" \(devices: 0 \(XPU-[^)]+\), 1 \(XPU-[^)]+\)\): name an existing index or UUID\n$/,
+      );
+      strictEqual(await c.exec("ls -l /dev"), devBefore);
+      strictEqual(
+        Deno.readTextFileSync(`/sys/fs/cgroup/devices${devicesPath(c.pid)}/devices.list`),
+        cgroupBefore,
+      );
+      const host = await ctk(lab, ["attach", "--pid", String(Deno.pid), "1"]);
+      strictEqual(host.code, 1);
+      match(host.stderr, /shares the host's mount namespace, so it is no container/);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+function devicesPath(pid: number): string {
+  const line = Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n").find((l) =>
+    /^\d+:([^:]*,)?devices(,[^:]*)?:/.test(l)
+  )!;
+  return line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1);
+}
+
+await labTest(
+  "device attach into a container whose /dev entries link out writes nothing on the host",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "hostile");
+    const outside = `${lab.dir}/outside`;
+    Deno.mkdirSync(outside);
+    try {
+      // The container's own root plants links where the nodes go: one to a host path, one
+      // through /proc/1/root.
+      await c.exec(`ln -s ${outside}/xpu1 /dev/xpu1; ln -s /proc/1/root${outside}/ctl /dev/xpuctl`);
+      const run = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(run.code, 0, run.stderr);
+      deepStrictEqual([...Deno.readDirSync(outside)], []);
+      // The links were replaced by the nodes, inside the container.
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      match(await c.exec("ls -l /dev/xpuctl"), /^c/m);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
+  "two containers share one device: both open /dev/xpu0 after attach",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const a = await startContainer(lab, 1, "share-a");
+    const b = await startContainer(lab, 2, "share-b");
+    try {
+      for (const c of [a, b]) {
+        const run = await ctk(lab, ["attach", "--pid", String(c.pid), "0"]);
+        strictEqual(run.code, 0, run.stderr);
+      }
+      for (const c of [a, b]) {
+        match(await c.exec("(exec 3>/dev/xpu0) 2>&1 && echo 'xpu0: open ok'"), /^xpu0: open ok$/m);
+      }
+      notStrictEqual(a.pid, b.pid);
+    } finally {
+      await stopContainer(lab, a);
+      await stopContainer(lab, b);
+    }
+  },
+);
