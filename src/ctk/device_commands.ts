@@ -1,6 +1,7 @@
 /**
  * `xpu-ctk device attach|detach|list`: XPUs into and out of a running container, without a
- * restart. A device is named as at create time (index or UUID of the profile's devices); its
+ * restart. A device is named as at create time (index or UUID of the profile's devices, or a CDI
+ * name from the spec dirs, whose device nodes, and its spec's, are what it gets); its
  * nodes are created in the container's mount namespace through the rootfs fd (after `setns` the
  * container's root is "/", so nothing on the host can be reached by a path), and its permission
  * is changed in the container's device cgroup: v1 `devices.allow`/`devices.deny`, v2 by
@@ -36,6 +37,10 @@ import {
 import type { DeviceRule } from "../core/device/device_cgroup.ts";
 import { ExecError, osErrorReason, quoted, RequestError, UsageError } from "../core/errors.ts";
 import { realHostFs } from "../core/io/host_fs.ts";
+import { isQualifiedName } from "../core/cdi/cdi_name.ts";
+import { loadCdiRegistry } from "../core/cdi/cdi_registry.ts";
+import { fillDeviceNode } from "../core/cdi/cdi_inject.ts";
+import type { CdiEdits } from "../core/cdi/cdi_spec.ts";
 import { readLinkSync } from "../core/io/fs.ts";
 import { containerRootIds, enterMountNamespace } from "../core/io/mount_namespace.ts";
 import { findFirstExecutable } from "../core/io/executable_lookup.ts";
@@ -122,16 +127,71 @@ function assertContainerPid(pid: number, what: string): void {
   }
 }
 
-function chooseDevices(host: Host, requested: readonly string[]): XpuDevice[] {
-  const selection = selectDevices(host.devices, [...requested]);
-  if (!selection.ok) {
-    throw new RequestError(
-      `Cannot use XPU ${selection.unknown.map(quoted).join(", ")}: no such device under ` +
-        `${quoted(host.config.cli.root)} (devices: ${describeDevices(host.devices)}): ` +
-        `name an existing index or UUID`,
-    );
+/** A device as attach and detach handle it: its name for the report and its nodes. */
+interface Unit {
+  name: string;
+  nodes: DeviceNode[];
+}
+
+/** The requested devices, and the nodes they need besides their own (control nodes). */
+interface Chosen {
+  units: Unit[];
+  shared: DeviceNode[];
+}
+
+async function chooseDevices(host: Host, requested: readonly string[]): Promise<Chosen> {
+  const cdiNames = requested.filter(isQualifiedName);
+  const ids = requested.filter((r) => !isQualifiedName(r));
+  const units: Unit[] = [];
+  const shared: DeviceNode[] = [];
+  if (ids.length > 0) {
+    const selection = selectDevices(host.devices, ids);
+    if (!selection.ok) {
+      throw new RequestError(
+        `Cannot use XPU ${selection.unknown.map(quoted).join(", ")}: no such device under ` +
+          `${quoted(host.config.cli.root)} (devices: ${describeDevices(host.devices)}): ` +
+          `name an existing index or UUID, or a CDI name`,
+      );
+    }
+    units.push(...selection.devices.map((d) => ({ name: deviceName(d), nodes: d.nodes })));
+    shared.push(...host.controlNodes);
   }
-  return selection.devices;
+  if (cdiNames.length > 0) {
+    const dirs = host.config.runtime.modes.cdi.specDirs;
+    const registry = await loadCdiRegistry(dirs);
+    for (const name of cdiNames) {
+      const entry = registry.devices.get(name);
+      if (entry === undefined) {
+        throw new RequestError(
+          `Cannot use CDI device ${quoted(name)}: no spec in ${
+            dirs.map(quoted).join(", ")
+          } defines it: name a device \`xpu-ctk cdi list\` shows`,
+        );
+      }
+      units.push({
+        name: `CDI device ${quoted(name)}`,
+        nodes: cdiNodes(entry.device.containerEdits),
+      });
+      shared.push(...cdiNodes(entry.source.spec.containerEdits));
+    }
+  }
+  return { units, shared: uniqueNodes(shared) };
+}
+
+/** The device nodes of CDI edits, completed from the host; FIFOs are no devices to attach. */
+function cdiNodes(edits: CdiEdits | null | undefined): DeviceNode[] {
+  return (edits?.deviceNodes ?? []).map((node) => fillDeviceNode(node, realHostFs))
+    .filter((n) => n.type === "c" || n.type === "b")
+    .map((n) => ({
+      path: n.path,
+      hostPath: n.hostPath ?? n.path,
+      type: n.type as "c" | "b",
+      major: n.major,
+      minor: n.minor,
+      fileMode: n.fileMode ?? 0o600,
+      uid: n.uid ?? 0,
+      gid: n.gid ?? 0,
+    }));
 }
 
 const ruleOf = (node: DeviceNode): DeviceRule => ({
@@ -245,9 +305,9 @@ export async function deviceAttach(
 ): Promise<void> {
   const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
   const host = loadHost(flags, io);
-  const devices = chooseDevices(host, requested);
+  const { units: devices, shared } = await chooseDevices(host, requested);
   const live = await openLive(target, flags, host);
-  const nodes = uniqueNodes([...devices.flatMap((d) => d.nodes), ...host.controlNodes]);
+  const nodes = uniqueNodes([...devices.flatMap((d) => d.nodes), ...shared]);
   const present = inContainer(live.pid, live.what, (root) => nodes.filter((n) => hasNode(root, n)));
   const toAllow = nodes.filter((n) => !allowedNow(live, ruleOf(n)));
   const toCreate = nodes.filter((n) => !present.includes(n));
@@ -275,11 +335,13 @@ export async function deviceAttach(
     const own = device.nodes;
     const changed = own.some((n) => toCreate.includes(n) || toAllow.includes(n));
     io.stdout(
-      `${deviceName(device)}: ${changed ? "attached to" : "already attached to"} ${live.what} ` +
+      `${device.name}: ${changed ? "attached to" : "already attached to"} ${live.what} ` +
         `(${own.map(describeNode).join(", ")}${permissionNote(live)})\n`,
     );
   }
-  const control = host.controlNodes.filter((n) => toCreate.includes(n) || toAllow.includes(n));
+  const control = shared.filter((n) =>
+    !devices.some((d) => d.nodes.includes(n)) && (toCreate.includes(n) || toAllow.includes(n))
+  );
   if (control.length > 0) {
     io.stdout(`control nodes: attached (${control.map(describeNode).join(", ")})\n`);
   }
@@ -316,16 +378,18 @@ export async function deviceDetach(
 ): Promise<void> {
   const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
   const host = loadHost(flags, io);
-  const devices = chooseDevices(host, requested);
+  const { units: devices, shared } = await chooseDevices(host, requested);
   const live = await openLive(target, flags, host);
   const leaving = uniqueNodes(devices.flatMap((d) => d.nodes));
-  const staying = host.devices.filter((d) => !devices.includes(d)).flatMap((d) => d.nodes);
+  const leavingPaths = new Set(leaving.map((n) => n.path));
+  const staying = host.devices.flatMap((d) => d.nodes).filter((n) => !leavingPaths.has(n.path));
+  const sharedOnly = shared.filter((n) => !leavingPaths.has(n.path));
   const state = inContainer(live.pid, live.what, (root) => ({
     present: leaving.filter((n) => hasNode(root, n)),
     othersLeft: staying.some((n) => hasNode(root, n)),
-    control: host.controlNodes.filter((n) => hasNode(root, n)),
+    control: sharedOnly.filter((n) => hasNode(root, n)),
   }));
-  const nodes = state.othersLeft ? leaving : uniqueNodes([...leaving, ...host.controlNodes]);
+  const nodes = state.othersLeft ? leaving : uniqueNodes([...leaving, ...sharedOnly]);
   const toDeny = nodes.filter((n) => allowedNow(live, ruleOf(n)));
   const toRemove = [...state.present, ...(state.othersLeft ? [] : state.control)];
   const undo = changePermission(live, toDeny.map(ruleOf), false);
@@ -358,11 +422,11 @@ export async function deviceDetach(
   for (const device of devices) {
     const changed = device.nodes.some((n) => toRemove.includes(n) || toDeny.includes(n));
     io.stdout(
-      `${deviceName(device)}: ${changed ? "detached from" : "not attached to"} ${live.what} ` +
+      `${device.name}: ${changed ? "detached from" : "not attached to"} ${live.what} ` +
         `(${device.nodes.map(describeNode).join(", ")}${permissionNote(live)})\n`,
     );
   }
-  const control = host.controlNodes.filter((n) => toRemove.includes(n) || toDeny.includes(n));
+  const control = sharedOnly.filter((n) => toRemove.includes(n) || toDeny.includes(n));
   if (control.length > 0) {
     io.stdout(`control nodes: detached (${control.map(describeNode).join(", ")})\n`);
   }

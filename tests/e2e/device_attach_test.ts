@@ -11,7 +11,8 @@
 import { deepStrictEqual, match, notStrictEqual, strictEqual } from "node:assert/strict";
 import { makeBundle, sh } from "../helpers/container_lab.ts";
 import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
-import { type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
+import { withDockerd } from "../helpers/dockerd.ts";
+import { generateCdiSpec, type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "busybox", "unshare"] as const;
 
@@ -28,13 +29,25 @@ interface Running {
 }
 
 /** Starts `sleep` in a busybox container with runc (v1, or v2 through the wrapper). */
-async function startContainer(lab: Lab, version: 1 | 2, name: string): Promise<Running> {
+async function startContainer(
+  lab: Lab,
+  version: 1 | 2,
+  name: string,
+  edit?: (spec: Record<string, unknown>) => void,
+): Promise<Running> {
   const runc = version === 2 ? [writeCgroup2Wrapper(lab, "runc")] : ["runc"];
   const bundle = `${lab.dir}/${name}`;
-  makeBundle(bundle, { args: ["sleep", "600"] });
+  makeBundle(bundle, { args: ["sleep", "600"], edit });
   const id = nextId(name);
   const global = ["--root", lab.stateRoot];
-  await sh(runc[0], [...global, "run", "-d", "--bundle", bundle, id], { stdin: "null" });
+  // Detached: the container keeps its stdio, so none of it may be a pipe this test waits on.
+  const run = await new Deno.Command(runc[0], {
+    args: [...global, "run", "-d", "--bundle", bundle, id],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  strictEqual(run.code, 0, `runc run -d ${id} failed`);
   const state = JSON.parse(await sh(runc[0], [...global, "state", id]));
   return {
     id,
@@ -113,9 +126,14 @@ for (const version of [1, 2] as const) {
         match(await c.exec(OPEN_XPU1), EPERM);
         strictEqual(await pidOf(lab, c), c.pid);
 
+        // Detach again takes the planted node away; a third time finds nothing to do.
         const twice = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
         strictEqual(twice.code, 0, twice.stderr);
-        match(twice.stdout, /^XPU 1 \([^)]+\): not attached to pid /m);
+        match(twice.stdout, /^XPU 1 \([^)]+\): detached from pid /m);
+        match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+        const thrice = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+        strictEqual(thrice.code, 0, thrice.stderr);
+        match(thrice.stdout, /^XPU 1 \([^)]+\): not attached to pid /m);
       } finally {
         await stopContainer(lab, c);
       }
@@ -139,7 +157,7 @@ await labTest(
       strictEqual(run.stdout, "");
       match(
         run.stderr,
-        /^xpu-ctk: Cannot use XPU "7": no such device under "[^"]+" \(devices: 0 \(XPU-[^)]+\), 1 \(XPU-[^)]+\)\): name an existing index or UUID\n$/,
+        /^xpu-ctk: Cannot use XPU "7": no such device under "[^"]+" \(devices: 0 \(XPU-[^)]+\), 1 \(XPU-[^)]+\)\): name an existing index or UUID, or a CDI name\n$/,
       );
       strictEqual(await c.exec("ls -l /dev"), devBefore);
       strictEqual(
@@ -208,3 +226,123 @@ await labTest(
     }
   },
 );
+
+await labTest(
+  "device attach and detach by CDI name, from the spec xpu-ctk cdi generate wrote",
+  [...NEEDS],
+  { mode: "cdi" },
+  async (lab) => {
+    await generateCdiSpec(lab);
+    const c = await startContainer(lab, 2, "cdi");
+    try {
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "xpu.dev/xpu=1"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(
+        attached.stdout,
+        /^CDI device "xpu.dev\/xpu=1": attached to pid \d+ \(\/dev\/xpu1 c 240:0;/m,
+      );
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      const unknown = await ctk(lab, ["attach", "--pid", String(c.pid), "xpu.dev/xpu=9"]);
+      strictEqual(unknown.code, 1);
+      match(
+        unknown.stderr,
+        /Cannot use CDI device "xpu.dev\/xpu=9": no spec in "[^"]+" defines it/,
+      );
+      const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "xpu.dev/xpu=1"]);
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
+  "device attach and detach under docker, by its container id",
+  ["root", "runc", "busybox", "dockerd"],
+  { mode: "legacy" },
+  async (lab) => {
+    const dir = `${lab.dir}/docker`;
+    Deno.mkdirSync(dir);
+    const daemonJson = `${dir}/daemon.json`;
+    Deno.writeTextFileSync(daemonJson, "{}\n");
+    const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+    await withDockerd(dir, daemonJson, env, async (d) => {
+      const started = await d.docker([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox:min",
+        "sleep",
+        "600",
+      ]);
+      strictEqual(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      const exec = async (script: string) => {
+        const out = await d.docker(["exec", id, "sh", "-c", script]);
+        return out.stdout + out.stderr;
+      };
+      const pid = async () =>
+        (await d.docker(["inspect", "-f", "{{.State.Pid}}", id])).stdout.trim();
+      const before = await pid();
+      const withSocket = { ...lab.env, DOCKER_HOST: `unix://${d.socket}` };
+      const device = (verb: string) =>
+        runTool(toolArgv("xpu-ctk"), {
+          args: ["device", verb, "--engine", "docker", id.slice(0, 12), "1"],
+          env: withSocket,
+        });
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+      const attached = await device("attach");
+      strictEqual(attached.code, 0, attached.stderr);
+      match(
+        attached.stdout,
+        /^XPU 1 \([^)]+\): attached to docker container "[0-9a-f]{12}" \(pid \d+\)/m,
+      );
+      match(await exec(OPEN_XPU1), ENXIO);
+      strictEqual(await pid(), before, "docker did not restart the container");
+      const detached = await device("detach");
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+      strictEqual(await pid(), before);
+      await d.docker(["rm", "-f", id]);
+    });
+  },
+);
+
+for (const version of [1, 2] as const) {
+  await labTest(
+    `device detach, cgroup v${version}: a device the container was created with is taken away`,
+    [...NEEDS],
+    { mode: "legacy" },
+    async (lab) => {
+      // As the shim's csv and cdi modes create it: the node and runc's own allow rule.
+      const c = await startContainer(lab, version, "created-with", (spec) => {
+        const linux = spec.linux as Record<string, unknown>;
+        linux.devices = [{ path: "/dev/xpu1", type: "c", major: 240, minor: 0, fileMode: 0o666 }];
+        const resources = linux.resources as { devices: unknown[] };
+        resources.devices.push({ allow: true, type: "c", major: 240, minor: 0, access: "rwm" });
+      });
+      try {
+        match(await c.exec(OPEN_XPU1), ENXIO);
+        const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+        strictEqual(detached.code, 0, detached.stderr);
+        match(detached.stdout, /^XPU 1 \([^)]+\): detached from pid /m);
+        match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+        await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+        match(await c.exec(OPEN_XPU1), EPERM);
+        const listed = await ctk(lab, ["list", "--pid", String(c.pid)]);
+        match(
+          listed.stdout,
+          /^XPU 1 \([^)]+\): not attached \(\/dev\/xpu1 c 240:0 present, denied\)$/m,
+        );
+        // And back: attach undoes the detach.
+        const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+        strictEqual(attached.code, 0, attached.stderr);
+        match(await c.exec(OPEN_XPU1), ENXIO);
+      } finally {
+        await stopContainer(lab, c);
+      }
+    },
+  );
+}

@@ -126,10 +126,6 @@ export function encodeProgram(insns: readonly Insn[]): Uint8Array {
   return bytes;
 }
 
-function prologueLength(count: number): number {
-  return 6 + 4 * count + 5;
-}
-
 /** The program split into our prologue's decisions and the runtime's own instructions. */
 export interface SplitProgram {
   decisions: DeviceDecision[];
@@ -146,24 +142,30 @@ export function splitProgram(insns: readonly Insn[]): SplitProgram {
   const none = { decisions: [], runtime: [...insns] };
   if (insns.length < 2 || !same(insns[0], mov32(0, MARKER))) return none;
   const count = insns[1].imm;
-  if (insns[1].code !== (ALU | MOV | K) || count < 0 || insns.length < prologueLength(count)) {
+  if (insns[1].code !== (ALU | MOV | K) || count <= 0 || insns.length < 6 + 4 * count + 3) {
     return none;
   }
-  const allowAt = prologueLength(count) - 4;
-  const decisions = Array.from({ length: count }, (_, i): DeviceDecision => {
+  const decisions: DeviceDecision[] = [];
+  for (let i = 0; i < count; i++) {
     const at = 6 + 4 * i;
-    return {
+    // The block a device jumps to says what it decides: `r0 = 1` allows, `r0 = 0` denies.
+    const block = insns[at + 3 + 1 + insns[at + 3].off];
+    if (block === undefined || block.code !== (ALU | MOV | K) || block.dst !== 0) return none;
+    decisions.push({
       type: insns[at].imm === TYPE_CODE.b ? "b" : "c",
       major: insns[at + 1].imm >>> 0,
       minor: insns[at + 2].imm >>> 0,
-      allow: at + 3 + 1 + insns[at + 3].off === allowAt,
-    };
-  });
+      allow: block.imm === 1,
+    });
+  }
   const expected = buildPrologue(decisions);
-  if (!expected.every((insn, i) => same(insn, insns[i]))) return none;
+  if (insns.length < expected.length || !expected.every((insn, i) => same(insn, insns[i]))) {
+    return none;
+  }
   return { decisions, runtime: insns.slice(expected.length) };
 }
 
+/** The prologue for `decisions` (at least one). */
 function buildPrologue(decisions: readonly DeviceDecision[]): Insn[] {
   const out: Insn[] = [
     mov32(0, MARKER),
@@ -173,10 +175,13 @@ function buildPrologue(decisions: readonly DeviceDecision[]): Insn[] {
     ldxw(4, 4),
     ldxw(5, 8),
   ];
-  const allowAt = prologueLength(decisions.length) - 4;
+  const anyAllow = decisions.some((d) => d.allow);
+  const blocksAt = 6 + 4 * decisions.length + 1;
+  const allowAt = blocksAt;
+  const denyAt = anyAllow ? blocksAt + 2 : blocksAt;
   for (const device of decisions) {
     const here = out.length;
-    const to = device.allow ? allowAt : allowAt + 2;
+    const to = device.allow ? allowAt : denyAt;
     out.push(
       jne(2, TYPE_CODE[device.type], 3),
       jne(4, device.major | 0, 2),
@@ -184,7 +189,10 @@ function buildPrologue(decisions: readonly DeviceDecision[]): Insn[] {
       ja(to - (here + 3) - 1),
     );
   }
-  out.push(ja(4), mov32(0, 1), exit(), mov32(0, 0), exit());
+  const blocks: Insn[] = [];
+  if (anyAllow) blocks.push(mov32(0, 1), exit());
+  if (decisions.some((d) => !d.allow)) blocks.push(mov32(0, 0), exit());
+  out.push(ja(blocks.length), ...blocks);
   return out;
 }
 
