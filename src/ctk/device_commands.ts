@@ -25,6 +25,7 @@ import {
   describeDevices,
   type DeviceNode,
   discoverDevices,
+  discoverDriverFiles,
   selectDevices,
   type XpuDevice,
 } from "../core/device/device_discovery.ts";
@@ -47,6 +48,10 @@ import { findFirstExecutable } from "../core/io/executable_lookup.ts";
 import { runProcess } from "../core/io/process.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts";
+import { cloneHostPath } from "../core/io/mount_tree.ts";
+import { closeFd } from "../core/io/fs.ts";
+import { DEFAULT_CAPABILITIES } from "../core/device/capabilities.ts";
+import { layoutDriverFiles } from "../core/device/driver_file_layout.ts";
 import {
   describeTarget,
   parseTarget,
@@ -137,6 +142,8 @@ interface Unit {
 interface Chosen {
   units: Unit[];
   shared: DeviceNode[];
+  /** The bind mounts of the CDI devices' edits (and their specs'). */
+  mounts: FileMount[];
 }
 
 async function chooseDevices(host: Host, requested: readonly string[]): Promise<Chosen> {
@@ -144,6 +151,7 @@ async function chooseDevices(host: Host, requested: readonly string[]): Promise<
   const ids = requested.filter((r) => !isQualifiedName(r));
   const units: Unit[] = [];
   const shared: DeviceNode[] = [];
+  const mounts: FileMount[] = [];
   if (ids.length > 0) {
     const selection = selectDevices(host.devices, ids);
     if (!selection.ok) {
@@ -173,9 +181,19 @@ async function chooseDevices(host: Host, requested: readonly string[]): Promise<
         nodes: cdiNodes(entry.device.containerEdits),
       });
       shared.push(...cdiNodes(entry.source.spec.containerEdits));
+      mounts.push(...cdiBindMounts(entry.source.spec.containerEdits));
+      mounts.push(...cdiBindMounts(entry.device.containerEdits));
     }
   }
-  return { units, shared: uniqueNodes(shared) };
+  return { units, shared: uniqueNodes(shared), mounts };
+}
+
+/** The bind mounts of CDI edits whose source is a file (directories are not attached). */
+function cdiBindMounts(edits: CdiEdits | null | undefined): FileMount[] {
+  return (edits?.mounts ?? []).filter((m) =>
+    (m.options ?? []).some((o) => o === "bind" || o === "rbind") &&
+    realHostFs.stat(m.hostPath)?.kind === "file"
+  ).map((m) => ({ hostPath: m.hostPath, path: m.containerPath }));
 }
 
 /** The device nodes of CDI edits, completed from the host; FIFOs are no devices to attach. */
@@ -209,7 +227,8 @@ function deviceName(device: XpuDevice): string {
 }
 
 /** Runs `fn` with the container's root open as its rootfs, in its mount namespace. */
-function inContainer<T>(pid: number, what: string, fn: (root: ContainerRootfs) => T): T {
+function inContainer<T>(live: Live, fn: (root: ContainerRootfs) => T): T {
+  const { pid, what } = live;
   let leave: () => void;
   try {
     leave = enterMountNamespace(pid);
@@ -220,7 +239,7 @@ function inContainer<T>(pid: number, what: string, fn: (root: ContainerRootfs) =
     );
   }
   try {
-    return ContainerRootfs.with("/", fn);
+    return ContainerRootfs.with("/", fn, { owner: live.owner });
   } catch (error) {
     if (error instanceof RootfsError) {
       throw new ExecError(`${error.message}: the container's layout does not allow it`, {
@@ -245,19 +264,15 @@ interface Live {
   what: string;
   cgroup: LiveCgroup;
   permission?: DevicePermission;
+  /** The host ids of the container's root, when it has its own user namespace. */
+  owner?: { uid: number; gid: number };
 }
 
 async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Promise<Live> {
   const pid = await targetPid(target, flags, host.config);
   const what = target.by === "pid" ? `pid ${pid}` : `${describeTarget(target)} (pid ${pid})`;
   assertContainerPid(pid, what);
-  if (containerRootIds(pid) !== undefined) {
-    throw new RequestError(
-      `Cannot change the devices of ${what}: it has its own user namespace, where device ` +
-        `nodes must be bind-mounted from the host, which device attach does not do yet: ` +
-        `give the container its devices at create time`,
-    );
-  }
+  const owner = containerRootIds(pid);
   let cgroup: LiveCgroup;
   try {
     cgroup = readLiveCgroup(pid);
@@ -266,7 +281,7 @@ async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Pro
       cause: error,
     });
   }
-  return { pid, what, cgroup, permission: devicePermission(cgroup) };
+  return { pid, what, cgroup, permission: devicePermission(cgroup), owner };
 }
 
 function allowedNow(live: Live, rule: DeviceRule): boolean {
@@ -297,7 +312,44 @@ function changePermission(live: Live, rules: DeviceRule[], allow: boolean): () =
   }
 }
 
-/** `device attach`: nodes and permission for each device, and the control nodes. */
+/** A host file to mount read-only where the container has nothing. */
+interface FileMount {
+  hostPath: string;
+  path: string;
+}
+
+/** What attach puts into the container besides the nodes: driver files and their links. */
+interface DriverFiles {
+  files: FileMount[];
+  links: { target: string; path: string }[];
+}
+
+/** The profile's driver files (default capabilities) for its devices, plus CDI bind mounts. */
+function driverFilesFor(host: Host, chosen: Chosen): DriverFiles {
+  const out: DriverFiles = { files: [], links: [] };
+  if (chosen.units.some((u) => !u.name.startsWith("CDI"))) {
+    const found = discoverDriverFiles(realHostFs, host.profile, {
+      driverRoot: host.config.cli.root,
+      capabilities: DEFAULT_CAPABILITIES,
+    });
+    const layout = layoutDriverFiles(realHostFs, found);
+    out.files.push(...layout.files.map((f) => ({ hostPath: f.hostPath, path: f.path })));
+    out.links.push(...layout.links);
+  }
+  for (const mount of chosen.mounts) {
+    if (!out.files.some((f) => f.path === mount.path)) out.files.push(mount);
+  }
+  return out;
+}
+
+/** What one attach made, to be undone when a later step fails. */
+interface Made {
+  nodes: DeviceNode[];
+  mounts: string[];
+  links: string[];
+}
+
+/** `device attach`: nodes and permission for each device, the control nodes, driver files. */
 export async function deviceAttach(
   flags: DeviceFlags,
   operands: readonly string[],
@@ -305,31 +357,64 @@ export async function deviceAttach(
 ): Promise<void> {
   const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
   const host = loadHost(flags, io);
-  const { units: devices, shared } = await chooseDevices(host, requested);
+  const chosen = await chooseDevices(host, requested);
+  const { units: devices, shared } = chosen;
+  const drivers = driverFilesFor(host, chosen);
   const live = await openLive(target, flags, host);
   const nodes = uniqueNodes([...devices.flatMap((d) => d.nodes), ...shared]);
-  const present = inContainer(live.pid, live.what, (root) => nodes.filter((n) => hasNode(root, n)));
+  const found = inContainer(live, (root) => ({
+    present: nodes.filter((n) => hasNode(root, n)),
+    files: drivers.files.filter((f) => root.lstat(f.path) === undefined),
+    links: drivers.links.filter((l) => root.lstat(l.path) === undefined),
+  }));
   const toAllow = nodes.filter((n) => !allowedNow(live, ruleOf(n)));
-  const toCreate = nodes.filter((n) => !present.includes(n));
-  const undo = changePermission(live, toAllow.map(ruleOf), true);
-  const created: DeviceNode[] = [];
+  const toCreate = nodes.filter((n) => !found.present.includes(n));
+  // Sources are opened here, on the host; inside the container no host path can be reached.
+  const trees = new Map<string, number>();
+  const made: Made = { nodes: [], mounts: [], links: [] };
+  let undo: () => void = () => {};
   try {
-    inContainer(live.pid, live.what, (root) => {
+    if (live.owner !== undefined) {
       for (const node of toCreate) {
-        root.mknod(node.path, {
-          type: node.type,
-          major: node.major,
-          minor: node.minor,
-          mode: node.fileMode,
-          uid: node.uid,
-          gid: node.gid,
-        });
-        created.push(node);
+        trees.set(node.path, cloneHostPath(node.hostPath, { nosuid: true, noexec: true }));
+      }
+    }
+    for (const file of found.files) {
+      trees.set(
+        file.path,
+        cloneHostPath(file.hostPath, { readOnly: true, nosuid: true, nodev: true }),
+      );
+    }
+    undo = changePermission(live, toAllow.map(ruleOf), true);
+    inContainer(live, (root) => {
+      for (const node of toCreate) {
+        const tree = trees.get(node.path);
+        if (tree !== undefined) root.attachMount(tree, node.path, "file");
+        else {
+          root.mknod(node.path, {
+            type: node.type,
+            major: node.major,
+            minor: node.minor,
+            mode: node.fileMode,
+            uid: node.uid,
+            gid: node.gid,
+          });
+        }
+        made.nodes.push(node);
+      }
+      for (const file of found.files) {
+        root.attachMount(trees.get(file.path)!, file.path, "file");
+        made.mounts.push(file.path);
+      }
+      for (const link of found.links) {
+        if (root.symlink(link.target, link.path) === "created") made.links.push(link.path);
       }
     });
   } catch (error) {
-    undoAttach(live, created, undo);
+    undoAttach(live, made, undo);
     throw error;
+  } finally {
+    for (const tree of trees.values()) closeFd(tree);
   }
   for (const device of devices) {
     const own = device.nodes;
@@ -345,12 +430,46 @@ export async function deviceAttach(
   if (control.length > 0) {
     io.stdout(`control nodes: attached (${control.map(describeNode).join(", ")})\n`);
   }
+  if (made.mounts.length + made.links.length > 0) {
+    io.stdout(
+      `driver files: ${made.mounts.length} mounted read-only, ${made.links.length} link(s) made ` +
+        `(${[...made.mounts, ...made.links].join(", ")})\n`,
+    );
+  }
 }
 
-function undoAttach(live: Live, created: readonly DeviceNode[], undo: () => void): void {
+/** Puts nodes back (a failed detach): bound from the host in a user namespace, else made. */
+function recreateNodes(live: Live, nodes: readonly DeviceNode[]): void {
+  const trees = live.owner === undefined
+    ? []
+    : nodes.map((n) => cloneHostPath(n.hostPath, { nosuid: true, noexec: true }));
   try {
-    inContainer(live.pid, live.what, (root) => {
-      for (const node of created) root.removeNode(node.path, node);
+    inContainer(live, (root) => {
+      nodes.forEach((node, i) => {
+        if (trees[i] !== undefined) root.attachMount(trees[i], node.path, "file");
+        else {
+          root.mknod(node.path, {
+            type: node.type,
+            major: node.major,
+            minor: node.minor,
+            mode: node.fileMode,
+            uid: node.uid,
+            gid: node.gid,
+          });
+        }
+      });
+    });
+  } finally {
+    trees.forEach(closeFd);
+  }
+}
+
+function undoAttach(live: Live, made: Made, undo: () => void): void {
+  try {
+    inContainer(live, (root) => {
+      for (const path of made.links) root.removeLink(path);
+      for (const path of made.mounts) root.detachFileMount(path);
+      for (const node of made.nodes) root.detachNodeMount(node.path, node);
     });
   } finally {
     undo();
@@ -384,7 +503,7 @@ export async function deviceDetach(
   const leavingPaths = new Set(leaving.map((n) => n.path));
   const staying = host.devices.flatMap((d) => d.nodes).filter((n) => !leavingPaths.has(n.path));
   const sharedOnly = shared.filter((n) => !leavingPaths.has(n.path));
-  const state = inContainer(live.pid, live.what, (root) => ({
+  const state = inContainer(live, (root) => ({
     present: leaving.filter((n) => hasNode(root, n)),
     othersLeft: staying.some((n) => hasNode(root, n)),
     control: sharedOnly.filter((n) => hasNode(root, n)),
@@ -395,25 +514,14 @@ export async function deviceDetach(
   const undo = changePermission(live, toDeny.map(ruleOf), false);
   const removed: DeviceNode[] = [];
   try {
-    inContainer(live.pid, live.what, (root) => {
+    inContainer(live, (root) => {
       for (const node of toRemove) {
-        if (root.removeNode(node.path, node) === "removed") removed.push(node);
+        if (root.detachNodeMount(node.path, node) === "removed") removed.push(node);
       }
     });
   } catch (error) {
     try {
-      inContainer(live.pid, live.what, (root) => {
-        for (const node of removed) {
-          root.mknod(node.path, {
-            type: node.type,
-            major: node.major,
-            minor: node.minor,
-            mode: node.fileMode,
-            uid: node.uid,
-            gid: node.gid,
-          });
-        }
-      });
+      recreateNodes(live, removed);
     } finally {
       undo();
     }
@@ -442,8 +550,7 @@ export async function deviceList(
   const host = loadHost(flags, io);
   const live = await openLive(target, flags, host);
   const rows = inContainer(
-    live.pid,
-    live.what,
+    live,
     (root) =>
       [...host.devices.map((d) => ({ name: deviceName(d), nodes: d.nodes })), {
         name: "control nodes",

@@ -15,6 +15,7 @@ import { withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "busybox", "unshare"] as const;
+const LIB = "/usr/lib/x86_64-linux-gnu";
 
 const OPEN_XPU1 = "if [ -e /dev/xpu1 ]; then (exec 3>/dev/xpu1) 2>&1 && echo 'xpu1: open ok'; " +
   "else echo 'xpu1: absent'; fi";
@@ -99,6 +100,16 @@ for (const version of [1, 2] as const) {
           /^XPU 1 \(XPU-[^)]+\): attached to container .* \(\/dev\/xpu1 c 240:0;/m,
         );
         match(attached.stdout, /^control nodes: attached \(\/dev\/xpuctl c 240:1\)$/m);
+        match(
+          attached.stdout,
+          /^driver files: \d+ mounted read-only, \d+ link\(s\) made \(.*\/libxpu\.so\.1\.0\.0/m,
+        );
+        // The driver library the container lacked, read-only, and its links.
+        match(
+          await c.exec(`cat ${LIB}/libxpu.so; readlink ${LIB}/libxpu.so`),
+          /^fake libxpu 1\.0\.0\nlibxpu\.so\.1$/m,
+        );
+        match(await c.exec(`echo x > ${LIB}/libxpu.so.1.0.0`), /Read-only file system/);
         // ENXIO: the node is there and allowed; no driver is behind 240:0.
         match(await c.exec(OPEN_XPU1), ENXIO);
         strictEqual(await pidOf(lab, c), c.pid, "the container was not restarted");
@@ -106,6 +117,7 @@ for (const version of [1, 2] as const) {
         const again = await ctk(lab, ["attach", ...target, "1"]);
         strictEqual(again.code, 0, again.stderr);
         match(again.stdout, /^XPU 1 \(XPU-[^)]+\): already attached to /m);
+        strictEqual(/driver files/.test(again.stdout), false, "nothing more to mount");
 
         const listed = await ctk(lab, ["list", ...target]);
         strictEqual(listed.code, 0, listed.stderr);
@@ -191,13 +203,18 @@ await labTest(
     try {
       // The container's own root plants links where the nodes go: one to a host path, one
       // through /proc/1/root.
-      await c.exec(`ln -s ${outside}/xpu1 /dev/xpu1; ln -s /proc/1/root${outside}/ctl /dev/xpuctl`);
+      await c.exec(
+        `ln -s ${outside}/xpu1 /dev/xpu1; ln -s /proc/1/root${outside}/ctl /dev/xpuctl; ` +
+          `ln -s ${outside} /usr`,
+      );
       const run = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
       strictEqual(run.code, 0, run.stderr);
       deepStrictEqual([...Deno.readDirSync(outside)], []);
       // The links were replaced by the nodes, inside the container.
       match(await c.exec(OPEN_XPU1), ENXIO);
       match(await c.exec("ls -l /dev/xpuctl"), /^c/m);
+      // The driver files went where the container's own /usr link leads, inside it.
+      match(await c.exec(`cat ${outside}/lib/x86_64-linux-gnu/libxpu.so.1.0.0`), /^fake libxpu/m);
     } finally {
       await stopContainer(lab, c);
     }
@@ -346,3 +363,63 @@ for (const version of [1, 2] as const) {
     },
   );
 }
+
+await labTest(
+  "device attach and detach in a container with its own user namespace: the node is bound",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    Deno.chmodSync(lab.dir, 0o755);
+    const c = await startContainer(lab, 1, "userns", (spec) => {
+      const linux = spec.linux as Record<string, unknown>;
+      (linux.namespaces as { type: string }[]).push({ type: "user" });
+      linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 2000 }];
+      linux.gidMappings = [{ containerID: 0, hostID: 1000, size: 3000 }];
+    });
+    try {
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      match(await c.exec(`cat ${LIB}/libxpu.so`), /^fake libxpu 1\.0\.0$/m);
+      // Bound from the host, not made: a node made in the namespace's /dev could not be opened.
+      match(await c.exec("grep -c ' /dev/xpu1 ' /proc/self/mountinfo"), /^1$/m);
+      const listed = await ctk(lab, ["list", "--pid", String(c.pid)]);
+      match(listed.stdout, /^XPU 1 \([^)]+\): attached /m);
+      const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+      match(await c.exec("grep -c ' /dev/xpu1 ' /proc/self/mountinfo"), /^0$/m);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
+  "device attach is all or nothing: a step that fails undoes the nodes and the permission",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "undo");
+    try {
+      // The control node's place is taken by a directory: its node cannot be made.
+      await c.exec("mkdir /dev/xpuctl");
+      const list = () =>
+        Deno.readTextFileSync(`/sys/fs/cgroup/devices${devicesPath(c.pid)}/devices.list`);
+      const cgroupBefore = list();
+      const devBefore = await c.exec("ls -l /dev");
+      const run = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(run.code, 1);
+      strictEqual(run.stdout, "");
+      match(
+        run.stderr,
+        /^xpu-ctk: Cannot create device node "\/dev\/xpuctl" in the container's rootfs "\/": .*Is a directory/,
+      );
+      strictEqual(await c.exec("ls -l /dev"), devBefore);
+      strictEqual(list(), cgroupBefore);
+      match(await c.exec(`cat ${LIB}/libxpu.so 2>&1`), /No such file or directory/);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);

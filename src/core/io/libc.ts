@@ -74,6 +74,7 @@ const SYSCALLS = {
     bpf: 321n,
     open_tree: 428n,
     move_mount: 429n,
+    mount_setattr: 442n,
   },
   aarch64: {
     openat2: 437n,
@@ -91,6 +92,7 @@ const SYSCALLS = {
     bpf: 280n,
     open_tree: 428n,
     move_mount: 429n,
+    mount_setattr: 442n,
   },
 } as const;
 

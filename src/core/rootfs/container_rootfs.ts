@@ -28,6 +28,7 @@ import {
   syscall,
 } from "../io/libc.ts";
 import { writeAll } from "../io/fs.ts";
+import { attachTree, detachMountAt } from "../io/mount_tree.ts";
 import { ownPid } from "../io/process.ts";
 import { normalizeInRoot } from "../path/root_path.ts";
 
@@ -710,6 +711,109 @@ export class ContainerRootfs {
       if (target >= 0) libc().close(target);
       libc().close(at.dir);
     }
+  }
+
+  /**
+   * Attaches the detached mount `tree` (see `mount_tree.ts`) onto `path`, made first as an empty
+   * file (`kind` "file") or directory when missing; a symlink in the way is replaced. For a
+   * running container, after entering its mount namespace: the source was opened on the host.
+   */
+  attachMount(tree: number, path: string, kind: "file" | "dir"): void {
+    if (kind === "dir") this.mkdirAll(path);
+    const at = this.#writableParent(path, true)!;
+    const name = cString(at.name);
+    let target = -1;
+    try {
+      let existing = entryAt(at.dir, at.name);
+      if (existing?.kind === "symlink") {
+        check("unlinkat", libc().unlinkat(at.dir, name, 0));
+        existing = undefined;
+      }
+      if (existing === undefined && kind === "file") {
+        libc().close(succeeded(
+          "openat",
+          this.#make(at.dir, at.name, () =>
+            libc().openat(
+              at.dir,
+              name,
+              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
+              0o644,
+            ), { fd: true }),
+        ));
+      }
+      target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
+      const info = statAt(target);
+      if ((info.kind === "dir") !== (kind === "dir") || info.kind === "symlink") {
+        throw new OsCallError("move_mount", kind === "dir" ? ERRNO.ENOTDIR : ERRNO.EISDIR);
+      }
+      attachTree(tree, target);
+    } catch (error) {
+      throw this.#error(path, "mount onto", error);
+    } finally {
+      if (target >= 0) libc().close(target);
+      libc().close(at.dir);
+    }
+  }
+
+  /**
+   * Detaches what is mounted at `path` and removes the empty file left under it, when the mount
+   * there is a device node of `node`'s type and numbers (what {@link attachMount} put there).
+   */
+  detachNodeMount(
+    path: string,
+    node: { type: "c" | "b"; major: number; minor: number },
+  ): "removed" | "absent" | "other" {
+    const info = this.lstat(path);
+    if (info === undefined) return "absent";
+    const kind = node.type === "c" ? "char" : "block";
+    if (info.kind !== kind || info.rdevMajor !== node.major || info.rdevMinor !== node.minor) {
+      return "other";
+    }
+    try {
+      detachMountAt(normalizeInRoot(path));
+    } catch {
+      // Not a mount: a node made in place (a container without its own user namespace).
+      return this.removeNode(path, node);
+    }
+    const left = this.lstat(path);
+    if (left?.kind === "file" && left.size === 0) {
+      const at = this.#writableParent(path, false);
+      if (at !== undefined) {
+        libc().unlinkat(at.dir, cString(at.name), 0);
+        libc().close(at.dir);
+      }
+    }
+    return "removed";
+  }
+
+  /** Removes the symlink at `path` (nothing else). */
+  removeLink(path: string): void {
+    const at = this.#writableParent(path, false);
+    if (at === undefined) return;
+    try {
+      if (entryAt(at.dir, at.name)?.kind === "symlink") {
+        check("unlinkat", libc().unlinkat(at.dir, cString(at.name), 0));
+      }
+    } catch (error) {
+      throw this.#error(path, "remove symlink", error);
+    } finally {
+      libc().close(at.dir);
+    }
+  }
+
+  /** Detaches the mount at `path` and removes the empty file it covered (undoing attachMount). */
+  detachFileMount(path: string): void {
+    try {
+      detachMountAt(normalizeInRoot(path));
+    } catch (error) {
+      throw this.#error(path, "unmount", error);
+    }
+    const left = this.lstat(path);
+    if (left?.kind !== "file" || left.size !== 0) return;
+    const at = this.#writableParent(path, false);
+    if (at === undefined) return;
+    libc().unlinkat(at.dir, cString(at.name), 0);
+    libc().close(at.dir);
   }
 
   /** Whether `path` resolves to an executable regular file inside the rootfs. */
