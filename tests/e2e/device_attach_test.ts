@@ -9,7 +9,7 @@
  */
 
 import { deepStrictEqual, match, notStrictEqual, strictEqual } from "node:assert/strict";
-import { makeBundle, sh } from "../helpers/container_lab.ts";
+import { makeBundle, makeBusyboxRootfs, sh } from "../helpers/container_lab.ts";
 import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
@@ -19,8 +19,9 @@ const LIB = "/usr/lib/x86_64-linux-gnu";
 
 const OPEN_XPU1 = "if [ -e /dev/xpu1 ]; then (exec 3>/dev/xpu1) 2>&1 && echo 'xpu1: open ok'; " +
   "else echo 'xpu1: absent'; fi";
-const ENXIO = /^sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m;
-const EPERM = /^sh: (?:line \d+: )?can't create \/dev\/xpu1: Operation not permitted$/m;
+const ENXIO =
+  /^(?:\/bin\/)?sh: (?:line \d+: )?can't create \/dev\/xpu1: No such device or address$/m;
+const EPERM = /^(?:\/bin\/)?sh: (?:line \d+: )?can't create \/dev\/xpu1: Operation not permitted$/m;
 
 interface Running {
   id: string;
@@ -420,6 +421,107 @@ await labTest(
       match(await c.exec(`cat ${LIB}/libxpu.so 2>&1`), /No such file or directory/);
     } finally {
       await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
+  "device attach and detach under containerd, by its task id (ctr)",
+  ["root", "runc", "busybox", "containerd"],
+  { mode: "legacy" },
+  async (lab) => {
+    const dir = `${lab.dir}/containerd`;
+    Deno.mkdirSync(dir);
+    const socket = `${dir}/c.sock`;
+    const config = `${dir}/config.toml`;
+    Deno.writeTextFileSync(
+      config,
+      [
+        "version = 2",
+        `root = "${dir}/root"`,
+        `state = "${dir}/state"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        "[grpc]",
+        `  address = "${socket}"`,
+        "",
+      ].join("\n"),
+    );
+    const log = Deno.openSync(`${dir}/containerd.log`, { write: true, create: true });
+    const daemon = new Deno.Command("containerd", {
+      args: ["--config", config],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const drained = daemon.stderr.pipeTo(
+      new WritableStream({ write: (chunk) => void log.writeSync(chunk) }),
+    );
+    const namespace = `xpu${Deno.pid}`;
+    const ctr = (args: string[]) =>
+      runTool(["ctr"], { args: ["-a", socket, "-n", namespace, ...args] });
+    const id = `attach${Deno.pid}`;
+    try {
+      const deadline = Date.now() + 20_000;
+      while ((await ctr(["version"])).code !== 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const rootfs = makeBusyboxRootfs(`${dir}/rootfs`);
+      const started = await ctr([
+        "run",
+        "-d",
+        "--runc-root",
+        `${dir}/runc`,
+        "--fifo-dir",
+        `${dir}/fifo`,
+        "--rootfs",
+        rootfs,
+        id,
+        "/bin/sleep",
+        "600",
+      ]);
+      strictEqual(started.code, 0, started.stderr);
+      let execs = 0;
+      const exec = async (script: string) => {
+        const out = await ctr([
+          "task",
+          "exec",
+          "--exec-id",
+          `e${++execs}`,
+          id,
+          "/bin/sh",
+          "-c",
+          script,
+        ]);
+        return out.stdout + out.stderr;
+      };
+      const device = (verb: string) =>
+        runTool(toolArgv("xpu-ctk"), {
+          args: ["device", verb, "--engine", "containerd", "--namespace", namespace, id, "1"],
+          env: { ...lab.env, CONTAINERD_ADDRESS: socket },
+        });
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+      const attached = await device("attach");
+      strictEqual(attached.code, 0, attached.stderr);
+      match(attached.stdout, /^XPU 1 \([^)]+\): attached to containerd container /m);
+      match(await exec(OPEN_XPU1), ENXIO);
+      const detached = await device("detach");
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+    } finally {
+      await ctr(["task", "kill", "-s", "SIGKILL", id]);
+      await new Promise((r) => setTimeout(r, 300));
+      await ctr(["task", "delete", "-f", id]);
+      await ctr(["container", "delete", id]);
+      daemon.kill("SIGTERM");
+      await daemon.status;
+      await drained.catch(() => {});
+      log.close();
+      await runTool(["sh"], {
+        args: [
+          "-c",
+          `grep -o " ${dir}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l; true`,
+        ],
+      });
     }
   },
 );

@@ -141,24 +141,37 @@ export function v1Permission(dir: string): DevicePermission {
   };
 }
 
-/** The device programs that decide for the cgroup `dir`: its own, and the decoded instructions. */
-function ownProgram(dir: string): { id: number; insns: Insn[]; flags: number } {
+/** A device program, by id, with its decoded instructions. */
+interface Program {
+  id: number;
+  insns: Insn[];
+}
+
+function readProgramById(id: number): Program {
+  const fd = programById(id);
+  try {
+    return { id, insns: decodeProgram(readProgram(fd).instructions) };
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * The device programs of the cgroup `dir`: its own (attached to it: the runtime's, and with
+ * systemd also systemd's), and those of its ancestors that apply too. An access is allowed only
+ * when every one of them allows it.
+ */
+function programsOf(dir: string): { own: Program[]; inherited: Program[]; flags: number } {
   const cgroup = openCgroup(dir);
   try {
     const { ids, flags } = queryDevicePrograms(cgroup);
-    if (ids.length !== 1) {
-      throw new Error(
-        ids.length === 0
-          ? `no device program is attached to "${dir}"`
-          : `${ids.length} device programs are attached to "${dir}", not one runtime's`,
-      );
-    }
-    const fd = programById(ids[0]);
-    try {
-      return { id: ids[0], insns: decodeProgram(readProgram(fd).instructions), flags };
-    } finally {
-      closeFd(fd);
-    }
+    const effective = queryDevicePrograms(cgroup, { effective: true }).ids;
+    if (ids.length === 0) throw new Error(`no device program is attached to "${dir}"`);
+    return {
+      own: ids.map(readProgramById),
+      inherited: effective.filter((id) => !ids.includes(id)).map(readProgramById),
+      flags,
+    };
   } finally {
     closeFd(cgroup);
   }
@@ -178,42 +191,67 @@ export function hasDeviceProgram(dir: string): boolean {
   }
 }
 
-/** Replaces the program of `dir` (whose id must still be `expectedId`) by `insns`. */
-function swapProgram(dir: string, expectedId: number, insns: readonly Insn[], flags: number): void {
+/** Replaces the program `old` attached to `dir` by `insns`; returns the new program's id. */
+function swapProgram(dir: string, old: number, insns: readonly Insn[], flags: number): number {
   const cgroup = openCgroup(dir);
   try {
-    const { ids } = queryDevicePrograms(cgroup);
-    if (ids.length !== 1 || ids[0] !== expectedId) {
+    if (!queryDevicePrograms(cgroup).ids.includes(old)) {
       throw new Error(`the device program of "${dir}" changed while it was being replaced`);
     }
-    const old = programById(expectedId);
+    const oldFd = programById(old);
     try {
       const next = loadDeviceProgram(encodeProgram(insns));
       try {
-        replaceDeviceProgram(cgroup, next, old, flags);
+        const before = new Set(queryDevicePrograms(cgroup).ids);
+        replaceDeviceProgram(cgroup, next, oldFd, flags);
+        return queryDevicePrograms(cgroup).ids.find((id) => !before.has(id)) ?? old;
       } finally {
         closeFd(next);
       }
     } finally {
-      closeFd(old);
+      closeFd(oldFd);
     }
   } finally {
     closeFd(cgroup);
   }
 }
 
-/** The v2 permission of the cgroup dir `dir`, through its device program. */
+const allowedBy = (programs: readonly Program[], rule: DeviceRule) =>
+  programs.every((p) => programAllows(p.insns, { ...rule, access: RWM }));
+
+/** The v2 permission of the cgroup dir `dir`, through its device programs. */
 export function v2Permission(dir: string): DevicePermission {
   return {
-    allows: (rule) => programAllows(ownProgram(dir).insns, { ...rule, access: RWM }),
+    allows(rule) {
+      const { own, inherited } = programsOf(dir);
+      return allowedBy([...own, ...inherited], rule);
+    },
     change(rules, allow) {
-      const { id, insns, flags } = ownProgram(dir);
-      const { decisions, runtime } = splitProgram(insns);
-      const next = nextDecisions(decisions, runtime, rules, allow);
-      const program = withDecisions(runtime, next);
-      swapProgram(dir, id, program, flags);
-      const installed = ownProgram(dir).id;
-      return () => swapProgram(dir, installed, insns, flags);
+      const { own, inherited, flags } = programsOf(dir);
+      const refused = allow ? rules.filter((rule) => !allowedBy(inherited, rule)) : [];
+      if (refused.length > 0) {
+        throw new Error(
+          `a device program of a parent cgroup denies ${
+            refused.map((r) => `${r.type} ${r.major}:${r.minor}`).join(", ")
+          }, which no program of the container's cgroup can undo`,
+        );
+      }
+      const swapped: { id: number; original: Insn[] }[] = [];
+      const undo = () => {
+        for (const { id, original } of swapped.reverse()) swapProgram(dir, id, original, flags);
+      };
+      try {
+        for (const program of own) {
+          const { decisions, runtime } = splitProgram(program.insns);
+          const next = withDecisions(runtime, nextDecisions(decisions, runtime, rules, allow));
+          if (JSON.stringify(next) === JSON.stringify(program.insns)) continue;
+          swapped.push({ id: swapProgram(dir, program.id, next, flags), original: program.insns });
+        }
+      } catch (error) {
+        undo();
+        throw error;
+      }
+      return undo;
     },
     describe: () => `cgroup v2 "${dir}" (its eBPF device program)`,
   };

@@ -19,6 +19,7 @@ const PROG_TYPE_CGROUP_DEVICE = 15;
 const CGROUP_DEVICE = 6;
 const F_ALLOW_MULTI = 2;
 const F_REPLACE = 4;
+const QUERY_EFFECTIVE = 1;
 const ATTR_SIZE = 128;
 
 function bpf(command: number, attr: Uint8Array): number {
@@ -37,13 +38,20 @@ export function openCgroup(path: string): number {
   return check("open", libc().open(cString(path), O.RDONLY | O.DIRECTORY | O.CLOEXEC, 0));
 }
 
-/** The device programs attached to the cgroup open as `cgroupFd` (`BPF_PROG_QUERY`). */
-export function queryDevicePrograms(cgroupFd: number): AttachedPrograms {
+/**
+ * The device programs attached to the cgroup open as `cgroupFd` (`BPF_PROG_QUERY`); with
+ * `effective`, also those of its ancestors that apply to it.
+ */
+export function queryDevicePrograms(
+  cgroupFd: number,
+  options: { effective?: boolean } = {},
+): AttachedPrograms {
   const ids = new Uint32Array(64);
   const attr = new Uint8Array(ATTR_SIZE);
   const view = new DataView(attr.buffer);
   view.setUint32(0, cgroupFd, true);
   view.setUint32(4, CGROUP_DEVICE, true);
+  if (options.effective) view.setUint32(8, QUERY_EFFECTIVE, true);
   view.setBigUint64(16, addressOf(new Uint8Array(ids.buffer)), true);
   view.setUint32(24, ids.length, true);
   bpf(CMD.PROG_QUERY, attr);
