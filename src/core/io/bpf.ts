@@ -100,36 +100,53 @@ export function readProgram(fd: number): ProgramInfo {
   if (length === 0) throw new OsCallError("bpf(BPF_OBJ_GET_INFO_BY_FD)", 1);
   const instructions = new Uint8Array(length);
   const { info } = programInfo(fd, instructions);
+  if (instructions.every((byte) => byte === 0)) {
+    // The kernel leaves the buffer untouched when it will not dump a program's instructions.
+    throw new Error(
+      `the kernel does not show the instructions of device program ${info.getUint32(4, true)} ` +
+        `(kernel.kptr_restrict = 2, or a lockdown)`,
+    );
+  }
   return { type: info.getUint32(0, true), id: info.getUint32(4, true), instructions };
 }
 
 /**
- * Loads a device program; the caller closes the fd.
+ * Loads a device program; the caller closes the fd. The verifier's log is asked for only when a
+ * load fails (a log buffer too small for a successful load's log would fail it), for the message.
  *
- * @returns the fd, and the verifier's log on failure (in the thrown error's message)
+ * @throws {Error} naming the verifier's last lines when the kernel refuses the program
  */
 export function loadDeviceProgram(instructions: Uint8Array): number {
   const license = cString("Apache");
-  const log = new Uint8Array(65536);
-  const attr = new Uint8Array(ATTR_SIZE);
-  const view = new DataView(attr.buffer);
-  view.setUint32(0, PROG_TYPE_CGROUP_DEVICE, true);
-  view.setUint32(4, instructions.length / 8, true);
-  view.setBigUint64(8, addressOf(instructions), true);
-  view.setBigUint64(16, addressOf(license), true);
-  view.setUint32(24, 1, true);
-  view.setUint32(28, log.length, true);
-  view.setBigUint64(32, addressOf(log), true);
-  try {
+  const load = (log?: Uint8Array) => {
+    const attr = new Uint8Array(ATTR_SIZE);
+    const view = new DataView(attr.buffer);
+    view.setUint32(0, PROG_TYPE_CGROUP_DEVICE, true);
+    view.setUint32(4, instructions.length / 8, true);
+    view.setBigUint64(8, addressOf(instructions), true);
+    view.setBigUint64(16, addressOf(license), true);
+    if (log !== undefined) {
+      view.setUint32(24, 1, true);
+      view.setUint32(28, log.length, true);
+      view.setBigUint64(32, addressOf(log), true);
+    }
     return bpf(CMD.PROG_LOAD, attr);
+  };
+  try {
+    return load();
   } catch (error) {
-    const end = log.indexOf(0);
-    const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end)).trim();
-    const last = text.split("\n").slice(-2).join("; ");
-    throw new Error(
-      `${error instanceof Error ? error.message : error}${last ? ` (verifier: ${last})` : ""}`,
-      { cause: error },
-    );
+    const log = new Uint8Array(1 << 20);
+    try {
+      return load(log);
+    } catch {
+      const end = log.indexOf(0);
+      const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end)).trim();
+      const last = text.split("\n").slice(-2).join("; ");
+      throw new Error(
+        `${error instanceof Error ? error.message : error}${last ? ` (verifier: ${last})` : ""}`,
+        { cause: error },
+      );
+    }
   }
 }
 
