@@ -252,6 +252,18 @@ function inContainer<T>(live: Live, fn: (root: ContainerRootfs) => T): T {
   }
 }
 
+/** Makes a device node in the container with the host node's type, numbers, mode and owner. */
+function makeNode(root: ContainerRootfs, node: DeviceNode): void {
+  root.mknod(node.path, {
+    type: node.type,
+    major: node.major,
+    minor: node.minor,
+    mode: node.fileMode,
+    uid: node.uid,
+    gid: node.gid,
+  });
+}
+
 /** Whether the node exists in the container with its type and numbers. */
 function hasNode(root: ContainerRootfs, node: DeviceNode): boolean {
   const info = root.lstat(node.path);
@@ -349,18 +361,27 @@ interface Made {
   links: string[];
 }
 
+/** What attach and detach start from: the host, the requested devices, the container. */
+async function openRequest(
+  flags: DeviceFlags,
+  operands: readonly string[],
+  io: ToolIo,
+): Promise<{ host: Host; chosen: Chosen; live: Live }> {
+  const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
+  const host = loadHost(flags, io);
+  const chosen = await chooseDevices(host, requested);
+  return { host, chosen, live: await openLive(target, flags, host) };
+}
+
 /** `device attach`: nodes and permission for each device, the control nodes, driver files. */
 export async function deviceAttach(
   flags: DeviceFlags,
   operands: readonly string[],
   io: ToolIo,
 ): Promise<void> {
-  const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
-  const host = loadHost(flags, io);
-  const chosen = await chooseDevices(host, requested);
+  const { host, chosen, live } = await openRequest(flags, operands, io);
   const { units: devices, shared } = chosen;
   const drivers = driverFilesFor(host, chosen);
-  const live = await openLive(target, flags, host);
   const nodes = uniqueNodes([...devices.flatMap((d) => d.nodes), ...shared]);
   const found = inContainer(live, (root) => ({
     present: nodes.filter((n) => hasNode(root, n)),
@@ -391,14 +412,7 @@ export async function deviceAttach(
         const tree = trees.get(node.path);
         if (tree !== undefined) root.attachMount(tree, node.path, "file");
         else {
-          root.mknod(node.path, {
-            type: node.type,
-            major: node.major,
-            minor: node.minor,
-            mode: node.fileMode,
-            uid: node.uid,
-            gid: node.gid,
-          });
+          makeNode(root, node);
         }
         made.nodes.push(node);
       }
@@ -448,14 +462,7 @@ function recreateNodes(live: Live, nodes: readonly DeviceNode[]): void {
       nodes.forEach((node, i) => {
         if (trees[i] !== undefined) root.attachMount(trees[i], node.path, "file");
         else {
-          root.mknod(node.path, {
-            type: node.type,
-            major: node.major,
-            minor: node.minor,
-            mode: node.fileMode,
-            uid: node.uid,
-            gid: node.gid,
-          });
+          makeNode(root, node);
         }
       });
     });
@@ -495,10 +502,7 @@ export async function deviceDetach(
   operands: readonly string[],
   io: ToolIo,
 ): Promise<void> {
-  const { target, devices: requested } = parseTarget(flags, operands, { devicesRequired: true });
-  const host = loadHost(flags, io);
-  const { units: devices, shared } = await chooseDevices(host, requested);
-  const live = await openLive(target, flags, host);
+  const { host, chosen: { units: devices, shared }, live } = await openRequest(flags, operands, io);
   const leaving = uniqueNodes(devices.flatMap((d) => d.nodes));
   const leavingPaths = new Set(leaving.map((n) => n.path));
   const staying = host.devices.flatMap((d) => d.nodes).filter((n) => !leavingPaths.has(n.path));

@@ -7,9 +7,8 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import { generateCdiSpec, labTest, PROBE } from "../helpers/lab.ts";
-import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
+import { CGROUP_PARENT, withPodman, writePodmanRuntime } from "../helpers/podman.ts";
 
 for (const mode of ["legacy", "csv", "cdi"]) {
   await labTest(
@@ -20,14 +19,7 @@ for (const mode of ["legacy", "csv", "cdi"]) {
       if (mode === "cdi") {
         await generateCdiSpec(lab);
       }
-      // podman hands the runtime its own environment: the wrapper names the lab's config.
-      const inner = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
-      const shim = `${lab.dir}/tools/podman-runtime`;
-      Deno.writeTextFileSync(
-        shim,
-        `#!/bin/sh\nexport XPU_CTK_CONFIG_FILE_PATH='${lab.configPath}'\nexec '${inner}' "$@"\n`,
-      );
-      Deno.chmodSync(shim, 0o755);
+      const shim = writePodmanRuntime(lab);
       const request = mode === "cdi" ? "xpu.dev/xpu=0" : "0";
       await withPodman(lab, async (podman) => {
         const run = (env: string[]) =>

@@ -10,7 +10,6 @@
 
 import { deepStrictEqual, match, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../helpers/container_lab.ts";
-import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
 import {
   generateCdiSpec,
   type Lab,
@@ -20,7 +19,7 @@ import {
   useCrun,
   useReadableToolkit,
 } from "../helpers/lab.ts";
-import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
+import { CGROUP_PARENT, withPodman, writePodmanRuntime } from "../helpers/podman.ts";
 
 const ROOT_UID = 1000;
 const ROOT_GID = 1000;
@@ -119,13 +118,7 @@ for (const mode of ["legacy", "csv", "cdi"]) {
     { mode },
     async (lab) => {
       await userNamespaceLab(lab, mode);
-      const inner = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
-      const shim = `${lab.dir}/tools/podman-runtime`;
-      Deno.writeTextFileSync(
-        shim,
-        `#!/bin/sh\nexport XPU_CTK_CONFIG_FILE_PATH='${lab.configPath}'\nexec '${inner}' "$@"\n`,
-      );
-      Deno.chmodSync(shim, 0o755);
+      const shim = writePodmanRuntime(lab);
       await withPodman(lab, async (podman) => {
         const run = await podman([
           "run",

@@ -9,6 +9,22 @@ import { strictEqual } from "node:assert/strict";
 import { makeBusyboxRootfs } from "./container_lab.ts";
 import type { Lab } from "./lab.ts";
 import { pathExists } from "./temp_dir.ts";
+import { writeToolWrapper } from "./toolkit_commands.ts";
+
+/**
+ * Writes `<lab>/tools/podman-runtime`, the shim for `podman run --runtime`: podman hands the
+ * runtime its own environment, so the wrapper names the lab's config.
+ */
+export function writePodmanRuntime(lab: Lab): string {
+  const inner = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
+  const shim = `${lab.dir}/tools/podman-runtime`;
+  Deno.writeTextFileSync(
+    shim,
+    `#!/bin/sh\nexport XPU_CTK_CONFIG_FILE_PATH='${lab.configPath}'\nexec '${inner}' "$@"\n`,
+  );
+  Deno.chmodSync(shim, 0o755);
+  return shim;
+}
 
 /** The containers' cgroup parent, ours alone, removed afterwards. */
 export const CGROUP_PARENT = `/xpu-test-podman-${Deno.pid}`;

@@ -413,6 +413,51 @@ export class ContainerRootfs {
     return { dir, name };
   }
 
+  /** Creates the empty regular file `at.name` (never through a link) with exactly `mode`. */
+  #createFileAt(at: { dir: number; name: string }, mode: number): void {
+    const name = cString(at.name);
+    const fd = succeeded(
+      "openat",
+      this.#make(
+        at.dir,
+        at.name,
+        () =>
+          libc().openat(at.dir, name, O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC, mode),
+        {
+          fd: true,
+        },
+      ),
+    );
+    try {
+      // Through the fd, not the umask: the umask is the whole process's.
+      check("fchmod", libc().fchmod(fd, mode));
+    } finally {
+      libc().close(fd);
+    }
+  }
+
+  /**
+   * Makes `at.name` ready to be mounted onto and opens it (`O_PATH`, not followed): a symlink in
+   * the way is removed, a missing file target is created empty, and the target must be a
+   * directory exactly when `wantDir`. The caller closes the fd.
+   */
+  #openMountTarget(at: { dir: number; name: string }, wantDir: boolean, call: string): number {
+    const name = cString(at.name);
+    let existing = entryAt(at.dir, at.name);
+    if (existing?.kind === "symlink") {
+      check("unlinkat", libc().unlinkat(at.dir, name, 0));
+      existing = undefined;
+    }
+    if (existing === undefined && !wantDir) this.#createFileAt(at, 0o644);
+    const target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
+    const kind = statAt(target).kind;
+    if ((kind === "dir") !== wantDir || kind === "symlink") {
+      libc().close(target);
+      throw new OsCallError(call, wantDir ? ERRNO.ENOTDIR : ERRNO.EISDIR);
+    }
+    return target;
+  }
+
   #error(path: string, action: string, error: unknown): RootfsError {
     if (error instanceof RootfsError) return error;
     return new RootfsError(
@@ -443,22 +488,7 @@ export class ContainerRootfs {
     const at = this.#writableParent(path, true)!;
     try {
       if (entryAt(at.dir, at.name) !== undefined) return false;
-      const name = cString(at.name);
-      const previousUmask = libc().umask(0);
-      try {
-        libc().close(succeeded(
-          "openat",
-          this.#make(at.dir, at.name, () =>
-            libc().openat(
-              at.dir,
-              name,
-              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-              mode,
-            ), { fd: true }),
-        ));
-      } finally {
-        libc().umask(previousUmask);
-      }
+      this.#createFileAt(at, mode);
       return true;
     } catch (error) {
       throw this.#error(path, "create the mount target", error);
@@ -649,36 +679,14 @@ export class ContainerRootfs {
   }
 
   #bind(sourceFd: number, path: string, how: { flags: bigint; action: string }): void {
-    const source = statAt(sourceFd);
-    const wantDir = source.kind === "dir";
+    const wantDir = statAt(sourceFd).kind === "dir";
     if (wantDir) this.mkdirAll(path);
     const at = this.#writableParent(path, true)!;
     const name = cString(at.name);
     let target = -1;
     try {
-      let existing = entryAt(at.dir, at.name);
-      if (existing?.kind === "symlink") {
-        check("unlinkat", libc().unlinkat(at.dir, name, 0));
-        existing = undefined;
-      }
-      if (existing === undefined && !wantDir) {
-        const fd = succeeded(
-          "openat",
-          this.#make(at.dir, at.name, () =>
-            libc().openat(
-              at.dir,
-              name,
-              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-              0o644,
-            ), { fd: true }),
-        );
-        libc().close(fd);
-      }
-      target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
+      target = this.#openMountTarget(at, wantDir, "mount");
       const before = statAt(target);
-      if ((before.kind === "dir") !== wantDir || before.kind === "symlink") {
-        throw new OsCallError("mount", wantDir ? ERRNO.ENOTDIR : ERRNO.EISDIR);
-      }
       check(
         "mount",
         libc().mount(
@@ -721,31 +729,9 @@ export class ContainerRootfs {
   attachMount(tree: number, path: string, kind: "file" | "dir"): void {
     if (kind === "dir") this.mkdirAll(path);
     const at = this.#writableParent(path, true)!;
-    const name = cString(at.name);
     let target = -1;
     try {
-      let existing = entryAt(at.dir, at.name);
-      if (existing?.kind === "symlink") {
-        check("unlinkat", libc().unlinkat(at.dir, name, 0));
-        existing = undefined;
-      }
-      if (existing === undefined && kind === "file") {
-        libc().close(succeeded(
-          "openat",
-          this.#make(at.dir, at.name, () =>
-            libc().openat(
-              at.dir,
-              name,
-              O.WRONLY | O.CREAT | O.EXCL | O.NOFOLLOW | O.CLOEXEC,
-              0o644,
-            ), { fd: true }),
-        ));
-      }
-      target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
-      const info = statAt(target);
-      if ((info.kind === "dir") !== (kind === "dir") || info.kind === "symlink") {
-        throw new OsCallError("move_mount", kind === "dir" ? ERRNO.ENOTDIR : ERRNO.EISDIR);
-      }
+      target = this.#openMountTarget(at, kind === "dir", "move_mount");
       attachTree(tree, target);
     } catch (error) {
       throw this.#error(path, "mount onto", error);
@@ -775,14 +761,7 @@ export class ContainerRootfs {
       // Not a mount: a node made in place (a container without its own user namespace).
       return this.removeNode(path, node);
     }
-    const left = this.lstat(path);
-    if (left?.kind === "file" && left.size === 0) {
-      const at = this.#writableParent(path, false);
-      if (at !== undefined) {
-        libc().unlinkat(at.dir, cString(at.name), 0);
-        libc().close(at.dir);
-      }
-    }
+    this.#removeEmptyFile(path);
     return "removed";
   }
 
@@ -808,12 +787,19 @@ export class ContainerRootfs {
     } catch (error) {
       throw this.#error(path, "unmount", error);
     }
-    const left = this.lstat(path);
-    if (left?.kind !== "file" || left.size !== 0) return;
+    this.#removeEmptyFile(path);
+  }
+
+  /** Removes the empty regular file a mount target left at `path`, if that is what is there. */
+  #removeEmptyFile(path: string): void {
     const at = this.#writableParent(path, false);
     if (at === undefined) return;
-    libc().unlinkat(at.dir, cString(at.name), 0);
-    libc().close(at.dir);
+    try {
+      const left = entryAt(at.dir, at.name);
+      if (left?.kind === "file" && left.size === 0) libc().unlinkat(at.dir, cString(at.name), 0);
+    } finally {
+      libc().close(at.dir);
+    }
   }
 
   /** Whether `path` resolves to an executable regular file inside the rootfs. */
