@@ -49,6 +49,7 @@ import { runProcess } from "../core/io/process.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts";
 import { cloneHostPath } from "../core/io/mount_tree.ts";
+import { AT, statAt } from "../core/io/libc.ts";
 import { closeFd } from "../core/io/fs.ts";
 import { DEFAULT_CAPABILITIES } from "../core/device/capabilities.ts";
 import { layoutDriverFiles } from "../core/device/driver_file_layout.ts";
@@ -452,6 +453,18 @@ export async function deviceAttach(
   }
 }
 
+/** The identity of a node's host inode, when the host has it. */
+function hostIdentity(
+  node: DeviceNode,
+): { ino: bigint; devMajor: number; devMinor: number } | undefined {
+  try {
+    const { ino, devMajor, devMinor } = statAt(AT.FDCWD, node.hostPath);
+    return { ino, devMajor, devMinor };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Puts nodes back (a failed detach): bound from the host in a user namespace, else made. */
 function recreateNodes(live: Live, nodes: readonly DeviceNode[]): void {
   const trees = live.owner === undefined
@@ -472,11 +485,13 @@ function recreateNodes(live: Live, nodes: readonly DeviceNode[]): void {
 }
 
 function undoAttach(live: Live, made: Made, undo: () => void): void {
+  // On the host, before entering the container, where the host path would mean another file.
+  const hosts = made.nodes.map(hostIdentity);
   try {
     inContainer(live, (root) => {
       for (const path of made.links) root.removeLink(path);
       for (const path of made.mounts) root.detachFileMount(path);
-      for (const node of made.nodes) root.detachNodeMount(node.path, node);
+      made.nodes.forEach((node, i) => root.detachNodeMount(node.path, { ...node, host: hosts[i] }));
     });
   } finally {
     undo();
@@ -515,12 +530,15 @@ export async function deviceDetach(
   const nodes = state.othersLeft ? leaving : uniqueNodes([...leaving, ...sharedOnly]);
   const toDeny = nodes.filter((n) => allowedNow(live, ruleOf(n)));
   const toRemove = [...state.present, ...(state.othersLeft ? [] : state.control)];
+  // Taken on the host, before entering the container: the host's own nodes are never removed.
+  const hosts = new Map(toRemove.map((n) => [n.path, hostIdentity(n)]));
   const undo = changePermission(live, toDeny.map(ruleOf), false);
   const removed: DeviceNode[] = [];
   try {
     inContainer(live, (root) => {
       for (const node of toRemove) {
-        if (root.detachNodeMount(node.path, node) === "removed") removed.push(node);
+        const host = hosts.get(node.path);
+        if (root.detachNodeMount(node.path, { ...node, host }) === "removed") removed.push(node);
       }
     });
   } catch (error) {

@@ -525,3 +525,43 @@ await labTest(
     }
   },
 );
+
+await labTest(
+  "device detach never removes the host's own node from a host /dev bound into the container",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    // As `docker run -v /dev/dri:/dev/dri`: the container's /dev is the host's directory.
+    await sh("mknod", ["-m", "666", `${lab.driverRoot}/dev/null`, "c", "1", "3"]);
+    const c = await startContainer(lab, 1, "host-dev", (spec) => {
+      const mounts = spec.mounts as Record<string, unknown>[];
+      const at = mounts.findIndex((m) => m.destination === "/dev");
+      mounts[at] = {
+        destination: "/dev",
+        type: "bind",
+        source: `${lab.driverRoot}/dev`,
+        options: ["rbind"],
+      };
+    });
+    try {
+      const listBefore = await ctk(lab, ["list", "--pid", String(c.pid)]);
+      const run = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+      strictEqual(run.code, 1, run.stdout);
+      strictEqual(run.stdout, "");
+      match(
+        run.stderr,
+        /^xpu-ctk: Cannot remove "\/dev\/xpu1" from the container: it is the host's own node/,
+      );
+      strictEqual(Deno.lstatSync(`${lab.driverRoot}/dev/xpu1`).isCharDevice, true);
+      // Nothing else changed either: the permission the detach took first is back.
+      strictEqual((await ctk(lab, ["list", "--pid", String(c.pid)])).stdout, listBefore.stdout);
+      // The honest use of the same container still works: xpu0, the host's node already there,
+      // only needs the permission, and then opens.
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "0"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(await c.exec("(exec 3>/dev/xpu0) 2>&1 && echo 'xpu0: open ok'"), /^xpu0: open ok$/m);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);

@@ -297,6 +297,10 @@ export interface FileStatus {
   uid: number;
   gid: number;
   size: number;
+  /** The inode's identity: its number and the device of its file system. */
+  ino: bigint;
+  devMajor: number;
+  devMinor: number;
   /** Device numbers of a device node. */
   rdevMajor: number;
   rdevMinor: number;
@@ -330,6 +334,9 @@ export function statAt(dirfd: number, path = "", flags = 0): FileStatus {
     uid: view.getUint32(20, true),
     gid: view.getUint32(24, true),
     size: Number(view.getBigUint64(40, true)),
+    ino: view.getBigUint64(32, true),
+    devMajor: view.getUint32(136, true),
+    devMinor: view.getUint32(140, true),
     rdevMajor: view.getUint32(128, true),
     rdevMinor: view.getUint32(132, true),
     mountId: view.getBigUint64(144, true),

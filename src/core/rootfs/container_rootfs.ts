@@ -747,7 +747,13 @@ export class ContainerRootfs {
    */
   detachNodeMount(
     path: string,
-    node: { type: "c" | "b"; major: number; minor: number },
+    node: {
+      type: "c" | "b";
+      major: number;
+      minor: number;
+      /** The host node's identity (taken before entering the container): never unlinked. */
+      host?: { ino: bigint; devMajor: number; devMinor: number };
+    },
   ): "removed" | "absent" | "other" {
     const info = this.lstat(path);
     if (info === undefined) return "absent";
@@ -757,8 +763,24 @@ export class ContainerRootfs {
     }
     try {
       detachMountAt(normalizeInRoot(path));
-    } catch {
-      // Not a mount: a node made in place (a container without its own user namespace).
+    } catch (error) {
+      // Not a mount (EINVAL): a node made in place (a container without a user namespace).
+      if (!(error instanceof OsCallError && error.errno === ERRNO.EINVAL)) {
+        throw this.#error(path, "unmount", error);
+      }
+      if (
+        node.host !== undefined && info.ino === node.host.ino &&
+        info.devMajor === node.host.devMajor && info.devMinor === node.host.devMinor
+      ) {
+        // The host's own node, seen through a bind of a host directory (`-v /dev/dri:/dev/dri`):
+        // unlinking it would remove it from the host.
+        throw new RootfsError(
+          path,
+          `Cannot remove "${path}" from the container: it is the host's own node (the container ` +
+            `binds a host directory there): remove that bind mount from the container instead`,
+          { code: "EBUSY" },
+        );
+      }
       return this.removeNode(path, node);
     }
     this.#removeEmptyFile(path);
