@@ -61,9 +61,16 @@ async function startContainer(
         stdout: "piped",
         stderr: "piped",
       }).output();
-      return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      return new TextDecoder().decode(out.stdout) + withoutRuntimeWarnings(out.stderr);
     },
   };
+}
+
+/** The container's stderr without the runtime's own warnings, which carry a timestamp (runc 1.3
+ * warns on every exec that it cannot raise an ambient capability). */
+function withoutRuntimeWarnings(stderr: Uint8Array): string {
+  return new TextDecoder().decode(stderr).split("\n")
+    .filter((line) => !/^time="[^"]*" level=warning /.test(line)).join("\n");
 }
 
 async function stopContainer(lab: Lab, c: Running) {
