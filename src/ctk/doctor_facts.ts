@@ -13,7 +13,8 @@
  */
 
 import { dirname } from "node:path";
-import { type CdiDirReader, type CdiRegistry, loadCdiRegistry } from "../core/cdi/cdi_registry.ts";
+import type { CdiDirReader } from "../core/cdi/cdi_dir_reader.ts";
+import { type CdiRegistry, loadCdiRegistry } from "../core/cdi/cdi_registry.ts";
 import type { CdiSpec } from "../core/cdi/cdi_spec.ts";
 import { generateCdiSpec } from "../core/cdi/cdi_generate.ts";
 import { type Config, defaultConfig } from "../core/config/config.ts";

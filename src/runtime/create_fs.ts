@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type CdiDirReader, realCdiDirReader } from "../core/cdi/cdi_registry.ts";
+import { type CdiDirReader, realCdiDirReader } from "../core/cdi/cdi_dir_reader.ts";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
 import { isExecutableFile } from "../core/io/executable_lookup.ts";
 import { type HostFs, realHostFs } from "../core/io/host_fs.ts";

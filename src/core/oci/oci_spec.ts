@@ -187,7 +187,7 @@ function emitSpliced(
   ctx: SpliceContext,
 ): void {
   const { chunks, original, layout } = ctx;
-  if (sameJson(value, before)) {
+  if (jsonText(value) === jsonText(before)) {
     chunks.push(original.subarray(node.start, node.end));
     return;
   }
@@ -219,11 +219,13 @@ function emitSpliced(
     if (value.length === 0) return void chunks.push("[]");
     chunks.push("[");
     const used = new Set<number>();
+    const beforeTexts = before.map(jsonText);
     value.forEach((v, i) => {
       chunks.push((i > 0 ? "," : "") + open(depth + 1));
       // An element equal to an original one (the first not yet used) is copied from it, so
       // appending to or removing from a list keeps every other element's bytes.
-      const same = before.findIndex((b, j) => !used.has(j) && sameJson(v, b));
+      const text = jsonText(v);
+      const same = beforeTexts.findIndex((b, j) => !used.has(j) && b === text);
       if (same >= 0) {
         used.add(same);
         chunks.push(original.subarray(node.items[same].start, node.items[same].end));
@@ -258,30 +260,29 @@ function isSerializable(value: unknown): boolean {
   return value !== undefined && typeof value !== "function" && typeof value !== "symbol";
 }
 
-/** Whether two parsed JSON values serialise the same (members in the same order). */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (isRawJson(a) || isRawJson(b)) {
-    return isRawJson(a) && isRawJson(b) &&
-      (a as { rawJSON: string }).rawJSON === (b as { rawJSON: string }).rawJSON;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
-      a.every((item, i) => sameJson(item, b[i]));
-  }
-  const aKeys = Object.keys(a);
-  const bKeys = Object.keys(b);
-  return aKeys.length === bKeys.length &&
-    aKeys.every((key, i) =>
-      key === bKeys[i] &&
-      sameJson((a as JsonObject)[key], (b as JsonObject)[key])
-    );
+/**
+ * The compact text JSON.stringify writes for a value (raw integers as their digits): two values
+ * that give the same text serialise the same, so the original bytes of one stand for the other.
+ * Native, which matters on every container create.
+ */
+function jsonText(value: unknown): string | undefined {
+  return JSON.stringify(value);
 }
 
 function concatChunks(chunks: readonly (string | Uint8Array)[]): Uint8Array {
   const encoder = new TextEncoder();
-  const parts = chunks.map((c) => typeof c === "string" ? encoder.encode(c) : c);
+  // Runs of text (separators, indents, fresh values) are encoded once each, not piece by piece.
+  const parts: Uint8Array[] = [];
+  let text = "";
+  for (const chunk of chunks) {
+    if (typeof chunk === "string") text += chunk;
+    else {
+      if (text !== "") parts.push(encoder.encode(text));
+      text = "";
+      parts.push(chunk);
+    }
+  }
+  if (text !== "") parts.push(encoder.encode(text));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const part of parts) {
@@ -308,13 +309,25 @@ function scanJson(bytes: Uint8Array): SourceNode {
   };
   const at = () => i < bytes.length ? bytes[i] : fail();
   const space = () => {
-    while (i < bytes.length && [0x20, 0x09, 0x0a, 0x0d].includes(bytes[i])) i++;
+    while (i < bytes.length && isJsonSpace(bytes[i])) i++;
   };
+  // Strings are most of a spec's bytes: the closing quote is found by the native `indexOf`, and
+  // it closes the string when an even number of backslashes precedes it.
   const string = () => {
     if (at() !== QUOTE) fail();
-    i++;
-    while (at() !== QUOTE) i += bytes[i] === BACKSLASH ? 2 : 1;
-    i++;
+    let from = i + 1;
+    for (;;) {
+      const quote = bytes.indexOf(QUOTE, from);
+      if (quote < 0) {
+        i = bytes.length;
+        fail();
+      }
+      let escapes = 0;
+      while (bytes[quote - 1 - escapes] === BACKSLASH) escapes++;
+      from = quote + 1;
+      if (escapes % 2 === 0) break;
+    }
+    i = from;
   };
   const expect = (byte: number) => {
     space();
@@ -337,7 +350,7 @@ function scanJson(bytes: Uint8Array): SourceNode {
           string();
           const keyEnd = i;
           expect(0x3a);
-          const key = JSON.parse(decodeUtf8(bytes.subarray(keyStart, keyEnd))) as string;
+          const key = keyText(bytes.subarray(keyStart + 1, keyEnd - 1));
           members.push({ key, keyStart, keyEnd, value: value() });
           space();
           if (at() === 0x2c) i++;
@@ -369,7 +382,7 @@ function scanJson(bytes: Uint8Array): SourceNode {
     }
     if (c === QUOTE) string();
     else {
-      while (i < bytes.length && !",]} \t\r\n".includes(String.fromCharCode(bytes[i]))) i++;
+      while (i < bytes.length && !isScalarEnd(bytes[i])) i++;
       if (i === start) fail();
     }
     return { kind: "scalar", start, end: i };
@@ -378,6 +391,23 @@ function scanJson(bytes: Uint8Array): SourceNode {
   space();
   if (i !== bytes.length) fail();
   return root;
+}
+
+function isJsonSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x09 || byte === 0x0d;
+}
+
+/** Whether a scalar (number, `true`, `false`, `null`) ends before `byte`. */
+function isScalarEnd(byte: number): boolean {
+  return byte === 0x2c || byte === 0x5d || byte === 0x7d || isJsonSpace(byte);
+}
+
+/** The text of a key's bytes between its quotes: plain ASCII as it is, anything else decoded. */
+function keyText(inner: Uint8Array): string {
+  if (inner.length <= 64 && inner.every((b) => b >= 0x20 && b < 0x7f && b !== BACKSLASH)) {
+    return String.fromCharCode(...inner);
+  }
+  return JSON.parse(`"${decodeUtf8(inner)}"`) as string;
 }
 
 /**

@@ -27,6 +27,9 @@ export interface DepthExcess extends LineColumn {
  * ```
  */
 export function findDepthExcess(text: string, limit = MAX_JSON_DEPTH): DepthExcess | undefined {
+  // No text nests deeper than it has opening brackets; counting them is native work, so a spec of
+  // a few kilobytes is not walked character by character on every container create.
+  if (openerCount(text, limit + 1) <= limit) return undefined;
   let depth = 0;
   let line = 1;
   let lineStart = 0;
@@ -52,4 +55,12 @@ export function findDepthExcess(text: string, limit = MAX_JSON_DEPTH): DepthExce
     } else if (c === "]" || c === "}") depth = Math.max(0, depth - 1);
   }
   return undefined;
+}
+
+/** How many `[` and `{` the text holds (inside strings too), counted up to `stop`. */
+function openerCount(text: string, stop: number): number {
+  const opener = /[[{]/g;
+  let count = 0;
+  while (count < stop && opener.exec(text) !== null) count++;
+  return count;
 }

@@ -7,13 +7,12 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import {
   buildCdiRegistry,
-  type CdiDirReader,
-  type CdiParseCache,
   type CdiRegistry,
   type CdiSource,
   devicesOfKind,
   loadCdiRegistry,
 } from "../../../src/core/cdi/cdi_registry.ts";
+import type { CdiDirReader, CdiParseCache } from "../../../src/core/cdi/cdi_dir_reader.ts";
 import type { CdiSpec } from "../../../src/core/cdi/cdi_spec.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
 

@@ -414,6 +414,23 @@ Deno.test("bytes the edits do not touch survive exactly, invalid UTF-8 included"
       ),
     },
     {
+      name: "escaped quotes and backslashes at a string's end, escaped keys: found and kept",
+      input: bytesOf(
+        '{"a\\"b":"x\\\\","c":["q\\"","\\\\\\""],"k\\u0041":1,"d":{"e":"',
+        [0xff],
+        '\\\\"}}',
+      ),
+      edit: (spec) => {
+        spec.kA = 2;
+        (spec.d as OciSpec).f = "\\";
+      },
+      expected: bytesOf(
+        '{"a\\"b":"x\\\\","c":["q\\"","\\\\\\""],"k\\u0041":2,"d":{"e":"',
+        [0xff],
+        '\\\\","f":"\\\\"}}',
+      ),
+    },
+    {
       name: "a member set to undefined is left out, as JSON.stringify would",
       input: bytesOf('{"a":"', [0xff], '","b":{"c":1}}'),
       edit: (spec) => void (spec.b = undefined),
