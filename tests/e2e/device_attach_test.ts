@@ -13,6 +13,14 @@ import { makeBundle, makeBusyboxRootfs, sh } from "../helpers/container_lab.ts";
 import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
+import { readLiveCgroup } from "../../src/core/device/live_cgroup.ts";
+import {
+  detachDeviceProgram,
+  openCgroup,
+  programById,
+  queryDevicePrograms,
+} from "../../src/core/io/bpf.ts";
+import { closeFd } from "../../src/core/io/fs.ts";
 
 const NEEDS = ["root", "runc", "busybox", "unshare"] as const;
 const LIB = "/usr/lib/x86_64-linux-gnu";
@@ -160,6 +168,67 @@ for (const version of [1, 2] as const) {
     },
   );
 }
+
+/** Detaches every device program of the v2 cgroup of `pid` (a runtime that attaches none). */
+function dropDevicePrograms(pid: number): string {
+  const live = readLiveCgroup(pid);
+  if (live.version !== 2) throw new Error(`pid ${pid} is not in a cgroup v2 with a program`);
+  const cgroup = openCgroup(live.dir);
+  try {
+    for (const id of queryDevicePrograms(cgroup).ids) {
+      const fd = programById(id);
+      detachDeviceProgram(cgroup, fd);
+      closeFd(fd);
+    }
+  } finally {
+    closeFd(cgroup);
+  }
+  return live.dir;
+}
+
+function programCount(dir: string): number {
+  const cgroup = openCgroup(dir);
+  try {
+    return queryDevicePrograms(cgroup).ids.length;
+  } finally {
+    closeFd(cgroup);
+  }
+}
+
+await labTest(
+  "device detach in a cgroup v2 without a device program denies it with a program of its own",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 2, "free");
+    try {
+      const dir = dropDevicePrograms(c.pid);
+      strictEqual(programCount(dir), 0);
+      // Nothing restricts the container: a node made in it opens (ENXIO: no driver behind it).
+      await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+
+      const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+      strictEqual(detached.code, 0, detached.stderr);
+      match(detached.stdout, /^XPU 1 \([^)]+\): detached from pid .*cgroup v2/m);
+      match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+      strictEqual(programCount(dir), 1, "the denial is a program of the container's cgroup");
+      await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+      match(await c.exec(OPEN_XPU1), EPERM);
+      // Other devices stay as open as they were.
+      match(await c.exec("echo ok > /dev/null && echo null-ok"), /^null-ok$/m);
+
+      // Attached again, the device opens: the denial is taken back, not stacked under.
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      strictEqual(programCount(dir), 1);
+      strictEqual(await pidOf(lab, c), c.pid);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
 
 await labTest(
   "device attach of an unknown device changes nothing and names the devices there are",

@@ -214,6 +214,14 @@ export function withDecisions(
   return [...buildPrologue([...last.values()]), ...runtime];
 }
 
+/**
+ * The program that allows every access (`r0 = 1; exit`): the tail our prologue is put in front of
+ * in a cgroup that had no device program, so that only the prologue's denials apply.
+ */
+export function allowAllProgram(): Insn[] {
+  return [mov32(0, 1), exit()];
+}
+
 /** Thrown for an instruction the interpreter does not know. */
 export class ProgramError extends Error {
   override readonly name = "ProgramError";

@@ -9,6 +9,8 @@
 
 import { closeFd, readTextFileSync, writeTextFileSync } from "../io/fs.ts";
 import {
+  attachDeviceProgram,
+  detachDeviceProgram,
   loadDeviceProgram,
   openCgroup,
   programById,
@@ -18,6 +20,7 @@ import {
 } from "../io/bpf.ts";
 import { parseMountinfo } from "../path/mountinfo.ts";
 import {
+  allowAllProgram,
   decodeProgram,
   type DeviceDecision,
   encodeProgram,
@@ -54,7 +57,7 @@ const join = (mount: string, path: string) => path === "/" ? mount : `${mount}${
  * Where a process's device access is decided, from its `/proc/<pid>/cgroup`, this process's
  * mountinfo and whether a cgroup v2 dir has a device program attached (`hasProgram`). A v2
  * cgroup with a program wins (a runtime in v2 mode on a hybrid host leaves the process in the v1
- * root); then a v1 `devices` cgroup other than the root.
+ * root); then a v1 `devices` cgroup other than the root; then the v2 cgroup, without a program.
  */
 export function liveCgroupOf(
   procCgroup: string,
@@ -73,12 +76,12 @@ export function liveCgroupOf(
   if (v1 !== undefined && v1Path !== undefined && v1Path !== "/") {
     return { version: 1, dir: join(v1, v1Path) };
   }
-  return {
-    version: "none",
-    reason: unified !== undefined && v2Path !== undefined
-      ? `its cgroup "${v2Path}" has no device program and it is in no v1 devices cgroup`
-      : "it is in no device cgroup this host mounts",
-  };
+  // A v2 cgroup without a program of its own (a privileged container's): a denial is a program
+  // attached to it.
+  if (unified !== undefined && v2Path !== undefined) {
+    return { version: 2, dir: join(unified, v2Path) };
+  }
+  return { version: "none", reason: "it is in no device cgroup this host mounts" };
 }
 
 /** Whether a v1 `devices.list` allows every access to a device. */
@@ -158,15 +161,14 @@ function readProgramById(id: number): Program {
 
 /**
  * The device programs of the cgroup `dir`: its own (attached to it: the runtime's, and with
- * systemd also systemd's), and those of its ancestors that apply too. An access is allowed only
- * when every one of them allows it.
+ * systemd also systemd's; none for a privileged container), and those of its ancestors that apply
+ * too. An access is allowed only when every one of them allows it (none: every access is).
  */
 function programsOf(dir: string): { own: Program[]; inherited: Program[]; flags: number } {
   const cgroup = openCgroup(dir);
   try {
     const { ids, flags } = queryDevicePrograms(cgroup);
     const effective = queryDevicePrograms(cgroup, { effective: true }).ids;
-    if (ids.length === 0) throw new Error(`no device program is attached to "${dir}"`);
     return {
       own: ids.map(readProgramById),
       inherited: effective.filter((id) => !ids.includes(id)).map(readProgramById),
@@ -216,6 +218,40 @@ function swapProgram(dir: string, old: number, insns: readonly Insn[], flags: nu
   }
 }
 
+/** Attaches `insns` to `dir` beside its other programs; returns the new program's id. */
+function addProgram(dir: string, insns: readonly Insn[]): number {
+  const cgroup = openCgroup(dir);
+  try {
+    const next = loadDeviceProgram(encodeProgram(insns));
+    try {
+      const before = new Set(queryDevicePrograms(cgroup).ids);
+      attachDeviceProgram(cgroup, next);
+      const id = queryDevicePrograms(cgroup).ids.find((i) => !before.has(i));
+      if (id === undefined) throw new Error(`the new device program of "${dir}" is not attached`);
+      return id;
+    } finally {
+      closeFd(next);
+    }
+  } finally {
+    closeFd(cgroup);
+  }
+}
+
+/** Detaches the program `id` from `dir` (one {@link addProgram} attached). */
+function removeProgram(dir: string, id: number): void {
+  const cgroup = openCgroup(dir);
+  try {
+    const fd = programById(id);
+    try {
+      detachDeviceProgram(cgroup, fd);
+    } finally {
+      closeFd(fd);
+    }
+  } finally {
+    closeFd(cgroup);
+  }
+}
+
 const allowedBy = (programs: readonly Program[], rule: DeviceRule) =>
   programs.every((p) => programAllows(p.insns, { ...rule, access: RWM }));
 
@@ -235,6 +271,17 @@ export function v2Permission(dir: string): DevicePermission {
             refused.map((r) => `${r.type} ${r.major}:${r.minor}`).join(", ")
           }, which no program of the container's cgroup can undo`,
         );
+      }
+      if (own.length === 0) {
+        // Nothing of the cgroup's own restricts it: an allow needs nothing (the parents' programs
+        // were checked above); a denial is a program of its own, our prologue before allow-all.
+        const denied = rules.filter((rule) => allowedBy(inherited, rule));
+        if (allow || denied.length === 0) return () => {};
+        const id = addProgram(
+          dir,
+          withDecisions(allowAllProgram(), denied.map((rule) => ({ ...rule, allow: false }))),
+        );
+        return () => removeProgram(dir, id);
       }
       const swapped: { id: number; original: Insn[] }[] = [];
       const undo = () => {

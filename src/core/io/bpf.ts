@@ -1,7 +1,8 @@
 /**
  * The `bpf(2)` calls that read and replace a cgroup v2 device program: which programs are
  * attached to a cgroup, their instructions, loading a new one, and attaching it in place of the
- * old one (`BPF_F_REPLACE`: one atomic swap, no moment without a program).
+ * old one (`BPF_F_REPLACE`: one atomic swap, no moment without a program), or beside the others
+ * where the cgroup has none of its own, and detaching that one again.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { addressOf, check, cString, libc, O, OsCallError, syscall } from "./libc
 const CMD = {
   PROG_LOAD: 5,
   PROG_ATTACH: 8,
+  PROG_DETACH: 9,
   PROG_GET_FD_BY_ID: 13,
   OBJ_GET_INFO_BY_FD: 15,
   PROG_QUERY: 16,
@@ -169,4 +171,28 @@ export function replaceDeviceProgram(
   view.setUint32(12, multi ? flags | F_REPLACE : flags, true);
   if (multi) view.setUint32(16, oldFd, true);
   bpf(CMD.PROG_ATTACH, attr);
+}
+
+/**
+ * Attaches the program `progFd` to the cgroup `cgroupFd` beside any others (`BPF_F_ALLOW_MULTI`,
+ * as runc attaches its own): for a cgroup that has no device program of its own.
+ */
+export function attachDeviceProgram(cgroupFd: number, progFd: number): void {
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, cgroupFd, true);
+  view.setUint32(4, progFd, true);
+  view.setUint32(8, CGROUP_DEVICE, true);
+  view.setUint32(12, F_ALLOW_MULTI, true);
+  bpf(CMD.PROG_ATTACH, attr);
+}
+
+/** Detaches the program `progFd` from the cgroup `cgroupFd` (`BPF_PROG_DETACH`). */
+export function detachDeviceProgram(cgroupFd: number, progFd: number): void {
+  const attr = new Uint8Array(ATTR_SIZE);
+  const view = new DataView(attr.buffer);
+  view.setUint32(0, cgroupFd, true);
+  view.setUint32(4, progFd, true);
+  view.setUint32(8, CGROUP_DEVICE, true);
+  bpf(CMD.PROG_DETACH, attr);
 }

@@ -44,12 +44,19 @@ Deno.test("liveCgroupOf", async (t) => {
       expected: { version: 2, dir: "/sys/fs/cgroup/system.slice/docker-abc.scope" },
     },
     {
-      name: "a v2 cgroup without a program, no v1 cgroup: nothing restricts it",
+      name: "a v2 cgroup without a program, no v1 cgroup: the v2 cgroup, to attach one to",
       input: { cgroup: "0::/free\n", mounts: MOUNTS.v2, programs: [] },
-      expected: {
-        version: "none",
-        reason: `its cgroup "/free" has no device program and it is in no v1 devices cgroup`,
-      },
+      expected: { version: 2, dir: "/sys/fs/cgroup/free" },
+    },
+    {
+      name: "hybrid host, in the v1 root and without a program: the unified cgroup",
+      input: { cgroup: "5:devices:/\n0::/free\n", mounts: MOUNTS.hybrid, programs: [] },
+      expected: { version: 2, dir: "/sys/fs/cgroup/unified/free" },
+    },
+    {
+      name: "no device cgroup mounted: none",
+      input: { cgroup: "0::/free\n", mounts: "", programs: [] },
+      expected: { version: "none", reason: "it is in no device cgroup this host mounts" },
     },
   ];
   for (const c of cases) {
