@@ -42,8 +42,12 @@ import { isQualifiedName } from "../core/cdi/cdi_name.ts";
 import { loadCdiRegistry } from "../core/cdi/cdi_registry.ts";
 import { fillDeviceNode } from "../core/cdi/cdi_inject.ts";
 import type { CdiEdits } from "../core/cdi/cdi_spec.ts";
-import { readLinkSync } from "../core/io/fs.ts";
-import { containerRootIds, enterMountNamespace } from "../core/io/mount_namespace.ts";
+import {
+  containerRootIds,
+  enterHeldMountNamespace,
+  holdMountNamespace,
+  isOwnMountNamespace,
+} from "../core/io/mount_namespace.ts";
 import { findFirstExecutable } from "../core/io/executable_lookup.ts";
 import { runProcess } from "../core/io/process.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
@@ -51,6 +55,7 @@ import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts
 import { cloneHostPath } from "../core/io/mount_tree.ts";
 import { AT, statAt } from "../core/io/libc.ts";
 import { closeFd } from "../core/io/fs.ts";
+import { runEach, withUndoProblems } from "./undo_steps.ts";
 import { DEFAULT_CAPABILITIES } from "../core/device/capabilities.ts";
 import { layoutDriverFiles } from "../core/device/driver_file_layout.ts";
 import {
@@ -116,21 +121,30 @@ async function targetPid(target: TargetName, flags: DeviceFlags, config: Config)
  * The process must be in a container: not in this process's mount namespace (its `/dev` would
  * be the host's), and alive.
  */
-function assertContainerPid(pid: number, what: string): void {
-  let theirs: string;
+function holdContainerNamespace(pid: number, what: string): number {
+  let held: number;
   try {
-    theirs = readLinkSync(`/proc/${pid}/ns/mnt`);
+    held = holdMountNamespace(pid);
   } catch (error) {
     throw new RequestError(
       `Cannot use ${what}: ${osErrorReason(error)}: the process is gone or not visible here`,
     );
   }
-  if (theirs === readLinkSync("/proc/self/ns/mnt")) {
+  let own: boolean;
+  try {
+    own = isOwnMountNamespace(held);
+  } catch (error) {
+    closeFd(held);
+    throw error;
+  }
+  if (own) {
+    closeFd(held);
     throw new RequestError(
       `Cannot use ${what}: it shares the host's mount namespace, so it is no container: ` +
         `name a container's process`,
     );
   }
+  return held;
 }
 
 /** A device as attach and detach handle it: its name for the report and its nodes. */
@@ -229,10 +243,10 @@ function deviceName(device: XpuDevice): string {
 
 /** Runs `fn` with the container's root open as its rootfs, in its mount namespace. */
 function inContainer<T>(live: Live, fn: (root: ContainerRootfs) => T): T {
-  const { pid, what } = live;
+  const { what } = live;
   let leave: () => void;
   try {
-    leave = enterMountNamespace(pid);
+    leave = enterHeldMountNamespace(live.namespace);
   } catch (error) {
     throw new ExecError(
       `Cannot enter the mount namespace of ${what}: ${osErrorReason(error)}: run as root`,
@@ -275,6 +289,11 @@ function hasNode(root: ContainerRootfs, node: DeviceNode): boolean {
 interface Live {
   pid: number;
   what: string;
+  /**
+   * The container's mount namespace, held open from the start for the command's life (it ends
+   * with the process): every step enters this one, even if the pid is reused meanwhile.
+   */
+  namespace: number;
   cgroup: LiveCgroup;
   permission?: DevicePermission;
   /** The host ids of the container's root, when it has its own user namespace. */
@@ -284,7 +303,7 @@ interface Live {
 async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Promise<Live> {
   const pid = await targetPid(target, flags, host.config);
   const what = target.by === "pid" ? `pid ${pid}` : `${describeTarget(target)} (pid ${pid})`;
-  assertContainerPid(pid, what);
+  const namespace = holdContainerNamespace(pid, what);
   const owner = containerRootIds(pid);
   let cgroup: LiveCgroup;
   try {
@@ -294,7 +313,7 @@ async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Pro
       cause: error,
     });
   }
-  return { pid, what, cgroup, permission: devicePermission(cgroup), owner };
+  return { pid, what, namespace, cgroup, permission: devicePermission(cgroup), owner };
 }
 
 function allowedNow(live: Live, rule: DeviceRule): boolean {
@@ -426,8 +445,7 @@ export async function deviceAttach(
       }
     });
   } catch (error) {
-    undoAttach(live, made, undo);
-    throw error;
+    throw withUndoProblems(error, undoAttach(live, made, undo), live.what);
   } finally {
     for (const tree of trees.values()) closeFd(tree);
   }
@@ -484,18 +502,22 @@ function recreateNodes(live: Live, nodes: readonly DeviceNode[]): void {
   }
 }
 
-function undoAttach(live: Live, made: Made, undo: () => void): void {
+/** Takes back what a failed attach made, every step tried; returns what could not be undone. */
+function undoAttach(live: Live, made: Made, undo: () => void): string[] {
   // On the host, before entering the container, where the host path would mean another file.
   const hosts = made.nodes.map(hostIdentity);
-  try {
+  const inside: string[] = [];
+  const entering = runEach([() =>
     inContainer(live, (root) => {
-      for (const path of made.links) root.removeLink(path);
-      for (const path of made.mounts) root.detachFileMount(path);
-      made.nodes.forEach((node, i) => root.detachNodeMount(node.path, { ...node, host: hosts[i] }));
-    });
-  } finally {
-    undo();
-  }
+      inside.push(...runEach([
+        ...made.links.map((path) => () => void root.removeLink(path)),
+        ...made.mounts.map((path) => () => void root.detachFileMount(path)),
+        ...made.nodes.map((node, i) => () =>
+          void root.detachNodeMount(node.path, { ...node, host: hosts[i] })
+        ),
+      ]));
+    })]);
+  return [...entering, ...inside, ...runEach([undo])];
 }
 
 function permissionNote(live: Live): string {
@@ -542,12 +564,8 @@ export async function deviceDetach(
       }
     });
   } catch (error) {
-    try {
-      recreateNodes(live, removed);
-    } finally {
-      undo();
-    }
-    throw error;
+    const problems = runEach([() => recreateNodes(live, removed), undo]);
+    throw withUndoProblems(error, problems, live.what);
   }
   for (const device of devices) {
     const changed = device.nodes.some((n) => toRemove.includes(n) || toDeny.includes(n));

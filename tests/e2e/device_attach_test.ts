@@ -21,6 +21,11 @@ import {
   queryDevicePrograms,
 } from "../../src/core/io/bpf.ts";
 import { closeFd } from "../../src/core/io/fs.ts";
+import {
+  enterHeldMountNamespace,
+  holdMountNamespace,
+  isOwnMountNamespace,
+} from "../../src/core/io/mount_namespace.ts";
 
 const NEEDS = ["root", "runc", "busybox", "unshare"] as const;
 const LIB = "/usr/lib/x86_64-linux-gnu";
@@ -167,6 +172,46 @@ for (const version of [1, 2] as const) {
       }
     },
   );
+}
+
+await labTest(
+  "the container's mount namespace is held from the start: its process exiting changes nothing",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "held");
+    let held: number | undefined;
+    try {
+      held = holdMountNamespace(c.pid);
+      strictEqual(isOwnMountNamespace(held), false);
+      const marker = `/tmp/held-${c.id}`;
+      await c.exec(`touch ${marker}`);
+      await stopContainer(lab, c);
+      // The pid is gone (and may belong to anyone now): the held namespace is the container's.
+      strictEqual(isOwnMountNamespace(held), false);
+      const leave = enterHeldMountNamespace(held);
+      let seen: boolean;
+      try {
+        seen = Deno.statSync(marker).isFile;
+      } finally {
+        leave();
+      }
+      strictEqual(seen, true, "the namespace entered is the container's");
+      strictEqual(existsOnHost(marker), false, "and back on the host, the file is not there");
+    } finally {
+      if (held !== undefined) closeFd(held);
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+function existsOnHost(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Detaches every device program of the v2 cgroup of `pid` (a runtime that attaches none). */

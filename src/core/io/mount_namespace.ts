@@ -44,33 +44,73 @@ export function containerRootIds(pid: number): { uid: number; gid: number } | un
 }
 
 /**
+ * Opens the mount namespace of `pid`. The descriptor holds that namespace: entering it later
+ * ({@link enterHeldMountNamespace}) enters this one, even when the process has exited since and
+ * its pid belongs to another process (of the host, say).
+ *
+ * @returns the descriptor; the caller closes it
+ * @throws {OsCallError} when the process is gone or its namespace cannot be opened
+ */
+export function holdMountNamespace(pid: number): number {
+  return check("open", libc().open(cString(`/proc/${pid}/ns/mnt`), O.RDONLY | O.CLOEXEC, 0));
+}
+
+/** Whether the namespace held as `fd` is the calling thread's own mount namespace. */
+export function isOwnMountNamespace(fd: number): boolean {
+  const held = statAt(fd);
+  const own = statAt(AT.FDCWD, "/proc/thread-self/ns/mnt");
+  return held.ino === own.ino && held.devMajor === own.devMajor && held.devMinor === own.devMinor;
+}
+
+/**
  * Moves the calling thread into the mount namespace of `pid`.
  *
  * @returns a function that moves it back (and restores its working directory)
  * @throws {OsCallError} when the namespace cannot be entered
  */
 export function enterMountNamespace(pid: number): () => void {
+  const target = holdMountNamespace(pid);
+  try {
+    return enterHeldMountNamespace(target);
+  } finally {
+    libc().close(target);
+  }
+}
+
+/**
+ * Moves the calling thread into the mount namespace held as `fd` ({@link holdMountNamespace}).
+ * Coming back cannot fail in practice (the thread's own namespace, held open, as root); if it
+ * does, the process stops at once: every host path it would go on to use would name a file of the
+ * container.
+ *
+ * @returns a function that moves it back (and restores its working directory)
+ * @throws {OsCallError} when the namespace cannot be entered
+ */
+export function enterHeldMountNamespace(fd: number): () => void {
   check("unshare", libc().unshare(CLONE_FS));
   const home = check(
     "open",
     libc().open(cString("/proc/thread-self/ns/mnt"), O.RDONLY | O.CLOEXEC, 0),
   );
   const cwd = libc().open(cString("."), O.PATH | O.DIRECTORY | O.CLOEXEC, 0);
-  const target = libc().open(cString(`/proc/${pid}/ns/mnt`), O.RDONLY | O.CLOEXEC, 0);
   try {
-    check("open", target);
-    check("setns", libc().setns(target, CLONE_NEWNS));
+    check("setns", libc().setns(fd, CLONE_NEWNS));
   } catch (error) {
     libc().close(home);
     if (cwd >= 0) libc().close(cwd);
     throw error;
-  } finally {
-    if (target >= 0) libc().close(target);
   }
   return () => {
     try {
       check("setns", libc().setns(home, CLONE_NEWNS));
       if (cwd >= 0) libc().fchdir(cwd);
+    } catch (error) {
+      console.error(
+        `Cannot return to the host's mount namespace: ${
+          error instanceof Error ? error.message : error
+        }: stopping here, since a host path would now name a container's file`,
+      );
+      Deno.exit(1);
     } finally {
       libc().close(home);
       if (cwd >= 0) libc().close(cwd);
