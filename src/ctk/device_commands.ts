@@ -52,7 +52,7 @@ import { findFirstExecutable } from "../core/io/executable_lookup.ts";
 import { runProcess } from "../core/io/process.ts";
 import type { ToolIo } from "../core/io/tool_io.ts";
 import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts";
-import { cloneHostPath } from "../core/io/mount_tree.ts";
+import { cloneHostPath, openOwnFdDir } from "../core/io/mount_tree.ts";
 import { AT, statAt } from "../core/io/libc.ts";
 import { closeFd } from "../core/io/fs.ts";
 import { runEach, withUndoProblems } from "./undo_steps.ts";
@@ -245,16 +245,19 @@ function deviceName(device: XpuDevice): string {
 function inContainer<T>(live: Live, fn: (root: ContainerRootfs) => T): T {
   const { what } = live;
   let leave: () => void;
+  // Opened on the host: inside, /proc is the container's, or whatever it mounted there.
+  const fdDir = openOwnFdDir();
   try {
     leave = enterHeldMountNamespace(live.namespace);
   } catch (error) {
+    closeFd(fdDir);
     throw new ExecError(
       `Cannot enter the mount namespace of ${what}: ${osErrorReason(error)}: run as root`,
       { cause: error },
     );
   }
   try {
-    return ContainerRootfs.with("/", fn, { owner: live.owner });
+    return ContainerRootfs.with("/", fn, { owner: live.owner, fdDir });
   } catch (error) {
     if (error instanceof RootfsError) {
       throw new ExecError(`${error.message}: the container's layout does not allow it`, {
@@ -264,6 +267,7 @@ function inContainer<T>(live: Live, fn: (root: ContainerRootfs) => T): T {
     throw error;
   } finally {
     leave();
+    closeFd(fdDir);
   }
 }
 

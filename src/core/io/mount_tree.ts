@@ -16,7 +16,6 @@ const OPEN_TREE_CLONE = 1;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const MOUNT_ATTR = { RDONLY: 0x1n, NOSUID: 0x2n, NODEV: 0x4n, NOEXEC: 0x8n } as const;
-const UMOUNT_NOFOLLOW = 0x8;
 const MNT_DETACH = 2;
 
 /** Flags for a carried mount. */
@@ -70,8 +69,35 @@ export function attachTree(tree: number, targetFd: number): void {
 }
 
 /**
- * Detaches the mount at `path` in this thread's mount namespace, not following a final symlink.
+ * Opens this thread's fd directory in the host's procfs (`/proc/thread-self/fd`), for
+ * {@link detachMountOf}: opened before entering a container's mount namespace, where `/proc` is
+ * the container's (or whatever it mounted there). The caller closes it.
  */
-export function detachMountAt(path: string): void {
-  check("umount2", libc().umount2(cString(path), MNT_DETACH | UMOUNT_NOFOLLOW));
+export function openOwnFdDir(): number {
+  return check(
+    "open",
+    libc().open(cString("/proc/thread-self/fd"), O.PATH | O.DIRECTORY | O.CLOEXEC, 0),
+  );
+}
+
+/**
+ * Detaches the mount whose root `fd` (`O_PATH`) is open on, in this thread's mount namespace:
+ * through the fd's magic link in `fdDir` ({@link openOwnFdDir}), so that no path of the
+ * container's is resolved and nothing it swaps in can be unmounted instead. The working directory
+ * is restored.
+ *
+ * @throws {OsCallError} EINVAL when `fd` is not a mount's root
+ */
+export function detachMountOf(fd: number, fdDir: number): void {
+  const cwd = check("open", libc().open(cString("."), O.PATH | O.DIRECTORY | O.CLOEXEC, 0));
+  try {
+    check("fchdir", libc().fchdir(fdDir));
+    try {
+      check("umount2", libc().umount2(cString(String(fd)), MNT_DETACH));
+    } finally {
+      check("fchdir", libc().fchdir(cwd));
+    }
+  } finally {
+    libc().close(cwd);
+  }
 }

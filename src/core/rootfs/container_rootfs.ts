@@ -28,7 +28,7 @@ import {
   syscall,
 } from "../io/libc.ts";
 import { writeAll } from "../io/fs.ts";
-import { attachTree, detachMountAt } from "../io/mount_tree.ts";
+import { attachTree, detachMountOf } from "../io/mount_tree.ts";
 import { ownPid } from "../io/process.ts";
 import { normalizeInRoot } from "../path/root_path.ts";
 
@@ -111,6 +111,17 @@ export interface Owner {
   gid: number;
 }
 
+/** Options of {@link ContainerRootfs.open}. */
+export interface RootfsOptions {
+  /** The host ids of the root of a container with its own user namespace (see `open`). */
+  owner?: Owner;
+  /**
+   * This thread's fd dir in the host's procfs, opened before entering the container's mount
+   * namespace (`openOwnFdDir`): what the detach methods unmount through. Without it they refuse.
+   */
+  fdDir?: number;
+}
+
 /**
  * Runs `make` with this thread's file-system ids switched to `owner` (`setfsuid`/`setfsgid`
  * act on the calling thread only), so a file system mounted in the container's user namespace
@@ -170,11 +181,13 @@ export class ContainerRootfs {
   readonly path: string;
   readonly #fd: number;
   readonly #owner: Owner | undefined;
+  readonly #fdDir: number | undefined;
 
-  private constructor(path: string, fd: number, owner: Owner | undefined) {
+  private constructor(path: string, fd: number, options: RootfsOptions) {
     this.path = path;
     this.#fd = fd;
-    this.#owner = owner;
+    this.#owner = options.owner;
+    this.#fdDir = options.fdDir;
   }
 
   /**
@@ -187,7 +200,7 @@ export class ContainerRootfs {
    *
    * @throws {RootfsError} when it is not a directory, or the kernel has no `openat2`
    */
-  static open(path: string, options: { owner?: Owner } = {}): ContainerRootfs {
+  static open(path: string, options: RootfsOptions = {}): ContainerRootfs {
     let fd: number;
     try {
       fd = check("open", libc().open(cString(path), O.PATH | O.DIRECTORY | O.CLOEXEC, 0));
@@ -201,7 +214,7 @@ export class ContainerRootfs {
         },
       );
     }
-    const rootfs = new ContainerRootfs(path, fd, options.owner);
+    const rootfs = new ContainerRootfs(path, fd, options);
     try {
       libc().close(openHow(fd, ".", O.PATH | O.CLOEXEC, RESOLVE_IN_ROOT));
     } catch (error) {
@@ -228,7 +241,7 @@ export class ContainerRootfs {
   static with<T>(
     path: string,
     fn: (rootfs: ContainerRootfs) => T,
-    options: { owner?: Owner } = {},
+    options: RootfsOptions = {},
   ): T {
     const rootfs = ContainerRootfs.open(path, options);
     try {
@@ -761,13 +774,13 @@ export class ContainerRootfs {
     if (info.kind !== kind || info.rdevMajor !== node.major || info.rdevMinor !== node.minor) {
       return "other";
     }
-    try {
-      detachMountAt(normalizeInRoot(path));
-    } catch (error) {
-      // Not a mount (EINVAL): a node made in place (a container without a user namespace).
-      if (!(error instanceof OsCallError && error.errno === ERRNO.EINVAL)) {
-        throw this.#error(path, "unmount", error);
-      }
+    const unmounted = this.#unmount(
+      path,
+      (at) => at.kind === kind && at.rdevMajor === node.major && at.rdevMinor === node.minor,
+    );
+    if (unmounted === "other" || unmounted === "absent") return unmounted;
+    if (unmounted === "not a mount") {
+      // A node made in place (a container without a user namespace).
       if (
         node.host !== undefined && info.ino === node.host.ino &&
         info.devMajor === node.host.devMajor && info.devMinor === node.host.devMinor
@@ -804,12 +817,46 @@ export class ContainerRootfs {
 
   /** Detaches the mount at `path` and removes the empty file it covered (undoing attachMount). */
   detachFileMount(path: string): void {
-    try {
-      detachMountAt(normalizeInRoot(path));
-    } catch (error) {
-      throw this.#error(path, "unmount", error);
+    if (this.#unmount(path, () => true) === "not a mount") {
+      throw this.#error(path, "unmount", new OsCallError("umount2", ERRNO.EINVAL));
     }
     this.#removeEmptyFile(path);
+  }
+
+  /**
+   * Unmounts what is mounted at `path`, when what is there passes `expected`: the mount is opened
+   * through the rootfs (its parent resolved inside it, the name itself not followed), checked and
+   * detached on that fd, so nothing swapped in by the container between the check and the unmount
+   * is unmounted instead.
+   */
+  #unmount(
+    path: string,
+    expected: (info: FileStatus) => boolean,
+  ): "unmounted" | "not a mount" | "other" | "absent" {
+    if (this.#fdDir === undefined) {
+      throw this.#error(path, "unmount", new OsCallError("umount2", ERRNO.EINVAL));
+    }
+    const at = this.#writableParent(path, false);
+    if (at === undefined) return "absent";
+    let target = -1;
+    try {
+      target = libc().openat(at.dir, cString(at.name), O.PATH | O.NOFOLLOW | O.CLOEXEC, 0);
+      if (target < 0) {
+        const failure = errno();
+        if (failure === ERRNO.ENOENT) return "absent";
+        throw new OsCallError("openat", failure);
+      }
+      const info = statAt(target);
+      if (!expected(info)) return "other";
+      if (info.mountId === statAt(at.dir).mountId) return "not a mount";
+      detachMountOf(target, this.#fdDir);
+      return "unmounted";
+    } catch (error) {
+      throw this.#error(path, "unmount", error);
+    } finally {
+      if (target >= 0) libc().close(target);
+      libc().close(at.dir);
+    }
   }
 
   /** Removes the empty regular file a mount target left at `path`, if that is what is there. */
