@@ -267,6 +267,8 @@ export function programAllows(insns: readonly Insn[], access: DeviceAccess): boo
       regs[insn.dst] = (word >> shift) & mask;
       pc++;
     } else if (cls === ALU || cls === ALU64) {
+      // A non-zero offset makes another instruction of the same opcode (`movsx`, `sdiv`, `smod`).
+      if (insn.off !== 0) throw unknown(insn, pc);
       const wide = cls === ALU64;
       const operand = source === X
         ? regs[insn.src]
@@ -309,7 +311,8 @@ export function programAllows(insns: readonly Insn[], access: DeviceAccess): boo
     } else if (cls === JMP || cls === JMP32) {
       if (op === EXIT && cls === JMP) return (regs[0] & 0xffffffffn) !== 0n;
       if (op === JA) {
-        pc += 1 + insn.off;
+        // `gotol` (JMP32 class) takes its offset from the immediate.
+        pc += 1 + (cls === JMP32 ? insn.imm : insn.off);
         continue;
       }
       const narrow = cls === JMP32;

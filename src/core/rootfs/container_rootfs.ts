@@ -131,6 +131,11 @@ function asOwner(owner: Owner, make: () => number): { value: number; failure: nu
   const gid = libc().setfsgid(owner.gid);
   const uid = libc().setfsuid(owner.uid);
   try {
+    // setfsuid and setfsgid report no failure, only the previous id: asked with an id no one has
+    // (-1, which changes nothing), they say whether the switch took.
+    if (libc().setfsuid(-1 >>> 0) !== owner.uid || libc().setfsgid(-1 >>> 0) !== owner.gid) {
+      return { value: -1, failure: ERRNO.EPERM };
+    }
     const value = make();
     return { value, failure: value < 0 ? errno() : 0 };
   } finally {

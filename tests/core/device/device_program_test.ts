@@ -142,4 +142,23 @@ Deno.test("programAllows refuses what a device program does not do", () => {
   );
   throws(() => programAllows([i(0xb4, 0, 0, 0, 1)], access("c", 1, 3)), /past its end/);
   throws(() => programAllows([i(0x05, 0, 0, -1, 0)], access("c", 1, 3)), /does not end/);
+  // movsx (mov with an offset of 8, 16 or 32) is not a plain mov.
+  throws(
+    () => programAllows([i(0xbf, 0, 1, 8, 0), i(0x95, 0, 0, 0, 0)], access("c", 1, 3)),
+    ProgramError,
+  );
+});
+
+Deno.test("programAllows follows gotol by its immediate, ja by its offset", () => {
+  // gotol +1 skips `r0 = 0; exit` and lands on `r0 = 1; exit`; its offset field is ignored.
+  const program = (code: number, off: number, imm: number) => [
+    i(code, 0, 0, off, imm),
+    i(0xb4, 0, 0, 0, 0),
+    i(0x95, 0, 0, 0, 0),
+    i(0xb4, 0, 0, 0, 1),
+    i(0x95, 0, 0, 0, 0),
+  ];
+  strictEqual(programAllows(program(0x06, 0, 2), access("c", 1, 3)), true);
+  strictEqual(programAllows(program(0x06, 2, 0), access("c", 1, 3)), false);
+  strictEqual(programAllows(program(0x05, 2, 0), access("c", 1, 3)), true);
 });
