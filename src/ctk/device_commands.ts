@@ -348,6 +348,21 @@ function changePermission(live: Live, rules: DeviceRule[], allow: boolean): () =
   }
 }
 
+/** Allows again what the cgroup says it allows but may deny unseen (see `confirm`). */
+function confirmPermission(live: Live, rules: DeviceRule[]): void {
+  if (live.permission?.confirm === undefined || rules.length === 0) return;
+  try {
+    live.permission.confirm(rules);
+  } catch (error) {
+    throw new ExecError(
+      `Cannot allow ${
+        rules.map((r) => `${r.type} ${r.major}:${r.minor}`).join(", ")
+      } in ${live.permission.describe()} of ${live.what}: ${osErrorReason(error)}`,
+      { cause: error },
+    );
+  }
+}
+
 /** A host file to mount read-only where the container has nothing. */
 interface FileMount {
   hostPath: string;
@@ -431,6 +446,7 @@ export async function deviceAttach(
       );
     }
     undo = changePermission(live, toAllow.map(ruleOf), true);
+    confirmPermission(live, nodes.filter((n) => !toAllow.includes(n)).map(ruleOf));
     inContainer(live, (root) => {
       for (const node of toCreate) {
         const tree = trees.get(node.path);

@@ -214,6 +214,39 @@ function existsOnHost(path: string): boolean {
   }
 }
 
+await labTest(
+  "device detach then attach in a cgroup v1 that allows by default (its list hides denials)",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "allowall", (spec) => {
+      const linux = spec.linux as Record<string, unknown>;
+      linux.resources = { devices: [{ allow: true, access: "rwm" }] };
+    });
+    try {
+      const list = () =>
+        Deno.readTextFileSync(`/sys/fs/cgroup/devices${devicesPath(c.pid)}/devices.list`);
+      strictEqual(list(), "a *:* rwm\n");
+      await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+
+      const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "1"]);
+      strictEqual(detached.code, 0, detached.stderr);
+      await sh("mknod", [`/proc/${c.pid}/root/dev/xpu1`, "c", "240", "0"]);
+      match(await c.exec(OPEN_XPU1), EPERM);
+      // The kernel lists no denial of a cgroup that allows by default.
+      strictEqual(list(), "a *:* rwm\n");
+
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      match(await c.exec("echo ok > /dev/null && echo null-ok"), /^null-ok$/m);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
 /** Detaches every device program of the v2 cgroup of `pid` (a runtime that attaches none). */
 function dropDevicePrograms(pid: number): string {
   const live = readLiveCgroup(pid);

@@ -109,6 +109,12 @@ export interface DevicePermission {
    * @returns a function that puts the permission back as it was
    */
   change(rules: readonly DeviceRule[], allow: boolean): () => void;
+  /**
+   * Makes sure the rules {@link allows} reports allowed are, where it cannot see a denial: a v1
+   * cgroup that allows by default lists only `a *:* rwm`, never the denials made on it since (a
+   * detach of ours, say). Allowing there only takes such a denial back, so nothing needs undoing.
+   */
+  confirm?(rules: readonly DeviceRule[]): void;
   /** How it is controlled, for messages. */
   describe(): string;
 }
@@ -119,6 +125,10 @@ export function v1Permission(dir: string): DevicePermission {
   const line = (rule: DeviceRule) => `${rule.type} ${rule.major}:${rule.minor} rwm`;
   return {
     allows: (rule) => v1ListAllows(list(), rule),
+    confirm(rules) {
+      if (list().trim() !== "a *:* rwm") return;
+      for (const rule of rules) writeTextFileSync(`${dir}/devices.allow`, line(rule));
+    },
     change(rules, allow) {
       const before = rules.map((rule) => ({ rule, allowed: v1ListAllows(list(), rule) }));
       const apply = (rule: DeviceRule, yes: boolean) =>
