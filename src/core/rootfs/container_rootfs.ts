@@ -330,10 +330,14 @@ export class ContainerRootfs {
     const owner = this.#owner;
     if (owner === undefined) return { value, failure };
     if (failure === ERRNO.EOVERFLOW) return asOwner(owner, make);
-    if (
-      failure === 0 &&
-      libc().fchownat(dir, cString(name), owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW) < 0
-    ) {
+    // A file made with its fd is given away through that fd: the name could name another inode
+    // by now, swapped in by the container.
+    const chowned = failure !== 0
+      ? 0
+      : options.fd
+      ? libc().fchown(value, owner.uid, owner.gid)
+      : libc().fchownat(dir, cString(name), owner.uid, owner.gid, AT.SYMLINK_NOFOLLOW);
+    if (chowned < 0) {
       failure = errno();
       if (options.fd) libc().close(value);
       value = -1;
