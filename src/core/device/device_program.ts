@@ -251,6 +251,8 @@ export function programAllows(insns: readonly Insn[], access: DeviceAccess): boo
   for (let steps = 0; steps < MAX_STEPS; steps++) {
     const insn = insns[pc];
     if (insn === undefined) throw new ProgramError(`the program runs past its end at ${pc}`);
+    // r0–r10 are all eBPF has; the kernel's verifier refuses any other.
+    if (insn.dst > 10 || insn.src > 10) throw unknown(insn, pc);
     const cls = insn.code & 0x07;
     const op = insn.code & 0xf0;
     const source = insn.code & 0x08;

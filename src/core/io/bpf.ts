@@ -162,15 +162,14 @@ export function replaceDeviceProgram(
   oldFd: number,
   flags: number,
 ): void {
-  const attr = new Uint8Array(ATTR_SIZE);
-  const view = new DataView(attr.buffer);
-  view.setUint32(0, cgroupFd, true);
-  view.setUint32(4, newFd, true);
-  view.setUint32(8, CGROUP_DEVICE, true);
   const multi = (flags & F_ALLOW_MULTI) !== 0;
-  view.setUint32(12, multi ? flags | F_REPLACE : flags, true);
-  if (multi) view.setUint32(16, oldFd, true);
-  bpf(CMD.PROG_ATTACH, attr);
+  attachCall(
+    CMD.PROG_ATTACH,
+    cgroupFd,
+    newFd,
+    multi ? flags | F_REPLACE : flags,
+    multi ? oldFd : 0,
+  );
 }
 
 /**
@@ -178,21 +177,31 @@ export function replaceDeviceProgram(
  * as runc attaches its own): for a cgroup that has no device program of its own.
  */
 export function attachDeviceProgram(cgroupFd: number, progFd: number): void {
-  const attr = new Uint8Array(ATTR_SIZE);
-  const view = new DataView(attr.buffer);
-  view.setUint32(0, cgroupFd, true);
-  view.setUint32(4, progFd, true);
-  view.setUint32(8, CGROUP_DEVICE, true);
-  view.setUint32(12, F_ALLOW_MULTI, true);
-  bpf(CMD.PROG_ATTACH, attr);
+  attachCall(CMD.PROG_ATTACH, cgroupFd, progFd, F_ALLOW_MULTI, 0);
 }
 
 /** Detaches the program `progFd` from the cgroup `cgroupFd` (`BPF_PROG_DETACH`). */
 export function detachDeviceProgram(cgroupFd: number, progFd: number): void {
+  attachCall(CMD.PROG_DETACH, cgroupFd, progFd, 0, 0);
+}
+
+/**
+ * `BPF_PROG_ATTACH` or `BPF_PROG_DETACH` of a device program: the attr's `target_fd`,
+ * `attach_bpf_fd`, `attach_type`, `attach_flags` and `replace_bpf_fd`.
+ */
+function attachCall(
+  command: number,
+  cgroupFd: number,
+  progFd: number,
+  flags: number,
+  replaceFd: number,
+): void {
   const attr = new Uint8Array(ATTR_SIZE);
   const view = new DataView(attr.buffer);
   view.setUint32(0, cgroupFd, true);
   view.setUint32(4, progFd, true);
   view.setUint32(8, CGROUP_DEVICE, true);
-  bpf(CMD.PROG_DETACH, attr);
+  view.setUint32(12, flags, true);
+  view.setUint32(16, replaceFd, true);
+  bpf(command, attr);
 }

@@ -142,6 +142,11 @@ Deno.test("programAllows refuses what a device program does not do", () => {
   );
   throws(() => programAllows([i(0xb4, 0, 0, 0, 1)], access("c", 1, 3)), /past its end/);
   throws(() => programAllows([i(0x05, 0, 0, -1, 0)], access("c", 1, 3)), /does not end/);
+  // A register beyond r10.
+  throws(
+    () => programAllows([i(0xb7, 12, 0, 0, 1), i(0x95, 0, 0, 0, 0)], access("c", 1, 3)),
+    ProgramError,
+  );
   // movsx (mov with an offset of 8, 16 or 32) is not a plain mov.
   throws(
     () => programAllows([i(0xbf, 0, 1, 8, 0), i(0x95, 0, 0, 0, 0)], access("c", 1, 3)),
