@@ -8,7 +8,8 @@
  */
 
 import { quoted, RequestError, UsageError } from "../core/errors.ts";
-import { ENGINES as ENGINE_ADAPTERS, findEngine } from "../engines/engines.ts";
+import { ENGINES as ENGINE_ADAPTERS } from "../engines/engines.ts";
+import { type ContainerPidQuery, stateInspectQuery } from "../engines/engine_adapter.ts";
 
 /** How the target was named on the command line. */
 export type TargetName =
@@ -16,9 +17,29 @@ export type TargetName =
   | { by: "runtime"; root: string; id: string }
   | { by: "engine"; engine: string; id: string; namespace: string };
 
+/**
+ * How each engine whose container ids `--engine` takes finds a container's pid: those the toolkit
+ * configures that can tell (docker, containerd), and podman, which needs no configuring (it reads
+ * the runtime's hooks dir and takes `--runtime` per container).
+ */
+function pidQueries(): Map<string, ContainerPidQuery> {
+  const queries = new Map<string, ContainerPidQuery>();
+  for (const engine of ENGINE_ADAPTERS) {
+    if (engine.containerPid !== undefined) queries.set(engine.name, engine.containerPid);
+  }
+  queries.set("podman", stateInspectQuery("podman"));
+  return queries;
+}
+
 /** The engines whose container ids `--engine` takes. */
 export function pidEngines(): string[] {
-  return ENGINE_ADAPTERS.filter((e) => e.containerPid !== undefined).map((e) => e.name);
+  return [...pidQueries().keys()];
+}
+
+function pidQueryOf(engine: string): ContainerPidQuery {
+  const query = pidQueries().get(engine);
+  if (query === undefined) throw new Error(`no pid query for engine "${engine}"`);
+  return query;
 }
 
 /** The command-line options that name a target. */
@@ -83,7 +104,7 @@ export function parseTarget(
         throw new UsageError(
           `Cannot use --engine ${quoted(engine)}: use one of ${
             pidEngines().map(quoted).join(", ")
-          } (a podman container: --runtime-root with its runtime's state dir, or --pid)`,
+          } (or --runtime-root with the runtime's state dir, or --pid)`,
         );
       }
       target = { by: "engine", engine, id, namespace: flags.namespace ?? "default" };
@@ -105,7 +126,7 @@ export function pidQuery(target: TargetName, runtime: string): { program: string
     case "runtime":
       return { program: runtime, args: ["--root", target.root, "state", target.id] };
     case "engine":
-      return findEngine(target.engine)!.containerPid!.command(target.id, target.namespace);
+      return pidQueryOf(target.engine).command(target.id, target.namespace);
   }
 }
 
@@ -153,7 +174,7 @@ export function pidFromAnswer(
       pid = undefined;
     }
   } else if (target.by === "engine") {
-    const found = findEngine(target.engine)!.containerPid!.pid(
+    const found = pidQueryOf(target.engine).pid(
       target.id,
       target.namespace,
       answer.stdout,

@@ -9,7 +9,7 @@
 import type { Node } from "jsonc-parser";
 import { ConfigError, describePosition, quoted } from "../core/errors.ts";
 import { lineColumn } from "../core/text/line_column.ts";
-import type { DefaultRuntime, EngineAdapter } from "./engine_adapter.ts";
+import { type DefaultRuntime, type EngineAdapter, stateInspectQuery } from "./engine_adapter.ts";
 import {
   type ConfigureRequest,
   mergeRequests,
@@ -476,16 +476,7 @@ function dockerDefaultRuntime(text: string | null, path: string): DefaultRuntime
  */
 export const DOCKER: EngineAdapter = {
   name: "docker",
-  containerPid: {
-    command: (id) => ({
-      program: "docker",
-      args: ["inspect", "--type", "container", "--format", "{{.State.Pid}}", id],
-    }),
-    pid: (_id, _namespace, stdout) => {
-      const pid = Number(stdout.trim());
-      return Number.isSafeInteger(pid) && pid > 0 ? pid : "it has no running process";
-    },
-  },
+  containerPid: stateInspectQuery("docker"),
   defaults: {
     config: DOCKER_CONFIG,
     dropIn: "",

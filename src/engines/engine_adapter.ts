@@ -150,6 +150,24 @@ export interface ContainerPidQuery {
   pid(id: string, namespace: string, stdout: string): number | string;
 }
 
+/**
+ * The pid query of an engine whose CLI inspects a container as docker's does: `PROGRAM inspect
+ * --type container --format {{.State.Pid}} ID`, which prints 0 for a container that is not running
+ * (docker, podman).
+ */
+export function stateInspectQuery(program: string): ContainerPidQuery {
+  return {
+    command: (id) => ({
+      program,
+      args: ["inspect", "--type", "container", "--format", "{{.State.Pid}}", id],
+    }),
+    pid: (_id, _namespace, stdout) => {
+      const pid = Number(stdout.trim());
+      return Number.isSafeInteger(pid) && pid > 0 ? pid : "it has no running process";
+    },
+  };
+}
+
 export interface EngineAdapter<Host = undefined> {
   /** `--runtime`'s value, also the prefix of the engine's variables (`DOCKER_CONFIG`). */
   readonly name: string;

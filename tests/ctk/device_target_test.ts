@@ -45,7 +45,7 @@ Deno.test("parseTarget", async (t) => {
       input: { flags: {}, operands: ["0"] },
       expected: {
         usage: "Cannot tell which container: no target was given: use --pid PID, " +
-          "--runtime-root DIR ID, or --engine docker|containerd ID",
+          "--runtime-root DIR ID, or --engine docker|containerd|podman ID",
       },
     },
     {
@@ -53,7 +53,7 @@ Deno.test("parseTarget", async (t) => {
       input: { flags: { pid: "5", engine: "docker" }, operands: ["x", "0"] },
       expected: {
         usage: "Cannot tell which container: give only one target: use --pid PID, " +
-          "--runtime-root DIR ID, or --engine docker|containerd ID",
+          "--runtime-root DIR ID, or --engine docker|containerd|podman ID",
       },
     },
     {
@@ -65,8 +65,8 @@ Deno.test("parseTarget", async (t) => {
       name: "an engine we do not know",
       input: { flags: { engine: "lxd" }, operands: ["x", "0"] },
       expected: {
-        usage: `Cannot use --engine "lxd": use one of "docker", "containerd" (a podman ` +
-          "container: --runtime-root with its runtime's state dir, or --pid)",
+        usage: `Cannot use --engine "lxd": use one of "docker", "containerd", "podman" (or ` +
+          "--runtime-root with the runtime's state dir, or --pid)",
       },
     },
     {
@@ -113,6 +113,10 @@ Deno.test("pidQuery and pidFromAnswer", async (t) => {
     deepStrictEqual(pidQuery(ctr, "runc"), {
       program: "ctr",
       args: ["--namespace", "k8s.io", "task", "ls"],
+    });
+    deepStrictEqual(pidQuery({ ...docker, engine: "podman" }, "runc"), {
+      program: "podman",
+      args: ["inspect", "--type", "container", "--format", "{{.State.Pid}}", "web"],
     });
   });
   const ok = (stdout: string) => ({ code: 0, stdout, stderr: "" });

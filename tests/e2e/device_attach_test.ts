@@ -12,14 +12,22 @@ import { deepStrictEqual, match, notStrictEqual, strictEqual } from "node:assert
 import { makeBundle, makeBusyboxRootfs, sh } from "../helpers/container_lab.ts";
 import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { withDockerd } from "../helpers/dockerd.ts";
+import { CGROUP_PARENT, withPodman } from "../helpers/podman.ts";
 import { generateCdiSpec, type Lab, labTest, nextId, writeCgroup2Wrapper } from "../helpers/lab.ts";
 import { readLiveCgroup } from "../../src/core/device/live_cgroup.ts";
 import {
+  attachDeviceProgram,
   detachDeviceProgram,
+  loadDeviceProgram,
   openCgroup,
   programById,
   queryDevicePrograms,
 } from "../../src/core/io/bpf.ts";
+import {
+  allowAllProgram,
+  encodeProgram,
+  withDecisions,
+} from "../../src/core/device/device_program.ts";
 import { closeFd } from "../../src/core/io/fs.ts";
 import {
   enterHeldMountNamespace,
@@ -309,6 +317,75 @@ await labTest(
 );
 
 await labTest(
+  "device attach refuses a device a parent cgroup's program denies, and changes nothing",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const parentName = `xpu-parent-${nextId("p")}`;
+    const c = await startContainer(lab, 2, "parent", (spec) => {
+      (spec.linux as Record<string, unknown>).cgroupsPath = `/${parentName}/${nextId("child")}`;
+    });
+    let parent: string | undefined;
+    let parentProgram: number | undefined;
+    try {
+      const live = readLiveCgroup(c.pid);
+      if (live.version !== 2) throw new Error("the container is not on cgroup v2");
+      parent = live.dir.slice(0, live.dir.lastIndexOf("/"));
+      strictEqual(parent.endsWith(`/${parentName}`), true, parent);
+      // The parent denies 240:0 and allows everything else.
+      const insns = withDecisions(allowAllProgram(), [{
+        type: "c",
+        major: 240,
+        minor: 0,
+        allow: false,
+      }]);
+      const cgroup = openCgroup(parent);
+      const program = loadDeviceProgram(encodeProgram(insns));
+      try {
+        attachDeviceProgram(cgroup, program);
+        parentProgram = queryDevicePrograms(cgroup).ids[0];
+      } finally {
+        closeFd(program);
+        closeFd(cgroup);
+      }
+      const devBefore = await c.exec("ls -l /dev");
+      const run = await ctk(lab, ["attach", "--pid", String(c.pid), "1"]);
+      strictEqual(run.code, 1, run.stdout);
+      strictEqual(run.stdout, "");
+      match(
+        run.stderr,
+        /a device program of a parent cgroup denies c 240:0, which no program of the container's cgroup can undo/,
+      );
+      strictEqual(run.stderr.trim().split("\n").length, 1, run.stderr);
+      strictEqual(await c.exec("ls -l /dev"), devBefore);
+      // list reads the parent's program as the kernel does.
+      const listed = await ctk(lab, ["list", "--pid", String(c.pid)]);
+      strictEqual(listed.code, 0, listed.stderr);
+      match(
+        listed.stdout,
+        /^XPU 1 \([^)]+\): not attached \(\/dev\/xpu1 c 240:0 absent, denied\)$/m,
+      );
+      // A device the parent allows is attached as ever.
+      const honest = await ctk(lab, ["attach", "--pid", String(c.pid), "0"]);
+      strictEqual(honest.code, 0, honest.stderr);
+      match(honest.stdout, /^XPU 0 \([^)]+\): attached to pid /m);
+    } finally {
+      await stopContainer(lab, c);
+      if (parent !== undefined) {
+        if (parentProgram !== undefined) {
+          const cgroup = openCgroup(parent);
+          const fd = programById(parentProgram);
+          detachDeviceProgram(cgroup, fd);
+          closeFd(fd);
+          closeFd(cgroup);
+        }
+        Deno.removeSync(parent);
+      }
+    }
+  },
+);
+
+await labTest(
   "device attach of an unknown device changes nothing and names the devices there are",
   [...NEEDS],
   { mode: "legacy" },
@@ -478,6 +555,65 @@ await labTest(
       match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
       strictEqual(await pid(), before);
       await d.docker(["rm", "-f", id]);
+    });
+  },
+);
+
+await labTest(
+  "device attach and detach under podman, by its container id",
+  ["root", "runc", "busybox", "podman"],
+  { mode: "legacy" },
+  async (lab) => {
+    await withPodman(lab, async (podman) => {
+      const started = await podman([
+        "run",
+        "-d",
+        "--cgroup-parent",
+        CGROUP_PARENT,
+        "busybox:min",
+        "sleep",
+        "600",
+      ]);
+      strictEqual(started.code, 0, started.stderr);
+      const id = started.stdout.trim();
+      const exec = async (script: string) => {
+        const out = await podman(["exec", id, "sh", "-c", script]);
+        return out.stdout + out.stderr;
+      };
+      const pid = async () =>
+        (await podman(["inspect", "--format", "{{.State.Pid}}", id])).stdout.trim();
+      const before = await pid();
+      // The private podman's config, for the podman the toolkit runs.
+      const env = {
+        ...lab.env,
+        CONTAINERS_CONF: `${lab.dir}/podman/containers.conf`,
+        CONTAINERS_STORAGE_CONF: `${lab.dir}/podman/storage.conf`,
+      };
+      const device = (verb: string) =>
+        runTool(toolArgv("xpu-ctk"), {
+          args: ["device", verb, "--engine", "podman", id.slice(0, 12), "1"],
+          env,
+        });
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+      const attached = await device("attach");
+      strictEqual(attached.code, 0, attached.stderr);
+      match(
+        attached.stdout,
+        /^XPU 1 \([^)]+\): attached to podman container "[0-9a-f]{12}" \(pid \d+\)/m,
+      );
+      match(await exec(OPEN_XPU1), ENXIO);
+      strictEqual(await pid(), before, "podman did not restart the container");
+      const detached = await device("detach");
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
+      strictEqual(await pid(), before);
+      // An id podman does not know: its own message, and nothing done.
+      const unknown = await runTool(toolArgv("xpu-ctk"), {
+        args: ["device", "attach", "--engine", "podman", "no-such-container", "1"],
+        env,
+      });
+      strictEqual(unknown.code, 1);
+      match(unknown.stderr, /^xpu-ctk: Cannot find podman container "no-such-container": /m);
     });
   },
 );
