@@ -15,14 +15,9 @@ import {
   splitProgram,
   withDecisions,
 } from "../../../src/core/device/device_program.ts";
+import { insn } from "../../helpers/bpf_insn.ts";
 
-const i = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({
-  code,
-  dst,
-  src,
-  off,
-  imm,
-});
+const i = insn;
 
 /**
  * A runtime program shaped like runc's: the context in r2..r5, then one block per rule,

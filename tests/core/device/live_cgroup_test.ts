@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { liveCgroupOf, nextDecisions, v1ListAllows } from "../../../src/core/device/live_cgroup.ts";
-import type { Insn } from "../../../src/core/device/device_program.ts";
+import { insn } from "../../helpers/bpf_insn.ts";
 
 const MOUNTS = {
   hybrid: [
@@ -86,13 +86,7 @@ Deno.test("v1ListAllows", async (t) => {
 
 Deno.test("nextDecisions: a decision only where the runtime's program decides otherwise", () => {
   // allow c 1:3 only
-  const i = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({
-    code,
-    dst,
-    src,
-    off,
-    imm,
-  });
+  const i = insn;
   const runtime = [
     i(0x61, 2, 1, 0, 0),
     i(0x54, 2, 0, 0, 0xffff),
