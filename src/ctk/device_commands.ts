@@ -54,7 +54,7 @@ import type { ToolIo } from "../core/io/tool_io.ts";
 import { ContainerRootfs, RootfsError } from "../core/rootfs/container_rootfs.ts";
 import { cloneHostPath, openOwnFdDir } from "../core/io/mount_tree.ts";
 import { AT, statAt } from "../core/io/libc.ts";
-import { closeFd } from "../core/io/fs.ts";
+import { closeFd, realPathSync } from "../core/io/fs.ts";
 import { runEach, withUndoProblems } from "./undo_steps.ts";
 import { DEFAULT_CAPABILITIES } from "../core/device/capabilities.ts";
 import { layoutDriverFiles } from "../core/device/driver_file_layout.ts";
@@ -203,12 +203,23 @@ async function chooseDevices(host: Host, requested: readonly string[]): Promise<
   return { units, shared: uniqueNodes(shared), mounts };
 }
 
-/** The bind mounts of CDI edits whose source is a file (directories are not attached). */
+/**
+ * The bind mounts of CDI edits, files and directories (`rbind`: with the mounts under it). A
+ * host path that is a link is followed on the host, as the runtime's mount would follow it.
+ */
 function cdiBindMounts(edits: CdiEdits | null | undefined): FileMount[] {
-  return (edits?.mounts ?? []).filter((m) =>
-    (m.options ?? []).some((o) => o === "bind" || o === "rbind") &&
-    realHostFs.stat(m.hostPath)?.kind === "file"
-  ).map((m) => ({ hostPath: m.hostPath, path: m.containerPath }));
+  return (edits?.mounts ?? []).flatMap((m) => {
+    const options = m.options ?? [];
+    if (!options.some((o) => o === "bind" || o === "rbind")) return [];
+    const kind = realHostFs.stat(m.hostPath)?.kind;
+    if (kind !== "file" && kind !== "dir") return [];
+    return [{
+      hostPath: realPathSync(m.hostPath),
+      path: m.containerPath,
+      kind,
+      recursive: kind === "dir" && options.includes("rbind"),
+    }];
+  });
 }
 
 /** The device nodes of CDI edits, completed from the host; FIFOs are no devices to attach. */
@@ -367,6 +378,10 @@ function confirmPermission(live: Live, rules: DeviceRule[]): void {
 interface FileMount {
   hostPath: string;
   path: string;
+  /** What is mounted: a file (driver files), or a CDI spec's directory too. */
+  kind: "file" | "dir";
+  /** A directory's mounts come along (`rbind`). */
+  recursive?: boolean;
 }
 
 /** What attach puts into the container besides the nodes: driver files and their links. */
@@ -384,7 +399,9 @@ function driverFilesFor(host: Host, chosen: Chosen): DriverFiles {
       capabilities: DEFAULT_CAPABILITIES,
     });
     const layout = layoutDriverFiles(realHostFs, found);
-    out.files.push(...layout.files.map((f) => ({ hostPath: f.hostPath, path: f.path })));
+    out.files.push(
+      ...layout.files.map((f) => ({ hostPath: f.hostPath, path: f.path, kind: "file" as const })),
+    );
     out.links.push(...layout.links);
   }
   for (const mount of chosen.mounts) {
@@ -442,7 +459,12 @@ export async function deviceAttach(
     for (const file of found.files) {
       trees.set(
         file.path,
-        cloneHostPath(file.hostPath, { readOnly: true, nosuid: true, nodev: true }),
+        cloneHostPath(file.hostPath, {
+          readOnly: true,
+          nosuid: true,
+          nodev: true,
+          recursive: file.recursive,
+        }),
       );
     }
     undo = changePermission(live, toAllow.map(ruleOf), true);
@@ -457,7 +479,7 @@ export async function deviceAttach(
         made.nodes.push(node);
       }
       for (const file of found.files) {
-        root.attachMount(trees.get(file.path)!, file.path, "file");
+        root.attachMount(trees.get(file.path)!, file.path, file.kind);
         made.mounts.push(file.path);
       }
       for (const link of found.links) {

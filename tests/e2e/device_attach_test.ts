@@ -477,6 +477,59 @@ await labTest(
 );
 
 await labTest(
+  "device attach of a CDI device with directory and linked-file mounts: both appear, read-only",
+  [...NEEDS],
+  { mode: "cdi" },
+  async (lab) => {
+    const share = `${lab.dir}/cdi-share`;
+    Deno.mkdirSync(`${share}/sub`, { recursive: true });
+    Deno.writeTextFileSync(`${share}/sub/a.txt`, "shared dir\n");
+    Deno.writeTextFileSync(`${lab.dir}/xpu.conf.real`, "linked file\n");
+    Deno.symlinkSync(`${lab.dir}/xpu.conf.real`, `${lab.dir}/xpu.conf`);
+    Deno.mkdirSync(lab.cdiDir, { recursive: true });
+    Deno.writeTextFileSync(
+      `${lab.cdiDir}/files.json`,
+      JSON.stringify({
+        cdiVersion: "0.6.0",
+        kind: "xpu.dev/files",
+        devices: [{
+          name: "one",
+          containerEdits: {
+            deviceNodes: [{ path: "/dev/xpu1", type: "c", major: 240, minor: 0 }],
+            mounts: [
+              { hostPath: share, containerPath: "/opt/xpu/share", options: ["ro", "rbind"] },
+              {
+                hostPath: `${lab.dir}/xpu.conf`,
+                containerPath: "/etc/xpu.conf",
+                options: ["bind"],
+              },
+            ],
+          },
+        }],
+      }),
+    );
+    const c = await startContainer(lab, 1, "cdi-files");
+    try {
+      const attached = await ctk(lab, ["attach", "--pid", String(c.pid), "xpu.dev/files=one"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(attached.stdout, /^driver files: 2 mounted read-only, 0 link\(s\) made /m);
+      match(
+        await c.exec("cat /opt/xpu/share/sub/a.txt /etc/xpu.conf"),
+        /^shared dir\nlinked file$/m,
+      );
+      match(await c.exec("echo x > /opt/xpu/share/sub/a.txt"), /Read-only file system/);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+      const detached = await ctk(lab, ["detach", "--pid", String(c.pid), "xpu.dev/files=one"]);
+      strictEqual(detached.code, 0, detached.stderr);
+      match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+      strictEqual(Deno.readTextFileSync(`${share}/sub/a.txt`), "shared dir\n");
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
   "device attach and detach by CDI name, from the spec xpu-ctk cdi generate wrote",
   [...NEEDS],
   { mode: "cdi" },

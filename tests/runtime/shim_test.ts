@@ -298,6 +298,7 @@ Deno.test("the pass-through path does not load the modules only create needs", a
       "src/runtime/cdi_edits.ts",
       "src/runtime/cdi_annotations.ts",
       "src/core/cdi/cdi_registry.ts",
+      "src/core/cdi/cdi_dir_reader.ts",
       "src/core/device/device_discovery.ts",
       "src/core/oci/oci_spec.ts",
       "src/core/io/regular_file.ts",

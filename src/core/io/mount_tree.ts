@@ -13,6 +13,7 @@
 import { AT, check, cString, libc, O, syscall } from "./libc.ts";
 
 const OPEN_TREE_CLONE = 1;
+const AT_RECURSIVE = 0x8000;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const MOUNT_ATTR = { RDONLY: 0x1n, NOSUID: 0x2n, NODEV: 0x4n, NOEXEC: 0x8n } as const;
@@ -20,6 +21,8 @@ const MNT_DETACH = 2;
 
 /** Flags for a carried mount. */
 export interface TreeFlags {
+  /** The mounts under a directory too (`rbind`), each with the flags. */
+  recursive?: boolean;
   readOnly?: boolean;
   nosuid?: boolean;
   nodev?: boolean;
@@ -34,7 +37,12 @@ export function cloneHostPath(path: string, flags: TreeFlags): number {
   const source = check("open", libc().open(cString(path), O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
   try {
     const tree = Number(
-      syscall("open_tree", source, cString(""), OPEN_TREE_CLONE | O.CLOEXEC | AT.EMPTY_PATH),
+      syscall(
+        "open_tree",
+        source,
+        cString(""),
+        OPEN_TREE_CLONE | O.CLOEXEC | AT.EMPTY_PATH | (flags.recursive ? AT_RECURSIVE : 0),
+      ),
     );
     try {
       let set = 0n;
@@ -44,7 +52,14 @@ export function cloneHostPath(path: string, flags: TreeFlags): number {
       if (flags.noexec) set |= MOUNT_ATTR.NOEXEC;
       if (set !== 0n) {
         const attr = new BigUint64Array([set, 0n, 0n, 0n]);
-        syscall("mount_setattr", tree, cString(""), AT.EMPTY_PATH, new Uint8Array(attr.buffer), 32);
+        syscall(
+          "mount_setattr",
+          tree,
+          cString(""),
+          AT.EMPTY_PATH | (flags.recursive ? AT_RECURSIVE : 0),
+          new Uint8Array(attr.buffer),
+          32,
+        );
       }
       return tree;
     } catch (error) {

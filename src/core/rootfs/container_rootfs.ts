@@ -868,13 +868,17 @@ export class ContainerRootfs {
     }
   }
 
-  /** Removes the empty regular file a mount target left at `path`, if that is what is there. */
+  /**
+   * Removes the empty regular file or directory a mount target left at `path`, if that is what is
+   * there (a directory that is not empty stays).
+   */
   #removeEmptyFile(path: string): void {
     const at = this.#writableParent(path, false);
     if (at === undefined) return;
     try {
       const left = entryAt(at.dir, at.name);
       if (left?.kind === "file" && left.size === 0) libc().unlinkat(at.dir, cString(at.name), 0);
+      if (left?.kind === "dir") libc().unlinkat(at.dir, cString(at.name), AT.REMOVEDIR);
     } finally {
       libc().close(at.dir);
     }
