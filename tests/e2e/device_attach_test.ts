@@ -559,6 +559,41 @@ await labTest(
   },
 );
 
+/**
+ * Attach and detach of XPU 1 by an engine's short container id: absent before, ENXIO after attach
+ * with the pid unchanged (no restart), absent after detach.
+ */
+async function attachThroughEngine(c: {
+  engine: string;
+  id: string;
+  env: Record<string, string>;
+  exec: (script: string) => Promise<string>;
+  pid: () => Promise<string>;
+}) {
+  const before = await c.pid();
+  const device = (verb: string) =>
+    runTool(toolArgv("xpu-ctk"), {
+      args: ["device", verb, "--engine", c.engine, c.id.slice(0, 12), "1"],
+      env: c.env,
+    });
+  match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+  const attached = await device("attach");
+  strictEqual(attached.code, 0, attached.stderr);
+  match(
+    attached.stdout,
+    new RegExp(
+      `^XPU 1 \\([^)]+\\): attached to ${c.engine} container "[0-9a-f]{12}" \\(pid \\d+\\)`,
+      "m",
+    ),
+  );
+  match(await c.exec(OPEN_XPU1), ENXIO);
+  strictEqual(await c.pid(), before, `${c.engine} did not restart the container`);
+  const detached = await device("detach");
+  strictEqual(detached.code, 0, detached.stderr);
+  match(await c.exec(OPEN_XPU1), /^xpu1: absent$/m);
+  strictEqual(await c.pid(), before);
+}
+
 await labTest(
   "device attach and detach under docker, by its container id",
   ["root", "runc", "busybox", "dockerd"],
@@ -587,26 +622,8 @@ await labTest(
       };
       const pid = async () =>
         (await d.docker(["inspect", "-f", "{{.State.Pid}}", id])).stdout.trim();
-      const before = await pid();
       const withSocket = { ...lab.env, DOCKER_HOST: `unix://${d.socket}` };
-      const device = (verb: string) =>
-        runTool(toolArgv("xpu-ctk"), {
-          args: ["device", verb, "--engine", "docker", id.slice(0, 12), "1"],
-          env: withSocket,
-        });
-      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
-      const attached = await device("attach");
-      strictEqual(attached.code, 0, attached.stderr);
-      match(
-        attached.stdout,
-        /^XPU 1 \([^)]+\): attached to docker container "[0-9a-f]{12}" \(pid \d+\)/m,
-      );
-      match(await exec(OPEN_XPU1), ENXIO);
-      strictEqual(await pid(), before, "docker did not restart the container");
-      const detached = await device("detach");
-      strictEqual(detached.code, 0, detached.stderr);
-      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
-      strictEqual(await pid(), before);
+      await attachThroughEngine({ engine: "docker", id, env: withSocket, exec, pid });
       await d.docker(["rm", "-f", id]);
     });
   },
@@ -635,31 +652,13 @@ await labTest(
       };
       const pid = async () =>
         (await podman(["inspect", "--format", "{{.State.Pid}}", id])).stdout.trim();
-      const before = await pid();
       // The private podman's config, for the podman the toolkit runs.
       const env = {
         ...lab.env,
         CONTAINERS_CONF: `${lab.dir}/podman/containers.conf`,
         CONTAINERS_STORAGE_CONF: `${lab.dir}/podman/storage.conf`,
       };
-      const device = (verb: string) =>
-        runTool(toolArgv("xpu-ctk"), {
-          args: ["device", verb, "--engine", "podman", id.slice(0, 12), "1"],
-          env,
-        });
-      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
-      const attached = await device("attach");
-      strictEqual(attached.code, 0, attached.stderr);
-      match(
-        attached.stdout,
-        /^XPU 1 \([^)]+\): attached to podman container "[0-9a-f]{12}" \(pid \d+\)/m,
-      );
-      match(await exec(OPEN_XPU1), ENXIO);
-      strictEqual(await pid(), before, "podman did not restart the container");
-      const detached = await device("detach");
-      strictEqual(detached.code, 0, detached.stderr);
-      match(await exec(OPEN_XPU1), /^xpu1: absent$/m);
-      strictEqual(await pid(), before);
+      await attachThroughEngine({ engine: "podman", id, env, exec, pid });
       // An id podman does not know: its own message, and nothing done.
       const unknown = await runTool(toolArgv("xpu-ctk"), {
         args: ["device", "attach", "--engine", "podman", "no-such-container", "1"],
