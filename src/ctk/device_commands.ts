@@ -468,7 +468,6 @@ export async function deviceAttach(
       );
     }
     undo = changePermission(live, toAllow.map(ruleOf), true);
-    confirmPermission(live, nodes.filter((n) => !toAllow.includes(n)).map(ruleOf));
     inContainer(live, (root) => {
       for (const node of toCreate) {
         const tree = trees.get(node.path);
@@ -486,6 +485,8 @@ export async function deviceAttach(
         if (root.symlink(link.target, link.path) === "created") made.links.push(link.path);
       }
     });
+    // Last: it has no undo (it only takes back a denial the list could not show).
+    confirmPermission(live, nodes.filter((n) => !toAllow.includes(n)).map(ruleOf));
   } catch (error) {
     throw withUndoProblems(error, undoAttach(live, made, undo), live.what);
   } finally {

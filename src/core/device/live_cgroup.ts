@@ -235,9 +235,21 @@ function addProgram(dir: string, insns: readonly Insn[]): number {
     const next = loadDeviceProgram(encodeProgram(insns));
     try {
       const before = new Set(queryDevicePrograms(cgroup).ids);
+      const inherited = queryDevicePrograms(cgroup, { effective: true }).ids
+        .filter((i) => !before.has(i));
       attachDeviceProgram(cgroup, next);
       const id = queryDevicePrograms(cgroup).ids.find((i) => !before.has(i));
       if (id === undefined) throw new Error(`the new device program of "${dir}" is not attached`);
+      // A parent that attached with BPF_F_ALLOW_OVERRIDE lets a child's program replace its own:
+      // ours, which allows all but its denials, must not take the parents' place.
+      const effective = queryDevicePrograms(cgroup, { effective: true }).ids;
+      if (!inherited.every((i) => effective.includes(i))) {
+        detachDeviceProgram(cgroup, next);
+        throw new Error(
+          `a parent cgroup's device program would stop applying to "${dir}" (it was attached ` +
+            `with BPF_F_ALLOW_OVERRIDE): not attaching a program of the container's own`,
+        );
+      }
       return id;
     } finally {
       closeFd(next);

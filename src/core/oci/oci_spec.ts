@@ -393,6 +393,14 @@ function scanJson(bytes: Uint8Array): SourceNode {
   return root;
 }
 
+function withQuotes(inner: Uint8Array): Uint8Array {
+  const out = new Uint8Array(inner.length + 2);
+  out[0] = QUOTE;
+  out.set(inner, 1);
+  out[inner.length + 1] = QUOTE;
+  return out;
+}
+
 function isJsonSpace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x09 || byte === 0x0d;
 }
@@ -407,7 +415,8 @@ function keyText(inner: Uint8Array): string {
   if (inner.length <= 64 && inner.every((b) => b >= 0x20 && b < 0x7f && b !== BACKSLASH)) {
     return String.fromCharCode(...inner);
   }
-  return JSON.parse(`"${decodeUtf8(inner)}"`) as string;
+  // The quotes stay on: TextDecoder drops a byte order mark at the start of what it decodes.
+  return JSON.parse(decodeUtf8(withQuotes(inner))) as string;
 }
 
 /**

@@ -783,17 +783,19 @@ export class ContainerRootfs {
     if (info.kind !== kind || info.rdevMajor !== node.major || info.rdevMinor !== node.minor) {
       return "other";
     }
-    const unmounted = this.#unmount(
-      path,
-      (at) => at.kind === kind && at.rdevMajor === node.major && at.rdevMinor === node.minor,
-    );
+    let seen = info;
+    const unmounted = this.#unmount(path, (at) => {
+      seen = at;
+      return at.kind === kind && at.rdevMajor === node.major && at.rdevMinor === node.minor;
+    });
     if (unmounted === "other" || unmounted === "absent") return unmounted;
     if (unmounted === "not a mount") {
-      // A node made in place (a container without a user namespace).
-      if (
-        node.host !== undefined && info.ino === node.host.ino &&
-        info.devMajor === node.host.devMajor && info.devMinor === node.host.devMinor
-      ) {
+      // A node made in place (a container without a user namespace). Both looks are checked:
+      // the path's and the one through the fd just opened.
+      const isHost = (at: FileStatus) =>
+        node.host !== undefined && at.ino === node.host.ino &&
+        at.devMajor === node.host.devMajor && at.devMinor === node.host.devMinor;
+      if (isHost(info) || isHost(seen)) {
         // The host's own node, seen through a bind of a host directory (`-v /dev/dri:/dev/dri`):
         // unlinking it would remove it from the host.
         throw new RootfsError(

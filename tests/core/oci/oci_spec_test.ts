@@ -431,6 +431,12 @@ Deno.test("bytes the edits do not touch survive exactly, invalid UTF-8 included"
       ),
     },
     {
+      name: "a key starting with a byte order mark is its own key, not the one without it",
+      input: bytesOf('{"x":1,"', [0xef, 0xbb, 0xbf], 'x":2}'),
+      edit: (spec) => void (spec.x = 3),
+      expected: bytesOf('{"x":3,"', [0xef, 0xbb, 0xbf], 'x":2}'),
+    },
+    {
       name: "a member set to undefined is left out, as JSON.stringify would",
       input: bytesOf('{"a":"', [0xff], '","b":{"c":1}}'),
       edit: (spec) => void (spec.b = undefined),
