@@ -413,7 +413,8 @@ function driverFilesFor(host: Host, chosen: Chosen): DriverFiles {
 /** What one attach made, to be undone when a later step fails. */
 interface Made {
   nodes: DeviceNode[];
-  mounts: string[];
+  /** Driver files mounted, and whether the file or directory mounted onto was made for it. */
+  mounts: { path: string; placeholder: "made" | "kept" }[];
   links: string[];
 }
 
@@ -478,8 +479,8 @@ export async function deviceAttach(
         made.nodes.push(node);
       }
       for (const file of found.files) {
-        root.attachMount(trees.get(file.path)!, file.path, file.kind);
-        made.mounts.push(file.path);
+        const placeholder = root.attachMount(trees.get(file.path)!, file.path, file.kind);
+        made.mounts.push({ path: file.path, placeholder });
       }
       for (const link of found.links) {
         if (root.symlink(link.target, link.path) === "created") made.links.push(link.path);
@@ -509,7 +510,7 @@ export async function deviceAttach(
   if (made.mounts.length + made.links.length > 0) {
     io.stdout(
       `driver files: ${made.mounts.length} mounted read-only, ${made.links.length} link(s) made ` +
-        `(${[...made.mounts, ...made.links].join(", ")})\n`,
+        `(${[...made.mounts.map((m) => m.path), ...made.links].join(", ")})\n`,
     );
   }
 }
@@ -554,7 +555,7 @@ function undoAttach(live: Live, made: Made, undo: () => void): string[] {
     inContainer(live, (root) => {
       inside.push(...runEach([
         ...made.links.map((path) => () => void root.removeLink(path)),
-        ...made.mounts.map((path) => () => void root.detachFileMount(path)),
+        ...made.mounts.map((m) => () => void root.detachFileMount(m.path, m.placeholder)),
         ...made.nodes.map((node, i) => () =>
           void root.detachNodeMount(node.path, { ...node, host: hosts[i] })
         ),

@@ -304,11 +304,12 @@ export interface FileStatus {
   /** Device numbers of a device node. */
   rdevMajor: number;
   rdevMinor: number;
-  /** The mount the file is on. */
-  mountId: bigint;
+  /** The mount the file is on; `undefined` on kernels before 5.8, which do not report it. */
+  mountId: bigint | undefined;
 }
 
-const STATX_BASIC_STATS_AND_MNT_ID = 0x7ff | 0x1000;
+const STATX_MNT_ID = 0x1000;
+const STATX_BASIC_STATS_AND_MNT_ID = 0x7ff | STATX_MNT_ID;
 
 /**
  * `statx(dirfd, path, flags)`: with `path` empty, the file `dirfd` is open on (`AT_EMPTY_PATH`).
@@ -339,6 +340,8 @@ export function statAt(dirfd: number, path = "", flags = 0): FileStatus {
     devMinor: view.getUint32(140, true),
     rdevMajor: view.getUint32(128, true),
     rdevMinor: view.getUint32(132, true),
-    mountId: view.getBigUint64(144, true),
+    mountId: (view.getUint32(0, true) & STATX_MNT_ID) !== 0
+      ? view.getBigUint64(144, true)
+      : undefined,
   };
 }

@@ -123,7 +123,7 @@ export function isMountPoint(path: string): boolean {
   try {
     const here = statAt(AT.FDCWD, path);
     const parent = statAt(AT.FDCWD, `${path.replace(/\/+$/, "")}/..`);
-    return here.kind === "dir" && here.mountId !== parent.mountId;
+    return here.kind === "dir" && here.mountId !== undefined && here.mountId !== parent.mountId;
   } catch {
     return false;
   }

@@ -160,6 +160,14 @@ function entryAt(dir: number, name: string): FileStatus | undefined {
   }
 }
 
+/** Whether two inodes' file systems are the same (their device numbers). */
+function sameFileSystem(
+  a: { devMajor: number; devMinor: number },
+  b: { devMajor: number; devMinor: number },
+): boolean {
+  return a.devMajor === b.devMajor && a.devMinor === b.devMinor;
+}
+
 /** Whether this kernel has `openat2(2)` (Linux 5.6+). */
 export function hasOpenat2(): boolean {
   try {
@@ -724,7 +732,13 @@ export class ContainerRootfs {
       libc().close(target);
       target = check("openat", libc().openat(at.dir, name, O.PATH | O.NOFOLLOW | O.CLOEXEC, 0));
       const after = statAt(target);
-      if (after.mountId === before.mountId) throw new OsCallError("mount", ERRNO.EINVAL);
+      const source = statAt(sourceFd);
+      if (
+        (after.mountId !== undefined && after.mountId === before.mountId) ||
+        after.ino !== source.ino || !sameFileSystem(after, source)
+      ) {
+        throw new OsCallError("mount", ERRNO.EINVAL);
+      }
       check(
         "mount",
         libc().mount(
@@ -747,14 +761,19 @@ export class ContainerRootfs {
    * Attaches the detached mount `tree` (see `mount_tree.ts`) onto `path`, made first as an empty
    * file (`kind` "file") or directory when missing; a symlink in the way is replaced. For a
    * running container, after entering its mount namespace: the source was opened on the host.
+   *
+   * @returns whether the file or directory mounted onto was made for it, or was the image's
    */
-  attachMount(tree: number, path: string, kind: "file" | "dir"): void {
+  attachMount(tree: number, path: string, kind: "file" | "dir"): "made" | "kept" {
+    const before = this.lstat(path);
+    const placeholder = before === undefined || before.kind === "symlink" ? "made" : "kept";
     if (kind === "dir") this.mkdirAll(path);
     const at = this.#writableParent(path, true)!;
     let target = -1;
     try {
       target = this.#openMountTarget(at, kind === "dir", "move_mount");
       attachTree(tree, target);
+      return placeholder;
     } catch (error) {
       throw this.#error(path, "mount onto", error);
     } finally {
@@ -764,8 +783,15 @@ export class ContainerRootfs {
   }
 
   /**
-   * Detaches what is mounted at `path` and removes the empty file left under it, when the mount
-   * there is a device node of `node`'s type and numbers (what {@link attachMount} put there).
+   * Removes the device node of `node`'s type and numbers at `path`: the mount {@link attachMount}
+   * put there (detached, with the empty file under it), or a node made in place. Anything else
+   * there is left alone ("other").
+   *
+   * Everything is done through one parent directory fd and the entry's own fd, both checked: a
+   * container that swaps a directory for a symlink meanwhile changes what later lookups of the
+   * path would find, not what is removed. The host's own node is never unlinked: refused when the
+   * entry is that inode, or when the directory holding it is on the host node's file system (a
+   * bind of a host `/dev` directory, where any node is the host's).
    */
   detachNodeMount(
     path: string,
@@ -777,27 +803,22 @@ export class ContainerRootfs {
       host?: { ino: bigint; devMajor: number; devMinor: number };
     },
   ): "removed" | "absent" | "other" {
-    const info = this.lstat(path);
-    if (info === undefined) return "absent";
     const kind = node.type === "c" ? "char" : "block";
-    if (info.kind !== kind || info.rdevMajor !== node.major || info.rdevMinor !== node.minor) {
-      return "other";
-    }
-    let seen = info;
-    const unmounted = this.#unmount(path, (at) => {
-      seen = at;
-      return at.kind === kind && at.rdevMajor === node.major && at.rdevMinor === node.minor;
-    });
-    if (unmounted === "other" || unmounted === "absent") return unmounted;
-    if (unmounted === "not a mount") {
-      // A node made in place (a container without a user namespace). Both looks are checked:
-      // the path's and the one through the fd just opened.
-      const isHost = (at: FileStatus) =>
-        node.host !== undefined && at.ino === node.host.ino &&
-        at.devMajor === node.host.devMajor && at.devMinor === node.host.devMinor;
-      if (isHost(info) || isHost(seen)) {
-        // The host's own node, seen through a bind of a host directory (`-v /dev/dri:/dev/dri`):
-        // unlinking it would remove it from the host.
+    return this.#atEntry(path, "remove device node", (at, target, info) => {
+      if (info.kind !== kind || info.rdevMajor !== node.major || info.rdevMinor !== node.minor) {
+        return "other";
+      }
+      const dir = statAt(at.dir);
+      if (this.#isMount(path, info, dir)) {
+        this.#detach(target);
+        this.#removePlaceholderAt(at);
+        return "removed";
+      }
+      const host = node.host;
+      if (
+        host !== undefined &&
+        ((info.ino === host.ino && sameFileSystem(info, host)) || sameFileSystem(dir, host))
+      ) {
         throw new RootfsError(
           path,
           `Cannot remove "${path}" from the container: it is the host's own node (the container ` +
@@ -805,10 +826,14 @@ export class ContainerRootfs {
           { code: "EBUSY" },
         );
       }
-      return this.removeNode(path, node);
-    }
-    this.#removeEmptyFile(path);
-    return "removed";
+      // The name may have been given to another inode since it was opened: only the checked one
+      // goes.
+      const now = entryAt(at.dir, at.name);
+      if (now === undefined) return "absent";
+      if (now.ino !== info.ino || !sameFileSystem(now, info)) return "other";
+      check("unlinkat", libc().unlinkat(at.dir, cString(at.name), 0));
+      return "removed";
+    }) ?? "absent";
   }
 
   /** Removes the symlink at `path` (nothing else). */
@@ -826,64 +851,85 @@ export class ContainerRootfs {
     }
   }
 
-  /** Detaches the mount at `path` and removes the empty file it covered (undoing attachMount). */
-  detachFileMount(path: string): void {
-    if (this.#unmount(path, () => true) === "not a mount") {
-      throw this.#error(path, "unmount", new OsCallError("umount2", ERRNO.EINVAL));
+  /**
+   * Detaches the mount at `path` (undoing {@link attachMount}), and removes the empty file or
+   * directory it covered when `placeholder` says attachMount made it.
+   */
+  detachFileMount(path: string, placeholder: "made" | "kept"): void {
+    const done = this.#atEntry(path, "unmount", (at, target, info) => {
+      if (!this.#isMount(path, info, statAt(at.dir))) {
+        throw new OsCallError("umount2", ERRNO.EINVAL);
+      }
+      this.#detach(target);
+      if (placeholder === "made") this.#removePlaceholderAt(at);
+      return true;
+    });
+    if (done === undefined) {
+      throw this.#error(path, "unmount", new OsCallError("umount2", ERRNO.ENOENT));
     }
-    this.#removeEmptyFile(path);
   }
 
   /**
-   * Unmounts what is mounted at `path`, when what is there passes `expected`: the mount is opened
-   * through the rootfs (its parent resolved inside it, the name itself not followed), checked and
-   * detached on that fd, so nothing swapped in by the container between the check and the unmount
-   * is unmounted instead.
+   * Runs `fn` on what is at `path`: its parent directory opened inside the rootfs and refused on
+   * a pseudo file system, the entry opened in it without following it (`O_PATH | O_NOFOLLOW`),
+   * and its status through that fd. Both fds are closed afterwards.
+   *
+   * @returns what `fn` returns, or `undefined` when nothing is at `path`
    */
-  #unmount(
+  #atEntry<T>(
     path: string,
-    expected: (info: FileStatus) => boolean,
-  ): "unmounted" | "not a mount" | "other" | "absent" {
+    action: string,
+    fn: (at: { dir: number; name: string }, target: number, info: FileStatus) => T,
+  ): T | undefined {
     if (this.#fdDir === undefined) {
-      throw this.#error(path, "unmount", new OsCallError("umount2", ERRNO.EINVAL));
+      throw this.#error(path, action, new OsCallError("umount2", ERRNO.EINVAL));
     }
     const at = this.#writableParent(path, false);
-    if (at === undefined) return "absent";
+    if (at === undefined) return undefined;
     let target = -1;
     try {
       target = libc().openat(at.dir, cString(at.name), O.PATH | O.NOFOLLOW | O.CLOEXEC, 0);
       if (target < 0) {
         const failure = errno();
-        if (failure === ERRNO.ENOENT) return "absent";
+        if (failure === ERRNO.ENOENT) return undefined;
         throw new OsCallError("openat", failure);
       }
-      const info = statAt(target);
-      if (!expected(info)) return "other";
-      if (info.mountId === statAt(at.dir).mountId) return "not a mount";
-      detachMountOf(target, this.#fdDir);
-      return "unmounted";
+      return fn(at, target, statAt(target));
     } catch (error) {
-      throw this.#error(path, "unmount", error);
+      throw this.#error(path, action, error);
     } finally {
       if (target >= 0) libc().close(target);
       libc().close(at.dir);
     }
   }
 
-  /**
-   * Removes the empty regular file or directory a mount target left at `path`, if that is what is
-   * there (a directory that is not empty stays).
-   */
-  #removeEmptyFile(path: string): void {
-    const at = this.#writableParent(path, false);
-    if (at === undefined) return;
-    try {
-      const left = entryAt(at.dir, at.name);
-      if (left?.kind === "file" && left.size === 0) libc().unlinkat(at.dir, cString(at.name), 0);
-      if (left?.kind === "dir") libc().unlinkat(at.dir, cString(at.name), AT.REMOVEDIR);
-    } finally {
-      libc().close(at.dir);
+  /** Whether the entry `info`, in the directory `dir`, is the root of a mount of its own. */
+  #isMount(path: string, info: FileStatus, dir: FileStatus): boolean {
+    if (info.mountId === undefined || dir.mountId === undefined) {
+      throw new RootfsError(
+        path,
+        `Cannot tell whether "${path}" in the container's rootfs "${this.path}" is a mount: ` +
+          `this kernel does not report mount ids (statx STATX_MNT_ID, Linux 5.8 or later): ` +
+          `upgrade the host kernel`,
+        { code: "ENOSYS" },
+      );
     }
+    return info.mountId !== dir.mountId;
+  }
+
+  /** Detaches the mount open as `target` (lazily, as `umount -l`), through the host's fd dir. */
+  #detach(target: number): void {
+    detachMountOf(target, this.#fdDir!);
+  }
+
+  /**
+   * Removes the empty regular file or directory a detached mount uncovered at `at.name` (a
+   * directory that is not empty, or anything else, stays).
+   */
+  #removePlaceholderAt(at: { dir: number; name: string }): void {
+    const left = entryAt(at.dir, at.name);
+    if (left?.kind === "file" && left.size === 0) libc().unlinkat(at.dir, cString(at.name), 0);
+    if (left?.kind === "dir") libc().unlinkat(at.dir, cString(at.name), AT.REMOVEDIR);
   }
 
   /** Whether `path` resolves to an executable regular file inside the rootfs. */

@@ -5,6 +5,9 @@
 
 import assert from "node:assert/strict";
 import { ContainerRootfs, RootfsError } from "../../../src/core/rootfs/container_rootfs.ts";
+import { openOwnFdDir } from "../../../src/core/io/mount_tree.ts";
+import { closeFd } from "../../../src/core/io/fs.ts";
+import { AT, statAt } from "../../../src/core/io/libc.ts";
 import { e2eTest } from "../../helpers/e2e.ts";
 import { withTempDir, writeTree } from "../../helpers/temp_dir.ts";
 
@@ -166,6 +169,90 @@ await e2eTest("ContainerRootfs refuses procfs magic links and kernel file system
       });
     } finally {
       await new Deno.Command("umount", { args: [`${rootfs}/proc`] }).output();
+    }
+  });
+});
+
+await e2eTest("ContainerRootfs.detachNodeMount never unlinks a node of the host", [
+  "root",
+], async (t) => {
+  await withTempDir(async (dir) => {
+    const run = async (command: string, ...args: string[]) => {
+      const out = await new Deno.Command(command, { args }).output();
+      assert.equal(
+        out.code,
+        0,
+        `${command} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    };
+    // The host's /dev and the rootfs on file systems of their own, as on a node.
+    const hostDev = `${dir}/hostdev`;
+    const rootfs = `${dir}/rootfs`;
+    const mounted: string[] = [];
+    Deno.mkdirSync(hostDev);
+    Deno.mkdirSync(rootfs);
+    try {
+      for (const at of [hostDev, rootfs]) {
+        await run("mount", "-t", "tmpfs", "tmpfs", at);
+        mounted.unshift(at);
+      }
+      await run("mknod", `${hostDev}/xpu1`, "c", "1", "3");
+      // Another name for the same device on the host: same numbers, another inode.
+      await run("mknod", `${hostDev}/alias1`, "c", "1", "3");
+      // The container binds the host's /dev elsewhere (`-v /dev:/hostdev`) and points its own
+      // /dev/dri there: what a swap of /dev/dri for a symlink during a detach would show.
+      Deno.mkdirSync(`${rootfs}/hostdev`);
+      await run("mount", "--bind", hostDev, `${rootfs}/hostdev`);
+      mounted.unshift(`${rootfs}/hostdev`);
+      Deno.mkdirSync(`${rootfs}/dev/own`, { recursive: true });
+      Deno.symlinkSync("/hostdev", `${rootfs}/dev/dri`);
+      await run("mknod", `${rootfs}/dev/own/xpu1`, "c", "1", "3");
+      Deno.writeFileSync(`${rootfs}/dev/own/xpu2`, new Uint8Array());
+      await run("mount", "--bind", `${hostDev}/xpu1`, `${rootfs}/dev/own/xpu2`);
+      mounted.unshift(`${rootfs}/dev/own/xpu2`);
+      const { ino, devMajor, devMinor } = statAt(AT.FDCWD, `${hostDev}/xpu1`);
+      const host = { ino, devMajor, devMinor };
+      const node = { type: "c" as const, major: 1, minor: 3, host };
+      const fdDir = openOwnFdDir();
+      try {
+        for (const path of ["/dev/dri/xpu1", "/dev/dri/alias1"]) {
+          await t.step(`${path}, through a link to the bound host /dev, is refused`, () => {
+            ContainerRootfs.with(rootfs, (root) => {
+              assert.throws(() => root.detachNodeMount(path, node), (e: unknown) => {
+                assert.ok(e instanceof RootfsError, String(e));
+                assert.match(e.message, /it is the host's own node/);
+                assert.equal(e.code, "EBUSY");
+                return true;
+              });
+            }, { fdDir });
+            assert.equal(lstat(`${hostDev}/xpu1`)?.isCharDevice, true);
+            assert.equal(lstat(`${hostDev}/alias1`)?.isCharDevice, true);
+          });
+        }
+        await t.step("the container's own nodes go: one made in place, one bind-mounted", () => {
+          ContainerRootfs.with(rootfs, (root) => {
+            assert.equal(root.detachNodeMount("/dev/own/xpu1", node), "removed");
+            assert.equal(root.detachNodeMount("/dev/own/xpu2", node), "removed");
+            assert.equal(root.detachNodeMount("/dev/own/xpu1", node), "absent");
+          }, { fdDir });
+          mounted.shift();
+          assert.equal(lstat(`${rootfs}/dev/own/xpu1`), undefined);
+          assert.equal(lstat(`${rootfs}/dev/own/xpu2`), undefined);
+          assert.equal(lstat(`${hostDev}/xpu1`)?.isCharDevice, true);
+        });
+        await t.step("another node there is left alone", () => {
+          ContainerRootfs.with(rootfs, (root) => {
+            assert.equal(
+              root.detachNodeMount("/dev/dri/xpu1", { ...node, minor: 5, host: undefined }),
+              "other",
+            );
+          }, { fdDir });
+        });
+      } finally {
+        closeFd(fdDir);
+      }
+    } finally {
+      for (const at of mounted) await new Deno.Command("umount", { args: ["-l", at] }).output();
     }
   });
 });
