@@ -42,6 +42,7 @@ import { isQualifiedName } from "../core/cdi/cdi_name.ts";
 import { loadCdiRegistry } from "../core/cdi/cdi_registry.ts";
 import { fillDeviceNode } from "../core/cdi/cdi_inject.ts";
 import type { CdiEdits } from "../core/cdi/cdi_spec.ts";
+import { closeProcessDir, openProcessDir, type ProcessDir } from "../core/io/process_dir.ts";
 import {
   containerRootIds,
   enterHeldMountNamespace,
@@ -121,10 +122,10 @@ async function targetPid(target: TargetName, flags: DeviceFlags, config: Config)
  * The process must be in a container: not in this process's mount namespace (its `/dev` would
  * be the host's), and alive.
  */
-function holdContainerNamespace(pid: number, what: string): number {
+function holdContainerNamespace(process: ProcessDir, what: string): number {
   let held: number;
   try {
-    held = holdMountNamespace(pid);
+    held = holdMountNamespace(process);
   } catch (error) {
     throw new RequestError(
       `Cannot use ${what}: ${osErrorReason(error)}: the process is gone or not visible here`,
@@ -318,17 +319,36 @@ interface Live {
 async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Promise<Live> {
   const pid = await targetPid(target, flags, host.config);
   const what = target.by === "pid" ? `pid ${pid}` : `${describeTarget(target)} (pid ${pid})`;
-  const namespace = holdContainerNamespace(pid, what);
-  const owner = containerRootIds(pid);
-  let cgroup: LiveCgroup;
+  // Everything about the container is read through its one /proc directory: a pid reused
+  // meanwhile cannot mix another process's namespace or cgroup in.
+  let process: ProcessDir;
   try {
-    cgroup = readLiveCgroup(pid);
+    process = openProcessDir(pid);
   } catch (error) {
-    throw new ExecError(`Cannot read the device cgroup of ${what}: ${osErrorReason(error)}`, {
-      cause: error,
-    });
+    throw new RequestError(
+      `Cannot use ${what}: ${osErrorReason(error)}: the process is gone or not visible here`,
+    );
   }
-  return { pid, what, namespace, cgroup, permission: devicePermission(cgroup), owner };
+  try {
+    const namespace = holdContainerNamespace(process, what);
+    let owner: Live["owner"];
+    let cgroup: LiveCgroup;
+    try {
+      owner = containerRootIds(process);
+      cgroup = readLiveCgroup(process);
+    } catch (error) {
+      closeFd(namespace);
+      throw new ExecError(
+        `Cannot read the user namespace and device cgroup of ${what}: ${
+          osErrorReason(error)
+        }: the process is gone, or not visible here`,
+        { cause: error },
+      );
+    }
+    return { pid, what, namespace, cgroup, permission: devicePermission(cgroup), owner };
+  } finally {
+    closeProcessDir(process);
+  }
 }
 
 function allowedNow(live: Live, rule: DeviceRule): boolean {

@@ -14,11 +14,13 @@ import {
   loadDeviceProgram,
   openCgroup,
   programById,
+  programIdOf,
   queryDevicePrograms,
   readProgram,
   replaceDeviceProgram,
 } from "../io/bpf.ts";
 import { parseMountinfo } from "../path/mountinfo.ts";
+import { type ProcessDir, readProcessText, withProcessDir } from "../io/process_dir.ts";
 import {
   allowAllProgram,
   decodeProgram,
@@ -214,9 +216,8 @@ function swapProgram(dir: string, old: number, insns: readonly Insn[], flags: nu
     try {
       const next = loadDeviceProgram(encodeProgram(insns));
       try {
-        const before = new Set(queryDevicePrograms(cgroup).ids);
         replaceDeviceProgram(cgroup, next, oldFd, flags);
-        return queryDevicePrograms(cgroup).ids.find((id) => !before.has(id)) ?? old;
+        return programIdOf(next);
       } finally {
         closeFd(next);
       }
@@ -238,8 +239,7 @@ function addProgram(dir: string, insns: readonly Insn[]): number {
       const inherited = queryDevicePrograms(cgroup, { effective: true }).ids
         .filter((i) => !before.has(i));
       attachDeviceProgram(cgroup, next);
-      const id = queryDevicePrograms(cgroup).ids.find((i) => !before.has(i));
-      if (id === undefined) throw new Error(`the new device program of "${dir}" is not attached`);
+      const id = programIdOf(next);
       // A parent that attached with BPF_F_ALLOW_OVERRIDE lets a child's program replace its own:
       // ours, which allows all but its denials, must not take the parents' place.
       const effective = queryDevicePrograms(cgroup, { effective: true }).ids;
@@ -354,10 +354,10 @@ export function devicePermission(cgroup: LiveCgroup): DevicePermission | undefin
   return undefined;
 }
 
-/** The live cgroup of process `pid`, as this process sees the host. */
-export function readLiveCgroup(pid: number): LiveCgroup {
+/** The live cgroup of `process` (a pid, or its `/proc` directory held open), as the host sees it. */
+export function readLiveCgroup(process: number | ProcessDir): LiveCgroup {
   return liveCgroupOf(
-    readTextFileSync(`/proc/${pid}/cgroup`),
+    withProcessDir(process, (dir) => readProcessText(dir, "cgroup")),
     readTextFileSync("/proc/self/mountinfo"),
     hasDeviceProgram,
   );

@@ -112,6 +112,11 @@ export function readProgram(fd: number): ProgramInfo {
   return { type: info.getUint32(0, true), id: info.getUint32(4, true), instructions };
 }
 
+/** The id of the program open as `fd` (`BPF_OBJ_GET_INFO_BY_FD`). */
+export function programIdOf(fd: number): number {
+  return programInfo(fd).info.getUint32(4, true);
+}
+
 /**
  * Loads a device program; the caller closes the fd. The verifier's log is asked for only when a
  * load fails (a log buffer too small for a successful load's log would fail it), for the message.

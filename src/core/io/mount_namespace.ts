@@ -11,6 +11,13 @@
  */
 
 import { AT, check, cString, libc, O, statAt } from "./libc.ts";
+import {
+  openProcessEntry,
+  type ProcessDir,
+  readProcessLink,
+  readProcessText,
+  withProcessDir,
+} from "./process_dir.ts";
 
 const CLONE_FS = 0x00000200;
 const CLONE_NEWNS = 0x00020000;
@@ -28,31 +35,36 @@ export function hostIdOf(map: string, containerId: number): number | undefined {
 }
 
 /**
- * The host uid and gid of root in the container of `pid`, when it has its own user namespace.
+ * The host uid and gid of root in the container of `process` (a pid, or its `/proc` directory
+ * held open), when it has its own user namespace.
  */
-export function containerRootIds(pid: number): { uid: number; gid: number } | undefined {
-  // The namespaces themselves are compared: a user namespace with the host's own id map is still
-  // one whose file systems accept no device node.
-  if (Deno.readLinkSync("/proc/self/ns/user") === Deno.readLinkSync(`/proc/${pid}/ns/user`)) {
-    return undefined;
-  }
-  const theirs = Deno.readTextFileSync(`/proc/${pid}/uid_map`);
-  const uid = hostIdOf(theirs, 0);
-  const gid = hostIdOf(Deno.readTextFileSync(`/proc/${pid}/gid_map`), 0);
-  if (uid === undefined || gid === undefined) return undefined;
-  return { uid, gid };
+export function containerRootIds(
+  process: number | ProcessDir,
+): { uid: number; gid: number } | undefined {
+  return withProcessDir(process, (dir) => {
+    // The namespaces themselves are compared: a user namespace with the host's own id map is
+    // still one whose file systems accept no device node.
+    if (Deno.readLinkSync("/proc/self/ns/user") === readProcessLink(dir, "ns/user")) {
+      return undefined;
+    }
+    const uid = hostIdOf(readProcessText(dir, "uid_map"), 0);
+    const gid = hostIdOf(readProcessText(dir, "gid_map"), 0);
+    if (uid === undefined || gid === undefined) return undefined;
+    return { uid, gid };
+  });
 }
 
 /**
- * Opens the mount namespace of `pid`. The descriptor holds that namespace: entering it later
- * ({@link enterHeldMountNamespace}) enters this one, even when the process has exited since and
- * its pid belongs to another process (of the host, say).
+ * Opens the mount namespace of `process` (a pid, or its `/proc` directory held open). The
+ * descriptor holds that namespace: entering it later ({@link enterHeldMountNamespace}) enters
+ * this one, even when the process has exited since and its pid belongs to another process (of
+ * the host, say).
  *
  * @returns the descriptor; the caller closes it
  * @throws {OsCallError} when the process is gone or its namespace cannot be opened
  */
-export function holdMountNamespace(pid: number): number {
-  return check("open", libc().open(cString(`/proc/${pid}/ns/mnt`), O.RDONLY | O.CLOEXEC, 0));
+export function holdMountNamespace(process: number | ProcessDir): number {
+  return withProcessDir(process, (dir) => openProcessEntry(dir, "ns/mnt"));
 }
 
 /** Whether the namespace held as `fd` is the calling thread's own mount namespace. */
