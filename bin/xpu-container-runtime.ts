@@ -12,12 +12,17 @@
  * runtime's `--version` output (the argv is handed over as always). Errors go to the `--log`
  * file and to stderr, and exit 1.
  *
+ * On `create`, when a runtime server listens (`xpu-ctk runtime-server`, see
+ * `src/runtime/runtime_server_protocol.ts`), the server does the work and this process only
+ * execs what it answers; without one, the work is done here.
+ *
  * @module
  */
 
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
 import { currentArgv0, execve } from "../src/core/io/process.ts";
-import { runShim } from "../src/runtime/shim.ts";
+import { parseRuncArgs } from "../src/core/oci/runc_args.ts";
+import { askRuntimeServer, serverSocketPath } from "../src/runtime/runtime_server_protocol.ts";
 
 /** All of `text` to stdout, before the exec: only `--version` writes there. */
 function writeStdout(text: string): void {
@@ -26,16 +31,25 @@ function writeStdout(text: string): void {
 }
 
 try {
-  await runShim(
-    {
-      args: Deno.args,
-      env: Deno.env.toObject(),
-      cwd: Deno.cwd(),
-      executableName: currentArgv0(),
-      stdout: writeStdout,
-    },
-    execve,
-  );
+  const args = Deno.args;
+  const env = Deno.env.toObject();
+  const input = { args, env, cwd: Deno.cwd(), executableName: currentArgv0() };
+  let serverNote: string | undefined;
+  // On create, a runtime server (`xpu-ctk runtime-server`), when one listens, does the work in
+  // a warm process; everything else, and a create it does not serve, is done here.
+  const socket = parseRuncArgs(args).isCreate ? serverSocketPath(env) : undefined;
+  if (socket !== undefined) {
+    const answer = await askRuntimeServer(socket, { ...input, args: [...args] });
+    if (answer.kind === "exec") execve(answer);
+    if (answer.kind === "failed") {
+      console.error(answer.message);
+      Deno.exit(answer.code);
+    }
+    serverNote = answer.reason;
+  }
+  // Loaded only now: a create the server served never compiles the config and create modules.
+  const { runShim } = await import("../src/runtime/shim.ts");
+  await runShim({ ...input, stdout: writeStdout, serverNote }, execve);
 } catch (error) {
   console.error(`xpu-container-runtime: ${failureMessage(error)}`);
   Deno.exit(exitCodeOf(error));

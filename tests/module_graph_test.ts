@@ -126,13 +126,14 @@ Deno.test("module graph: src/core/ imports no tool folder", () => {
  * The tool-to-tool imports there are: `xpu-ctk runtime` and the installer (which runs `setup` and
  * `cleanup` in-process) both drive the engine configurators of `src/engines`; the NRI plugin edits
  * a container's spec with the shim's own create logic (`src/runtime/create.ts`), and `xpu-ctk
- * nri-plugin` runs it.
+ * nri-plugin` runs it; `xpu-ctk runtime-server` runs the shim's own `create` work for it.
  */
 const TOOL_TO_TOOL = new Set([
   "ctk -> engines",
   "installer -> engines",
   "nri -> runtime",
   "ctk -> nri",
+  "ctk -> runtime",
 ]);
 
 Deno.test("module graph: tools import no other tool, but for the front ends of src/engines", () => {
@@ -148,9 +149,14 @@ Deno.test("module graph: tools import no other tool, but for the front ends of s
   deepStrictEqual([...edges].filter((edge) => !TOOL_TO_TOOL.has(edge)), []);
 });
 
+/** The shim's entry and its main path, which the entry imports once no server served it. */
+const SHIM_PATH = ["bin/xpu-container-runtime.ts", "src/runtime/shim.ts"];
+
 Deno.test("module graph: the pass-through path and the hook load no node: built-in", () => {
-  for (const entry of ["bin/xpu-container-runtime.ts", "bin/xpu-container-runtime-hook.ts"]) {
-    const loaded = loadedAtStart(entry);
+  const paths = [SHIM_PATH, ["bin/xpu-container-runtime-hook.ts"]];
+  for (const entries of paths) {
+    const entry = entries.join(" + ");
+    const loaded = [...new Set(entries.flatMap(loadedAtStart))];
     ok(loaded.includes("src/core/config/config_file.ts"), `${entry} loads the config reader`);
     deepStrictEqual(loaded.filter((m) => m.startsWith("node:")), [], entry);
   }
@@ -175,13 +181,24 @@ Deno.test("module graph: the create step loads no node: built-in before its edit
   const create = graph.get("src/runtime/create.ts") ?? [];
   deepStrictEqual(MODE_EDIT_MODULES.filter((m) => !create.includes(m)), [], "create imports them");
   const loaded = new Set(
-    ["bin/xpu-container-runtime.ts", ...CREATE_STEP, ...MODE_EDIT_MODULES].flatMap((entry) =>
-      loadedAtStart(entry)
-    ),
+    [...SHIM_PATH, ...CREATE_STEP, ...MODE_EDIT_MODULES].flatMap((entry) => loadedAtStart(entry)),
   );
   ok(loaded.has("src/core/device/device_discovery.ts"), "the walk reaches device discovery");
   ok(loaded.has("src/core/cdi/cdi_registry.ts"), "and the CDI registry");
   deepStrictEqual([...loaded].filter((m) => m.startsWith("node:")), []);
+});
+
+Deno.test("module graph: a create a runtime server serves loads no config and no create step", () => {
+  const loaded = loadedAtStart("bin/xpu-container-runtime.ts");
+  ok(loaded.includes("src/runtime/runtime_server_protocol.ts"), loaded.join(", "));
+  const heavy = ["src/core/config/config_file.ts", "src/runtime/shim.ts", ...CREATE_STEP];
+  deepStrictEqual(heavy.filter((m) => loaded.includes(m)), [], loaded.join(", "));
+  ok(!loaded.some((m) => m.includes("smol-toml")), "the TOML parser is the config's");
+  ok(
+    Deno.readTextFileSync(join(REPO, "bin", "xpu-container-runtime.ts"))
+      .includes('await import("../src/runtime/shim.ts")'),
+    "the entry imports the shim (lazily)",
+  );
 });
 
 Deno.test("module graph: create loads only the edit of the mode it serves", () => {
@@ -191,7 +208,7 @@ Deno.test("module graph: create loads only the edit of the mode it serves", () =
 });
 
 Deno.test("module graph: the shim loads the fast-path record refresher only when it needs it", () => {
-  const loaded = loadedAtStart("bin/xpu-container-runtime.ts");
+  const loaded = [...new Set(SHIM_PATH.flatMap(loadedAtStart))];
   ok(!loaded.includes("src/runtime/fast_path_refresh.ts"), loaded.join(", "));
   ok(
     graph.get("src/runtime/shim.ts")?.includes("src/runtime/fast_path_refresh.ts"),

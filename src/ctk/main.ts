@@ -2,7 +2,8 @@
  * `xpu-ctk`, the administrator CLI: engine configuration (`runtime`), CDI specs (`cdi`), the hooks
  * runtimes call (`hook create-symlinks`, `hook update-ldcache`), `config default` (stdout or
  * `--output FILE`), `doctor` (the host checked end to end) and `nri-plugin` (the long-running
- * NRI plugin, see `nri_plugin_command.ts`).
+ * NRI plugin, see `nri_plugin_command.ts`) and `runtime-server` (the warm process a shim hands
+ * its `create` work to, see `runtime_server_command.ts`).
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { addDoctorCommand } from "./doctor.ts";
 import { deviceAttach, deviceDetach, type DeviceFlags, deviceList } from "./device_commands.ts";
 import { addNriPluginCommand, type NriPluginDeps } from "./nri_plugin_command.ts";
+import { addRuntimeServerCommand, type RuntimeServerDeps } from "./runtime_server_command.ts";
 import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -45,7 +47,10 @@ function fromConfig(key: string, builtIn: string): string {
 }
 
 /** Builds the command tree; actions run against `io` (and `deps.nriPlugin`, for tests). */
-export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } = {}): Command {
+export function buildCtkProgram(
+  io: ToolIo,
+  deps: { nriPlugin?: NriPluginDeps; runtimeServer?: RuntimeServerDeps } = {},
+): Command {
   const defaults = defaultConfig();
   const program = new Command("xpu-ctk")
     .description("XPU Container Toolkit administration: hooks, configuration")
@@ -233,6 +238,7 @@ export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } 
 
   addDoctorCommand(program, io);
   addNriPluginCommand(program, io, deps.nriPlugin);
+  addRuntimeServerCommand(program, io, deps.runtimeServer);
   return program;
 }
 
@@ -245,7 +251,7 @@ export function buildCtkProgram(io: ToolIo, deps: { nriPlugin?: NriPluginDeps } 
 export async function ctkMain(
   args: readonly string[],
   io: ToolIo,
-  deps: { nriPlugin?: NriPluginDeps } = {},
+  deps: { nriPlugin?: NriPluginDeps; runtimeServer?: RuntimeServerDeps } = {},
 ): Promise<number> {
   return await runProgram(buildCtkProgram(io, deps), args);
 }

@@ -32,6 +32,8 @@ export interface ShimInput {
    * the low-level runtime's output is all there is.
    */
   stdout?: (text: string) => void;
+  /** Why a runtime server did not serve this create (logged at debug level). */
+  serverNote?: string;
 }
 
 /** The spellings of runc's version flag the shim answers too (Go's flag package takes both). */
@@ -104,6 +106,20 @@ export async function runShim(
   input: ShimInput,
   exec: (request: ExecRequest) => never,
 ): Promise<never> {
+  return exec(await prepareShimExec(input));
+}
+
+/**
+ * Everything the shim does but the exec: the config loaded, the low-level runtime chosen, the
+ * bundle edited on `create`; what to exec is returned. The runtime server
+ * (`runtime_server.ts`) runs this for a shim that asked it to, so both take one path.
+ *
+ * Relative paths (the bundle, runc's `--log`, the config file's variable) are read from this
+ * process's working directory, which must be `input.cwd`.
+ *
+ * @throws what {@link runShim} throws, logged once to the log files
+ */
+export async function prepareShimExec(input: ShimInput): Promise<ExecRequest> {
   const runc = parseRuncArgs(input.args);
   let logger = shimLogger(runc, undefined);
   try {
@@ -114,6 +130,7 @@ export async function runShim(
     const { config } = loaded;
     logger = shimLogger(runc, config);
     for (const warning of loaded.warnings) logger.warn(warning);
+    if (input.serverNote !== undefined) logger.debug(`Runtime server: ${input.serverNote}`);
     const runtime = findFirstExecutable(config.runtime.runtimes, { path: input.env.PATH });
     if (runtime === undefined) {
       const names = config.runtime.runtimes.map((r) => `"${r}"`).join(", ");
@@ -145,7 +162,7 @@ export async function runShim(
     if (logger.enabled("debug")) {
       logger.debug(`Handing over to "${runtime}" with ${JSON.stringify(input.args)}`);
     }
-    return exec({ path: runtime, argv: [runtime, ...input.args], env });
+    return { path: runtime, argv: [runtime, ...input.args], env };
   } catch (error) {
     logger.error(errorMessage(error));
     throw error;

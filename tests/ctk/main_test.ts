@@ -205,14 +205,14 @@ Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on -
       name: "no command at all",
       input: [],
       expected:
-        '"xpu-ctk" needs a command: "hook", "cdi", "runtime", "config", "device", "doctor" or "nri-plugin": ' +
+        '"xpu-ctk" needs a command: "hook", "cdi", "runtime", "config", "device", "doctor", "nri-plugin" or "runtime-server": ' +
         'see "xpu-ctk --help"',
     },
     {
       name: "help for a command that does not exist",
       input: ["help", "nope"],
       expected:
-        'unknown command "nope": use "hook", "cdi", "runtime", "config", "device", "doctor" or "nri-plugin": ' +
+        'unknown command "nope": use "hook", "cdi", "runtime", "config", "device", "doctor", "nri-plugin" or "runtime-server": ' +
         'see "xpu-ctk --help"',
     },
     {

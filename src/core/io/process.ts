@@ -220,6 +220,21 @@ export function ownPid(): number {
   return Deno.pid;
 }
 
+/** This process's user id. */
+export function ownUid(): number {
+  return Deno.uid() ?? 0;
+}
+
+/** This process's working directory. */
+export function workingDirectory(): string {
+  return Deno.cwd();
+}
+
+/** Makes `path` this process's working directory (every thread's: one request at a time). */
+export function changeDirectory(path: string): void {
+  Deno.chdir(path);
+}
+
 /** The CPU architecture this program runs on, in Deno's words: `x86_64`, `aarch64`. */
 export function hostArch(): string {
   return Deno.build.arch;

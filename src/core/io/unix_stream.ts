@@ -39,3 +39,42 @@ export function unixByteStream(conn: Deno.Conn): ByteStream {
 export async function connectUnixStream(path: string): Promise<ByteStream> {
   return unixByteStream(await Deno.connect({ transport: "unix", path }));
 }
+
+/** A listening unix socket: its connections as byte streams, until {@link close}. */
+export interface StreamListener extends AsyncIterable<ByteStream> {
+  /** Stops listening; the iteration ends. The socket file stays: the caller removes it. */
+  close(): void;
+}
+
+/**
+ * Listens on a new unix socket at `path`, its file given `mode` (`0o600`: only the owner
+ * connects).
+ *
+ * @throws the OS error when the path is taken or its directory is missing
+ */
+export function listenUnixStream(path: string, mode: number): StreamListener {
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    Deno.chmodSync(path, mode);
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
+  return {
+    close: () => {
+      try {
+        listener.close();
+      } catch {
+        // Closed already.
+      }
+    },
+    async *[Symbol.asyncIterator]() {
+      try {
+        for await (const conn of listener) yield unixByteStream(conn);
+      } catch (error) {
+        // Closing the listener ends a pending accept with BadResource: the end, not a failure.
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    },
+  };
+}

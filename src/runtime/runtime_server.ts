@@ -1,0 +1,205 @@
+/**
+ * The runtime server: a warm process that does the shim's `create` work for it (see
+ * `runtime_server_protocol.ts`). It listens on a unix socket in a directory of its own user
+ * that no one else may write, answers each request with what the shim would have done
+ * ({@link prepareShimExec}, in the shim's working directory, with the shim's environment), one
+ * request at a time, and logs one line per request.
+ *
+ * @module
+ */
+
+import { errorMessage, exitCodeOf, failureMessage, quoted, UsageError } from "../core/errors.ts";
+import { type FileInfo, lstatSync, mkdirSync, removeSync } from "../core/io/fs.ts";
+import { changeDirectory, type ExecRequest, ownUid, workingDirectory } from "../core/io/process.ts";
+import type { Logger } from "../core/io/log.ts";
+import { type ByteStream, connectUnixStream, listenUnixStream } from "../core/io/unix_stream.ts";
+import { parseRuncArgs } from "../core/oci/runc_args.ts";
+import {
+  encodeAnswer,
+  parseRequest,
+  readLine,
+  type ServerAnswer,
+  type ServerRequest,
+  socketDistrust,
+} from "./runtime_server_protocol.ts";
+import type { ShimInput } from "./shim.ts";
+
+/** How long a client may take to send its request. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** What {@link serveRuntime} runs with. */
+export interface RuntimeServerOptions {
+  socketPath: string;
+  log: Logger;
+  /** Stops the server: the socket is closed and removed. */
+  signal: AbortSignal;
+  /** What a request is answered with; the shim's own by default. */
+  prepare?: (input: ShimInput) => Promise<ExecRequest>;
+  /** Called once the socket listens (tests wait for it). */
+  onListening?: () => void;
+}
+
+/**
+ * Serves until `signal` fires.
+ *
+ * @throws {UsageError} when the socket's directory is not the server's own, or another server
+ *   listens on the socket already
+ */
+export async function serveRuntime(options: RuntimeServerOptions): Promise<void> {
+  const { socketPath, log } = options;
+  const prepare = options.prepare ?? (await import("./shim.ts")).prepareShimExec;
+  await claimSocketPath(socketPath);
+  // Loaded now, not on the first request: every mode's edit.
+  await Promise.all([
+    import("./create.ts"),
+    import("./create_fs.ts"),
+    import("./legacy_edits.ts"),
+    import("./csv_edits.ts"),
+    import("./cdi_edits.ts"),
+  ]);
+  const listener = listenUnixStream(socketPath, 0o600);
+  const ours = lstatSync(socketPath).ino;
+  const stop = () => listener.close();
+  options.signal.addEventListener("abort", stop, { once: true });
+  if (options.signal.aborted) stop();
+  log.info(`Listening on ${quoted(socketPath)}`);
+  options.onListening?.();
+  let queue: Promise<void> = Promise.resolve();
+  const home = workingDirectory();
+  try {
+    for await (const conn of listener) {
+      // One request at a time: each runs in its shim's working directory, which is the
+      // process's.
+      queue = queue.then(() => serveConnection(conn, prepare, log, home));
+    }
+  } catch (error) {
+    if (!options.signal.aborted) throw error;
+  } finally {
+    options.signal.removeEventListener("abort", stop);
+    await queue;
+    try {
+      if (lstatSync(socketPath).ino === ours) removeSync(socketPath);
+    } catch {
+      // Gone already.
+    }
+    log.info(`Stopped listening on ${quoted(socketPath)}`);
+  }
+}
+
+/**
+ * Makes the socket's directory (mode 0700) when missing, checks that it is this user's and
+ * writable by no one else, and removes a stale socket no server listens on.
+ */
+async function claimSocketPath(socketPath: string): Promise<void> {
+  if (!socketPath.startsWith("/")) {
+    throw new UsageError(`Cannot listen on ${quoted(socketPath)}: give an absolute socket path`);
+  }
+  const dir = socketPath.slice(0, Math.max(socketPath.lastIndexOf("/"), 1));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const dirInfo = lstatSync(dir);
+  const uid = ownUid();
+  const problem = socketDistrust(socketPath, {
+    dir: { kind: dirInfo.isDirectory ? "dir" : "other", uid: dirInfo.uid!, mode: dirInfo.mode! },
+    socket: { kind: "socket", uid, mode: 0o600 },
+  }, uid);
+  if (problem !== undefined) {
+    throw new UsageError(
+      `Cannot listen on ${quoted(socketPath)}: ${problem}: the shims would not trust it; ` +
+        `use a directory only uid ${uid} can write (chmod go-w, chown)`,
+    );
+  }
+  let existing: FileInfo;
+  try {
+    existing = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!existing.isSocket) {
+    throw new UsageError(
+      `Cannot listen on ${quoted(socketPath)}: something else than a socket is there: ` +
+        `remove it or give another --socket`,
+    );
+  }
+  try {
+    (await connectUnixStream(socketPath)).close();
+  } catch {
+    removeSync(socketPath);
+    return;
+  }
+  throw new UsageError(
+    `Cannot listen on ${quoted(socketPath)}: another runtime server listens there: stop it ` +
+      `first, or give another --socket`,
+  );
+}
+
+async function serveConnection(
+  conn: ByteStream,
+  prepare: (input: ShimInput) => Promise<ExecRequest>,
+  log: Logger,
+  home: string,
+): Promise<void> {
+  const started = performance.now();
+  const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
+  let answer: ServerAnswer;
+  let what = "a request";
+  try {
+    const request = parseRequest(await readLine(conn));
+    clearTimeout(timer);
+    if ("invalid" in request) {
+      answer = { kind: "unavailable", reason: `the request is malformed: ${request.invalid}` };
+    } else {
+      what = describeRequest(request);
+      answer = await answerRequest(request, prepare, home);
+    }
+    await conn.write(encodeAnswer(answer));
+  } catch (error) {
+    clearTimeout(timer);
+    log.warn(`Dropped ${what}: ${errorMessage(error)}`);
+    conn.close();
+    return;
+  }
+  conn.close();
+  const ms = (performance.now() - started).toFixed(1);
+  if (answer.kind === "exec") log.info(`Served ${what} in ${ms} ms: exec ${quoted(answer.path)}`);
+  else if (answer.kind === "failed") log.info(`Refused ${what} in ${ms} ms: ${answer.message}`);
+  else log.warn(`Left ${what} to the shim: ${answer.reason}`);
+}
+
+/** What the shim would have done for `request`, in its working directory; then back `home`. */
+async function answerRequest(
+  request: ServerRequest,
+  prepare: (input: ShimInput) => Promise<ExecRequest>,
+  home: string,
+): Promise<ServerAnswer> {
+  if (!parseRuncArgs(request.args).isCreate) {
+    return { kind: "unavailable", reason: "only create is served" };
+  }
+  try {
+    changeDirectory(request.cwd);
+  } catch (error) {
+    return {
+      kind: "unavailable",
+      reason: `cannot enter the shim's working directory ${quoted(request.cwd)}: ${
+        errorMessage(error)
+      }`,
+    };
+  }
+  try {
+    const exec = await prepare({ ...request, stdout: undefined });
+    return { kind: "exec", path: exec.path, argv: [...exec.argv], env: { ...exec.env } };
+  } catch (error) {
+    return {
+      kind: "failed",
+      message: `xpu-container-runtime: ${failureMessage(error)}`,
+      code: exitCodeOf(error),
+    };
+  } finally {
+    changeDirectory(home);
+  }
+}
+
+function describeRequest(request: ServerRequest): string {
+  const args = request.args;
+  const id = args.length > 0 ? args[args.length - 1] : "";
+  return `create of ${quoted(id)}`;
+}

@@ -1,0 +1,90 @@
+/** The shim–server protocol: every answer that is not exactly one becomes "do it yourself". */
+
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import {
+  encodeAnswer,
+  encodeRequest,
+  parseAnswer,
+  parseRequest,
+  RUNTIME_SERVER_SOCKET,
+  type ServerAnswer,
+  serverSocketPath,
+  socketDistrust,
+} from "../../src/runtime/runtime_server_protocol.ts";
+
+const line = (bytes: Uint8Array) => new TextDecoder().decode(bytes).replace(/\n$/, "");
+
+Deno.test("requests and answers round-trip through their lines", () => {
+  const request = {
+    args: ["--root", "/run/runc", "create", "--bundle", "b", "id"],
+    env: { PATH: "/usr/bin", XPU_VISIBLE_DEVICES: "0\n1" },
+    cwd: "/run/containerd/x",
+    executableName: "xpu-container-runtime.cdi",
+  };
+  deepStrictEqual(parseRequest(line(encodeRequest(request))), request);
+  const answers: ServerAnswer[] = [
+    { kind: "exec", path: "/usr/sbin/runc", argv: ["/usr/sbin/runc", "create"], env: { A: "b" } },
+    { kind: "failed", message: "xpu-container-runtime: Cannot …", code: 1 },
+    { kind: "unavailable", reason: "only create is served" },
+  ];
+  for (const answer of answers) deepStrictEqual(parseAnswer(line(encodeAnswer(answer))), answer);
+});
+
+Deno.test("parseAnswer: anything but a well-formed answer is unavailable", () => {
+  const cases: [string, string][] = [
+    ["not JSON", "{"],
+    ["another protocol", '{"protocol":2,"kind":"exec","path":"/x","argv":["/x"],"env":{}}'],
+    ["no protocol", '{"kind":"exec","path":"/x","argv":["/x"],"env":{}}'],
+    ["a relative program", '{"protocol":1,"kind":"exec","path":"x","argv":["x"],"env":{}}'],
+    ["an empty argv", '{"protocol":1,"kind":"exec","path":"/x","argv":[],"env":{}}'],
+    ["an env of numbers", '{"protocol":1,"kind":"exec","path":"/x","argv":["/x"],"env":{"A":1}}'],
+    ["a failure with status 0", '{"protocol":1,"kind":"failed","message":"m","code":0}'],
+    ["a failure without message", '{"protocol":1,"kind":"failed","code":1}'],
+    ["an unknown kind", '{"protocol":1,"kind":"maybe"}'],
+    ["a list", "[1]"],
+  ];
+  for (const [name, text] of cases) {
+    strictEqual(parseAnswer(text).kind, "unavailable", name);
+  }
+});
+
+Deno.test("parseRequest: names what is wrong", () => {
+  const base = { protocol: 1, args: ["create"], env: {}, cwd: "/", executableName: "x" };
+  const cases: [string, unknown, string][] = [
+    ["args not strings", { ...base, args: [1] }, "args is not a list of strings"],
+    ["env a list", { ...base, env: ["A=b"] }, "env is not a map of strings"],
+    ["relative cwd", { ...base, cwd: "run" }, "cwd is not absolute"],
+    ["no name", { ...base, executableName: undefined }, "executableName is not a string"],
+    ["old protocol", { ...base, protocol: 0 }, "not a protocol 1 JSON request"],
+  ];
+  for (const [name, value, invalid] of cases) {
+    deepStrictEqual(parseRequest(JSON.stringify(value)), { invalid }, name);
+  }
+});
+
+Deno.test("socketDistrust: only a socket of the shim's user, in a dir no one else writes", () => {
+  const dir = { kind: "dir" as const, uid: 0, mode: 0o700 };
+  const socket = { kind: "socket" as const, uid: 0, mode: 0o600 };
+  const path = "/run/xpu-container-toolkit/runtime.sock";
+  const cases: [string, Parameters<typeof socketDistrust>[1], string | undefined][] = [
+    ["root's own", { dir, socket }, undefined],
+    ["a 0755 dir", { dir: { ...dir, mode: 0o755 }, socket }, undefined],
+    ["a group-writable dir", { dir: { ...dir, mode: 0o770 }, socket }, "writable by others"],
+    ["a world-writable dir", { dir: { ...dir, mode: 0o1777 }, socket }, "writable by others"],
+    ["a dir of another user", { dir: { ...dir, uid: 1000 }, socket }, "belongs to uid 1000"],
+    ["a socket of another user", { dir, socket: { ...socket, uid: 1000 } }, "belongs to uid 1000"],
+    ["a file", { dir, socket: { ...socket, kind: "other" } }, "is not a socket"],
+    ["a dir that is a link", { dir: { ...dir, kind: "other" }, socket }, "is not a directory"],
+  ];
+  for (const [name, info, expected] of cases) {
+    const reason = socketDistrust(path, info, 0);
+    if (expected === undefined) strictEqual(reason, undefined, name);
+    else strictEqual(reason?.includes(expected), true, `${name}: ${reason}`);
+  }
+});
+
+Deno.test("serverSocketPath: the default, the variable, or none", () => {
+  strictEqual(serverSocketPath({}), RUNTIME_SERVER_SOCKET);
+  strictEqual(serverSocketPath({ XPU_RUNTIME_SERVER_SOCKET: "/run/x.sock" }), "/run/x.sock");
+  strictEqual(serverSocketPath({ XPU_RUNTIME_SERVER_SOCKET: "" }), undefined);
+});
