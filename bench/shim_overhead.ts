@@ -5,8 +5,9 @@
  * start-up; the same pass-through through the installed toolkit's wrapper, which takes the fast
  * path (no Deno), and through one whose kernel-module check fails (straight to runc); and the
  * calls an engine makes per container (create, start, state, kill, delete) through bare runc, the
- * shim, and the installed wrapper (create in the shim, the rest on the fast path). Each iteration
- * runs every variant once, interleaved, so machine load hits all alike.
+ * shim, and the installed wrapper (create in the shim, the rest on the fast path); and `create` and
+ * the per-container calls again with a warm `xpu-ctk runtime-server` serving the shim's create.
+ * Each iteration runs every variant once, interleaved, so machine load hits all alike.
  *
  * ```sh
  * deno task bench                     # 30 iterations
@@ -43,6 +44,7 @@ import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
 import { installToolkit } from "../src/installer/install.ts";
 import { INSTALLED_CONFIG, TOOLKIT_EXECUTABLES } from "../src/installer/toolkit_layout.ts";
 import { type BenchTarget, judgeTargets, verdictLine } from "./bench_verdict.ts";
+import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 
 /**
  * NVIDIA's Go shim (v1.18.0, built from source) over bare runc, paired on this machine kind in
@@ -82,6 +84,20 @@ const TARGETS = [
     unit: "×",
     baseline: "NVIDIA's",
   },
+  {
+    figure: "serverCreateOverHello",
+    what: "create overhead beyond Deno's start-up, runtime server",
+    limit: 10,
+    unit: " ms",
+    baseline: "over hello world",
+  },
+  {
+    figure: "serverLifecycleVsNvidia",
+    what: "per-container overhead through the wrapper, runtime server",
+    limit: 3,
+    unit: "×",
+    baseline: "NVIDIA's",
+  },
 ] as const satisfies readonly BenchTarget[];
 
 /** Runs a command with no stdio (a created container would hold a stdout pipe open). */
@@ -100,6 +116,28 @@ async function run(argv: readonly string[], env?: Record<string, string>) {
 
 async function timed(argv: readonly string[], env?: Record<string, string>): Promise<number> {
   return (await run(argv, env)).ms;
+}
+
+/** Starts `xpu-ctk runtime-server` on `socket`; resolves once it listens. */
+async function startServer(socket: string, env: Record<string, string>) {
+  const [program, ...lead] = toolArgv("xpu-ctk");
+  const child = new Deno.Command(program, {
+    args: [...lead, "runtime-server", "--socket", socket],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    try {
+      if (Deno.lstatSync(socket).isSocket) return child;
+    } catch {
+      // Not yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`the runtime server did not listen on "${socket}"`);
 }
 
 function quantile(values: readonly number[], q: number): number {
@@ -130,6 +168,7 @@ async function main(args: string[]): Promise<number> {
     return 1;
   }
   const dir = Deno.makeTempDirSync({ prefix: "xpu-bench-" });
+  let server: Deno.ChildProcess | undefined;
   try {
     const driverRoot = await makeSimulatedDriverRoot(`${dir}/host`);
     Deno.mkdirSync(`${dir}/specs`);
@@ -142,7 +181,12 @@ async function main(args: string[]): Promise<number> {
         `runtimes = ["runc"]\n[xpu-container-runtime.modes.csv]\nmount-spec-path = "${dir}/specs"\n` +
         `[xpu-ctk]\npath = "/bin/true"\n`,
     );
-    const env = { XPU_CTK_CONFIG_FILE_PATH: config };
+    // No variant but the "server" ones asks a runtime server, whatever listens on this host.
+    const noServer = { [RUNTIME_SERVER_SOCKET_ENV]: "" };
+    const env = { XPU_CTK_CONFIG_FILE_PATH: config, ...noServer };
+    Deno.mkdirSync(`${dir}/server`, { mode: 0o700 });
+    const withServer = { [RUNTIME_SERVER_SOCKET_ENV]: `${dir}/server/runtime.sock` };
+    server = await startServer(`${dir}/server/runtime.sock`, env);
     // Installed toolkits in front of the same shim: one whose module check passes, one whose fails.
     Deno.mkdirSync(`${dir}/source`);
     for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, `${dir}/source`);
@@ -220,6 +264,8 @@ async function main(args: string[]): Promise<number> {
       "runc lifecycle": [],
       "shim lifecycle": [],
       "wrapper lifecycle": [],
+      "server create": [],
+      "server lifecycle": [],
     };
     if (nvidia) {
       samples["nvidia state"] = [];
@@ -229,8 +275,8 @@ async function main(args: string[]): Promise<number> {
       samples.hello.push(await timed(hello));
       samples["runc state"].push(await timed(["runc", ...state]));
       samples["shim state"].push(await timed([...shim, ...state], env));
-      samples["wrapper state"].push(await timed([...wrapped, ...state]));
-      samples["fallback state"].push(await timed([...fallback, ...state]));
+      samples["wrapper state"].push(await timed([...wrapped, ...state], noServer));
+      samples["fallback state"].push(await timed([...fallback, ...state], noServer));
       if (nvidia) samples["nvidia state"].push(await timed([nvidia, ...state]));
       samples["runc create"].push(await timed(["runc", ...create(`${dir}/runc-bundle`, `r${i}`)]));
       fresh();
@@ -240,13 +286,27 @@ async function main(args: string[]): Promise<number> {
       if (Deno.readTextFileSync(pristine) !== edited) {
         throw new Error("the shim did not edit the spec");
       }
+      fresh();
+      samples["server create"].push(
+        await timed([...shim, ...create(`${dir}/shim-bundle`, `v${i}`)], { ...env, ...withServer }),
+      );
+      if (Deno.readTextFileSync(pristine) !== edited) {
+        throw new Error("the runtime server did not edit the spec");
+      }
       await sh("runc", [...root, "delete", "--force", `r${i}`]);
       await sh("runc", [...root, "delete", "--force", `s${i}`]);
+      await sh("runc", [...root, "delete", "--force", `v${i}`]);
       samples["runc lifecycle"].push(await lifecycle(["runc"], `${dir}/runc-bundle`, `lr${i}`));
       fresh();
       samples["shim lifecycle"].push(await lifecycle(shim, `${dir}/shim-bundle`, `ls${i}`, env));
       fresh();
-      samples["wrapper lifecycle"].push(await lifecycle(wrapped, `${dir}/shim-bundle`, `lw${i}`));
+      samples["wrapper lifecycle"].push(
+        await lifecycle(wrapped, `${dir}/shim-bundle`, `lw${i}`, noServer),
+      );
+      fresh();
+      samples["server lifecycle"].push(
+        await lifecycle(wrapped, `${dir}/shim-bundle`, `lv${i}`, withServer),
+      );
       if (nvidia) {
         // Its create of a container asking for nothing: NVIDIA's shim passes it through.
         samples["nvidia lifecycle"].push(await lifecycle([nvidia], `${dir}/runc-bundle`, `ln${i}`));
@@ -295,6 +355,13 @@ async function main(args: string[]): Promise<number> {
       `per container         ${ms(over("shim lifecycle", "runc lifecycle"))} through the shim, ` +
         `${ms(lifecycleMs)} through the installed wrapper (create, start, state, kill, delete)`,
     );
+    const serverCreateMs = over("server create", "runc create");
+    const serverLifecycleMs = over("server lifecycle", "runc lifecycle");
+    console.log(
+      `runtime server        create ${ms(serverCreateMs)} = hello world + ${
+        ms(serverCreateMs - helloMs)
+      }; per container ${ms(serverLifecycleMs)} through the installed wrapper`,
+    );
     console.log(
       `NVIDIA's shim         ${ms(reference.perCallMs)} per call, ${
         ms(reference.lifecycleMs)
@@ -307,6 +374,8 @@ async function main(args: string[]): Promise<number> {
       fastPath,
       fastPathVsNvidia: fastPath / reference.perCallMs,
       lifecycleVsNvidia: lifecycleMs / reference.lifecycleMs,
+      serverCreateOverHello: serverCreateMs - helloMs,
+      serverLifecycleVsNvidia: serverLifecycleMs / reference.lifecycleMs,
     };
     for (const verdict of judgeTargets(TARGETS, figures)) console.log(verdictLine(verdict));
     if (!args.includes("--no-nri")) {
@@ -321,6 +390,10 @@ async function main(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    if (server !== undefined) {
+      server.kill("SIGTERM");
+      await server.status;
+    }
     await new Deno.Command("sh", {
       args: [
         "-c",

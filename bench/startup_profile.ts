@@ -25,6 +25,7 @@
  * | g     | + `editBundleForCreate` on a real bundle (loading the mode's edit on demand)     |
  * | h     | the shim's own entry: a full `create`, then exec of the low-level runtime        |
  * | i     | bundled only: `h` through the launcher script (bash), as installed               |
+ * | j     | `h` (bundled: `i`) with a warm `xpu-ctk runtime-server` of the same kind serving it |
  *
  * The bundle's `config.json` asks for one device on a simulated driver root; the low-level
  * runtime is `/bin/true`, so runc's own cost is out and `h − a` is the shim's own cost. The
@@ -51,6 +52,7 @@ import { makeSimulatedDriverRoot, REPO_ROOT } from "../tests/helpers/container_l
 import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
 import { NO_DENO_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
+import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 
 /** The modes the profile can serve the request in. */
 export const MODES = ["csv", "legacy", "cdi"] as const;
@@ -70,7 +72,10 @@ const STAGES = [
   { id: "f", what: "+ import() create graph" },
   { id: "g", what: "+ editBundleForCreate" },
   { id: "h", what: "shim entry: full create" },
+  { id: "j", what: "h, a runtime server warm" },
 ] as const;
+/** The stages that are the shim itself, not a program written for the profile. */
+const SHIM_STAGES: readonly string[] = ["h", "j"];
 type StageId = typeof STAGES[number]["id"];
 
 /** The libc symbols the create step binds (bundle spec read, atomic write, exec). */
@@ -267,9 +272,9 @@ function kindVariants(
   probe: (stage: StageId) => string,
   runner: string[],
   env: Record<string, string>,
-  entry: { direct: string[]; launcher?: string[] },
+  entry: { direct: string[]; launcher?: string[]; serverSocket: string },
 ): Variant[] {
-  const variants: Variant[] = STAGES.filter((s) => s.id !== "h").map((s) => ({
+  const variants: Variant[] = STAGES.filter((s) => !SHIM_STAGES.includes(s.id)).map((s) => ({
     name: `${kind} ${s.id}`,
     argv: [...runner, probe(s.id)],
     env,
@@ -279,7 +284,39 @@ function kindVariants(
   if (entry.launcher) {
     variants.push({ name: `${kind} i`, argv: entry.launcher, env, edits: true });
   }
+  variants.push({
+    name: `${kind} j`,
+    argv: entry.launcher ?? entry.direct,
+    env: { ...env, [RUNTIME_SERVER_SOCKET_ENV]: entry.serverSocket },
+    edits: true,
+  });
   return variants;
+}
+
+/** Starts `xpu-ctk runtime-server` (`argv`) on `socket`; resolves once it listens. */
+async function startServer(
+  argv: readonly string[],
+  socket: string,
+  env: Record<string, string>,
+): Promise<Deno.ChildProcess> {
+  const [program, ...lead] = argv;
+  const child = new Deno.Command(program, {
+    args: [...lead, "runtime-server", "--socket", socket],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let waited = 0; waited < 10_000; waited += 20) {
+    try {
+      if (Deno.lstatSync(socket).isSocket) return child;
+    } catch {
+      // Not yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`the runtime server (${argv.join(" ")}) did not listen on "${socket}"`);
 }
 
 async function main(args: string[]): Promise<number> {
@@ -303,6 +340,7 @@ async function main(args: string[]): Promise<number> {
   const baselineSources = options(args, "--baseline-sources");
   const baselineArtefacts = options(args, "--baseline-artefact");
   const dir = Deno.makeTempDirSync({ prefix: "xpu-startup-" });
+  const servers: Deno.ChildProcess[] = [];
   try {
     const lab = await makeProfileLab(`${dir}/lab`, mode, cdiFormat);
     const target = `${Deno.build.arch}-unknown-linux-gnu`;
@@ -322,7 +360,7 @@ async function main(args: string[]): Promise<number> {
     // The stage programs: as sources, and bundled the way the artefact is.
     Deno.mkdirSync(`${dir}/probes`);
     const src = new URL("../src", import.meta.url).href;
-    const probeFiles = STAGES.filter((s) => s.id !== "h").map((s) => {
+    const probeFiles = STAGES.filter((s) => !SHIM_STAGES.includes(s.id)).map((s) => {
       const path = `${dir}/probes/stage_${s.id}.ts`;
       Deno.writeTextFileSync(path, probeSource(s.id, src));
       return path;
@@ -340,19 +378,28 @@ async function main(args: string[]): Promise<number> {
     const create = ["--root", `${dir}/state`, "create", "--bundle", lab.bundle, "profiled"];
     const sourcesRunner = toolArgv("xpu-ctk").slice(0, -1);
     const bundledRunner = [`${artefact}/lib/deno`, "run", ...RUN_FLAGS];
+    // No variant but `j` asks a runtime server, whatever listens on this host.
+    const labEnv = { ...lab.env, [RUNTIME_SERVER_SOCKET_ENV]: "" };
     const bundledEnv = {
-      ...lab.env,
+      ...labEnv,
       DENO_DIR: NO_DENO_DIR,
       DENO_NO_PACKAGE_JSON: "1",
       DENO_NO_UPDATE_CHECK: "1",
     };
+    Deno.mkdirSync(`${dir}/servers`, { mode: 0o700 });
+    const sockets = {
+      sources: `${dir}/servers/sources.sock`,
+      bundled: `${dir}/servers/bundled.sock`,
+    };
+    servers.push(await startServer(toolArgv("xpu-ctk"), sockets.sources, labEnv));
+    servers.push(await startServer([`${artefact}/xpu-ctk`], sockets.bundled, labEnv));
     const variants = [
       ...kindVariants(
         "sources",
         (id) => id === "a" ? `${REPO_ROOT}/bench/hello.ts` : `${dir}/probes/stage_${id}.ts`,
         sourcesRunner,
-        lab.env,
-        { direct: toolArgv("xpu-container-runtime") },
+        labEnv,
+        { direct: toolArgv("xpu-container-runtime"), serverSocket: sockets.sources },
       ),
       ...kindVariants(
         "bundled",
@@ -362,6 +409,7 @@ async function main(args: string[]): Promise<number> {
         {
           direct: [...bundledRunner, `${artefact}/lib/js/xpu-container-runtime.js`],
           launcher: [`${artefact}/xpu-container-runtime`],
+          serverSocket: sockets.bundled,
         },
       ),
     ];
@@ -373,7 +421,7 @@ async function main(args: string[]): Promise<number> {
           `${base}/deno.json`,
           `${base}/bin/xpu-container-runtime.ts`,
         ],
-        env: lab.env,
+        env: labEnv,
         edits: true,
       });
     }
@@ -387,7 +435,7 @@ async function main(args: string[]): Promise<number> {
       variants.push({
         name: `bundled i (${label})`,
         argv: [`${base}/xpu-container-runtime`],
-        env: lab.env,
+        env: labEnv,
         edits: true,
       });
     }
@@ -429,6 +477,10 @@ async function main(args: string[]): Promise<number> {
     printTable(samples, iterations, mode === "cdi" ? `cdi (${cdiFormat} spec)` : mode);
     return 0;
   } finally {
+    for (const server of servers) {
+      server.kill("SIGTERM");
+      await server.status;
+    }
     Deno.removeSync(dir, { recursive: true });
   }
 }
@@ -474,10 +526,15 @@ function printTable(samples: Map<string, number[]>, iterations: number, mode: st
         } ${f(pairedMedian(values, hello))} ${prev ? f(pairedMedian(values, prev)) : "      -"}`,
       );
       if (!baseline) previous = values;
-      if (id === "h" || id === "i") {
+      if (id === "h" || id === "i" || id === "j") {
         const own = pairedMedian(values, hello);
+        const how = id === "i"
+          ? "launcher + "
+          : id === "j"
+          ? `${kind === "bundled" ? "launcher + " : ""}runtime server + `
+          : "";
         verdicts.push(
-          `${name}: ${id === "i" ? "launcher + " : ""}shim create − hello world = ` +
+          `${name}: ${how}shim create − hello world = ` +
             `${own.toFixed(1)} ms ` +
             `(target ≤ 10 ms: ${own <= 10 ? "met" : "missed"})`,
         );

@@ -3,12 +3,14 @@
  * is served by the warm process and the container gets its device; a request it refuses fails
  * with the shim's own line and status; and whatever is wrong with the server (stopped, a socket
  * in a directory others may write, a peer that never answers or answers nonsense), the shim does
- * the work itself and the container still gets its device.
+ * the work itself and the container still gets its device. And under docker, a container gets
+ * its XPU through a create the server served.
  */
 
 import { match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../helpers/container_lab.ts";
-import { toolArgv } from "../helpers/toolkit_commands.ts";
+import { toolArgv, writeToolWrapper } from "../helpers/toolkit_commands.ts";
+import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, PROBE, runInLab } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "busybox"] as const;
@@ -173,6 +175,44 @@ await labTest(
         for (const conn of held) conn.close();
         await serving.catch(() => {});
       }
+    }
+  },
+);
+
+await labTest(
+  "runtime server under docker: docker run --runtime xpu gets the XPU, the create served warm",
+  [...NEEDS, "nsenter", "dockerd"],
+  { mode: "csv" },
+  async (lab) => {
+    const server = await startServer(lab);
+    try {
+      const dir = `${lab.dir}/docker`;
+      Deno.mkdirSync(dir);
+      const daemonJson = `${dir}/daemon.json`;
+      Deno.writeTextFileSync(daemonJson, "{}\n");
+      const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
+      // The environment a runtime sees is dockerd's.
+      const env = {
+        ...lab.env,
+        XPU_RUNTIME_SERVER_SOCKET: server.socket,
+        PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+      };
+      await withDockerd(dir, daemonJson, env, async (d) => {
+        const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
+          "--runtime-path",
+          shim,
+        ]);
+        strictEqual(configured.code, 0, configured.stderr);
+        await d.waitForRuntimes((names) => names.includes("xpu"));
+        const run = await d.runProbe(["--runtime", "xpu", "-e", "XPU_VISIBLE_DEVICES=0"]);
+        strictEqual(run.code, 0, run.stderr);
+        match(run.stdout, /^\/dev\/xpu0: open ok$/m);
+        match(run.stdout, /^\/dev\/xpu1: absent$/m);
+        match(run.stdout, /^fake libxpu 1\.0\.0$/m);
+      });
+      match(server.log(), /Served create of "[0-9a-f]{64}" in [0-9.]+ ms: exec "/);
+    } finally {
+      await server.stop();
     }
   },
 );
