@@ -64,19 +64,31 @@ export async function serveRuntime(options: RuntimeServerOptions): Promise<void>
   if (options.signal.aborted) stop();
   log.info(`Listening on ${quoted(socketPath)}`);
   options.onListening?.();
-  let queue: Promise<void> = Promise.resolve();
   const home = workingDirectory();
+  // Requests are read side by side; they are answered one at a time, each in its shim's working
+  // directory, which is the whole process's.
+  let tail: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn);
+    tail = run.catch(() => {});
+    return run;
+  };
+  const open = new Set<Promise<void>>();
   try {
     for await (const conn of listener) {
-      // One request at a time: each runs in its shim's working directory, which is the
-      // process's.
-      queue = queue.then(() => serveConnection(conn, prepare, log, home));
+      const served = serveConnection(
+        conn,
+        (request) => oneAtATime(() => answerRequest(request, prepare, home)),
+        log,
+      );
+      open.add(served);
+      served.finally(() => open.delete(served));
     }
   } catch (error) {
     if (!options.signal.aborted) throw error;
   } finally {
     options.signal.removeEventListener("abort", stop);
-    await queue;
+    await Promise.all(open);
     try {
       if (lstatSync(socketPath).ino === ours) removeSync(socketPath);
     } catch {
@@ -134,24 +146,23 @@ async function claimSocketPath(socketPath: string): Promise<void> {
 
 async function serveConnection(
   conn: ByteStream,
-  prepare: (input: ShimInput) => Promise<ExecRequest>,
+  answer: (request: ServerRequest) => Promise<ServerAnswer>,
   log: Logger,
-  home: string,
 ): Promise<void> {
   const started = performance.now();
   const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
-  let answer: ServerAnswer;
+  let answered: ServerAnswer;
   let what = "a request";
   try {
     const request = parseRequest(await readLine(conn));
     clearTimeout(timer);
     if ("invalid" in request) {
-      answer = { kind: "unavailable", reason: `the request is malformed: ${request.invalid}` };
+      answered = { kind: "unavailable", reason: `the request is malformed: ${request.invalid}` };
     } else {
       what = describeRequest(request);
-      answer = await answerRequest(request, prepare, home);
+      answered = await answer(request);
     }
-    await conn.write(encodeAnswer(answer));
+    await conn.write(encodeAnswer(answered));
   } catch (error) {
     clearTimeout(timer);
     log.warn(`Dropped ${what}: ${errorMessage(error)}`);
@@ -160,9 +171,11 @@ async function serveConnection(
   }
   conn.close();
   const ms = (performance.now() - started).toFixed(1);
-  if (answer.kind === "exec") log.info(`Served ${what} in ${ms} ms: exec ${quoted(answer.path)}`);
-  else if (answer.kind === "failed") log.info(`Refused ${what} in ${ms} ms: ${answer.message}`);
-  else log.warn(`Left ${what} to the shim: ${answer.reason}`);
+  if (answered.kind === "exec") {
+    log.info(`Served ${what} in ${ms} ms: exec ${quoted(answered.path)}`);
+  } else if (answered.kind === "failed") {
+    log.info(`Refused ${what} in ${ms} ms: ${answered.message}`);
+  } else log.warn(`Left ${what} to the shim: ${answered.reason}`);
 }
 
 /** What the shim would have done for `request`, in its working directory; then back `home`. */

@@ -110,6 +110,31 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
   });
 });
 
+Deno.test("runtime server: a client that sends nothing holds up no one", async () => {
+  await withTempDir(async (dir) => {
+    const socket = `${dir}/run/runtime.sock`;
+    await withServer(
+      socket,
+      (input) =>
+        Promise.resolve({
+          path: "/usr/sbin/runc",
+          argv: ["/usr/sbin/runc", ...input.args],
+          env: {},
+        }),
+      async () => {
+        const silent = await Deno.connect({ transport: "unix", path: socket });
+        try {
+          // Well within the 5 s the server waits for the silent one's request.
+          const answer = await askRuntimeServer(socket, request(dir), 2000);
+          strictEqual(answer.kind, "exec", JSON.stringify(answer));
+        } finally {
+          silent.close();
+        }
+      },
+    );
+  });
+});
+
 Deno.test("runtime server: refuses a socket path the shims would not trust or that is taken", async () => {
   await withTempDir(async (dir) => {
     const never = () => Promise.reject(new Error("not reached"));
