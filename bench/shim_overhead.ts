@@ -45,6 +45,7 @@ import { installToolkit } from "../src/installer/install.ts";
 import { INSTALLED_CONFIG, TOOLKIT_EXECUTABLES } from "../src/installer/toolkit_layout.ts";
 import { type BenchTarget, judgeTargets, verdictLine } from "./bench_verdict.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
+import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
 
 /**
  * NVIDIA's Go shim (v1.18.0, built from source) over bare runc, paired on this machine kind in
@@ -118,28 +119,6 @@ async function timed(argv: readonly string[], env?: Record<string, string>): Pro
   return (await run(argv, env)).ms;
 }
 
-/** Starts `xpu-ctk runtime-server` on `socket`; resolves once it listens. */
-async function startServer(socket: string, env: Record<string, string>) {
-  const [program, ...lead] = toolArgv("xpu-ctk");
-  const child = new Deno.Command(program, {
-    args: [...lead, "runtime-server", "--socket", socket],
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    try {
-      if (Deno.lstatSync(socket).isSocket) return child;
-    } catch {
-      // Not yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`the runtime server did not listen on "${socket}"`);
-}
-
 function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -186,7 +165,7 @@ async function main(args: string[]): Promise<number> {
     const env = { XPU_CTK_CONFIG_FILE_PATH: config, ...noServer };
     Deno.mkdirSync(`${dir}/server`, { mode: 0o700 });
     const withServer = { [RUNTIME_SERVER_SOCKET_ENV]: `${dir}/server/runtime.sock` };
-    server = await startServer(`${dir}/server/runtime.sock`, env);
+    server = await startRuntimeServer(toolArgv("xpu-ctk"), `${dir}/server/runtime.sock`, env);
     // Installed toolkits in front of the same shim: one whose module check passes, one whose fails.
     Deno.mkdirSync(`${dir}/source`);
     for (const tool of TOOLKIT_EXECUTABLES) writeToolWrapper(tool, `${dir}/source`);
@@ -390,10 +369,7 @@ async function main(args: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    if (server !== undefined) {
-      server.kill("SIGTERM");
-      await server.status;
-    }
+    if (server !== undefined) await stopRuntimeServer(server);
     await new Deno.Command("sh", {
       args: [
         "-c",

@@ -53,6 +53,7 @@ import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
 import { NO_DENO_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
+import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
 
 /** The modes the profile can serve the request in. */
 export const MODES = ["csv", "legacy", "cdi"] as const;
@@ -293,32 +294,6 @@ function kindVariants(
   return variants;
 }
 
-/** Starts `xpu-ctk runtime-server` (`argv`) on `socket`; resolves once it listens. */
-async function startServer(
-  argv: readonly string[],
-  socket: string,
-  env: Record<string, string>,
-): Promise<Deno.ChildProcess> {
-  const [program, ...lead] = argv;
-  const child = new Deno.Command(program, {
-    args: [...lead, "runtime-server", "--socket", socket],
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  for (let waited = 0; waited < 10_000; waited += 20) {
-    try {
-      if (Deno.lstatSync(socket).isSocket) return child;
-    } catch {
-      // Not yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  child.kill("SIGKILL");
-  throw new Error(`the runtime server (${argv.join(" ")}) did not listen on "${socket}"`);
-}
-
 async function main(args: string[]): Promise<number> {
   const iterations = Number(option(args, "--iterations", "30"));
   const mode = option(args, "--mode", "csv") as Mode;
@@ -391,8 +366,8 @@ async function main(args: string[]): Promise<number> {
       sources: `${dir}/servers/sources.sock`,
       bundled: `${dir}/servers/bundled.sock`,
     };
-    servers.push(await startServer(toolArgv("xpu-ctk"), sockets.sources, labEnv));
-    servers.push(await startServer([`${artefact}/xpu-ctk`], sockets.bundled, labEnv));
+    servers.push(await startRuntimeServer(toolArgv("xpu-ctk"), sockets.sources, labEnv));
+    servers.push(await startRuntimeServer([`${artefact}/xpu-ctk`], sockets.bundled, labEnv));
     const variants = [
       ...kindVariants(
         "sources",
@@ -477,10 +452,7 @@ async function main(args: string[]): Promise<number> {
     printTable(samples, iterations, mode === "cdi" ? `cdi (${cdiFormat} spec)` : mode);
     return 0;
   } finally {
-    for (const server of servers) {
-      server.kill("SIGTERM");
-      await server.status;
-    }
+    for (const server of servers) await stopRuntimeServer(server);
     Deno.removeSync(dir, { recursive: true });
   }
 }

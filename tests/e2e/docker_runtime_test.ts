@@ -8,8 +8,7 @@
  */
 
 import { match, strictEqual } from "node:assert/strict";
-import { writeToolWrapper } from "../helpers/toolkit_commands.ts";
-import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
+import { withXpuRuntimeDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, labTest } from "../helpers/lab.ts";
 
 const REQUESTS: Record<string, string[]> = {
@@ -27,19 +26,7 @@ for (const [mode, requests] of Object.entries(REQUESTS)) {
       if (mode === "cdi") {
         await generateCdiSpec(lab);
       }
-      const dir = `${lab.dir}/docker`;
-      Deno.mkdirSync(dir);
-      const daemonJson = `${dir}/daemon.json`;
-      Deno.writeTextFileSync(daemonJson, "{}\n");
-      const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
-      const env = { ...lab.env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
-      await withDockerd(dir, daemonJson, env, async (d) => {
-        const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
-          "--runtime-path",
-          shim,
-        ]);
-        strictEqual(configured.code, 0, configured.stderr);
-        await d.waitForRuntimes((names) => names.includes("xpu"));
+      await withXpuRuntimeDockerd(`${lab.dir}/docker`, `${lab.dir}/tools`, lab.env, async (d) => {
         for (const request of requests) {
           const run = await d.runProbe([
             "--runtime",

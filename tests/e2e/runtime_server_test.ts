@@ -9,8 +9,8 @@
 
 import { match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../helpers/container_lab.ts";
-import { toolArgv, writeToolWrapper } from "../helpers/toolkit_commands.ts";
-import { dockerRuntimeCommand, withDockerd } from "../helpers/dockerd.ts";
+import { toolArgv } from "../helpers/toolkit_commands.ts";
+import { withXpuRuntimeDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, PROBE, runInLab } from "../helpers/lab.ts";
 
 const NEEDS = ["root", "runc", "busybox"] as const;
@@ -186,24 +186,9 @@ await labTest(
   async (lab) => {
     const server = await startServer(lab);
     try {
-      const dir = `${lab.dir}/docker`;
-      Deno.mkdirSync(dir);
-      const daemonJson = `${dir}/daemon.json`;
-      Deno.writeTextFileSync(daemonJson, "{}\n");
-      const shim = writeToolWrapper("xpu-container-runtime", `${lab.dir}/tools`);
       // The environment a runtime sees is dockerd's.
-      const env = {
-        ...lab.env,
-        XPU_RUNTIME_SERVER_SOCKET: server.socket,
-        PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      };
-      await withDockerd(dir, daemonJson, env, async (d) => {
-        const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
-          "--runtime-path",
-          shim,
-        ]);
-        strictEqual(configured.code, 0, configured.stderr);
-        await d.waitForRuntimes((names) => names.includes("xpu"));
+      const env = { ...lab.env, XPU_RUNTIME_SERVER_SOCKET: server.socket };
+      await withXpuRuntimeDockerd(`${lab.dir}/docker`, `${lab.dir}/tools`, env, async (d) => {
         const run = await d.runProbe(["--runtime", "xpu", "-e", "XPU_VISIBLE_DEVICES=0"]);
         strictEqual(run.code, 0, run.stderr);
         match(run.stdout, /^\/dev\/xpu0: open ok$/m);

@@ -6,7 +6,7 @@
  */
 
 import { makeBusyboxRootfs } from "./container_lab.ts";
-import { runTool, toolArgv, type ToolRun } from "./toolkit_commands.ts";
+import { runTool, toolArgv, type ToolRun, writeToolWrapper } from "./toolkit_commands.ts";
 import { PROBE } from "./lab.ts";
 
 /** A running private dockerd. */
@@ -212,4 +212,33 @@ export function dockerRuntimeCommand(
         ...extra,
       ],
     });
+}
+
+/**
+ * A private dockerd, under `dir`, with the runtime shim's wrapper (in `toolsDir`) configured as
+ * its `xpu` runtime by `xpu-ctk runtime configure`; `env` is dockerd's, which is what a runtime
+ * sees (the lab's config path, say). Runs `fn` once docker lists the runtime.
+ */
+export async function withXpuRuntimeDockerd(
+  dir: string,
+  toolsDir: string,
+  env: Record<string, string>,
+  fn: (d: Dockerd) => Promise<void>,
+): Promise<void> {
+  Deno.mkdirSync(dir);
+  const daemonJson = `${dir}/daemon.json`;
+  Deno.writeTextFileSync(daemonJson, "{}\n");
+  const shim = writeToolWrapper("xpu-container-runtime", toolsDir);
+  const dockerdEnv = { ...env, PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+  await withDockerd(dir, daemonJson, dockerdEnv, async (d) => {
+    const configured = await dockerRuntimeCommand(d, daemonJson, `${dir}/revert`)("configure", [
+      "--runtime-path",
+      shim,
+    ]);
+    if (configured.code !== 0) {
+      throw new Error(`xpu-ctk runtime configure failed: ${configured.stderr}`);
+    }
+    await d.waitForRuntimes((names) => names.includes("xpu"));
+    await fn(d);
+  });
 }
