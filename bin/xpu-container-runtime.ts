@@ -39,7 +39,7 @@ try {
   // a warm process; everything else, and a create it does not serve, is done here.
   const socket = parseRuncArgs(args).isCreate ? serverSocketPath(env) : undefined;
   if (socket !== undefined) {
-    const answer = await askRuntimeServer(socket, { ...input, args: [...args] });
+    const answer = askRuntimeServer(socket, { ...input, args: [...args] });
     if (answer.kind === "exec") execve(answer);
     if (answer.kind === "failed") {
       console.error(answer.message);

@@ -19,7 +19,8 @@
 
 import { lstatSync } from "../core/io/fs.ts";
 import { ownUid } from "../core/io/process.ts";
-import { type ByteStream, connectUnixStream } from "../core/io/unix_stream.ts";
+import type { ByteStream } from "../core/io/unix_stream.ts";
+import { requestOverUnixSocket, RequestTimeoutError } from "../core/io/unix_request.ts";
 
 /** Where the server listens unless `XPU_RUNTIME_SERVER_SOCKET` or `--socket` says otherwise. */
 export const RUNTIME_SERVER_SOCKET = "/run/xpu-container-toolkit/runtime.sock";
@@ -189,52 +190,38 @@ export async function readLine(stream: ByteStream): Promise<string> {
 /**
  * Asks the server at `socket` to serve `request`. Never throws: whatever goes wrong (no socket,
  * not trusted, refused, no answer within `timeoutMs`) is an `unavailable` answer with the
- * reason, and the shim goes on by itself.
+ * reason, and the shim goes on by itself. Synchronous (see `unix_request.ts`).
  */
-export async function askRuntimeServer(
+export function askRuntimeServer(
   socket: string,
   request: ServerRequest,
   timeoutMs = ANSWER_TIMEOUT_MS,
-): Promise<ServerAnswer> {
+): ServerAnswer {
   let distrust: string | undefined;
   try {
     const dir = socket.slice(0, Math.max(socket.lastIndexOf("/"), 1));
-    distrust = socketDistrust(
-      socket,
-      { dir: pathInfo(dir), socket: pathInfo(socket) },
-      ownUid(),
-    );
+    distrust = socketDistrust(socket, { dir: pathInfo(dir), socket: pathInfo(socket) }, ownUid());
   } catch (error) {
     return { kind: "unavailable", reason: `no server socket "${socket}": ${reasonOf(error)}` };
   }
   if (distrust !== undefined) {
     return { kind: "unavailable", reason: `not using the runtime server: ${distrust}` };
   }
-  let conn: ByteStream;
+  let answer: Uint8Array;
   try {
-    conn = await connectUnixStream(socket);
-  } catch (error) {
-    return { kind: "unavailable", reason: `no server on "${socket}": ${reasonOf(error)}` };
-  }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    conn.close();
-  }, timeoutMs);
-  try {
-    await conn.write(encodeRequest(request));
-    return parseAnswer(await readLine(conn));
+    answer = requestOverUnixSocket(socket, encodeRequest(request), {
+      timeoutMs,
+      maxBytes: MAX_MESSAGE_BYTES,
+    });
   } catch (error) {
     return {
       kind: "unavailable",
-      reason: timedOut
+      reason: error instanceof RequestTimeoutError
         ? `the server on "${socket}" did not answer within ${timeoutMs} ms`
         : `the server on "${socket}" failed: ${reasonOf(error)}`,
     };
-  } finally {
-    clearTimeout(timer);
-    conn.close();
   }
+  return parseAnswer(new TextDecoder().decode(answer));
 }
 
 function reasonOf(error: unknown): string {

@@ -8,7 +8,7 @@ import { RequestError, UsageError } from "../../src/core/errors.ts";
 import type { ExecRequest } from "../../src/core/io/process.ts";
 import type { Logger } from "../../src/core/io/log.ts";
 import { serveRuntime } from "../../src/runtime/runtime_server.ts";
-import { askRuntimeServer } from "../../src/runtime/runtime_server_protocol.ts";
+import { askFromWorker } from "../helpers/runtime_server_client.ts";
 import type { ShimInput } from "../../src/runtime/shim.ts";
 import { runtimeServerSocket } from "../../src/ctk/runtime_server_command.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
@@ -76,7 +76,7 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
     }, async (lines) => {
       strictEqual((Deno.statSync(`${dir}/run`).mode ?? 0) & 0o777, 0o700);
       strictEqual((Deno.statSync(socket).mode ?? 0) & 0o777, 0o600);
-      deepStrictEqual(await askRuntimeServer(socket, request(dir)), {
+      deepStrictEqual(await askFromWorker(socket, request(dir)), {
         kind: "exec",
         path: "/usr/sbin/runc",
         argv: ["/usr/sbin/runc", "--root", "/r", "create", "--bundle", "b", "c1"],
@@ -85,7 +85,7 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
       deepStrictEqual(seen, [{ cwd: dir, args: request(dir).args }]);
       strictEqual(Deno.cwd(), home, "the server went back to its own working directory");
       deepStrictEqual(
-        await askRuntimeServer(socket, request(dir, ["create", "--bundle", "b", "bad"])),
+        await askFromWorker(socket, request(dir, ["create", "--bundle", "b", "bad"])),
         {
           kind: "failed",
           message: 'xpu-container-runtime: Cannot use XPU "7": no such device',
@@ -93,9 +93,9 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
         },
       );
       // What it does not serve: the shim does it itself.
-      const state = await askRuntimeServer(socket, request(dir, ["state", "c1"]));
+      const state = await askFromWorker(socket, request(dir, ["state", "c1"]));
       deepStrictEqual(state, { kind: "unavailable", reason: "only create is served" });
-      const gone = await askRuntimeServer(socket, request(`${dir}/missing`));
+      const gone = await askFromWorker(socket, request(`${dir}/missing`));
       strictEqual(gone.kind, "unavailable");
       match((gone as { reason: string }).reason, /cannot enter the shim's working directory/);
       strictEqual(seen.length, 2);
@@ -106,7 +106,7 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
       match(lines.join("\n"), /info: Refused create of "bad"/);
     });
     // Stopped: the socket is gone, and a shim finds no server.
-    strictEqual((await askRuntimeServer(socket, request(dir))).kind, "unavailable");
+    strictEqual((await askFromWorker(socket, request(dir))).kind, "unavailable");
   });
 });
 
@@ -125,7 +125,7 @@ Deno.test("runtime server: a client that sends nothing holds up no one", async (
         const silent = await Deno.connect({ transport: "unix", path: socket });
         try {
           // Well within the 5 s the server waits for the silent one's request.
-          const answer = await askRuntimeServer(socket, request(dir), 2000);
+          const answer = await askFromWorker(socket, request(dir), 2000);
           strictEqual(answer.kind, "exec", JSON.stringify(answer));
         } finally {
           silent.close();

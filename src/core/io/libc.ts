@@ -50,6 +50,9 @@ export const ERRNO = {
   ENOTEMPTY: 39,
   ENXIO: 6,
   EOVERFLOW: 75,
+  ENAMETOOLONG: 36,
+  ECONNREFUSED: 111,
+  EINPROGRESS: 115,
 } as const;
 
 const ERRNO_CODES: Record<number, string> = Object.fromEntries(
@@ -75,6 +78,12 @@ const SYSCALLS = {
     open_tree: 428n,
     move_mount: 429n,
     mount_setattr: 442n,
+    socket: 41n,
+    connect: 42n,
+    ppoll: 271n,
+    read: 0n,
+    write: 1n,
+    close: 3n,
   },
   aarch64: {
     openat2: 437n,
@@ -93,6 +102,12 @@ const SYSCALLS = {
     open_tree: 428n,
     move_mount: 429n,
     mount_setattr: 442n,
+    socket: 198n,
+    connect: 203n,
+    ppoll: 73n,
+    read: 63n,
+    write: 64n,
+    close: 57n,
   },
 } as const;
 
