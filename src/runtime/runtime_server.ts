@@ -17,6 +17,7 @@ import { parseRuncArgs } from "../core/oci/runc_args.ts";
 import {
   encodeAnswer,
   parseRequest,
+  pathInfo,
   readLine,
   type ServerAnswer,
   type ServerRequest,
@@ -108,12 +109,13 @@ async function claimSocketPath(socketPath: string): Promise<void> {
   }
   const dir = socketPath.slice(0, Math.max(socketPath.lastIndexOf("/"), 1));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const dirInfo = lstatSync(dir);
   const uid = ownUid();
-  const problem = socketDistrust(socketPath, {
-    dir: { kind: dirInfo.isDirectory ? "dir" : "other", uid: dirInfo.uid!, mode: dirInfo.mode! },
-    socket: { kind: "socket", uid, mode: 0o600 },
-  }, uid);
+  // Checked as the shims will check it, the socket as the one this server is about to make.
+  const problem = socketDistrust(
+    socketPath,
+    (path) => path === socketPath ? { kind: "socket", uid, mode: 0o600 } : pathInfo(path),
+    uid,
+  );
   if (problem !== undefined) {
     throw new UsageError(
       `Cannot listen on ${quoted(socketPath)}: ${problem}: the shims would not trust it; ` +

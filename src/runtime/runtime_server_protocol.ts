@@ -67,27 +67,46 @@ export interface PathInfo {
   mode: number;
 }
 
+/** The directories above the socket's own, from `/` down (`/`, `/run` for the default). */
+function ancestorsOf(dir: string): string[] {
+  const parts = dir.split("/").filter((p) => p !== "");
+  return parts.map((_, i) => `/${parts.slice(0, i).join("/")}`);
+}
+
 /**
- * Why the socket at `socket` (in the directory `dir`) is not to be trusted by a process of user
- * `uid`, or `undefined` when it is: the server rewrites the bundles it is sent, so only a server
- * of the shim's own user may answer. Both must be that user's, the directory writable by no one
- * else (so no one else could have put the socket there), the socket a socket. Pure.
+ * Why the socket at `socket` is not to be trusted by a process of user `uid`, or `undefined`
+ * when it is: the server's answer names the program the shim execs, so only a server of the
+ * shim's own user may answer. The socket and its directory must be that user's, the directory
+ * writable by no one else (so no one else could have put a socket there), and every directory
+ * above it root's or that user's and writable by no one else but with the sticky bit (as `/tmp`),
+ * so no one else can put another directory in its place. `lookup` is `lstat`; pure otherwise.
  */
 export function socketDistrust(
   socket: string,
-  info: { dir: PathInfo; socket: PathInfo },
+  lookup: (path: string) => PathInfo,
   uid: number,
 ): string | undefined {
   const dir = socket.slice(0, Math.max(socket.lastIndexOf("/"), 1));
-  if (info.dir.kind !== "dir") return `"${dir}" is not a directory`;
-  if (info.dir.uid !== uid) return `"${dir}" belongs to uid ${info.dir.uid}, not ${uid}`;
-  if ((info.dir.mode & 0o022) !== 0) return `"${dir}" is writable by others`;
-  if (info.socket.kind !== "socket") return `"${socket}" is not a socket`;
-  if (info.socket.uid !== uid) return `"${socket}" belongs to uid ${info.socket.uid}, not ${uid}`;
+  for (const above of ancestorsOf(dir)) {
+    const info = lookup(above);
+    if (info.kind !== "dir") return `"${above}" is not a directory`;
+    if (info.uid !== 0 && info.uid !== uid) return `"${above}" belongs to uid ${info.uid}`;
+    if ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0) {
+      return `"${above}" is writable by others`;
+    }
+  }
+  const dirInfo = lookup(dir);
+  if (dirInfo.kind !== "dir") return `"${dir}" is not a directory`;
+  if (dirInfo.uid !== uid) return `"${dir}" belongs to uid ${dirInfo.uid}, not ${uid}`;
+  if ((dirInfo.mode & 0o022) !== 0) return `"${dir}" is writable by others`;
+  const socketInfo = lookup(socket);
+  if (socketInfo.kind !== "socket") return `"${socket}" is not a socket`;
+  if (socketInfo.uid !== uid) return `"${socket}" belongs to uid ${socketInfo.uid}, not ${uid}`;
   return undefined;
 }
 
-function pathInfo(path: string): PathInfo {
+/** What `lstat` says of `path`, for {@link socketDistrust}. */
+export function pathInfo(path: string): PathInfo {
   const info = lstatSync(path);
   return {
     kind: info.isSocket ? "socket" : info.isDirectory ? "dir" : "other",
@@ -199,8 +218,7 @@ export function askRuntimeServer(
 ): ServerAnswer {
   let distrust: string | undefined;
   try {
-    const dir = socket.slice(0, Math.max(socket.lastIndexOf("/"), 1));
-    distrust = socketDistrust(socket, { dir: pathInfo(dir), socket: pathInfo(socket) }, ownUid());
+    distrust = socketDistrust(socket, pathInfo, ownUid());
   } catch (error) {
     return { kind: "unavailable", reason: `no server socket "${socket}": ${reasonOf(error)}` };
   }

@@ -6,6 +6,7 @@ import {
   encodeRequest,
   parseAnswer,
   parseRequest,
+  type PathInfo,
   RUNTIME_SERVER_SOCKET,
   type ServerAnswer,
   serverSocketPath,
@@ -62,22 +63,51 @@ Deno.test("parseRequest: names what is wrong", () => {
   }
 });
 
-Deno.test("socketDistrust: only a socket of the shim's user, in a dir no one else writes", () => {
-  const dir = { kind: "dir" as const, uid: 0, mode: 0o700 };
-  const socket = { kind: "socket" as const, uid: 0, mode: 0o600 };
+Deno.test("socketDistrust: only a socket of the shim's user, where no one else can put one", () => {
   const path = "/run/xpu-container-toolkit/runtime.sock";
-  const cases: [string, Parameters<typeof socketDistrust>[1], string | undefined][] = [
-    ["root's own", { dir, socket }, undefined],
-    ["a 0755 dir", { dir: { ...dir, mode: 0o755 }, socket }, undefined],
-    ["a group-writable dir", { dir: { ...dir, mode: 0o770 }, socket }, "writable by others"],
-    ["a world-writable dir", { dir: { ...dir, mode: 0o1777 }, socket }, "writable by others"],
-    ["a dir of another user", { dir: { ...dir, uid: 1000 }, socket }, "belongs to uid 1000"],
-    ["a socket of another user", { dir, socket: { ...socket, uid: 1000 } }, "belongs to uid 1000"],
-    ["a file", { dir, socket: { ...socket, kind: "other" } }, "is not a socket"],
-    ["a dir that is a link", { dir: { ...dir, kind: "other" }, socket }, "is not a directory"],
+  const root = { kind: "dir" as const, uid: 0, mode: 0o755 };
+  const layout = {
+    "/": root,
+    "/run": root,
+    "/run/xpu-container-toolkit": { kind: "dir" as const, uid: 0, mode: 0o700 },
+    [path]: { kind: "socket" as const, uid: 0, mode: 0o600 },
+  };
+  type Layout = Record<string, PathInfo>;
+  const cases: [string, Layout, string | undefined][] = [
+    ["root's own", layout, undefined],
+    ["a 0755 dir", { ...layout, "/run/xpu-container-toolkit": root }, undefined],
+    ["a sticky /run, as /tmp", { ...layout, "/run": { ...root, mode: 0o1777 } }, undefined],
+    [
+      "a group-writable dir",
+      { ...layout, "/run/xpu-container-toolkit": { ...root, mode: 0o770 } },
+      '"/run/xpu-container-toolkit" is writable by others',
+    ],
+    [
+      "a sticky world-writable dir",
+      { ...layout, "/run/xpu-container-toolkit": { ...root, mode: 0o1777 } },
+      '"/run/xpu-container-toolkit" is writable by others',
+    ],
+    [
+      "a dir of another user",
+      { ...layout, "/run/xpu-container-toolkit": { ...root, uid: 1000 } },
+      "belongs to uid 1000",
+    ],
+    [
+      "a world-writable /run",
+      { ...layout, "/run": { ...root, mode: 0o777 } },
+      '"/run" is writable',
+    ],
+    ["a /run of another user", { ...layout, "/run": { ...root, uid: 1000 } }, '"/run" belongs'],
+    ["a /run that is a link", { ...layout, "/run": { ...root, kind: "other" } }, "not a directory"],
+    [
+      "a socket of another user",
+      { ...layout, [path]: { kind: "socket", uid: 1000, mode: 0o600 } },
+      "belongs to uid 1000",
+    ],
+    ["a file", { ...layout, [path]: { kind: "other", uid: 0, mode: 0o600 } }, "is not a socket"],
   ];
-  for (const [name, info, expected] of cases) {
-    const reason = socketDistrust(path, info, 0);
+  for (const [name, paths, expected] of cases) {
+    const reason = socketDistrust(path, (p) => paths[p], 0);
     if (expected === undefined) strictEqual(reason, undefined, name);
     else strictEqual(reason?.includes(expected), true, `${name}: ${reason}`);
   }
