@@ -29,6 +29,8 @@ export interface DoctorFlags {
 /** What the command reads the host through (tests give a fixture tree). */
 export interface DoctorOptions {
   fs?: HostFs;
+  /** Whether a server accepts connections on a unix socket (tests replace it). */
+  probeSocket?: (path: string) => Promise<boolean>;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function runDoctor(
     stateDir: flags.stateDir,
     driverRoot: flags.driverRoot,
     env: io.env,
+    probeSocket: options.probeSocket,
   }, options.fs ?? realHostFs);
   const lines = doctorReport(facts);
   io.stdout(renderDoctorReport(lines, { json: flags.json === true }));

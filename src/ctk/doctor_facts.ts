@@ -38,6 +38,13 @@ import { isCsvPlatform } from "../core/request/mode.ts";
 import { decodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
 import { launcherRecordPath } from "../core/fast_path/fast_path_script.ts";
 import { journalPath } from "../engines/change_journal.ts";
+import { ownUid } from "../core/io/process.ts";
+import { connectUnixStream } from "../core/io/unix_stream.ts";
+import {
+  type PathInfo,
+  serverSocketPath,
+  socketDistrust,
+} from "../runtime/runtime_server_protocol.ts";
 import type {
   DefaultRuntime,
   EngineAdapter,
@@ -60,6 +67,8 @@ export interface DoctorSettings {
   /** The driver root (`--driver-root`), instead of `[xpu-container-cli] root`. */
   driverRoot?: string;
   env: Readonly<Record<string, string>>;
+  /** Whether a server accepts connections on the unix socket at `path`. */
+  probeSocket?: (path: string) => Promise<boolean>;
 }
 
 /** A fact that could not be read, and whether for lack of permission (not root). */
@@ -181,7 +190,14 @@ export interface DoctorFacts {
   cdi: CdiFacts;
   kernelModule: Probe<{ name: string; loaded: boolean }>;
   cgroup: Probe<DeviceCgroup>;
+  runtimeServer: RuntimeServerFacts;
 }
+
+/** The runtime server the shims would ask (`xpu-ctk runtime-server`), as this environment names it. */
+export type RuntimeServerFacts =
+  | { kind: "off" }
+  | { socket: string; kind: "absent" | "stale" | "listening" }
+  | { socket: string; kind: "untrusted"; reason: string };
 
 /** Whether an error (or one it was caused by) is EACCES or EPERM. */
 function isDenied(error: unknown): boolean {
@@ -605,5 +621,34 @@ export async function gatherDoctorFacts(
     cdi: await cdiFacts(config, { fs, profile, driverRoot, ctkPath: programs.ctk.found }),
     kernelModule: kernelModuleFacts(profile, fs),
     cgroup: cgroupFacts(fs),
+    runtimeServer: await runtimeServerFacts(settings, fs),
   };
+}
+
+/** Is there a runtime server the shims would ask, and would they trust it? */
+async function runtimeServerFacts(
+  settings: DoctorSettings,
+  fs: HostFs,
+): Promise<RuntimeServerFacts> {
+  const socket = serverSocketPath(settings.env);
+  if (socket === undefined) return { kind: "off" };
+  if (fs.lstat(socket) === undefined) return { socket, kind: "absent" };
+  const lookup = (path: string): PathInfo => {
+    const info = fs.lstat(path);
+    const kind = info?.kind === "socket" ? "socket" : info?.kind === "dir" ? "dir" : "other";
+    return { kind, uid: info?.uid ?? -1, mode: info?.mode ?? 0 };
+  };
+  const reason = socketDistrust(socket, lookup, ownUid());
+  if (reason !== undefined) return { socket, kind: "untrusted", reason };
+  const listening = await (settings.probeSocket ?? acceptsConnections)(socket);
+  return { socket, kind: listening ? "listening" : "stale" };
+}
+
+async function acceptsConnections(path: string): Promise<boolean> {
+  try {
+    (await connectUnixStream(path)).close();
+    return true;
+  } catch {
+    return false;
+  }
 }

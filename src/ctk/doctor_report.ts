@@ -20,6 +20,7 @@ import type {
   FastPathFacts,
   Probe,
   ProgramFacts,
+  RuntimeServerFacts,
 } from "./doctor_facts.ts";
 
 /** How a check came out. */
@@ -646,9 +647,58 @@ export function doctorReport(facts: DoctorFacts): DoctorLine[] {
     kernelModuleLine(ctx),
     ...programLines(ctx),
     ...enginesLines(ctx),
+    runtimeServerLine(ctx.facts.runtimeServer),
     ...cdiLines(ctx),
     cgroupLine(ctx),
   ];
+}
+
+/**
+ * The runtime server: OK when none is meant to run (it is optional) or one listens, FIX when the
+ * shims would not trust its socket, WARN for a socket no one listens on.
+ */
+function runtimeServerLine(facts: RuntimeServerFacts): DoctorLine {
+  const check = "runtime server";
+  if (facts.kind === "off") {
+    return {
+      status: "ok",
+      check,
+      detail:
+        "XPU_RUNTIME_SERVER_SOCKET is empty here, so shims with this environment never ask one",
+    };
+  }
+  const at = quoted(facts.socket);
+  switch (facts.kind) {
+    case "absent":
+      return {
+        status: "ok",
+        check,
+        detail: `none on ${at} (optional): every create through the shim starts it cold; ` +
+          `"xpu-ctk runtime-server" serves them warm`,
+      };
+    case "listening":
+      return {
+        status: "ok",
+        check,
+        detail: `listening on ${at}: creates through the shim are served warm`,
+      };
+    case "stale":
+      return {
+        status: "warn",
+        check,
+        detail: `${at} is a socket no server listens on: the shims do the work themselves ` +
+          `(start "xpu-ctk runtime-server", which replaces it, or remove it)`,
+      };
+    case "untrusted":
+      return {
+        status: "fix",
+        check,
+        detail: `${at}: ${facts.reason}, so the shims will not ask the server there`,
+        fix: "make every directory of the path root's and writable by no one else " +
+          '("chmod go-w"), or give "xpu-ctk runtime-server --socket" another path and the ' +
+          "engines XPU_RUNTIME_SERVER_SOCKET",
+      };
+  }
 }
 
 const LABELS: Readonly<Record<DoctorStatus, string>> = {

@@ -159,6 +159,8 @@ interface DoctorInput {
   env?: Record<string, string>;
   /** Wraps the host (to make parts of it unreadable). */
   wrap?: (fs: HostFs) => HostFs;
+  /** Which unix sockets a server listens on. */
+  listening?: string[];
 }
 
 /** Runs `doctor` on the fixture host with `tree` laid over it. */
@@ -167,7 +169,10 @@ async function doctor(input: DoctorInput) {
   const host = overlay(memoryHostFs(input.tree), fixtureHostFs("xpu"));
   let error: unknown;
   try {
-    await runDoctor(input.flags ?? {}, io, { fs: input.wrap ? input.wrap(host) : host });
+    await runDoctor(input.flags ?? {}, io, {
+      fs: input.wrap ? input.wrap(host) : host,
+      probeSocket: (path) => Promise.resolve(input.listening?.includes(path) ?? false),
+    });
   } catch (e) {
     error = e;
   }
@@ -202,6 +207,8 @@ Deno.test("doctor: a healthy host gets one OK line per check and exit 0", async 
     `OK    engine docker: "${DAEMON_JSON}": handlers "xpu" ("${SHIM}"); default runtime "runc"`,
     `OK    fast path: handler "xpu" ("${SHIM}"): calls other than create go straight to the ` +
     `low-level runtime (record "${RECORD}", current for "${CONFIG}")`,
+    `OK    runtime server: none on "/run/xpu-container-toolkit/runtime.sock" (optional): every ` +
+    `create through the shim starts it cold; "xpu-ctk runtime-server" serves them warm`,
     `OK    CDI spec dirs: "/etc/cdi" (1 valid spec), "/var/run/cdi" (missing)`,
     `OK    CDI spec: "/etc/cdi/xpu.yaml": valid and fresh (kind "xpu.dev/xpu", 5 devices)`,
     `OK    cgroup: v2: device access is the eBPF program the runtime builds from the spec's ` +
@@ -222,7 +229,71 @@ interface Case {
   expected: { status: "OK" | "WARN" | "FIX"; check: string; detail: string };
 }
 
+const SERVER_SOCKET = "/run/xpu-container-toolkit/runtime.sock";
+/** The doctor's own user: the one the shims' server must belong to (root in CI). */
+const ME = Deno.uid() ?? 0;
+const SERVER_DIR: MemoryTree = {
+  "/run/xpu-container-toolkit": { dir: true, mode: 0o700, uid: ME },
+  [SERVER_SOCKET]: { socket: true, uid: ME },
+};
+
 const CASES: Case[] = [
+  {
+    name: "runtime server: one listening: OK",
+    input: { tree: { ...HEALTHY, ...SERVER_DIR }, listening: [SERVER_SOCKET] },
+    expected: {
+      status: "OK",
+      check: "runtime server",
+      detail: `listening on "${SERVER_SOCKET}": creates through the shim are served warm`,
+    },
+  },
+  {
+    name: "runtime server: a socket no one listens on: WARN",
+    input: { tree: { ...HEALTHY, ...SERVER_DIR } },
+    expected: {
+      status: "WARN",
+      check: "runtime server",
+      detail: `"${SERVER_SOCKET}" is a socket no server listens on`,
+    },
+  },
+  {
+    name: "runtime server: in a dir others may write: FIX, the shims would not ask it",
+    input: {
+      tree: {
+        ...HEALTHY,
+        ...SERVER_DIR,
+        "/run/xpu-container-toolkit": { dir: true, mode: 0o777, uid: ME },
+      },
+      listening: [SERVER_SOCKET],
+    },
+    expected: {
+      status: "FIX",
+      check: "runtime server",
+      detail: `"/run/xpu-container-toolkit" is writable by others, so the shims will not ask`,
+    },
+  },
+  {
+    name: "runtime server: another socket, named by the variable",
+    input: {
+      tree: {
+        ...HEALTHY,
+        "/run/xpu": { dir: true, mode: 0o700, uid: ME },
+        "/run/xpu/s.sock": { socket: true, uid: ME },
+      },
+      env: { PATH: "/usr/bin", XPU_RUNTIME_SERVER_SOCKET: "/run/xpu/s.sock" },
+      listening: ["/run/xpu/s.sock"],
+    },
+    expected: { status: "OK", check: "runtime server", detail: 'listening on "/run/xpu/s.sock"' },
+  },
+  {
+    name: "runtime server: turned off by an empty variable",
+    input: { tree: HEALTHY, env: { PATH: "/usr/bin", XPU_RUNTIME_SERVER_SOCKET: "" } },
+    expected: {
+      status: "OK",
+      check: "runtime server",
+      detail: "XPU_RUNTIME_SERVER_SOCKET is empty here",
+    },
+  },
   {
     name: "fast path: a plain wrapper has none: WARN",
     input: { tree: { ...HEALTHY, [SHIM]: EXEC } },
@@ -747,7 +818,7 @@ Deno.test("doctor: the report and the exit status", async (t) => {
       `Cannot call this host ready: 1 check needs a fix: apply the fix reported and re-run ` +
         `"xpu-ctk doctor"`,
     );
-    strictEqual(lines.length, 14);
+    strictEqual(lines.length, 15);
   });
   await t.step("a driver root that is not there: no devices or driver files lines", async () => {
     const { lines } = await doctor({ tree: HEALTHY, flags: { driverRoot: "/nowhere" } });

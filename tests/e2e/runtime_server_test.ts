@@ -9,7 +9,7 @@
 
 import { match, ok, strictEqual } from "node:assert/strict";
 import { makeBundle } from "../helpers/container_lab.ts";
-import { toolArgv } from "../helpers/toolkit_commands.ts";
+import { runTool, toolArgv } from "../helpers/toolkit_commands.ts";
 import { withXpuRuntimeDockerd } from "../helpers/dockerd.ts";
 import { generateCdiSpec, type Lab, labTest, PROBE, runInLab } from "../helpers/lab.ts";
 
@@ -94,6 +94,8 @@ await labTest(
       match(run.stdout, /^\/dev\/xpu1: absent$/m);
       match(run.stdout, /^fake libxpu 1\.0\.0$/m);
       match(server.log(), new RegExp(`Served create of "${run.id}" in [0-9.]+ ms: exec "`));
+      const doctor = await runTool(toolArgv("xpu-ctk"), { args: ["doctor"], env: lab.env });
+      match(doctor.stdout, /^OK {4}runtime server: listening on "[^"]+": creates through/m);
 
       // An unknown device: the same line and status as the shim alone, and nothing written.
       const specPath = makeBundle(`${lab.dir}/bad`, {

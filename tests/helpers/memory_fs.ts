@@ -8,6 +8,7 @@
  *   "/usr/lib/libxpu.so.1": { link: "libxpu.so.1.0.0" },
  *   "/usr/lib/libxpu.so.1.0.0": "file contents",
  *   "/opt/empty": { dir: true },
+ *   "/run/x/runtime.sock": { socket: true },
  * });
  * ```
  *
@@ -34,6 +35,7 @@ export type MemoryEntry =
   | ({ dir: true } & Owner)
   | ({ char: [major: number, minor: number] } & Owner)
   | ({ block: [major: number, minor: number] } & Owner)
+  | ({ socket: true } & Owner)
   | { link: string };
 
 /** A tree description: absolute paths to entries. */
@@ -66,6 +68,7 @@ function toNode(entry: MemoryEntry): Node {
   if ("file" in entry) return node("file", entry, 0o644, { contents: entry.file });
   if ("dir" in entry) return node("dir", entry, 0o755);
   if ("link" in entry) return node("symlink", {}, 0o777, { target: entry.link });
+  if ("socket" in entry) return node("socket", entry, 0o600);
   const kind = "char" in entry ? "char" : "block";
   const [major, minor] = "char" in entry ? entry.char : entry.block;
   const device = node(kind, entry, 0o660);
