@@ -15,7 +15,8 @@
  *
  * Either way `/usr/bin` also gets the hook's second name (`xpu-container-toolkit`) and the shim's
  * mode-pinned names (`xpu-container-runtime.legacy`, `.csv`, `.cdi`), and
- * `/etc/xpu-container-runtime/config.toml` (`xpu-ctk config default`) is a conffile. Nothing runs
+ * `/etc/xpu-container-runtime/config.toml` (`xpu-ctk config default`) is a conffile, and the
+ * runtime server's systemd unit ships disabled. Nothing runs
  * against an engine when the package is installed: wiring docker, containerd or cri-o stays the
  * operator's `xpu-ctk runtime configure`. Removing it while an engine still names the shim leaves
  * that engine config as it is, and says so; purging also removes the revert memories.
@@ -116,7 +117,28 @@ export function debTree(
     entries.push({ kind: "link", target, to: `/usr/bin/${alias}` });
   }
   entries.push({ kind: "text", text: options.configText, to: CONFIG_FILE, mode: 0o644 });
+  entries.push({ kind: "text", text: runtimeServerUnit(), to: RUNTIME_SERVER_UNIT, mode: 0o644 });
   return entries;
+}
+
+/** The runtime server's systemd unit, shipped disabled (`systemctl enable --now` it). */
+export const RUNTIME_SERVER_UNIT = "/lib/systemd/system/xpu-runtime-server.service";
+
+/** The unit's text: `xpu-ctk runtime-server` on its default socket, before the engines. */
+export function runtimeServerUnit(): string {
+  return [
+    "[Unit]",
+    "Description=XPU Container Toolkit runtime server (warm creates for xpu-container-runtime)",
+    "Before=docker.service containerd.service crio.service podman.service",
+    "",
+    "[Service]",
+    "ExecStart=/usr/bin/xpu-ctk runtime-server",
+    "Restart=always",
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ].join("\n");
 }
 
 /** `DEBIAN/control`. */

@@ -13,6 +13,7 @@ import {
   debTree,
   FAST_PATH_DIR,
   FAST_PATH_RECORD_PATH,
+  RUNTIME_SERVER_UNIT,
   STATE_DIR,
   TOOLS,
 } from "../../scripts/build/deb.ts";
@@ -94,6 +95,11 @@ Deno.test("debTree: where each kind's files go", async (t) => {
       deepStrictEqual(tree.filter((e) => e.to === CONFIG_FILE), [
         { kind: "text", text: "# defaults\n", to: CONFIG_FILE, mode: 0o644 },
       ]);
+      // The runtime server's unit runs the package's own xpu-ctk, on the socket the shims ask.
+      const unit = tree.find((e) => e.to === RUNTIME_SERVER_UNIT);
+      ok(unit?.kind === "text" && unit.mode === 0o644, kind);
+      match(unit.text, /^ExecStart=\/usr\/bin\/xpu-ctk runtime-server$/m);
+      ok(tree.some((e) => e.to === "/usr/bin/xpu-ctk"), `${kind}: the unit's program is there`);
     }
   });
 });
