@@ -20,8 +20,9 @@
  */
 
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
-import { currentArgv0, execve } from "../src/core/io/process.ts";
-import { parseRuncArgs } from "../src/core/oci/runc_args.ts";
+import { currentArgv0, execve, ownMountNamespace } from "../src/core/io/process.ts";
+import { asksForVersion, parseRuncArgs } from "../src/core/oci/runc_args.ts";
+import { VERSION } from "../src/core/version.ts";
 import { askRuntimeServer, serverSocketPath } from "../src/runtime/runtime_server_protocol.ts";
 
 /** All of `text` to stdout, before the exec: only `--version` writes there. */
@@ -37,9 +38,16 @@ try {
   let serverNote: string | undefined;
   // On create, a runtime server (`xpu-ctk runtime-server`), when one listens, does the work in
   // a warm process; everything else, and a create it does not serve, is done here.
-  const socket = parseRuncArgs(args).isCreate ? serverSocketPath(env) : undefined;
+  // `--version create …` prints the shim's version line first: the shim's own job.
+  const served = parseRuncArgs(args).isCreate && !asksForVersion(args);
+  const socket = served ? serverSocketPath(env) : undefined;
   if (socket !== undefined) {
-    const answer = askRuntimeServer(socket, { ...input, args: [...args] });
+    const answer = askRuntimeServer(socket, {
+      ...input,
+      args: [...args],
+      version: VERSION,
+      mountNamespace: ownMountNamespace(),
+    });
     if (answer.kind === "exec") execve(answer);
     if (answer.kind === "failed") {
       console.error(answer.message);

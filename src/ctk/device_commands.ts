@@ -535,16 +535,22 @@ export async function deviceAttach(
   }
 }
 
-/** The identity of a node's host inode, when the host has it. */
+/**
+ * The identity of a node's host inode; where the host has no such node, that of the nearest
+ * directory above it the host has (its file system is what a bind of the host's /dev shows).
+ */
 function hostIdentity(
   node: DeviceNode,
 ): { ino: bigint; devMajor: number; devMinor: number } | undefined {
-  try {
-    const { ino, devMajor, devMinor } = statAt(AT.FDCWD, node.hostPath);
-    return { ino, devMajor, devMinor };
-  } catch {
-    return undefined;
+  for (let path = node.hostPath; path !== ""; path = path.slice(0, path.lastIndexOf("/"))) {
+    try {
+      const { ino, devMajor, devMinor } = statAt(AT.FDCWD, path);
+      return { ino, devMajor, devMinor };
+    } catch {
+      // Not there: its directory, then.
+    }
   }
+  return undefined;
 }
 
 /** Puts nodes back (a failed detach): bound from the host in a user namespace, else made. */

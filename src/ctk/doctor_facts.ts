@@ -39,7 +39,7 @@ import { decodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
 import { launcherRecordPath } from "../core/fast_path/fast_path_script.ts";
 import { journalPath } from "../engines/change_journal.ts";
 import { ownUid } from "../core/io/process.ts";
-import { connectUnixStream } from "../core/io/unix_stream.ts";
+import { socketListens } from "../core/io/unix_stream.ts";
 import {
   type PathInfo,
   serverSocketPath,
@@ -640,15 +640,6 @@ async function runtimeServerFacts(
   };
   const reason = socketDistrust(socket, lookup, ownUid());
   if (reason !== undefined) return { socket, kind: "untrusted", reason };
-  const listening = await (settings.probeSocket ?? acceptsConnections)(socket);
+  const listening = await (settings.probeSocket ?? socketListens)(socket);
   return { socket, kind: listening ? "listening" : "stale" };
-}
-
-async function acceptsConnections(path: string): Promise<boolean> {
-  try {
-    (await connectUnixStream(path)).close();
-    return true;
-  } catch {
-    return false;
-  }
 }

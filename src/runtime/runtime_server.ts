@@ -10,11 +10,19 @@
 
 import { errorMessage, exitCodeOf, failureMessage, quoted, UsageError } from "../core/errors.ts";
 import { type FileInfo, lstatSync, mkdirSync, removeSync } from "../core/io/fs.ts";
-import { changeDirectory, type ExecRequest, ownUid, workingDirectory } from "../core/io/process.ts";
+import {
+  changeDirectory,
+  type ExecRequest,
+  ownMountNamespace,
+  ownUid,
+  workingDirectory,
+} from "../core/io/process.ts";
+import { VERSION } from "../core/version.ts";
 import type { Logger } from "../core/io/log.ts";
-import { type ByteStream, connectUnixStream, listenUnixStream } from "../core/io/unix_stream.ts";
+import { type ByteStream, listenUnixStream, socketListens } from "../core/io/unix_stream.ts";
 import { parseRuncArgs } from "../core/oci/runc_args.ts";
 import {
+  ANSWER_TIMEOUT_MS,
   encodeAnswer,
   parseRequest,
   pathInfo,
@@ -27,6 +35,12 @@ import type { ShimInput } from "./shim.ts";
 
 /** How long a client may take to send its request. */
 const REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * How long a request may wait for its turn and still be served: well inside the shim's own
+ * {@link ANSWER_TIMEOUT_MS}, after which it does the work itself.
+ */
+const LATE_MS = ANSWER_TIMEOUT_MS - 1000;
 
 /** What {@link serveRuntime} runs with. */
 export interface RuntimeServerOptions {
@@ -60,6 +74,7 @@ export async function serveRuntime(options: RuntimeServerOptions): Promise<void>
   ]);
   const listener = listenUnixStream(socketPath, 0o600);
   const ours = lstatSync(socketPath).ino;
+  const identity = { version: VERSION, mountNamespace: ownMountNamespace() };
   const stop = () => listener.close();
   options.signal.addEventListener("abort", stop, { once: true });
   if (options.signal.aborted) stop();
@@ -79,7 +94,8 @@ export async function serveRuntime(options: RuntimeServerOptions): Promise<void>
     for await (const conn of listener) {
       const served = serveConnection(
         conn,
-        (request) => oneAtATime(() => answerRequest(request, prepare, home)),
+        (request, arrived) =>
+          oneAtATime(() => answerRequest(request, { prepare, home, identity, arrived })),
         log,
       );
       open.add(served);
@@ -134,9 +150,7 @@ async function claimSocketPath(socketPath: string): Promise<void> {
         `remove it or give another --socket`,
     );
   }
-  try {
-    (await connectUnixStream(socketPath)).close();
-  } catch {
+  if (!(await socketListens(socketPath))) {
     removeSync(socketPath);
     return;
   }
@@ -148,7 +162,7 @@ async function claimSocketPath(socketPath: string): Promise<void> {
 
 async function serveConnection(
   conn: ByteStream,
-  answer: (request: ServerRequest) => Promise<ServerAnswer>,
+  answer: (request: ServerRequest, arrived: number) => Promise<ServerAnswer>,
   log: Logger,
 ): Promise<void> {
   const started = performance.now();
@@ -162,7 +176,7 @@ async function serveConnection(
       answered = { kind: "unavailable", reason: `the request is malformed: ${request.invalid}` };
     } else {
       what = describeRequest(request);
-      answered = await answer(request);
+      answered = await answer(request, started);
     }
     await conn.write(encodeAnswer(answered));
   } catch (error) {
@@ -180,14 +194,42 @@ async function serveConnection(
   } else log.warn(`Left ${what} to the shim: ${answered.reason}`);
 }
 
-/** What the shim would have done for `request`, in its working directory; then back `home`. */
-async function answerRequest(
-  request: ServerRequest,
-  prepare: (input: ShimInput) => Promise<ExecRequest>,
-  home: string,
-): Promise<ServerAnswer> {
+/** What {@link answerRequest} needs besides the request. */
+interface AnswerContext {
+  prepare: (input: ShimInput) => Promise<ExecRequest>;
+  /** The server's own working directory, gone back to after each request. */
+  home: string;
+  /** The server's version and mount namespace: a shim's must be the same. */
+  identity: { version: string; mountNamespace: string };
+  /** When the request came in (`performance.now()`). */
+  arrived: number;
+}
+
+/**
+ * What the shim would have done for `request`, in its working directory; then back `home`. A
+ * request that waited its turn so long that its shim may have given up is left to the shim.
+ */
+async function answerRequest(request: ServerRequest, ctx: AnswerContext): Promise<ServerAnswer> {
+  const { prepare, home, identity } = ctx;
   if (!parseRuncArgs(request.args).isCreate) {
     return { kind: "unavailable", reason: "only create is served" };
+  }
+  if (request.version !== identity.version) {
+    return {
+      kind: "unavailable",
+      reason: `the shim is version ${request.version}, the server ${identity.version}: ` +
+        `restart the server after an upgrade`,
+    };
+  }
+  if (request.mountNamespace !== identity.mountNamespace) {
+    return {
+      kind: "unavailable",
+      reason: `the shim runs in mount namespace ${request.mountNamespace}, the server in ` +
+        `${identity.mountNamespace}: run the server on the host, beside the engine`,
+    };
+  }
+  if (performance.now() - ctx.arrived > LATE_MS) {
+    return { kind: "unavailable", reason: `waited over ${LATE_MS} ms for its turn` };
   }
   try {
     changeDirectory(request.cwd);
@@ -200,8 +242,11 @@ async function answerRequest(
     };
   }
   try {
-    const exec = await prepare({ ...request, stdout: undefined });
-    return { kind: "exec", path: exec.path, argv: [...exec.argv], env: { ...exec.env } };
+    const { version: _, mountNamespace: __, ...input } = request;
+    const exec = await prepare({ ...input, stdout: undefined });
+    // A runtime found through a relative PATH entry is relative to the shim's directory.
+    const path = exec.path.startsWith("/") ? exec.path : `${request.cwd}/${exec.path}`;
+    return { kind: "exec", path, argv: [...exec.argv], env: { ...exec.env } };
   } catch (error) {
     return {
       kind: "failed",

@@ -42,6 +42,14 @@ export interface ServerRequest {
   env: Record<string, string>;
   cwd: string;
   executableName: string;
+  /**
+   * Who asks: the toolkit's version and the mount namespace the shim runs in
+   * (`/proc/self/ns/mnt`). A server of another version (not restarted after an upgrade) or in
+   * another mount namespace (a container, a sandboxed unit) would not do what the shim would:
+   * it leaves such a request to the shim.
+   */
+  version: string;
+  mountNamespace: string;
 }
 
 /** The server's answer. */
@@ -86,6 +94,7 @@ export function socketDistrust(
   lookup: (path: string) => PathInfo,
   uid: number,
 ): string | undefined {
+  if (!socket.startsWith("/")) return `"${socket}" is not an absolute path`;
   const dir = socket.slice(0, Math.max(socket.lastIndexOf("/"), 1));
   for (const above of ancestorsOf(dir)) {
     const info = lookup(above);
@@ -150,12 +159,14 @@ function parseLine(text: string): Record<string, unknown> | undefined {
 export function parseRequest(text: string): ServerRequest | { invalid: string } {
   const value = parseLine(text);
   if (value === undefined) return { invalid: `not a protocol ${PROTOCOL} JSON request` };
-  const { args, env, cwd, executableName } = value;
+  const { args, env, cwd, executableName, version, mountNamespace } = value;
   if (!isStringList(args)) return { invalid: "args is not a list of strings" };
   if (!isStringRecord(env)) return { invalid: "env is not a map of strings" };
   if (typeof cwd !== "string" || !cwd.startsWith("/")) return { invalid: "cwd is not absolute" };
   if (typeof executableName !== "string") return { invalid: "executableName is not a string" };
-  return { args, env, cwd, executableName };
+  if (typeof version !== "string") return { invalid: "version is not a string" };
+  if (typeof mountNamespace !== "string") return { invalid: "mountNamespace is not a string" };
+  return { args, env, cwd, executableName, version, mountNamespace };
 }
 
 /** The answer in `text`; anything else is `unavailable`, so the shim does the work itself. Pure. */
@@ -171,7 +182,9 @@ export function parseAnswer(text: string): ServerAnswer {
   }
   if (value.kind === "failed") {
     const { message, code } = value;
-    if (typeof message !== "string" || !Number.isInteger(code) || (code as number) < 1) return bad;
+    // An exit status the kernel would wrap to 0 (256) would turn a refusal into a success.
+    if (typeof message !== "string" || !Number.isInteger(code)) return bad;
+    if ((code as number) < 1 || (code as number) > 255) return bad;
     return { kind: "failed", message, code: code as number };
   }
   if (value.kind === "unavailable" && typeof value.reason === "string") {

@@ -94,6 +94,13 @@ await labTest(
       match(run.stdout, /^\/dev\/xpu1: absent$/m);
       match(run.stdout, /^fake libxpu 1\.0\.0$/m);
       match(server.log(), new RegExp(`Served create of "${run.id}" in [0-9.]+ ms: exec "`));
+      // `--version create …`: the shim's version line first, which only the shim prints.
+      const version = await runTool(toolArgv("xpu-container-runtime"), {
+        args: ["--version", "create", "--bundle", `${lab.dir}/bundle`, "version-probe"],
+        env: lab.env,
+      });
+      match(version.stdout, /^xpu-container-runtime version /);
+      ok(!server.log().includes("version-probe"), "the server was asked");
       const doctor = await runTool(toolArgv("xpu-ctk"), { args: ["doctor"], env: lab.env });
       match(doctor.stdout, /^OK {4}runtime server: listening on "[^"]+": creates through/m);
 

@@ -21,6 +21,8 @@ Deno.test("requests and answers round-trip through their lines", () => {
     env: { PATH: "/usr/bin", XPU_VISIBLE_DEVICES: "0\n1" },
     cwd: "/run/containerd/x",
     executableName: "xpu-container-runtime.cdi",
+    version: "0.1.0",
+    mountNamespace: "mnt:[4026531841]",
   };
   deepStrictEqual(parseRequest(line(encodeRequest(request))), request);
   const answers: ServerAnswer[] = [
@@ -40,6 +42,10 @@ Deno.test("parseAnswer: anything but a well-formed answer is unavailable", () =>
     ["an empty argv", '{"protocol":1,"kind":"exec","path":"/x","argv":[],"env":{}}'],
     ["an env of numbers", '{"protocol":1,"kind":"exec","path":"/x","argv":["/x"],"env":{"A":1}}'],
     ["a failure with status 0", '{"protocol":1,"kind":"failed","message":"m","code":0}'],
+    [
+      "a failure the kernel would make 0",
+      '{"protocol":1,"kind":"failed","message":"m","code":256}',
+    ],
     ["a failure without message", '{"protocol":1,"kind":"failed","code":1}'],
     ["an unknown kind", '{"protocol":1,"kind":"maybe"}'],
     ["a list", "[1]"],
@@ -50,13 +56,23 @@ Deno.test("parseAnswer: anything but a well-formed answer is unavailable", () =>
 });
 
 Deno.test("parseRequest: names what is wrong", () => {
-  const base = { protocol: 1, args: ["create"], env: {}, cwd: "/", executableName: "x" };
+  const base = {
+    protocol: 1,
+    args: ["create"],
+    env: {},
+    cwd: "/",
+    executableName: "x",
+    version: "0.1.0",
+    mountNamespace: "mnt:[1]",
+  };
   const cases: [string, unknown, string][] = [
     ["args not strings", { ...base, args: [1] }, "args is not a list of strings"],
     ["env a list", { ...base, env: ["A=b"] }, "env is not a map of strings"],
     ["relative cwd", { ...base, cwd: "run" }, "cwd is not absolute"],
     ["no name", { ...base, executableName: undefined }, "executableName is not a string"],
     ["old protocol", { ...base, protocol: 0 }, "not a protocol 1 JSON request"],
+    ["no version", { ...base, version: 1 }, "version is not a string"],
+    ["no namespace", { ...base, mountNamespace: null }, "mountNamespace is not a string"],
   ];
   for (const [name, value, invalid] of cases) {
     deepStrictEqual(parseRequest(JSON.stringify(value)), { invalid }, name);
@@ -105,9 +121,11 @@ Deno.test("socketDistrust: only a socket of the shim's user, where no one else c
       "belongs to uid 1000",
     ],
     ["a file", { ...layout, [path]: { kind: "other", uid: 0, mode: 0o600 } }, "is not a socket"],
+    ["a relative path", layout, "is not an absolute path"],
   ];
   for (const [name, paths, expected] of cases) {
-    const reason = socketDistrust(path, (p) => paths[p], 0);
+    const socket = name === "a relative path" ? "runtime.sock" : path;
+    const reason = socketDistrust(socket, (p) => paths[p], 0);
     if (expected === undefined) strictEqual(reason, undefined, name);
     else strictEqual(reason?.includes(expected), true, `${name}: ${reason}`);
   }

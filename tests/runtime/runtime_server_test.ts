@@ -12,6 +12,7 @@ import { askFromWorker } from "../helpers/runtime_server_client.ts";
 import type { ShimInput } from "../../src/runtime/shim.ts";
 import { runtimeServerSocket } from "../../src/ctk/runtime_server_command.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
+import { VERSION } from "../../src/core/version.ts";
 
 function memoryLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -58,6 +59,8 @@ const request = (cwd: string, args = ["--root", "/r", "create", "--bundle", "b",
   env: { PATH: "/usr/bin" },
   cwd,
   executableName: "xpu-container-runtime",
+  version: VERSION,
+  mountNamespace: Deno.readLinkSync("/proc/self/ns/mnt"),
 });
 
 Deno.test("runtime server: a create is prepared in the shim's working directory", async () => {
@@ -67,9 +70,17 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
     const seen: { cwd: string; args: readonly string[] }[] = [];
     await withServer(socket, (input) => {
       seen.push({ cwd: Deno.cwd(), args: input.args });
+      deepStrictEqual(Object.keys(input).sort(), [
+        "args",
+        "cwd",
+        "env",
+        "executableName",
+        "stdout",
+      ]);
       if (input.args.includes("bad")) throw new RequestError('Cannot use XPU "7": no such device');
       return Promise.resolve({
-        path: "/usr/sbin/runc",
+        // A runtime found through a relative PATH entry.
+        path: input.args.includes("relative") ? "bin/runc" : "/usr/sbin/runc",
         argv: ["/usr/sbin/runc", ...input.args],
         env: {},
       });
@@ -98,7 +109,15 @@ Deno.test("runtime server: a create is prepared in the shim's working directory"
       const gone = await askFromWorker(socket, request(`${dir}/missing`));
       strictEqual(gone.kind, "unavailable");
       match((gone as { reason: string }).reason, /cannot enter the shim's working directory/);
-      strictEqual(seen.length, 2);
+      const relative = await askFromWorker(socket, request(dir, ["create", "relative"]));
+      strictEqual((relative as { path: string }).path, `${dir}/bin/runc`);
+      // Another version (a server not restarted after an upgrade), another mount namespace:
+      // not served.
+      const old = await askFromWorker(socket, { ...request(dir), version: "0.0.9" });
+      match(JSON.stringify(old), /"unavailable".*restart the server after an upgrade/);
+      const elsewhere = await askFromWorker(socket, { ...request(dir), mountNamespace: "mnt:[1]" });
+      match(JSON.stringify(elsewhere), /"unavailable".*run the server on the host/);
+      strictEqual(seen.length, 3);
       match(
         lines.join("\n"),
         /info: Served create of "c1" in [0-9.]+ ms: exec "\/usr\/sbin\/runc"/,

@@ -220,6 +220,15 @@ export function ownPid(): number {
   return Deno.pid;
 }
 
+/** This process's mount namespace, as `/proc/self/ns/mnt` names it (`mnt:[4026531841]`). */
+export function ownMountNamespace(): string {
+  try {
+    return Deno.readLinkSync("/proc/self/ns/mnt");
+  } catch {
+    return "";
+  }
+}
+
 /** This process's user id. */
 export function ownUid(): number {
   return Deno.uid() ?? 0;

@@ -41,12 +41,13 @@ export function requestOverUnixSocket(
   const address = socketAddress(path);
   const fd = Number(syscall("socket", AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   try {
-    try {
-      syscall("connect", fd, address, address.length);
-    } catch (error) {
-      // A unix socket whose backlog is full: wait until it takes us.
-      if (!(error instanceof OsCallError) || error.errno !== ERRNO.EAGAIN) throw error;
-      waitFor(fd, POLLOUT, deadline);
+    // A unix socket whose backlog is full refuses a non-blocking connect with EAGAIN and leaves
+    // the socket unconnected: try again, a millisecond apart, until the deadline.
+    while (retrying(() => syscall("connect", fd, address, address.length)) === undefined) {
+      pause(Math.min(1, deadline - performance.now()));
+      if (performance.now() >= deadline) {
+        throw new RequestTimeoutError("the server did not take the connection in time");
+      }
     }
     for (let done = 0; done < request.length;) {
       const rest = request.subarray(done);
@@ -98,6 +99,13 @@ function retrying(call: () => bigint): bigint | undefined {
       throw error;
     }
   }
+}
+
+/** Sleeps `ms` milliseconds (`ppoll` on no fd). */
+function pause(ms: number): void {
+  if (ms <= 0) return;
+  const timeout = new BigInt64Array([0n, BigInt(Math.floor(ms * 1e6))]);
+  retrying(() => syscall("ppoll", null, 0, new Uint8Array(timeout.buffer), 0, 0));
 }
 
 /** Waits until `fd` is ready for `events`, or throws when `deadline` passes first. */

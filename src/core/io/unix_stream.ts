@@ -5,6 +5,8 @@
  * @module
  */
 
+import { libc } from "./libc.ts";
+
 /** An ordered, reliable byte stream. */
 export interface ByteStream {
   /** Reads into `buffer`; resolves with the count, or `null` at the end of the stream. */
@@ -40,22 +42,50 @@ export async function connectUnixStream(path: string): Promise<ByteStream> {
   return unixByteStream(await Deno.connect({ transport: "unix", path }));
 }
 
+/**
+ * Whether something listens on the unix socket at `path`: only a refused connection (or no
+ * socket) says no; a full backlog, say, is a listener that is busy.
+ */
+export async function socketListens(path: string): Promise<boolean> {
+  try {
+    (await Deno.connect({ transport: "unix", path })).close();
+    return true;
+  } catch (error) {
+    return !(error instanceof Deno.errors.ConnectionRefused) &&
+      !(error instanceof Deno.errors.NotFound);
+  }
+}
+
 /** A listening unix socket: its connections as byte streams, until {@link close}. */
 export interface StreamListener extends AsyncIterable<ByteStream> {
-  /** Stops listening; the iteration ends. The socket file stays: the caller removes it. */
+  /**
+   * Stops listening; the iteration ends. The socket file at the path stays: the caller removes
+   * it (Deno would remove whatever is at its own path then, another process's socket included,
+   * so it listens on a private name and the socket is renamed into place).
+   */
   close(): void;
 }
 
 /**
  * Listens on a new unix socket at `path`, its file given `mode` (`0o600`: only the owner
- * connects).
+ * connects) from its creation on: the socket is made under a private name with a umask that
+ * leaves no more than `mode`, then renamed into place, so no one else can connect in between.
  *
- * @throws the OS error when the path is taken or its directory is missing
+ * @throws the OS error when the directory is missing or the rename fails
  */
 export function listenUnixStream(path: string, mode: number): StreamListener {
-  const listener = Deno.listen({ transport: "unix", path });
+  const slash = path.lastIndexOf("/");
+  const temp = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${Deno.pid}`;
+  const previous = libc().umask(0o777 & ~mode);
+  let listener: Deno.UnixListener;
   try {
-    Deno.chmodSync(path, mode);
+    listener = Deno.listen({ transport: "unix", path: temp });
+  } finally {
+    libc().umask(previous);
+  }
+  try {
+    Deno.chmodSync(temp, mode);
+    Deno.renameSync(temp, path);
   } catch (error) {
     listener.close();
     throw error;

@@ -83,3 +83,33 @@ export function parseRuncArgs(argv: readonly string[]): RuncArgs {
   result.isCreate = result.command === "create";
   return result;
 }
+
+/** The spellings of runc's version flag the shim answers too (Go's flag package takes both). */
+const VERSION_FLAGS: readonly string[] = ["--version", "-version"];
+
+/** A plain word, for asking runc's argv parser how it would read one position. */
+const PROBE = "xpu-version-probe";
+
+/**
+ * Whether runc's argv asks for the version: `--version` (or `-version`) among the global flags,
+ * that is before the subcommand, not a global flag's value and not after `--`. So
+ * `--root /r --version` asks (runc prints its version there too), `--root --version` names a
+ * root, and `state --version` is left to the subcommand.
+ *
+ * @example
+ * ```ts
+ * asksForVersion(["--root", "/run/runc", "--version"]); // true
+ * asksForVersion(["state", "--version"]); // false
+ * ```
+ */
+export function asksForVersion(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    if (!VERSION_FLAGS.includes(args[i])) continue;
+    const before = args.slice(0, i);
+    if (before.includes("--")) return false;
+    // runc's own reading decides: a plain word here would be the subcommand exactly when this
+    // position is neither after the subcommand nor a global flag's value.
+    if (parseRuncArgs([...before, PROBE]).command === PROBE) return true;
+  }
+  return false;
+}

@@ -160,6 +160,13 @@ function entryAt(dir: number, name: string): FileStatus | undefined {
   }
 }
 
+/** The file system type (`statfs` magic) of what `fd` is open on, or `undefined`. */
+function fileSystemMagic(fd: number): number | undefined {
+  const statfs = new Uint8Array(120);
+  if (libc().fstatfs(fd, statfs) !== 0) return undefined;
+  return Number(new DataView(statfs.buffer).getBigUint64(0, true) & 0xffffffffn);
+}
+
 /** Whether two inodes' file systems are the same (their device numbers). */
 function sameFileSystem(
   a: { devMajor: number; devMinor: number },
@@ -426,9 +433,8 @@ export class ContainerRootfs {
     const { parent, name } = splitParent(path);
     const dir = this.#openParent(parent, { create });
     if (dir === undefined) return undefined;
-    const statfs = new Uint8Array(120);
-    if (libc().fstatfs(dir, statfs) === 0) {
-      const magic = Number(new DataView(statfs.buffer).getBigUint64(0, true) & 0xffffffffn);
+    const magic = fileSystemMagic(dir);
+    if (magic !== undefined) {
       const kind = PSEUDO_FS_MAGIC[magic];
       if (kind !== undefined) {
         libc().close(dir);
@@ -799,7 +805,10 @@ export class ContainerRootfs {
       type: "c" | "b";
       major: number;
       minor: number;
-      /** The host node's identity (taken before entering the container): never unlinked. */
+      /**
+       * The host node's identity (taken before entering the container; where the host has no
+       * such node, its directory's): never unlinked, nor anything on its file system.
+       */
       host?: { ino: bigint; devMajor: number; devMinor: number };
     },
   ): "removed" | "absent" | "other" {
@@ -809,15 +818,17 @@ export class ContainerRootfs {
         return "other";
       }
       const dir = statAt(at.dir);
+      const host = node.host;
+      // A directory of the host's /dev seen through a bind (any link may lead there): nothing in
+      // it is the container's.
+      const hostDirectory = host !== undefined && sameFileSystem(dir, host);
       if (this.#isMount(path, info, dir)) {
         this.#detach(target);
-        this.#removePlaceholderAt(at);
+        if (!hostDirectory) this.#removePlaceholderAt(at);
         return "removed";
       }
-      const host = node.host;
       if (
-        host !== undefined &&
-        ((info.ino === host.ino && sameFileSystem(info, host)) || sameFileSystem(dir, host))
+        hostDirectory || (host !== undefined && info.ino === host.ino && sameFileSystem(info, host))
       ) {
         throw new RootfsError(
           path,

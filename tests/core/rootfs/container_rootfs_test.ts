@@ -229,6 +229,20 @@ await e2eTest("ContainerRootfs.detachNodeMount never unlinks a node of the host"
             assert.equal(lstat(`${hostDev}/alias1`)?.isCharDevice, true);
           });
         }
+        await t.step(
+          "a mount in the bound host /dev is detached, the host's file under it stays",
+          async () => {
+            Deno.writeFileSync(`${hostDev}/xpu3`, new Uint8Array());
+            await run("mount", "--bind", `${hostDev}/xpu1`, `${rootfs}/hostdev/xpu3`);
+            mounted.unshift(`${rootfs}/hostdev/xpu3`);
+            ContainerRootfs.with(rootfs, (root) => {
+              assert.equal(root.detachNodeMount("/dev/dri/xpu3", node), "removed");
+            }, { fdDir });
+            mounted.shift();
+            assert.equal(lstat(`${hostDev}/xpu3`)?.isFile, true);
+            assert.equal(lstat(`${rootfs}/hostdev/xpu3`)?.isFile, true, "no longer the node");
+          },
+        );
         await t.step("the container's own nodes go: one made in place, one bind-mounted", () => {
           ContainerRootfs.with(rootfs, (root) => {
             assert.equal(root.detachNodeMount("/dev/own/xpu1", node), "removed");
