@@ -49,7 +49,9 @@ export interface CreateFs extends HostFs {
 export const realCreateFs: CreateFs = {
   ...realHostFs,
   readRegularFile,
-  writeFileAtomic,
+  // No fsync: a bundle does not outlive a crash of the host (the engine writes it anew for every
+  // start), so durability would buy nothing; the rename keeps the replacement atomic.
+  writeFileAtomic: (path, data) => writeFileAtomic(path, data, { durable: false }),
   isExecutableFile,
   cdiSpecDirs: realCdiDirReader,
   prepareMountTargets: async (rootfs, plan) =>

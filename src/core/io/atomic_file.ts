@@ -15,11 +15,18 @@ import { closeFd, FileKindError, kindOfInfo, linkTarget, openNoFollow, writeAll 
 export interface AtomicWriteOptions {
   /** Permission bits of the new file; default: the existing file's, else 0o644. */
   mode?: number;
+  /**
+   * Whether the new bytes must survive a crash of the host (fsync before the rename); default
+   * true. A file that does not outlive a crash anyway (a bundle's `config.json`, which the engine
+   * writes anew for every start) skips it: the rename alone keeps the replacement atomic.
+   */
+  durable?: boolean;
 }
 
 /**
  * Writes `data` to `path` through a temp file in the same directory: write, keep the existing
- * file's owner and mode, fsync, rename over. The temp file is removed on failure.
+ * file's owner and mode, fsync (unless not `durable`), rename over. The temp file is removed on
+ * failure.
  *
  * @example
  * ```ts
@@ -69,7 +76,7 @@ export function writeFileAtomic(
         check("fchown", libc().fchown(fd, existing.uid, existing.gid));
       }
       check("fchmod", libc().fchmod(fd, mode));
-      check("fsync", libc().fsync(fd));
+      if (options.durable !== false) check("fsync", libc().fsync(fd));
     } finally {
       closeFd(fd);
     }

@@ -78,6 +78,7 @@ const SYSCALLS = {
     open_tree: 428n,
     move_mount: 429n,
     mount_setattr: 442n,
+    execve: 59n,
     socket: 41n,
     connect: 42n,
     ppoll: 271n,
@@ -102,6 +103,7 @@ const SYSCALLS = {
     open_tree: 428n,
     move_mount: 429n,
     mount_setattr: 442n,
+    execve: 221n,
     socket: 198n,
     connect: 203n,
     ppoll: 73n,
@@ -268,6 +270,17 @@ export function addressOf(buffer: Uint8Array): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
 }
 
+/**
+ * The number of the system call `name` on this architecture.
+ *
+ * @throws {OsCallError} ENOSYS on an architecture the toolkit does not ship for
+ */
+export function syscallNumber(name: SyscallName): bigint {
+  const table = SYSCALLS[Deno.build.arch as keyof typeof SYSCALLS];
+  if (table === undefined) throw new OsCallError(name, ERRNO.ENOSYS);
+  return table[name];
+}
+
 /** Whether this architecture has a number for `name`. */
 export function hasSyscall(name: SyscallName): boolean {
   const table = (SYSCALLS as Record<string, Record<string, bigint>>)[Deno.build.arch];
@@ -280,10 +293,9 @@ export function hasSyscall(name: SyscallName): boolean {
  * @throws {OsCallError} when the kernel returns an error
  */
 export function syscall(name: SyscallName, ...args: SyscallArg[]): bigint {
-  const table = SYSCALLS[Deno.build.arch as keyof typeof SYSCALLS];
-  if (table === undefined) throw new OsCallError(name, ERRNO.ENOSYS);
+  const number = syscallNumber(name);
   const [a, b, c, d, e] = [0, 1, 2, 3, 4].map((i) => word(args[i]));
-  return check(name, libc().syscall(table[name], a, b, c, d, e));
+  return check(name, libc().syscall(number, a, b, c, d, e));
 }
 
 /** `statx(2)` flags. */
