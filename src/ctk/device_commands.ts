@@ -436,6 +436,8 @@ interface Made {
   /** Driver files mounted, and whether the file or directory mounted onto was made for it. */
   mounts: { path: string; placeholder: "made" | "kept" }[];
   links: string[];
+  /** The container's own symlinks a node replaced, put back by an undo. */
+  replaced: { path: string; target: string }[];
 }
 
 /** What attach and detach start from: the host, the requested devices, the container. */
@@ -469,7 +471,7 @@ export async function deviceAttach(
   const toCreate = nodes.filter((n) => !found.present.includes(n));
   // Sources are opened here, on the host; inside the container no host path can be reached.
   const trees = new Map<string, number>();
-  const made: Made = { nodes: [], mounts: [], links: [] };
+  const made: Made = { nodes: [], mounts: [], links: [], replaced: [] };
   let undo: () => void = () => {};
   try {
     if (live.owner !== undefined) {
@@ -492,6 +494,8 @@ export async function deviceAttach(
     inContainer(live, (root) => {
       for (const node of toCreate) {
         const tree = trees.get(node.path);
+        const link = root.readLink(node.path);
+        if (link !== undefined) made.replaced.push({ path: node.path, target: link });
         if (tree !== undefined) root.attachMount(tree, node.path, "file");
         else {
           makeNode(root, node);
@@ -585,6 +589,8 @@ function undoAttach(live: Live, made: Made, undo: () => void): string[] {
         ...made.nodes.map((node, i) => () =>
           void root.detachNodeMount(node.path, { ...node, host: hosts[i] })
         ),
+        // Last, once the nodes are gone: the links they had replaced.
+        ...made.replaced.map(({ path, target }) => () => void root.symlink(target, path)),
       ]));
     })]);
   return [...entering, ...inside, ...runEach([undo])];

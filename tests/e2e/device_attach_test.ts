@@ -745,8 +745,9 @@ await labTest(
   async (lab) => {
     const c = await startContainer(lab, 1, "undo");
     try {
-      // The control node's place is taken by a directory: its node cannot be made.
-      await c.exec("mkdir /dev/xpuctl");
+      // The control node's place is taken by a directory: its node cannot be made. The
+      // container's own link where the device's node goes is replaced first, and put back.
+      await c.exec("mkdir /dev/xpuctl && ln -s /dev/null /dev/xpu1");
       const list = () =>
         Deno.readTextFileSync(`/sys/fs/cgroup/devices${devicesPath(c.pid)}/devices.list`);
       const cgroupBefore = list();
