@@ -329,6 +329,24 @@ async function openLive(target: TargetName, flags: DeviceFlags, host: Host): Pro
       `Cannot use ${what}: ${osErrorReason(error)}: the process is gone or not visible here`,
     );
   }
+  // The engine named the pid before it was opened: asked again now, it must name the same one,
+  // or the process opened may be another that got the pid of an exited container.
+  if (target.by !== "pid") {
+    let again: number;
+    try {
+      again = await targetPid(target, flags, host.config);
+    } catch (error) {
+      closeProcessDir(process);
+      throw error;
+    }
+    if (again !== pid) {
+      closeProcessDir(process);
+      throw new RequestError(
+        `Cannot use ${what}: its process changed to ${again} while it was being opened (the ` +
+          `container restarted, or exited): try again`,
+      );
+    }
+  }
   try {
     const namespace = holdContainerNamespace(process, what);
     let owner: Live["owner"];

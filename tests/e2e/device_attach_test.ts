@@ -739,6 +739,51 @@ await labTest(
 );
 
 await labTest(
+  "device attach refuses a container whose process changed while it was being opened",
+  [...NEEDS],
+  { mode: "legacy" },
+  async (lab) => {
+    const c = await startContainer(lab, 1, "moved");
+    try {
+      // A runtime whose state names the container's pid once, then another (a restart).
+      const counter = `${lab.dir}/state-calls`;
+      const moving = `${lab.dir}/tools/moving-runtime`;
+      Deno.writeTextFileSync(
+        moving,
+        [
+          "#!/bin/sh",
+          `if [ -e ${counter} ]; then echo '{"status":"running","pid":1}'; exit 0; fi`,
+          `touch ${counter}`,
+          `exec ${c.runc[0]} "$@"`,
+          "",
+        ].join("\n"),
+      );
+      Deno.chmodSync(moving, 0o755);
+      const listBefore = await ctk(lab, ["list", "--pid", String(c.pid)]);
+      const run = await ctk(lab, [
+        "attach",
+        "--runtime-root",
+        lab.stateRoot,
+        "--runtime",
+        moving,
+        c.id,
+        "1",
+      ]);
+      strictEqual(run.code, 1, run.stdout);
+      match(run.stderr, /its process changed to 1 while it was being opened .*: try again$/m);
+      strictEqual((await ctk(lab, ["list", "--pid", String(c.pid)])).stdout, listBefore.stdout);
+      // Asked again with a runtime that keeps its answer, the same attach works.
+      const target = ["--runtime-root", lab.stateRoot, "--runtime", c.runc[0], c.id];
+      const attached = await ctk(lab, ["attach", ...target, "1"]);
+      strictEqual(attached.code, 0, attached.stderr);
+      match(await c.exec(OPEN_XPU1), ENXIO);
+    } finally {
+      await stopContainer(lab, c);
+    }
+  },
+);
+
+await labTest(
   "device attach is all or nothing: a step that fails undoes the nodes and the permission",
   [...NEEDS],
   { mode: "legacy" },
