@@ -17,6 +17,7 @@
  * @module
  */
 
+import { errorMessage } from "../core/errors.ts";
 import { lstatSync } from "../core/io/fs.ts";
 import { ownUid } from "../core/io/process.ts";
 import type { ByteStream } from "../core/io/unix_stream.ts";
@@ -233,7 +234,7 @@ export function askRuntimeServer(
   try {
     distrust = socketDistrust(socket, pathInfo, ownUid());
   } catch (error) {
-    return { kind: "unavailable", reason: `no server socket "${socket}": ${reasonOf(error)}` };
+    return { kind: "unavailable", reason: `no server socket "${socket}": ${errorMessage(error)}` };
   }
   if (distrust !== undefined) {
     return { kind: "unavailable", reason: `not using the runtime server: ${distrust}` };
@@ -249,12 +250,8 @@ export function askRuntimeServer(
       kind: "unavailable",
       reason: error instanceof RequestTimeoutError
         ? `the server on "${socket}" did not answer within ${timeoutMs} ms`
-        : `the server on "${socket}" failed: ${reasonOf(error)}`,
+        : `the server on "${socket}" failed: ${errorMessage(error)}`,
     };
   }
   return parseAnswer(new TextDecoder().decode(answer));
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -154,6 +154,23 @@ Deno.test("runtime server: a client that sends nothing holds up no one", async (
   });
 });
 
+Deno.test("runtime server: an answer larger than the shim's first buffer comes whole", async () => {
+  await withTempDir(async (dir) => {
+    const socket = `${dir}/run/runtime.sock`;
+    const big = "x".repeat(200 * 1024);
+    await withServer(socket, (input) =>
+      Promise.resolve({
+        path: "/usr/sbin/runc",
+        argv: ["/usr/sbin/runc", ...input.args],
+        env: { BIG: big },
+      }), async () => {
+      const answer = await askFromWorker(socket, request(dir));
+      strictEqual(answer.kind, "exec");
+      strictEqual((answer as { env: Record<string, string> }).env.BIG, big);
+    });
+  });
+});
+
 Deno.test("runtime server: refuses a socket path the shims would not trust or that is taken", async () => {
   await withTempDir(async (dir) => {
     const never = () => Promise.reject(new Error("not reached"));

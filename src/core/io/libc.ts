@@ -52,7 +52,6 @@ export const ERRNO = {
   EOVERFLOW: 75,
   ENAMETOOLONG: 36,
   ECONNREFUSED: 111,
-  EINPROGRESS: 115,
 } as const;
 
 const ERRNO_CODES: Record<number, string> = Object.fromEntries(

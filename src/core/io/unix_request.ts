@@ -17,6 +17,7 @@ const SOCK_CLOEXEC = 0o2000000;
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
 const SUN_PATH_BYTES = 108;
+const INITIAL_ANSWER_BYTES = 16 * 1024;
 
 /** The request took longer than its deadline. */
 export class RequestTimeoutError extends Error {
@@ -55,10 +56,16 @@ export function requestOverUnixSocket(
       if (written === undefined) waitFor(fd, POLLOUT, deadline);
       else done += Number(written);
     }
-    const answer = new Uint8Array(options.maxBytes);
+    // Grown as the answer comes (answers are small; maxBytes is a bound, not a size).
+    let answer = new Uint8Array(Math.min(INITIAL_ANSWER_BYTES, options.maxBytes));
     let length = 0;
     for (;;) {
-      if (length === answer.length) throw new OsCallError("read", ERRNO.EOVERFLOW);
+      if (length === answer.length) {
+        if (length >= options.maxBytes) throw new OsCallError("read", ERRNO.EOVERFLOW);
+        const grown = new Uint8Array(Math.min(length * 2, options.maxBytes));
+        grown.set(answer);
+        answer = grown;
+      }
       const room = answer.subarray(length);
       const n = retrying(() => syscall("read", fd, room, room.length));
       if (n === undefined) {
@@ -104,8 +111,16 @@ function retrying(call: () => bigint): bigint | undefined {
 /** Sleeps `ms` milliseconds (`ppoll` on no fd). */
 function pause(ms: number): void {
   if (ms <= 0) return;
-  const timeout = new BigInt64Array([0n, BigInt(Math.floor(ms * 1e6))]);
-  retrying(() => syscall("ppoll", null, 0, new Uint8Array(timeout.buffer), 0, 0));
+  retrying(() => syscall("ppoll", null, 0, timespec(ms), 0, 0));
+}
+
+/** `struct timespec` for `ms` milliseconds. */
+function timespec(ms: number): Uint8Array {
+  const value = new BigInt64Array([
+    BigInt(Math.floor(ms / 1000)),
+    BigInt(Math.floor((ms % 1000) * 1e6)),
+  ]);
+  return new Uint8Array(value.buffer);
 }
 
 /** Waits until `fd` is ready for `events`, or throws when `deadline` passes first. */
@@ -117,11 +132,7 @@ function waitFor(fd: number, events: number, deadline: number): void {
   for (;;) {
     const left = deadline - performance.now();
     if (left <= 0) throw new RequestTimeoutError("the answer did not come in time");
-    const timeout = new BigInt64Array([
-      BigInt(Math.floor(left / 1000)),
-      BigInt(Math.floor((left % 1000) * 1e6)),
-    ]);
-    const ready = retrying(() => syscall("ppoll", pollfd, 1, new Uint8Array(timeout.buffer), 0, 0));
+    const ready = retrying(() => syscall("ppoll", pollfd, 1, timespec(left), 0, 0));
     if (ready !== undefined && ready > 0n) return;
   }
 }

@@ -650,35 +650,6 @@ export class ContainerRootfs {
   }
 
   /**
-   * Removes the device node at `path` when it is one of `node`'s type and numbers; anything else
-   * there (another node, a file, a link) is left alone.
-   */
-  removeNode(
-    path: string,
-    node: { type: "c" | "b"; major: number; minor: number },
-  ): "removed" | "absent" | "other" {
-    const at = this.#writableParent(path, false);
-    if (at === undefined) return "absent";
-    try {
-      const existing = entryAt(at.dir, at.name);
-      if (existing === undefined) return "absent";
-      const kind = node.type === "c" ? "char" : "block";
-      if (
-        existing.kind !== kind || existing.rdevMajor !== node.major ||
-        existing.rdevMinor !== node.minor
-      ) {
-        return "other";
-      }
-      check("unlinkat", libc().unlinkat(at.dir, cString(at.name), 0));
-      return "removed";
-    } catch (error) {
-      throw this.#error(path, "remove device node", error);
-    } finally {
-      libc().close(at.dir);
-    }
-  }
-
-  /**
    * Bind-mounts the host file or directory open as `sourceFd` onto `path` (created as an empty
    * file or directory when missing; a symlink in the way is replaced), then makes the mount
    * read-only, nosuid and nodev. Must run in the container's mount namespace: the mount is made
