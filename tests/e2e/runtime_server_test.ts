@@ -20,6 +20,11 @@ interface Server {
   socket: string;
   /** The log so far. */
   log(): string;
+  /**
+   * The log once it matches `pattern` (within 5 s): the server logs a request after its answer,
+   * so the shim can be done before the line is read.
+   */
+  logged(pattern: RegExp): Promise<string>;
   stop(): Promise<string>;
 }
 
@@ -52,10 +57,17 @@ async function startServer(lab: Lab, socket = `${lab.dir}/server/runtime.sock`):
     await drained;
     throw new Error(`the runtime server did not start (exit ${(await exited).code}): ${text}`);
   }
+  // The logfmt lines escape quotes; the tests read the messages.
+  const log = () => text.replaceAll('\\"', '"');
   return {
     socket,
-    // The logfmt lines escape quotes; the tests read the messages.
-    log: () => text.replaceAll('\\"', '"'),
+    log,
+    async logged(pattern) {
+      for (let waited = 0; waited < 5000 && !pattern.test(log()); waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return log();
+    },
     async stop() {
       try {
         child.kill("SIGTERM");
@@ -93,7 +105,8 @@ await labTest(
       match(run.stdout, /^\/dev\/xpu0: open ok$/m);
       match(run.stdout, /^\/dev\/xpu1: absent$/m);
       match(run.stdout, /^fake libxpu 1\.0\.0$/m);
-      match(server.log(), new RegExp(`Served create of "${run.id}" in [0-9.]+ ms: exec "`));
+      const servedLine = new RegExp(`Served create of "${run.id}" in [0-9.]+ ms: exec "`);
+      match(await server.logged(servedLine), servedLine);
       // `--version create …`: the shim's version line first, which only the shim prints.
       const version = await runTool(toolArgv("xpu-container-runtime"), {
         args: ["--version", "create", "--bundle", `${lab.dir}/bundle`, "version-probe"],
@@ -118,7 +131,8 @@ await labTest(
       strictEqual(served.createStderr, alone.createStderr);
       match(served.createStderr, /^xpu-container-runtime: .*xpu=7/);
       strictEqual(Deno.readTextFileSync(specPath), new TextDecoder().decode(before));
-      match(server.log(), new RegExp(`Refused create of "${served.id}"`));
+      const refused = new RegExp(`Refused create of "${served.id}"`);
+      match(await server.logged(refused), refused);
       ok(!server.log().includes(alone.id), "the shim alone asked the server");
     } finally {
       await server.stop();
@@ -204,7 +218,8 @@ await labTest(
         match(run.stdout, /^\/dev\/xpu1: absent$/m);
         match(run.stdout, /^fake libxpu 1\.0\.0$/m);
       });
-      match(server.log(), /Served create of "[0-9a-f]{64}" in [0-9.]+ ms: exec "/);
+      const served = /Served create of "[0-9a-f]{64}" in [0-9.]+ ms: exec "/;
+      match(await server.logged(served), served);
     } finally {
       await server.stop();
     }
