@@ -246,12 +246,15 @@ async function compiles(root: string, steps: readonly BuildStep[], kind: Kind): 
   }
 }
 
-/** Fills `dir` with the bundled artefact of `target`: launchers, `lib/deno`, `lib/js/`. */
+/**
+ * Fills `dir` with the bundled artefact of `target`: launchers, `lib/deno`, `lib/js/`, and the
+ * launchers' cache dir `lib/cache` (0700, empty).
+ */
 async function bundleTarget(
   options: { target: Target; dir: string; bundle: string; tools: readonly string[] },
 ): Promise<string> {
   const { installRuntime } = await import("./scripts/build/deno_runtime.ts");
-  const { BUNDLE_DIR, renderLauncher, RUNTIME_PATH } = await import(
+  const { BUNDLE_DIR, CACHE_DIR, renderLauncher, RUNTIME_PATH } = await import(
     "./scripts/build/launcher.ts"
   );
   Deno.mkdirSync(`${options.dir}/${BUNDLE_DIR}`, { recursive: true });
@@ -297,6 +300,10 @@ async function bundleTarget(
       }
     }
   }
+  // Made last: the probes above run without it, so the artefact ships it empty (what Deno keeps
+  // there names modules by their path, which is the host's to fill).
+  Deno.mkdirSync(`${options.dir}/${CACHE_DIR}`);
+  Deno.chmodSync(`${options.dir}/${CACHE_DIR}`, 0o700);
   return from;
 }
 

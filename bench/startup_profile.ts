@@ -32,7 +32,8 @@
  * sources run with the flags the tests use (`deno run -A --config deno.json …`); the bundled
  * stages are bundled by the build's own `bundleTools` (code splitting, lazy `require`, deferred
  * dynamic imports), each on its own and for the platform the shim is bundled for, and run on the
- * artefact's `lib/deno` with the launcher's flags and environment. The artefact itself is
+ * artefact's `lib/deno` with the launcher's flags and environment (its cache dir too, filled by
+ * the check run before the iterations, as on a host after its first container). The artefact itself is
  * built fresh by `build.ts --kind bundled` into a temp dir.
  *
  * Every iteration runs every variant once, the order rotated by one each iteration, so machine
@@ -51,7 +52,7 @@
 import { makeSimulatedDriverRoot, REPO_ROOT } from "../tests/helpers/container_lab.ts";
 import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
-import { NO_DENO_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
+import { CACHE_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
 
@@ -357,7 +358,8 @@ async function main(args: string[]): Promise<number> {
     const labEnv = { ...lab.env, [RUNTIME_SERVER_SOCKET_ENV]: "" };
     const bundledEnv = {
       ...labEnv,
-      DENO_DIR: NO_DENO_DIR,
+      // The launcher's cache dir, as the launchers (stages i and j) use it.
+      DENO_DIR: `${artefact}/${CACHE_DIR}`,
       DENO_NO_PACKAGE_JSON: "1",
       DENO_NO_UPDATE_CHECK: "1",
     };

@@ -9,6 +9,9 @@
  *   `lib/js/`), its launchers linked from `/usr/bin`; the runtime's launcher is rendered here,
  *   with the package's record path.
  *
+ * The bundled launchers keep Deno's cache (what it learnt of each module's imports) in
+ * `/var/cache/xpu-container-toolkit` (0700): filled on first use, emptied when the package goes.
+ *
  * Either way the fast path's record is `/var/lib/xpu-container-toolkit/runtime.fast-path`: a cache
  * the shim writes on its first call and rewrites when the config changes, not a file of the
  * package (removing the package removes it).
@@ -29,7 +32,13 @@
 
 import type { Target } from "../../build.ts";
 import { shellQuote } from "../../src/core/text/shell_quote.ts";
-import { renderCompiledRuntimeLauncher, renderLauncher, RUNTIME_TOOL } from "./launcher.ts";
+import {
+  BUNDLE_DIR,
+  renderCompiledRuntimeLauncher,
+  renderLauncher,
+  RUNTIME_PATH,
+  RUNTIME_TOOL,
+} from "./launcher.ts";
 
 /** The package's name. */
 export const PACKAGE = "xpu-container-toolkit";
@@ -41,6 +50,8 @@ export const CONFIG_FILE = "/etc/xpu-container-runtime/config.toml";
 export const STATE_DIR = "/etc/xpu-container-runtime/revert";
 /** The dir of the runtime launcher's fast-path record, which the shim keeps current. */
 export const FAST_PATH_DIR = "/var/lib/xpu-container-toolkit";
+/** The bundled launchers' cache dir (`DENO_DIR`), the package's own, 0700. */
+export const DEB_CACHE_DIR = "/var/cache/xpu-container-toolkit";
 /** The fast-path record the package's runtime launcher reads. */
 export const FAST_PATH_RECORD_PATH = `${FAST_PATH_DIR}/runtime.fast-path`;
 
@@ -93,13 +104,33 @@ export function debTree(
       mode: 0o755,
     });
   } else {
-    entries.push({ kind: "tree", from: `${options.distDir}/lib`, to: `${BUNDLED_PREFIX}/lib` });
+    // The runtime and the bundle, not the rest of lib/: a dist that ran has filled its cache dir
+    // (and maybe a fast-path record), which are that host's.
+    entries.push(
+      {
+        kind: "copy",
+        from: `${options.distDir}/${RUNTIME_PATH}`,
+        to: `${BUNDLED_PREFIX}/${RUNTIME_PATH}`,
+        mode: 0o755,
+      },
+      {
+        kind: "tree",
+        from: `${options.distDir}/${BUNDLE_DIR}`,
+        to: `${BUNDLED_PREFIX}/${BUNDLE_DIR}`,
+      },
+      { kind: "dir", to: DEB_CACHE_DIR, mode: 0o700 },
+    );
+    const cacheDir = shellQuote(DEB_CACHE_DIR);
     for (const tool of TOOLS) {
       const to = `${BUNDLED_PREFIX}/${tool}`;
       if (tool === RUNTIME_TOOL) {
         // Run on every container operation: in /usr/bin itself, naming its lib/, so that neither
         // the fast path nor create pays for finding it through a link.
-        const text = renderLauncher(tool, { fastPathRecord: record, home: BUNDLED_PREFIX });
+        const text = renderLauncher(tool, {
+          fastPathRecord: record,
+          home: BUNDLED_PREFIX,
+          cacheDir,
+        });
         entries.push(
           { kind: "text", text, to, mode: 0o755 },
           { kind: "text", text, to: `/usr/bin/${tool}`, mode: 0o755 },
@@ -107,7 +138,7 @@ export function debTree(
         continue;
       }
       entries.push(
-        { kind: "copy", from: `${options.distDir}/${tool}`, to, mode: 0o755 },
+        { kind: "text", text: renderLauncher(tool, { cacheDir }), to, mode: 0o755 },
         { kind: "link", target: `../lib/xpu-container-toolkit/${tool}`, to: `/usr/bin/${tool}` },
       );
     }
@@ -165,13 +196,15 @@ export function debControl(
 
 /**
  * `DEBIAN/prerm`: removing the shim while an engine names it is the operator's to undo; the
- * fast-path record (and any temp file of its atomic rewrite) goes, so dpkg can remove its dir.
+ * fast-path record (and any temp file of its atomic rewrite) and the launchers' cache go, so dpkg
+ * can remove their dirs (an upgrade's new modules fill the cache again).
  */
 export function debPrerm(): string {
   return [
     "#!/bin/sh",
     "set -e",
     `rm -f ${FAST_PATH_RECORD_PATH} ${FAST_PATH_DIR}/.runtime.fast-path.tmp-*`,
+    `rm -rf ${DEB_CACHE_DIR}/*`,
     `if [ "$1" = remove ] && [ -d ${STATE_DIR} ] && [ -n "$(ls -A ${STATE_DIR} 2>/dev/null)" ]; then`,
     `  echo "${PACKAGE}: an engine may still be configured to use xpu-container-runtime (revert` +
     ` memories in ${STATE_DIR}): run 'xpu-ctk runtime unconfigure --runtime <engine>' before` +
@@ -184,14 +217,14 @@ export function debPrerm(): string {
 
 /**
  * `DEBIAN/postrm`: purge removes the revert memories, the config dir once empty, and whatever a
- * shim still running during the removal wrote to the fast-path dir.
+ * shim still running during the removal wrote to the fast-path dir or the cache dir.
  */
 export function debPostrm(): string {
   return [
     "#!/bin/sh",
     "set -e",
     'if [ "$1" = purge ]; then',
-    `  rm -rf ${STATE_DIR} ${FAST_PATH_DIR}`,
+    `  rm -rf ${STATE_DIR} ${FAST_PATH_DIR} ${DEB_CACHE_DIR}`,
     "  rmdir --ignore-fail-on-non-empty /etc/xpu-container-runtime 2>/dev/null || true",
     "fi",
     "exit 0",

@@ -11,8 +11,14 @@
  *   for its mode-pinned names (`xpu-container-runtime.cdi`); it is why this is bash, not sh.
  * - `--no-config` and `DENO_NO_PACKAGE_JSON=1`: no `deno.json` or `package.json` is looked for
  *   from the working directory (an engine's bundle dir, a hook's container dir).
- * - `DENO_DIR=/dev/null/…` (a path nothing can create) and `--no-code-cache`: nothing is written
- *   at run time; Deno keeps its caches in memory.
+ * - `DENO_DIR` is the toolkit's own cache dir (`lib/cache` beside the launchers, made 0700 by the
+ *   build and the installer; the package's is `/var/cache/xpu-container-toolkit`) when that is a
+ *   directory, no symbolic link, owned by the caller's user: there Deno keeps what it learnt of
+ *   each module's imports, which is most of what a cold start costs beyond hello world. Its
+ *   contents are as trusted as `lib/js/` itself, so no one else may write it: a caller that does
+ *   not own it (a user running root's toolkit) gets `/dev/null/…`, a path nothing can create,
+ *   and Deno keeps its caches in memory, as it does when the dir is read-only or full.
+ *   `--no-code-cache`: no compiled code is stored, only those import lists.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.
@@ -37,6 +43,12 @@ export const BUNDLE_DIR = `${LIB_DIR}/js`;
 
 /** What Deno reads for its cache dir: a path under a character device, which no one can create. */
 export const NO_DENO_DIR = "/dev/null/xpu-container-toolkit";
+
+/** The launchers' cache dir (Deno's `DENO_DIR`), relative to them; made 0700 with the artefact. */
+export const CACHE_DIR = `${LIB_DIR}/cache`;
+
+/** The launchers' cache dir as a shell word, unless the package names another. */
+export const DIST_CACHE_DIR = `"$here/${CACHE_DIR}"`;
 
 /** The `deno run` flags every launcher passes. */
 export const RUN_FLAGS: readonly string[] = [
@@ -64,6 +76,8 @@ export interface LauncherOptions {
    * launcher then does not look for itself.
    */
   home?: string;
+  /** The cache dir as a shell word (default {@link DIST_CACHE_DIR}). */
+  cacheDir?: string;
 }
 
 /**
@@ -92,7 +106,10 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
     ...(tool === RUNTIME_TOOL
       ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
       : []),
-    `export DENO_DIR=${shellQuote(NO_DENO_DIR)} DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
+    `cache=${options.cacheDir ?? DIST_CACHE_DIR}`,
+    // Only a dir of the caller's own: what Deno reads there decides which modules it loads.
+    `[ -d "$cache" ] && [ ! -L "$cache" ] && [ -O "$cache" ] || cache=${shellQuote(NO_DENO_DIR)}`,
+    'export DENO_DIR="$cache" DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1',
     `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
     `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,
     "",

@@ -145,12 +145,24 @@ function findSources(options: InstallOptions): Map<string, { path: string; mode:
  */
 const BUNDLED_RUNTIME_DIR = "lib";
 
-/** Copies the tree at `from` (directories and regular files, with their modes) to `to`. */
-function copyTree(from: string, to: string): void {
+/**
+ * The launchers' cache dir in it (scripts/build/launcher.ts): made anew, empty and 0700, never
+ * copied, since what Deno keeps there decides which modules it loads and names them by the
+ * source's paths.
+ */
+const BUNDLED_CACHE_DIR = "cache";
+
+/**
+ * Copies the tree at `from` (directories and regular files, with their modes) to `to`, but the
+ * entries directly under `from` named in `skip`.
+ */
+function copyTree(from: string, to: string, skip: readonly string[] = []): void {
   mkdirSync(to, { mode: 0o755 });
   for (const entry of readDirSync(from)) {
     const [source, target] = [join(from, entry.name), join(to, entry.name)];
-    if (entry.isDirectory) {
+    if (skip.includes(entry.name)) {
+      continue;
+    } else if (entry.isDirectory) {
       copyTree(source, target);
     } else if (entry.isFile) {
       copyFileSync(source, target);
@@ -188,7 +200,12 @@ function populate(
     fastPath,
   });
   const runtime = bundledRuntimeOf(sources);
-  if (runtime !== undefined) copyTree(runtime, join(dir, BUNDLED_RUNTIME_DIR));
+  if (runtime !== undefined) {
+    copyTree(runtime, join(dir, BUNDLED_RUNTIME_DIR), [BUNDLED_CACHE_DIR]);
+    const cache = join(dir, BUNDLED_RUNTIME_DIR, BUNDLED_CACHE_DIR);
+    mkdirSync(cache, { mode: 0o700 });
+    chmodSync(cache, 0o700);
+  }
   for (const copy of layout.copies) {
     const source = sources.get(copy.source)!;
     copyFileSync(source.path, join(dir, copy.file));

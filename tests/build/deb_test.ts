@@ -5,6 +5,7 @@ import {
   ALIASES,
   BUNDLED_PREFIX,
   CONFIG_FILE,
+  DEB_CACHE_DIR,
   debArch,
   debControl,
   debFileName,
@@ -47,11 +48,19 @@ Deno.test("debTree: where each kind's files go", async (t) => {
   });
   await t.step("bundled: launchers and lib/ together, linked from /usr/bin", () => {
     const tree = debTree("bundled", options);
-    ok(
-      tree.some((e) =>
-        e.kind === "tree" && e.from === "/d/lib" && e.to === `${BUNDLED_PREFIX}/lib`
-      ),
-    );
+    // The runtime and the bundle; not what a dist that ran keeps in lib/ (its cache, a record).
+    deepStrictEqual(tree.filter((e) => e.to.startsWith(`${BUNDLED_PREFIX}/lib`)), [
+      { kind: "copy", from: "/d/lib/deno", to: `${BUNDLED_PREFIX}/lib/deno`, mode: 0o755 },
+      { kind: "tree", from: "/d/lib/js", to: `${BUNDLED_PREFIX}/lib/js` },
+    ]);
+    deepStrictEqual(tree.filter((e) => e.to.startsWith(DEB_CACHE_DIR)), [
+      { kind: "dir", to: DEB_CACHE_DIR, mode: 0o700 },
+    ]);
+    for (const tool of TOOLS) {
+      const entry = tree.find((e) => e.to === `${BUNDLED_PREFIX}/${tool}`);
+      ok(entry?.kind === "text", tool);
+      ok(entry.text.includes(`\ncache='${DEB_CACHE_DIR}'\n`), `${tool} keeps its cache in /var`);
+    }
     for (const tool of TOOLS) {
       const entry = tree.find((e) => e.to === `${BUNDLED_PREFIX}/${tool}`);
       if (tool === RUNTIME_TOOL) {
@@ -66,12 +75,16 @@ Deno.test("debTree: where each kind's files go", async (t) => {
         }]);
         continue;
       }
-      ok(entry?.kind === "copy" && entry.from === `/d/${tool}`, tool);
+      ok(entry?.kind === "text" && entry.mode === 0o755, tool);
+      ok(entry.text.includes(`"$here/lib/js/${tool}.js"`), entry.text);
       ok(tree.some((e) =>
         e.kind === "link" && e.to === `/usr/bin/${tool}` &&
         e.target === `../lib/xpu-container-toolkit/${tool}`
       ));
     }
+  });
+  await t.step("compiled: no cache dir", () => {
+    ok(!debTree("compiled", options).some((e) => e.to.startsWith(DEB_CACHE_DIR)));
   });
   await t.step("either: the fast-path record's dir, empty", () => {
     for (const kind of ["compiled", "bundled"] as const) {
@@ -119,8 +132,9 @@ Deno.test("debControl, maintainer scripts, names", () => {
   match(debPrerm(), /xpu-ctk runtime unconfigure/);
   match(
     debPostrm(),
-    /"\$1" = purge \]; then\n {2}rm -rf \/etc\/xpu-container-runtime\/revert \/var\/lib\/xpu-container-toolkit\n/,
+    /"\$1" = purge \]; then\n {2}rm -rf \/etc\/xpu-container-runtime\/revert \/var\/lib\/xpu-container-toolkit \/var\/cache\/xpu-container-toolkit\n/,
   );
+  match(debPrerm(), /\nrm -rf \/var\/cache\/xpu-container-toolkit\/\*\n/);
   match(debPrerm(), /\nrm -f \/var\/lib\/xpu-container-toolkit\/runtime\.fast-path /);
   strictEqual(debArch("x86_64-unknown-linux-gnu"), "amd64");
   strictEqual(debArch("aarch64-unknown-linux-gnu"), "arm64");

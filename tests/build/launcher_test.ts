@@ -2,6 +2,7 @@
 
 import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
 import {
+  CACHE_DIR,
   NO_DENO_DIR,
   renderLauncher,
   RUN_FLAGS,
@@ -49,6 +50,62 @@ Deno.test("a launcher, through a symlink, runs its lib/deno with the bundle, eve
       "",
       "--x=$HOME",
     ]);
+  });
+});
+
+Deno.test("a launcher gives Deno its cache dir only when that is a dir of the caller's own, no link", async (t) => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/pkg/lib/js`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/pkg/lib/deno`, '#!/bin/sh\necho "$DENO_DIR"\n', {
+      mode: 0o755,
+    });
+    Deno.writeTextFileSync(`${dir}/pkg/xpu-ctk`, renderLauncher("xpu-ctk"), { mode: 0o755 });
+    Deno.writeTextFileSync(
+      `${dir}/pkg/named`,
+      renderLauncher("xpu-ctk", { cacheDir: `'${dir}/var cache'` }),
+      { mode: 0o755 },
+    );
+    const cache = `${dir}/pkg/${CACHE_DIR}`;
+    const denoDir = async (launcher = `${dir}/pkg/xpu-ctk`, env: Record<string, string> = {}) => {
+      const out = await new Deno.Command(launcher, { env, stdout: "piped" }).output();
+      strictEqual(out.code, 0);
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    await t.step("none there: Deno keeps its caches in memory", async () => {
+      strictEqual(await denoDir(), NO_DENO_DIR);
+      // Not one the caller names.
+      strictEqual(await denoDir(undefined, { cache: "/tmp", DENO_DIR: "/tmp" }), NO_DENO_DIR);
+    });
+    await t.step("the artefact's own, a dir of this user", async () => {
+      Deno.mkdirSync(cache, { mode: 0o700 });
+      strictEqual(await denoDir(), cache);
+    });
+    await t.step("the package's, as named", async () => {
+      strictEqual(await denoDir(`${dir}/pkg/named`), NO_DENO_DIR);
+      Deno.mkdirSync(`${dir}/var cache`, { mode: 0o700 });
+      strictEqual(await denoDir(`${dir}/pkg/named`), `${dir}/var cache`);
+    });
+    await t.step("a link there, even to a dir of this user's, is not used", async () => {
+      Deno.removeSync(cache);
+      Deno.mkdirSync(`${dir}/elsewhere`, { mode: 0o700 });
+      Deno.symlinkSync(`${dir}/elsewhere`, cache);
+      strictEqual(await denoDir(), NO_DENO_DIR);
+      Deno.removeSync(cache);
+    });
+    await t.step("a file there is not used", async () => {
+      Deno.writeTextFileSync(cache, "");
+      strictEqual(await denoDir(), NO_DENO_DIR);
+      Deno.removeSync(cache);
+    });
+    await t.step("a dir of another user's is not used", async (s) => {
+      if (Deno.uid() !== 0) {
+        console.log("  N/A here: needs root to give the dir to another user");
+        return;
+      }
+      Deno.mkdirSync(cache, { mode: 0o700 });
+      Deno.chownSync(cache, 65534, 65534);
+      strictEqual(await denoDir(), NO_DENO_DIR, s.name);
+    });
   });
 });
 

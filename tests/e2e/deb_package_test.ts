@@ -3,7 +3,8 @@
  * the toolkit and changes no engine config, containers run through the installed shim (the shim's
  * end-to-end tests with `XPU_BIN_DIR=/usr/bin`), `dpkg -r` removes the executables and keeps the
  * conffile (warning that an engine may still name the shim), `dpkg -P` leaves nothing. With the
- * fast-path record the shim wrote, a pass-through call reaches runc without the Deno runtime.
+ * fast-path record the shim wrote, a pass-through call reaches runc without the Deno runtime. The
+ * launchers' module cache is root's 0700 dir in /var/cache, filled by use, gone with the package.
  */
 
 import { ok, strictEqual } from "node:assert/strict";
@@ -44,6 +45,12 @@ cmp /etc/xpu-container-runtime/config.toml /tmp/expected-config.toml || exit 14
 cd "$REPO"
 XPU_BIN_DIR=/usr/bin XPU_E2E_REQUIRED=1 NO_COLOR=1 deno test -A tests/e2e/runtime_shim_test.ts > /tmp/shim-tests 2>&1 || { cat /tmp/shim-tests >&2; exit 15; }
 grep -E "^ok \| [0-9]+ passed" /tmp/shim-tests | sed "s/^/in the installed package: /" >&2
+# The launchers' cache: root's alone, filled by the runs above, no other user's to use.
+test "$(stat -c %a:%U /var/cache/xpu-container-toolkit)" = 700:root || { echo "the cache dir is not root's 0700" >&2; exit 25; }
+test -s /var/cache/xpu-container-toolkit/dep_analysis_cache_v2 || { echo "no module cache in /var/cache/xpu-container-toolkit" >&2; exit 26; }
+test ! -e /usr/lib/xpu-container-toolkit/lib/cache || { echo "the package has a cache dir under /usr" >&2; exit 27; }
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/xpu-ctk --version > /tmp/nobody-version 2>&1 || { cat /tmp/nobody-version >&2; exit 28; }
+test "$(wc -l < /tmp/nobody-version)" = 1 || { echo "xpu-ctk as nobody printed more than its version:" >&2; cat /tmp/nobody-version >&2; exit 28; }
 # The fast path: the first call writes the record; with it current, a call that is not a create
 # reaches runc without the Deno runtime (made unrunnable here), and a create still needs it.
 rec=/var/lib/xpu-container-toolkit/runtime.fast-path
@@ -60,6 +67,7 @@ mkdir -p /etc/xpu-container-runtime/revert && echo '{}' > /etc/xpu-container-run
 dpkg -r xpu-container-toolkit >> "$LOG" 2>&1
 test ! -e /usr/bin/xpu-ctk && test ! -e /usr/lib/xpu-container-toolkit || { echo "dpkg -r left executables" >&2; exit 16; }
 test ! -e /var/lib/xpu-container-toolkit || { echo "dpkg -r left the fast-path dir" >&2; exit 24; }
+test ! -e /var/cache/xpu-container-toolkit || { echo "dpkg -r left the cache dir" >&2; exit 29; }
 test -f /etc/xpu-container-runtime/config.toml || { echo "dpkg -r removed the conffile" >&2; exit 17; }
 dpkg -P xpu-container-toolkit >> "$LOG" 2>&1
 test ! -e /etc/xpu-container-runtime || { echo "dpkg -P left /etc/xpu-container-runtime" >&2; exit 18; }

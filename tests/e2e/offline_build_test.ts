@@ -199,7 +199,7 @@ await e2eTest(
       }
     });
     await t.step(
-      "nothing is written at run time: no cache dir, nothing in HOME or cwd",
+      "nothing is written at run time but the launchers' cache: nothing in HOME or cwd",
       async () => {
         const home = Deno.makeTempDirSync({ dir: outDir, prefix: "home-" });
         const result = await run([`${dir}/xpu-ctk`, "config", "default"], {
@@ -209,6 +209,39 @@ await e2eTest(
         });
         strictEqual(result.code, 0, result.stderr);
         deepStrictEqual([...Deno.readDirSync(home)], []);
+        const cache = `${dir}/lib/cache`;
+        strictEqual(Deno.statSync(cache).mode! & 0o777, 0o700);
+        ok(Deno.statSync(`${cache}/dep_analysis_cache_v2`).size > 0, "the module cache fills");
+      },
+    );
+    await t.step(
+      "hostile: a garbage cache is rebuilt; a user who does not own the cache gets none",
+      async () => {
+        const cache = `${dir}/lib/cache`;
+        for (const name of Deno.readDirSync(cache)) {
+          Deno.removeSync(`${cache}/${name.name}`, { recursive: true });
+        }
+        Deno.writeTextFileSync(`${cache}/dep_analysis_cache_v2`, "not a database ".repeat(500));
+        const expected = `xpu-ctk version ${VERSION}\n`;
+        for (const round of ["garbage", "rebuilt"]) {
+          const result = await run([`${dir}/xpu-ctk`, "--version"]);
+          deepStrictEqual({ ...result, round }, { code: 0, stdout: expected, stderr: "", round });
+        }
+        ok(!Deno.readTextFileSync(`${cache}/dep_analysis_cache_v2`).startsWith("not a database"));
+        // Another user runs root's artefact: the launcher gives Deno no cache dir (it could not
+        // write root's, and must not read what it cannot trust either way), and it runs.
+        const before = [...Deno.readDirSync(cache)].map((e) => e.name).sort();
+        Deno.chmodSync(outDir, 0o755);
+        const nobody = await run([
+          "setpriv",
+          "--reuid=65534",
+          "--regid=65534",
+          "--clear-groups",
+          `${dir}/xpu-ctk`,
+          "--version",
+        ], { cwd: "/" }).finally(() => Deno.chmodSync(outDir, 0o700));
+        deepStrictEqual(nobody, { code: 0, stdout: expected, stderr: "" });
+        deepStrictEqual([...Deno.readDirSync(cache)].map((e) => e.name).sort(), before);
       },
     );
   },

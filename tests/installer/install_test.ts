@@ -383,7 +383,7 @@ Deno.test("delete removes a toolkit dir, accepts a missing one, refuses anything
   });
 });
 
-Deno.test("a bundled build's lib/ (runtime and bundle) is installed beside its launchers", async () => {
+Deno.test("a bundled build's lib/ (runtime and bundle) is installed beside its launchers, with an empty cache dir", async () => {
   await withTempDir(async (dir) => {
     const source = `${dir}/src`;
     Deno.mkdirSync(`${source}/lib/js`, { recursive: true });
@@ -395,18 +395,28 @@ Deno.test("a bundled build's lib/ (runtime and bundle) is installed beside its l
     Deno.chmodSync(`${source}/lib/deno`, 0o755);
     Deno.writeTextFileSync(`${source}/lib/js/xpu-ctk.js`, "export {};\n");
     Deno.chmodSync(`${source}/lib/js/xpu-ctk.js`, 0o644);
+    // A build that ran has filled its cache, which names modules by the build's paths: the
+    // installed one starts empty, 0700, whatever the build's holds (a link there too).
+    Deno.mkdirSync(`${source}/lib/cache/npm`, { recursive: true, mode: 0o755 });
+    Deno.writeTextFileSync(`${source}/lib/cache/dep_analysis_cache_v2`, "SQLite");
+    Deno.symlinkSync("/etc", `${source}/lib/cache/etc`);
     const o = options(dir);
     await installToolkit(o, log);
     const installed = listing(o.toolkitRoot);
-    deepStrictEqual(
-      Object.fromEntries(Object.entries(installed).filter(([name]) => name.startsWith("lib/"))),
-      {
-        "lib/": "dir 755",
-        "lib/deno": "file 755",
-        "lib/js/": "dir 755",
-        "lib/js/xpu-ctk.js": "file 644",
-      },
-    );
+    const expected = {
+      "lib/": "dir 755",
+      "lib/cache/": "dir 700",
+      "lib/deno": "file 755",
+      "lib/js/": "dir 755",
+      "lib/js/xpu-ctk.js": "file 644",
+    };
+    const libOf = (tree: Record<string, string>) =>
+      Object.fromEntries(Object.entries(tree).filter(([name]) => name.startsWith("lib/")));
+    deepStrictEqual(libOf(installed), expected);
+    // A build without one (an older build) gets one too.
+    Deno.removeSync(`${source}/lib/cache`, { recursive: true });
+    await installToolkit(o, log);
+    deepStrictEqual(libOf(listing(o.toolkitRoot)), expected);
     strictEqual(Deno.readTextFileSync(`${o.toolkitRoot}/lib/js/xpu-ctk.js`), "export {};\n");
 
     // A link in lib/ is not what a build makes: refused, the install left as it was.
