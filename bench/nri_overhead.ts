@@ -70,6 +70,7 @@ import {
 import { type PluginProcess, startPlugin, waitForPlugin } from "../tests/helpers/nri_plugin.ts";
 import { atLeast, engineSet } from "../tests/helpers/e2e.ts";
 import { pathExists } from "../tests/helpers/temp_dir.ts";
+import { BIN_DIR } from "../tests/helpers/toolkit_commands.ts";
 import { INSTALLED_CONFIG } from "../src/installer/toolkit_layout.ts";
 import { defaultRootDir, runInRoot } from "../scripts/engine_roots.ts";
 import { type BenchTarget, judgeTargets, verdictLine } from "./bench_verdict.ts";
@@ -352,8 +353,10 @@ async function main(args: string[]): Promise<number> {
     }
     console.error(`${found} here: running in the sid root (${inRoot})`);
     try {
+      // A built artefact under test (`XPU_BIN_DIR`) is measured there too.
       return await runInRoot(defaultRootDir("sid"), ["deno", "run", "-A", self, ...args], {
         cwd: REPO_ROOT,
+        binds: BIN_DIR ? [BIN_DIR] : [],
       });
     } catch (error) {
       // The root is not built: say how to build it and what to run then.

@@ -39,7 +39,8 @@ import {
   REPO_ROOT,
   sh,
 } from "../tests/helpers/container_lab.ts";
-import { toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
+import { BIN_DIR, toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
+import { CACHE_DIR, NO_DENO_DIR, RUN_FLAGS, RUNTIME_PATH } from "../scripts/build/launcher.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
 import { installToolkit } from "../src/installer/install.ts";
 import { INSTALLED_CONFIG, TOOLKIT_EXECUTABLES } from "../src/installer/toolkit_layout.ts";
@@ -100,6 +101,36 @@ const TARGETS = [
     baseline: "NVIDIA's",
   },
 ] as const satisfies readonly BenchTarget[];
+
+/**
+ * Deno's hello world as the shim starts: `deno run` of the sources, or for a bundled artefact
+ * (`XPU_BIN_DIR`) its `lib/deno` with the launchers' flags and environment, cache dir included.
+ */
+function helloWorld(): { argv: string[]; env?: Record<string, string> } {
+  const hello = `${REPO_ROOT}/bench/hello.ts`;
+  const runtime = BIN_DIR ? `${BIN_DIR}/${RUNTIME_PATH}` : undefined;
+  if (runtime === undefined || !exists(runtime)) {
+    return { argv: [...toolArgv("xpu-ctk").slice(0, -1), hello] };
+  }
+  const cache = `${BIN_DIR}/${CACHE_DIR}`;
+  return {
+    argv: [runtime, "run", ...RUN_FLAGS, hello],
+    env: {
+      DENO_DIR: exists(cache) ? cache : NO_DENO_DIR,
+      DENO_NO_PACKAGE_JSON: "1",
+      DENO_NO_UPDATE_CHECK: "1",
+    },
+  };
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Runs a command with no stdio (a created container would hold a stdout pipe open). */
 async function run(argv: readonly string[], env?: Record<string, string>) {
@@ -186,7 +217,7 @@ async function main(args: string[]): Promise<number> {
     // The record the installer wrote is for its own config: the copy above makes it stale.
     const fallback = await install(`${dir}/toolkit-no-driver`, "xpu_not_loaded_here");
     const shim = toolArgv("xpu-container-runtime");
-    const hello = [...toolArgv("xpu-ctk").slice(0, -1), `${REPO_ROOT}/bench/hello.ts`];
+    const hello = helloWorld();
     const state = ["--root", `${dir}/runc`, "state", "no-such-container"];
 
     // Two bundles with the same final spec: the shim edits the pristine one on each create; bare
@@ -251,7 +282,7 @@ async function main(args: string[]): Promise<number> {
       samples["nvidia lifecycle"] = [];
     }
     for (let i = 0; i < iterations; i++) {
-      samples.hello.push(await timed(hello));
+      samples.hello.push(await timed(hello.argv, hello.env));
       samples["runc state"].push(await timed(["runc", ...state]));
       samples["shim state"].push(await timed([...shim, ...state], env));
       samples["wrapper state"].push(await timed([...wrapped, ...state], noServer));
