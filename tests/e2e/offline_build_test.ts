@@ -215,6 +215,46 @@ await e2eTest(
       },
     );
     await t.step(
+      "24 creates at once on an empty cache: every one edits its spec, none prints a thing",
+      async () => {
+        const cache = `${dir}/lib/cache`;
+        for (const name of Deno.readDirSync(cache)) {
+          Deno.removeSync(`${cache}/${name.name}`, { recursive: true });
+        }
+        const lab = Deno.makeTempDirSync({ dir: outDir, prefix: "parallel-" });
+        const driverRoot = await makeSimulatedDriverRoot(`${lab}/host`);
+        Deno.mkdirSync(`${lab}/specs`);
+        Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${lab}/specs/xpu.csv`);
+        Deno.writeTextFileSync(
+          `${lab}/config.toml`,
+          `[xpu-container-cli]\nroot = "${driverRoot}"\n[xpu-container-runtime]\nmode = "csv"\n` +
+            `runtimes = ["/bin/true"]\n[xpu-container-runtime.modes.csv]\n` +
+            `mount-spec-path = "${lab}/specs"\n[xpu-ctk]\npath = "/bin/true"\n`,
+        );
+        const spec = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/oci/runc-spec.json`));
+        spec.process.env = [...(spec.process.env ?? []), "XPU_VISIBLE_DEVICES=0"];
+        const ids = Array.from({ length: 24 }, (_, i) => `c${i}`);
+        for (const id of ids) {
+          Deno.mkdirSync(`${lab}/${id}/rootfs`, { recursive: true });
+          Deno.writeTextFileSync(`${lab}/${id}/config.json`, JSON.stringify(spec));
+        }
+        const results = await Promise.all(ids.map((id) =>
+          run([`${dir}/xpu-container-runtime`, "create", "--bundle", `${lab}/${id}`, id], {
+            env: { XPU_CTK_CONFIG_FILE_PATH: `${lab}/config.toml`, XPU_RUNTIME_SERVER_SOCKET: "" },
+          })
+        ));
+        deepStrictEqual(
+          results.map((r, i) => ({ id: ids[i], ...r })),
+          ids.map((id) => ({ id, code: 0, stdout: "", stderr: "" })),
+        );
+        for (const id of ids) {
+          const edited = Deno.readTextFileSync(`${lab}/${id}/config.json`);
+          ok(edited.includes("/dev/xpu0"), `${id}: the shim edited its spec`);
+        }
+        ok(Deno.statSync(`${cache}/dep_analysis_cache_v2`).size > 0, "the module cache filled");
+      },
+    );
+    await t.step(
       "hostile: a garbage cache is rebuilt; a user who does not own the cache gets none",
       async () => {
         const cache = `${dir}/lib/cache`;
