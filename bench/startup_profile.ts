@@ -80,19 +80,11 @@ const STAGES = [
 const SHIM_STAGES: readonly string[] = ["h", "j"];
 type StageId = typeof STAGES[number]["id"];
 
-/** The libc symbols the create step binds (bundle spec read, atomic write, exec). */
-const CREATE_SYMBOLS = [
-  "open",
-  "read",
-  "write",
-  "close",
-  "fchmod",
-  "fsync",
-  "renameat",
-  "execve",
-  "__errno_location",
-  "syscall",
-];
+/**
+ * The libc symbols the create step binds: the spec's read and atomic write, the device lookups and
+ * the exec all go through raw system calls, and the exec reads errno's location.
+ */
+const CREATE_SYMBOLS = ["syscall", "__errno_location"];
 
 /**
  * The text of stage `stage`'s program. Modules are named by absolute file URL, so the programs can

@@ -238,11 +238,16 @@ await e2eTest(
           Deno.mkdirSync(`${lab}/${id}/rootfs`, { recursive: true });
           Deno.writeTextFileSync(`${lab}/${id}/config.json`, JSON.stringify(spec));
         }
-        const results = await Promise.all(ids.map((id) =>
-          run([`${dir}/xpu-container-runtime`, "create", "--bundle", `${lab}/${id}`, id], {
-            env: { XPU_CTK_CONFIG_FILE_PATH: `${lab}/config.toml`, XPU_RUNTIME_SERVER_SOCKET: "" },
-          })
-        ));
+        const results = await Promise.all(
+          ids.map((id) =>
+            run([`${dir}/xpu-container-runtime`, "create", "--bundle", `${lab}/${id}`, id], {
+              env: {
+                XPU_CTK_CONFIG_FILE_PATH: `${lab}/config.toml`,
+                XPU_RUNTIME_SERVER_SOCKET: "",
+              },
+            })
+          ),
+        );
         deepStrictEqual(
           results.map((r, i) => ({ id: ids[i], ...r })),
           ids.map((id) => ({ id, code: 0, stdout: "", stderr: "" })),

@@ -8,7 +8,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { check, libc, OsCallError } from "./libc.ts";
+import { OsCallError, syscall } from "./libc.ts";
 import { closeFd, FileKindError, kindOfInfo, linkTarget, openNoFollow, writeAll } from "./fs.ts";
 
 /** Options of {@link writeFileAtomic}. */
@@ -73,10 +73,10 @@ export function writeFileAtomic(
       writeAll(fd, bytes);
       // Owner first: chown clears set-id bits that the chmod then restores.
       if (existing?.uid != null && existing.gid != null) {
-        check("fchown", libc().fchown(fd, existing.uid, existing.gid));
+        syscall("fchown", fd, existing.uid, existing.gid);
       }
-      check("fchmod", libc().fchmod(fd, mode));
-      if (options.durable !== false) check("fsync", libc().fsync(fd));
+      syscall("fchmod", fd, mode);
+      if (options.durable !== false) syscall("fsync", fd);
     } finally {
       closeFd(fd);
     }

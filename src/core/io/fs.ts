@@ -17,15 +17,14 @@
  */
 
 import {
-  check,
+  AT,
   cString,
   ERRNO,
-  errno,
   type FileKind as StatKind,
-  libc,
   O,
   OsCallError,
   statAt,
+  syscall,
 } from "./libc.ts";
 
 /** Metadata of a path (`stat`/`lstat`). */
@@ -144,9 +143,15 @@ const KIND_ERRNOS: readonly number[] = [ERRNO.ELOOP, ERRNO.EEXIST, ERRNO.ENXIO, 
  */
 export function openNoFollow(path: string, access: OpenAccess, mode = 0o644): number {
   const flags = ACCESS_FLAGS[access] | O.NOFOLLOW | O.NONBLOCK | O.CLOEXEC;
-  const fd = libc().open(cString(path), flags, mode);
-  if (fd >= 0) return fd;
-  const error = new OsCallError("open", errno());
+  // Raw system calls here and below: `syscall` is bound for every create anyway, and each libc
+  // function bound besides costs a quarter of a millisecond or more.
+  let error: OsCallError;
+  try {
+    return Number(syscall("openat", AT.FDCWD, cString(path), flags, mode));
+  } catch (failure) {
+    if (!(failure instanceof OsCallError)) throw failure;
+    error = new OsCallError("open", failure.errno);
+  }
   // ELOOP is what O_NOFOLLOW returns for a link (EEXIST when O_EXCL comes first); ENXIO, a FIFO
   // without a reader or a socket; EISDIR, a directory opened for writing.
   if (KIND_ERRNOS.includes(error.errno)) {
@@ -218,7 +223,7 @@ export function readAll(fd: number, sizeHint = 0): Uint8Array {
       buffer = grown;
     }
     const chunk = buffer.subarray(length);
-    const n = Number(check("read", libc().read(fd, chunk, BigInt(chunk.length))));
+    const n = Number(syscall("read", fd, chunk, chunk.length));
     if (n === 0) return buffer.slice(0, length);
     length += n;
   }
@@ -233,11 +238,15 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
   let written = 0;
   while (written < data.length) {
     const rest = data.subarray(written);
-    written += Number(check("write", libc().write(fd, rest, BigInt(rest.length))));
+    written += Number(syscall("write", fd, rest, rest.length));
   }
 }
 
 /** Closes `fd`; a failure to close is not reported (the data was written or fsync'ed before). */
 export function closeFd(fd: number): void {
-  libc().close(fd);
+  try {
+    syscall("close", fd);
+  } catch {
+    // Closed either way (close(2) frees the descriptor even when it reports an error).
+  }
 }

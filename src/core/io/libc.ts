@@ -84,6 +84,10 @@ const SYSCALLS = {
     read: 0n,
     write: 1n,
     close: 3n,
+    openat: 257n,
+    fchmod: 91n,
+    fchown: 93n,
+    fsync: 74n,
   },
   aarch64: {
     openat2: 437n,
@@ -109,6 +113,10 @@ const SYSCALLS = {
     read: 63n,
     write: 64n,
     close: 57n,
+    openat: 56n,
+    fchmod: 52n,
+    fchown: 55n,
+    fsync: 82n,
   },
 } as const;
 
