@@ -40,6 +40,7 @@ import {
   sh,
 } from "../tests/helpers/container_lab.ts";
 import { BIN_DIR, toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
+import { pathExists } from "../tests/helpers/temp_dir.ts";
 import { CACHE_DIR, NO_DENO_DIR, RUN_FLAGS, RUNTIME_PATH } from "../scripts/build/launcher.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
 import { installToolkit } from "../src/installer/install.ts";
@@ -109,27 +110,18 @@ const TARGETS = [
 function helloWorld(): { argv: string[]; env?: Record<string, string> } {
   const hello = `${REPO_ROOT}/bench/hello.ts`;
   const runtime = BIN_DIR ? `${BIN_DIR}/${RUNTIME_PATH}` : undefined;
-  if (runtime === undefined || !exists(runtime)) {
+  if (runtime === undefined || !pathExists(runtime)) {
     return { argv: [...toolArgv("xpu-ctk").slice(0, -1), hello] };
   }
   const cache = `${BIN_DIR}/${CACHE_DIR}`;
   return {
     argv: [runtime, "run", ...RUN_FLAGS, hello],
     env: {
-      DENO_DIR: exists(cache) ? cache : NO_DENO_DIR,
+      DENO_DIR: pathExists(cache) ? cache : NO_DENO_DIR,
       DENO_NO_PACKAGE_JSON: "1",
       DENO_NO_UPDATE_CHECK: "1",
     },
   };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Runs a command with no stdio (a created container would hold a stdout pipe open). */

@@ -34,6 +34,13 @@ async function run(
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
+/** Removes everything in `dir`, keeping the dir itself (and its mode). */
+function emptyDir(dir: string): void {
+  for (const entry of Deno.readDirSync(dir)) {
+    Deno.removeSync(`${dir}/${entry.name}`, { recursive: true });
+  }
+}
+
 /** runc's log line without its timestamp, which differs between two runs. */
 function untimed(text: string): string {
   return text.replace(/time="[^"]*" /g, "");
@@ -218,9 +225,7 @@ await e2eTest(
       "24 creates at once on an empty cache: every one edits its spec, none prints a thing",
       async () => {
         const cache = `${dir}/lib/cache`;
-        for (const name of Deno.readDirSync(cache)) {
-          Deno.removeSync(`${cache}/${name.name}`, { recursive: true });
-        }
+        emptyDir(cache);
         const lab = Deno.makeTempDirSync({ dir: outDir, prefix: "parallel-" });
         const driverRoot = await makeSimulatedDriverRoot(`${lab}/host`);
         Deno.mkdirSync(`${lab}/specs`);
@@ -263,9 +268,7 @@ await e2eTest(
       "hostile: a garbage cache is rebuilt; a user who does not own the cache gets none",
       async () => {
         const cache = `${dir}/lib/cache`;
-        for (const name of Deno.readDirSync(cache)) {
-          Deno.removeSync(`${cache}/${name.name}`, { recursive: true });
-        }
+        emptyDir(cache);
         Deno.writeTextFileSync(`${cache}/dep_analysis_cache_v2`, "not a database ".repeat(500));
         const expected = `xpu-ctk version ${VERSION}\n`;
         for (const round of ["garbage", "rebuilt"]) {
