@@ -32,6 +32,7 @@
  */
 
 import { renderFastPath } from "../../src/core/fast_path/fast_path_script.ts";
+import { NO_DENO_DIR, renderCacheDirLines } from "../../src/core/fast_path/launcher_cache.ts";
 import { shellQuote } from "../../src/core/text/shell_quote.ts";
 
 /** The directory below the launchers that holds the runtime and the bundle. */
@@ -41,8 +42,7 @@ export const RUNTIME_PATH = `${LIB_DIR}/deno`;
 /** Where the bundled entry modules and their shared chunks are, relative to the launchers. */
 export const BUNDLE_DIR = `${LIB_DIR}/js`;
 
-/** What Deno reads for its cache dir: a path under a character device, which no one can create. */
-export const NO_DENO_DIR = "/dev/null/xpu-container-toolkit";
+export { NO_DENO_DIR };
 
 /** The launchers' cache dir (Deno's `DENO_DIR`), relative to them; made 0700 with the artefact. */
 export const CACHE_DIR = `${LIB_DIR}/cache`;
@@ -106,10 +106,7 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
     ...(tool === RUNTIME_TOOL
       ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
       : []),
-    `cache=${options.cacheDir ?? DIST_CACHE_DIR}`,
-    // Only a dir of the caller's own: what Deno reads there decides which modules it loads.
-    `[ -d "$cache" ] && [ ! -L "$cache" ] && [ -O "$cache" ] || cache=${shellQuote(NO_DENO_DIR)}`,
-    'export DENO_DIR="$cache" DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1',
+    ...renderCacheDirLines(options.cacheDir ?? DIST_CACHE_DIR),
     `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
     `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,
     "",

@@ -37,6 +37,7 @@ import { resolveCliPath } from "../core/config/cli_path.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
 import { decodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
 import { launcherRecordPath } from "../core/fast_path/fast_path_script.ts";
+import { cacheDirProblem, launcherCacheDir } from "../core/fast_path/launcher_cache.ts";
 import { journalPath } from "../engines/change_journal.ts";
 import { ownUid } from "../core/io/process.ts";
 import { socketListens } from "../core/io/unix_stream.ts";
@@ -112,7 +113,11 @@ export interface EngineFiles {
    * The handlers the revert memory records as configured, each with whether it can run and, when
    * it can, what its launcher's fast path would do now.
    */
-  handlers: (RuntimeHandler & { executable: boolean; fastPath?: FastPathFacts })[];
+  handlers: (RuntimeHandler & {
+    executable: boolean;
+    fastPath?: FastPathFacts;
+    moduleCache?: ModuleCacheFacts;
+  })[];
   /** The file whose memory records them. */
   recordedIn?: string;
   /** Files a configure of the recorded handlers would change: they are not as it left them. */
@@ -143,6 +148,15 @@ export type FastPathFacts =
     /** The config file the record is about (`current`, `stale`, `off`). */
     configPath?: string;
   };
+
+/**
+ * The module cache dir a handler's bundled launcher gives Deno (behind the installer's wrapper
+ * too), and what is wrong with it for the root-run runtime (see `core/fast_path/launcher_cache.ts`).
+ */
+export interface ModuleCacheFacts {
+  dir: string;
+  problem?: { kind: "unused" | "unsafe"; detail: string };
+}
 
 /** One engine's facts. */
 export interface EngineFacts {
@@ -272,6 +286,30 @@ export function fastPathFacts(fs: HostFs, program: string): FastPathFacts {
     return readFastPath(fs, program);
   } catch (error) {
     return { kind: "unreadable", failure: failureOf(error) };
+  }
+}
+
+/**
+ * The module cache of the bundled launcher at `program`, or of the one the installer's wrapper
+ * there runs (`exec '…/<name>.real'`); `undefined` for another program (a compiled shim, a
+ * plain wrapper) or one that cannot be read.
+ */
+export function moduleCacheFacts(fs: HostFs, program: string): ModuleCacheFacts | undefined {
+  try {
+    let path = followLinks(fs, program);
+    let text = fs.readTextFile(path) ?? "";
+    const wrapped = /^exec '((?:[^']|'\\'')*\.real)' "\$@"$/m.exec(text);
+    if (launcherCacheDir(text, path) === null && wrapped !== null) {
+      path = followLinks(fs, wrapped[1].replaceAll("'\\''", "'"));
+      text = fs.readTextFile(path) ?? "";
+    }
+    const dir = launcherCacheDir(text, path);
+    if (dir === null || dir === undefined) return undefined;
+    // The engines run the runtime as root.
+    const problem = cacheDirProblem(fs.lstat(dir), 0);
+    return problem === undefined ? { dir } : { dir, problem };
+  } catch {
+    return undefined;
   }
 }
 
@@ -454,9 +492,13 @@ async function engineFiles(
       const isExecutable = executableIn(fs);
       result.handlers = request.handlers.map((h) => {
         const executable = isExecutable(h.path);
-        return executable ? { ...h, executable, fastPath: fastPathFacts(fs, h.path) } : {
+        if (!executable) return { ...h, executable };
+        const moduleCache = moduleCacheFacts(fs, h.path);
+        return {
           ...h,
           executable,
+          fastPath: fastPathFacts(fs, h.path),
+          ...(moduleCache === undefined ? {} : { moduleCache }),
         };
       });
     }

@@ -224,6 +224,56 @@ function programLines(ctx: Context): DoctorLine[] {
 }
 
 /**
+ * One line per module cache dir the handlers' bundled launchers use: OK when it is root's and no
+ * one else may write it, WARN when the launchers pass it by (every create then parses the
+ * bundle's modules again), FIX when others may write what Deno loads as root.
+ */
+function moduleCacheLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
+  const check = "module cache";
+  const groups = new Map<string, { names: string[]; paths: string[] }>();
+  const facts = new Map<string, NonNullable<EngineFiles["handlers"][number]["moduleCache"]>>();
+  for (const handler of handlers) {
+    if (handler.moduleCache === undefined) continue;
+    const { dir } = handler.moduleCache;
+    const group = groups.get(dir) ?? { names: [], paths: [] };
+    group.names.push(handler.name);
+    if (!group.paths.includes(handler.path)) group.paths.push(handler.path);
+    groups.set(dir, group);
+    facts.set(dir, handler.moduleCache);
+  }
+  return [...groups.entries()].map(([dir, { names, paths }]): DoctorLine => {
+    const who = `${names.length === 1 ? "handler" : "handlers"} ${quotedList(names, 10)} ` +
+      `(${quotedList(paths, 3)})`;
+    const problem = facts.get(dir)!.problem;
+    if (problem === undefined) {
+      return {
+        status: "ok",
+        check,
+        detail: `${who}: Deno keeps what it learns of the toolkit's modules in ${quoted(dir)}`,
+      };
+    }
+    if (problem.kind === "unsafe") {
+      return {
+        status: "fix",
+        check,
+        detail: `${who}: ${quoted(dir)}: ${problem.detail}, so whoever writes there chooses ` +
+          "the code the toolkit runs as root",
+        fix: `make it root's alone: "chown root:root ${dir} && chmod 0700 ${dir}"`,
+      };
+    }
+    return {
+      status: "warn",
+      check,
+      detail: `${who}: ${quoted(dir)} is not used: ${problem.detail}, so every create parses ` +
+        "the toolkit's modules again (about 10 ms)",
+      fix: problem.detail === "it does not exist"
+        ? `create it: "mkdir -m 0700 ${dir}"`
+        : `put a directory of root's there, mode 0700, or reinstall`,
+    };
+  });
+}
+
+/**
  * One line per fast-path record the handlers' launchers use (handlers that share one are named
  * together): OK while it is current, WARN when the shim takes the next (or every) call, FIX when
  * the shim cannot write it, so every call starts Deno.
@@ -366,6 +416,7 @@ function engineLines(engine: EngineFacts): DoctorLine[] {
       });
     }
     lines.push(...fastPathLines(files.handlers));
+    lines.push(...moduleCacheLines(files.handlers));
   }
   if (files.hookFile !== undefined) {
     const { path, state } = files.hookFile;

@@ -22,7 +22,11 @@ import { REPO_ROOT } from "../helpers/container_lab.ts";
 import { fixtureHostFs } from "../helpers/fixture_fs.ts";
 import { type MemoryEntry, memoryHostFs, type MemoryTree } from "../helpers/memory_fs.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";
-import { renderCompiledRuntimeLauncher } from "../../scripts/build/launcher.ts";
+import {
+  renderCompiledRuntimeLauncher,
+  renderLauncher,
+  RUNTIME_TOOL,
+} from "../../scripts/build/launcher.ts";
 import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 
 const GOLDEN_SPEC = Deno.readTextFileSync(`${REPO_ROOT}/fixtures/cdi/xpu.yaml`);
@@ -237,7 +241,82 @@ const SERVER_DIR: MemoryTree = {
   [SERVER_SOCKET]: { socket: true, uid: ME },
 };
 
+/** The .deb's bundled runtime launcher, whose module cache is in /var/cache. */
+const CACHE = "/var/cache/xpu-container-toolkit";
+const BUNDLED_LAUNCHER: MemoryEntry = {
+  file: renderLauncher(RUNTIME_TOOL, {
+    fastPathRecord: `'${RECORD}'`,
+    home: "/usr/lib/xpu-container-toolkit",
+    cacheDir: `'${CACHE}'`,
+  }),
+  mode: 0o755,
+};
+const BUNDLED: MemoryTree = { ...HEALTHY, [SHIM]: BUNDLED_LAUNCHER };
+
 const CASES: Case[] = [
+  {
+    name: "module cache: root's 0700 dir: OK",
+    input: { tree: { ...BUNDLED, [CACHE]: { dir: true, mode: 0o700 } } },
+    expected: {
+      status: "OK",
+      check: "module cache",
+      detail: `handler "xpu" ("${SHIM}"): Deno keeps what it learns of the toolkit's modules in ` +
+        `"${CACHE}"`,
+    },
+  },
+  {
+    name: "module cache: missing: WARN, every create parses the modules again",
+    input: { tree: BUNDLED },
+    expected: {
+      status: "WARN",
+      check: "module cache",
+      detail: `"${CACHE}" is not used: it does not exist, so every create parses the toolkit's ` +
+        `modules again (about 10 ms): create it: "mkdir -m 0700 ${CACHE}"`,
+    },
+  },
+  {
+    name: "module cache: another user's or a link: WARN, the launchers pass it by",
+    input: { tree: { ...BUNDLED, [CACHE]: { dir: true, mode: 0o700, uid: 1000 } } },
+    expected: { status: "WARN", check: "module cache", detail: "it belongs to uid 1000, not 0" },
+  },
+  {
+    name: "module cache: a link: WARN",
+    input: {
+      tree: { ...BUNDLED, "/tmp/c": { dir: true, mode: 0o700 }, [CACHE]: { link: "/tmp/c" } },
+    },
+    expected: { status: "WARN", check: "module cache", detail: "it is a symbolic link" },
+  },
+  {
+    name: "module cache: writable by its group: FIX, others would choose the code run as root",
+    input: { tree: { ...BUNDLED, [CACHE]: { dir: true, mode: 0o770 } } },
+    expected: {
+      status: "FIX",
+      check: "module cache",
+      detail: `"${CACHE}": its group may write it (mode 0770), so whoever writes there chooses ` +
+        `the code the toolkit runs as root: make it root's alone: "chown root:root ${CACHE} && ` +
+        `chmod 0700 ${CACHE}"`,
+    },
+  },
+  {
+    name: "module cache: behind the installer's wrapper, the artefact's lib/cache: FIX when 0777",
+    input: {
+      tree: {
+        ...HEALTHY,
+        [SHIM]: {
+          file:
+            "#!/bin/sh\nexport PATH='/opt/xpu':\"$PATH\"\nexec '/opt/xpu/xpu-container-runtime.real' \"$@\"\n",
+          mode: 0o755,
+        },
+        "/opt/xpu/xpu-container-runtime.real": { file: renderLauncher(RUNTIME_TOOL), mode: 0o755 },
+        "/opt/xpu/lib/cache": { dir: true, mode: 0o777 },
+      },
+    },
+    expected: {
+      status: "FIX",
+      check: "module cache",
+      detail: `"/opt/xpu/lib/cache": every user may write it (mode 0777)`,
+    },
+  },
   {
     name: "runtime server: one listening: OK",
     input: { tree: { ...HEALTHY, ...SERVER_DIR }, listening: [SERVER_SOCKET] },

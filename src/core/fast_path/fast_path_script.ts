@@ -33,6 +33,7 @@ import { CONFIG_PATH_ENV, SYSTEM_CONFIG_PATH } from "../config/config_file.ts";
 import { STANDARD_BIN_DIRS } from "../io/executable_lookup.ts";
 import { shellQuote } from "../text/shell_quote.ts";
 import { FAST_PATH_FORMAT, FAST_PATH_RECORD_ENV } from "./fast_path_record.ts";
+import { launcherWordPath } from "./launcher_cache.ts";
 
 /** The function a launcher with the fast path defines. */
 const FAST_PATH_FUNCTION = "xpu_fast_path() {";
@@ -138,15 +139,5 @@ export function launcherRecordPath(
   }
   const line = new RegExp(`^ {2}local cfg=\\$\\{${CONFIG_PATH_ENV}-\\} rec=(.+)$`, "m").exec(text);
   if (line === null) return undefined;
-  const word = line[1];
-  const literal = /^'((?:[^']|'\\'')*)'$/.exec(word);
-  if (literal) return literal[1].replaceAll("'\\''", "'");
-  const beside = /^"\$here\/([^"$`\\]+)"$/.exec(word);
-  if (beside === null) return undefined;
-  // `here` as the launcher sets it: a quoted dir, or its own dir.
-  const named = /^here='((?:[^']|'\\'')*)'$/m.exec(text);
-  const dir = named
-    ? named[1].replaceAll("'\\''", "'")
-    : resolvedPath.slice(0, resolvedPath.lastIndexOf("/"));
-  return `${dir}/${beside[1]}`;
+  return launcherWordPath(text, line[1], resolvedPath);
 }
