@@ -118,6 +118,43 @@ async function checkArtefact(t: Deno.TestContext, dir: string, work: string): Pr
     const actual = await run([`${dir}/xpu-ctk`, ...args]);
     deepStrictEqual(actual, expected);
   });
+  await t.step("the shim's create writes the spec the entry module writes", async () => {
+    // Through the artefact's own system calls (the spec's read, the atomic write, the exec), on
+    // its architecture: the aarch64 one under qemu.
+    const root = `${work}/create-driver-root`;
+    Deno.mkdirSync(`${work}/create-specs`, { recursive: true });
+    await makeSimulatedDriverRoot(root);
+    Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${work}/create-specs/xpu.csv`);
+    const config = `${work}/create-config.toml`;
+    Deno.writeTextFileSync(
+      config,
+      `[xpu-container-cli]\nroot = "${root}"\n[xpu-container-runtime]\nmode = "csv"\n` +
+        `runtimes = ["/bin/true"]\n[xpu-container-runtime.modes.csv]\n` +
+        `mount-spec-path = "${work}/create-specs"\n[xpu-ctk]\npath = "/bin/true"\n`,
+    );
+    const spec = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/oci/runc-spec.json`));
+    spec.process.env = [...(spec.process.env ?? []), "XPU_VISIBLE_DEVICES=0"];
+    const edited: string[] = [];
+    for (
+      const [name, shim] of [["sources", toolArgv("xpu-container-runtime")], [
+        "artefact",
+        [`${dir}/xpu-container-runtime`],
+      ]] as const
+    ) {
+      const bundle = `${work}/create-${name}`;
+      Deno.mkdirSync(`${bundle}/rootfs`, { recursive: true });
+      Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify(spec, null, 2));
+      Deno.chmodSync(`${bundle}/config.json`, 0o640);
+      const result = await run([...shim, "create", "--bundle", bundle, "c"], {
+        env: { XPU_CTK_CONFIG_FILE_PATH: config, XPU_RUNTIME_SERVER_SOCKET: "" },
+      });
+      deepStrictEqual(result, { code: 0, stdout: "", stderr: "" }, name);
+      edited.push(Deno.readTextFileSync(`${bundle}/config.json`));
+      strictEqual(Deno.statSync(`${bundle}/config.json`).mode! & 0o777, 0o640, name);
+    }
+    ok(edited[0].includes("/dev/xpu0"), "the sources' shim edited the spec");
+    strictEqual(edited[1], edited[0]);
+  });
   await t.step("the shim's pass-through is bare runc's: exit code, stdout, stderr", async () => {
     const config = `${work}/config.toml`;
     Deno.writeTextFileSync(config, '[xpu-container-runtime]\nruntimes = ["runc"]\n');
