@@ -53,6 +53,7 @@ import { makeSimulatedDriverRoot, REPO_ROOT } from "../tests/helpers/container_l
 import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
 import { CACHE_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
+import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
 
@@ -352,8 +353,7 @@ async function main(args: string[]): Promise<number> {
       ...labEnv,
       // The launcher's cache dir, as the launchers (stages i and j) use it.
       DENO_DIR: `${artefact}/${CACHE_DIR}`,
-      DENO_NO_PACKAGE_JSON: "1",
-      DENO_NO_UPDATE_CHECK: "1",
+      ...DENO_SETTINGS,
     };
     Deno.mkdirSync(`${dir}/servers`, { mode: 0o700 });
     const sockets = {

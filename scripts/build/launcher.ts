@@ -11,14 +11,10 @@
  *   for its mode-pinned names (`xpu-container-runtime.cdi`); it is why this is bash, not sh.
  * - `--no-config` and `DENO_NO_PACKAGE_JSON=1`: no `deno.json` or `package.json` is looked for
  *   from the working directory (an engine's bundle dir, a hook's container dir).
- * - `DENO_DIR` is the toolkit's own cache dir (`lib/cache` beside the launchers, made 0700 by the
- *   build and the installer; the package's is `/var/cache/xpu-container-toolkit`) when that is a
- *   directory, no symbolic link, owned by the caller's user: there Deno keeps what it learnt of
- *   each module's imports, which is most of what a cold start costs beyond hello world. Its
- *   contents are as trusted as `lib/js/` itself, so no one else may write it: a caller that does
- *   not own it (a user running root's toolkit) gets `/dev/null/…`, a path nothing can create,
- *   and Deno keeps its caches in memory, as it does when the dir is read-only or full.
- *   `--no-code-cache`: no compiled code is stored, only those import lists.
+ * - `DENO_DIR` is the toolkit's own cache dir (`lib/cache` beside the launchers, the package's
+ *   `/var/cache/xpu-container-toolkit`) when the caller owns it, else a path nothing can create:
+ *   see `src/core/fast_path/launcher_cache.ts`. `--no-code-cache`: Deno keeps only each module's
+ *   imports there, no compiled code.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.

@@ -37,7 +37,12 @@ import { resolveCliPath } from "../core/config/cli_path.ts";
 import { isCsvPlatform } from "../core/request/mode.ts";
 import { decodeFastPathRecord } from "../core/fast_path/fast_path_record.ts";
 import { launcherRecordPath } from "../core/fast_path/fast_path_script.ts";
-import { cacheDirProblem, launcherCacheDir } from "../core/fast_path/launcher_cache.ts";
+import {
+  type CacheDirProblem,
+  cacheDirProblem,
+  launcherCacheDir,
+  launcherWordPath,
+} from "../core/fast_path/launcher_cache.ts";
 import { journalPath } from "../engines/change_journal.ts";
 import { ownUid } from "../core/io/process.ts";
 import { socketListens } from "../core/io/unix_stream.ts";
@@ -155,7 +160,7 @@ export type FastPathFacts =
  */
 export interface ModuleCacheFacts {
   dir: string;
-  problem?: { kind: "unused" | "unsafe"; detail: string };
+  problem?: CacheDirProblem;
 }
 
 /** One engine's facts. */
@@ -298,9 +303,10 @@ export function moduleCacheFacts(fs: HostFs, program: string): ModuleCacheFacts 
   try {
     let path = followLinks(fs, program);
     let text = fs.readTextFile(path) ?? "";
-    const wrapped = /^exec '((?:[^']|'\\'')*\.real)' "\$@"$/m.exec(text);
-    if (launcherCacheDir(text, path) === null && wrapped !== null) {
-      path = followLinks(fs, wrapped[1].replaceAll("'\\''", "'"));
+    const wrapped = /^exec ('(?:[^']|'\\'')*\.real') "\$@"$/m.exec(text);
+    const inner = wrapped === null ? undefined : launcherWordPath(text, wrapped[1], path);
+    if (launcherCacheDir(text, path) === null && inner !== undefined) {
+      path = followLinks(fs, inner);
       text = fs.readTextFile(path) ?? "";
     }
     const dir = launcherCacheDir(text, path);

@@ -230,21 +230,9 @@ function programLines(ctx: Context): DoctorLine[] {
  */
 function moduleCacheLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
   const check = "module cache";
-  const groups = new Map<string, { names: string[]; paths: string[] }>();
-  const facts = new Map<string, NonNullable<EngineFiles["handlers"][number]["moduleCache"]>>();
-  for (const handler of handlers) {
-    if (handler.moduleCache === undefined) continue;
-    const { dir } = handler.moduleCache;
-    const group = groups.get(dir) ?? { names: [], paths: [] };
-    group.names.push(handler.name);
-    if (!group.paths.includes(handler.path)) group.paths.push(handler.path);
-    groups.set(dir, group);
-    facts.set(dir, handler.moduleCache);
-  }
-  return [...groups.entries()].map(([dir, { names, paths }]): DoctorLine => {
-    const who = `${names.length === 1 ? "handler" : "handlers"} ${quotedList(names, 10)} ` +
-      `(${quotedList(paths, 3)})`;
-    const problem = facts.get(dir)!.problem;
+  const cached = handlers.flatMap((h) => h.moduleCache === undefined ? [] : [h]);
+  return groupHandlers(cached, (h) => h.moduleCache!.dir).map(({ first, who }): DoctorLine => {
+    const { dir, problem } = first.moduleCache!;
     if (problem === undefined) {
       return {
         status: "ok",
@@ -266,11 +254,34 @@ function moduleCacheLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
       check,
       detail: `${who}: ${quoted(dir)} is not used: ${problem.detail}, so every create parses ` +
         "the toolkit's modules again (about 10 ms)",
-      fix: problem.detail === "it does not exist"
+      fix: problem.kind === "missing"
         ? `create it: "mkdir -m 0700 ${dir}"`
         : `put a directory of root's there, mode 0700, or reinstall`,
     };
   });
+}
+
+/**
+ * The handlers grouped by `keyOf` (handlers that share a record or a dir are named together, in
+ * order): each group's first handler and the words that name them all.
+ */
+function groupHandlers<H extends EngineFiles["handlers"][number]>(
+  handlers: readonly H[],
+  keyOf: (handler: H) => string,
+): { first: H; who: string }[] {
+  const groups = new Map<string, { first: H; names: string[]; paths: string[] }>();
+  for (const handler of handlers) {
+    const key = keyOf(handler);
+    const group = groups.get(key) ?? { first: handler, names: [], paths: [] };
+    group.names.push(handler.name);
+    if (!group.paths.includes(handler.path)) group.paths.push(handler.path);
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ first, names, paths }) => ({
+    first,
+    who: `${names.length === 1 ? "handler" : "handlers"} ${quotedList(names, 10)} ` +
+      `(${quotedList(paths, 3)})`,
+  }));
 }
 
 /**
@@ -280,19 +291,13 @@ function moduleCacheLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
  */
 function fastPathLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
   const check = "fast path";
-  const groups = new Map<string, { facts: FastPathFacts; names: string[]; paths: string[] }>();
-  for (const handler of handlers) {
-    if (handler.fastPath === undefined) continue;
-    const facts = handler.fastPath;
-    const key = facts.kind === "record" ? facts.record : `${facts.kind}:${handler.path}`;
-    const group = groups.get(key) ?? { facts, names: [], paths: [] };
-    group.names.push(handler.name);
-    if (!group.paths.includes(handler.path)) group.paths.push(handler.path);
-    groups.set(key, group);
-  }
-  return [...groups.values()].map(({ facts, names, paths }): DoctorLine => {
-    const who = `${names.length === 1 ? "handler" : "handlers"} ${quotedList(names, 10)} ` +
-      `(${quotedList(paths, 3)})`;
+  const withFastPath = handlers.flatMap((h) => h.fastPath === undefined ? [] : [h]);
+  const key = (handler: EngineFiles["handlers"][number]) => {
+    const facts = handler.fastPath!;
+    return facts.kind === "record" ? facts.record : `${facts.kind}:${handler.path}`;
+  };
+  return groupHandlers(withFastPath, key).map(({ first, who }): DoctorLine => {
+    const facts = first.fastPath!;
     switch (facts.kind) {
       case "unreadable":
         return failed(check, facts.failure);

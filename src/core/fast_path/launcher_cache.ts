@@ -16,6 +16,12 @@ import { shellQuote } from "../text/shell_quote.ts";
 /** What a launcher gives Deno without a cache dir: a path under a character device. */
 export const NO_DENO_DIR = "/dev/null/xpu-container-toolkit";
 
+/** What a launcher tells Deno besides its cache dir: no `package.json` lookup, no update check. */
+export const DENO_SETTINGS: Readonly<Record<string, string>> = {
+  DENO_NO_PACKAGE_JSON: "1",
+  DENO_NO_UPDATE_CHECK: "1",
+};
+
 /** The launcher's variable for the cache dir. */
 const CACHE_VARIABLE = "cache";
 
@@ -30,7 +36,9 @@ export function renderCacheDirLines(cacheDir: string): string[] {
     `${c}=${cacheDir}`,
     // Only a dir of the caller's own: what Deno reads there decides which modules it loads.
     `[ -d "$${c}" ] && [ ! -L "$${c}" ] && [ -O "$${c}" ] || ${c}=${shellQuote(NO_DENO_DIR)}`,
-    `export DENO_DIR="$${c}" DENO_NO_PACKAGE_JSON=1 DENO_NO_UPDATE_CHECK=1`,
+    `export DENO_DIR="$${c}" ${
+      Object.entries(DENO_SETTINGS).map(([name, value]) => `${name}=${value}`).join(" ")
+    }`,
   ];
 }
 
@@ -75,18 +83,24 @@ export interface CacheDirInfo {
   mode: number;
 }
 
+/** What {@link cacheDirProblem} finds wrong. */
+export interface CacheDirProblem {
+  kind: "missing" | "unused" | "unsafe";
+  detail: string;
+}
+
 /**
  * Why the dir at `info` is no cache dir for a launcher run as `uid`, or why it is one nobody
  * should trust; `undefined` when it is fit.
  *
- * @returns `unused` problems (the launcher passes the dir by: only the time is lost) or `unsafe`
- *   ones (the launcher uses it, and others may write what Deno loads)
+ * @returns `missing` or `unused` problems (the launcher passes the dir by: only the time is lost)
+ *   or `unsafe` ones (the launcher uses it, and others may write what Deno loads)
  */
 export function cacheDirProblem(
   info: CacheDirInfo | undefined,
   uid: number,
-): { kind: "unused" | "unsafe"; detail: string } | undefined {
-  if (info === undefined) return { kind: "unused", detail: "it does not exist" };
+): CacheDirProblem | undefined {
+  if (info === undefined) return { kind: "missing", detail: "it does not exist" };
   if (info.kind === "symlink") return { kind: "unused", detail: "it is a symbolic link" };
   if (info.kind !== "dir") return { kind: "unused", detail: `it is no directory (${info.kind})` };
   if (info.uid !== uid) {
