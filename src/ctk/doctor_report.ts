@@ -17,7 +17,6 @@ import type {
   EngineFacts,
   EngineFiles,
   Failure,
-  FastPathFacts,
   Probe,
   ProgramFacts,
   RuntimeServerFacts,
