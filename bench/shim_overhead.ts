@@ -41,7 +41,12 @@ import {
 } from "../tests/helpers/container_lab.ts";
 import { BIN_DIR, toolArgv, writeToolWrapper } from "../tests/helpers/toolkit_commands.ts";
 import { pathExists } from "../tests/helpers/temp_dir.ts";
-import { CACHE_DIR, NO_DENO_DIR, RUN_FLAGS, RUNTIME_PATH } from "../scripts/build/launcher.ts";
+import {
+  CACHE_DIR,
+  NO_DENO_DIR,
+  RUNTIME_PATH,
+  SHORT_LIVED_RUN_FLAGS,
+} from "../scripts/build/launcher.ts";
 import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
 import { installToolkit } from "../src/installer/install.ts";
@@ -116,7 +121,7 @@ function helloWorld(): { argv: string[]; env?: Record<string, string> } {
   }
   const cache = `${BIN_DIR}/${CACHE_DIR}`;
   return {
-    argv: [runtime, "run", ...RUN_FLAGS, hello],
+    argv: [runtime, "run", ...SHORT_LIVED_RUN_FLAGS, hello],
     env: { DENO_DIR: pathExists(cache) ? cache : NO_DENO_DIR, ...DENO_SETTINGS },
   };
 }

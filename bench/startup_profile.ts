@@ -52,7 +52,7 @@
 import { makeSimulatedDriverRoot, REPO_ROOT } from "../tests/helpers/container_lab.ts";
 import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
-import { CACHE_DIR, RUN_FLAGS } from "../scripts/build/launcher.ts";
+import { CACHE_DIR, SHORT_LIVED_RUN_FLAGS } from "../scripts/build/launcher.ts";
 import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
@@ -130,9 +130,9 @@ function probeSource(stage: StageId, src: string): string {
   }
   if (upTo("f")) {
     lines.push(
-      `const { editBundleForCreate } = await import("${src}/runtime/create.ts");`,
-      `const { realCreateFs } = await import("${src}/runtime/create_fs.ts");`,
-      `const { modeFromExecutableName } = await import("${src}/core/request/mode.ts");`,
+      "const [{ editBundleForCreate }, { realCreateFs }, { modeFromExecutableName }] =",
+      `  await Promise.all([import("${src}/runtime/create.ts"),`,
+      `    import("${src}/runtime/create_fs.ts"), import("${src}/core/request/mode.ts")]);`,
       "keep.push(editBundleForCreate, realCreateFs, modeFromExecutableName);",
     );
   }
@@ -346,7 +346,7 @@ async function main(args: string[]): Promise<number> {
 
     const create = ["--root", `${dir}/state`, "create", "--bundle", lab.bundle, "profiled"];
     const sourcesRunner = toolArgv("xpu-ctk").slice(0, -1);
-    const bundledRunner = [`${artefact}/lib/deno`, "run", ...RUN_FLAGS];
+    const bundledRunner = [`${artefact}/lib/deno`, "run", ...SHORT_LIVED_RUN_FLAGS];
     // No variant but `j` asks a runtime server, whatever listens on this host.
     const labEnv = { ...lab.env, [RUNTIME_SERVER_SOCKET_ENV]: "" };
     const bundledEnv = {
@@ -397,7 +397,12 @@ async function main(args: string[]): Promise<number> {
     for (const { label, base } of baselineArtefacts.map(baseline)) {
       variants.push({
         name: `bundled h (${label})`,
-        argv: [`${base}/lib/deno`, "run", ...RUN_FLAGS, `${base}/lib/js/xpu-container-runtime.js`],
+        argv: [
+          `${base}/lib/deno`,
+          "run",
+          ...SHORT_LIVED_RUN_FLAGS,
+          `${base}/lib/js/xpu-container-runtime.js`,
+        ],
         env: bundledEnv,
         edits: true,
       });

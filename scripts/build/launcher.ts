@@ -13,8 +13,13 @@
  *   from the working directory (an engine's bundle dir, a hook's container dir).
  * - `DENO_DIR` is the toolkit's own cache dir (`lib/cache` beside the launchers, the package's
  *   `/var/cache/xpu-container-toolkit`) when the caller owns it, else a path nothing can create:
- *   see `src/core/fast_path/launcher_cache.ts`. `--no-code-cache`: Deno keeps only each module's
- *   imports there, no compiled code.
+ *   see `src/core/fast_path/launcher_cache.ts`. Deno keeps each module's imports there, and V8's
+ *   code cache (its bytecode), which saves a `create` a few milliseconds of compiling.
+ * - V8's flags {@link SHORT_LIVED_V8_FLAGS}: a call of the toolkit lives for tens of
+ *   milliseconds, too short for V8's optimising and baseline compilers to pay back what they
+ *   cost on a busy node; every launcher passes the same flags, since V8 refuses a code cache
+ *   written under other flags and Deno would then rewrite it. The long-running commands
+ *   ({@link LONG_RUNNING_COMMANDS}) keep the compilers.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.
@@ -54,8 +59,25 @@ export const RUN_FLAGS: readonly string[] = [
   "--no-lock",
   "--no-remote",
   "--no-npm",
-  "--no-code-cache",
 ];
+
+/**
+ * The V8 flags of every short-lived call: no optimising compiler (TurboFan, Maglev), no baseline
+ * compiler (Sparkplug). With V8's code cache, a `create` through the launcher cost 2–3 ms less
+ * with them than without, on a 2-core machine (the README's bench section).
+ */
+export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--no-opt,--no-maglev,--no-sparkplug";
+
+/**
+ * The commands, per tool, that run for as long as the node does and keep V8's compilers: a
+ * launcher started with one of them among its arguments passes no V8 flags.
+ */
+export const LONG_RUNNING_COMMANDS: Readonly<Record<string, readonly string[]>> = {
+  "xpu-ctk": ["runtime-server", "nri-plugin"],
+};
+
+/** The `deno run` flags of a short-lived call of a launcher: {@link RUN_FLAGS} and the V8 flags. */
+export const SHORT_LIVED_RUN_FLAGS: readonly string[] = [...RUN_FLAGS, SHORT_LIVED_V8_FLAGS];
 
 /** The executable whose launcher takes the fast path. */
 export const RUNTIME_TOOL = "xpu-container-runtime";
@@ -103,10 +125,22 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
       ? renderFastPath(options.fastPathRecord ?? DIST_FAST_PATH_RECORD)
       : []),
     ...renderCacheDirLines(options.cacheDir ?? DIST_CACHE_DIR),
-    `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")} ` +
-    `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`,
+    ...renderDenoRun(tool),
     "",
   ].join("\n");
+}
+
+/** The launcher's `exec` of `deno run`, with the V8 flags unless a long-running command runs. */
+function renderDenoRun(tool: string): string[] {
+  const run = `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")}`;
+  const bundle = `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`;
+  const long = LONG_RUNNING_COMMANDS[tool] ?? [];
+  if (long.length === 0) return [`${run} ${SHORT_LIVED_V8_FLAGS} ${bundle}`];
+  return [
+    `v8=${SHORT_LIVED_V8_FLAGS}`,
+    `for a; do case $a in ${long.join(" | ")}) v8= ;; esac; done`,
+    `${run} \${v8:+"$v8"} ${bundle}`,
+  ];
 }
 
 /**

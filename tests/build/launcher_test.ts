@@ -3,10 +3,12 @@
 import { deepStrictEqual, match, strictEqual, throws } from "node:assert/strict";
 import {
   CACHE_DIR,
+  LONG_RUNNING_COMMANDS,
   NO_DENO_DIR,
   renderLauncher,
   RUN_FLAGS,
   RUNTIME_TOOL,
+  SHORT_LIVED_V8_FLAGS,
 } from "../../scripts/build/launcher.ts";
 import { encodeFastPathRecord } from "../../src/core/fast_path/fast_path_record.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
@@ -44,12 +46,46 @@ Deno.test("a launcher, through a symlink, runs its lib/deno with the bundle, eve
     const lines = new TextDecoder().decode(out.stdout).split("\n");
     deepStrictEqual(lines.slice(0, 3), [NO_DENO_DIR, "1", "run"]);
     deepStrictEqual(lines.slice(3 + RUN_FLAGS.length, -1), [
+      SHORT_LIVED_V8_FLAGS,
       `${dir}/pkg/lib/js/xpu-ctk.js`,
       "cdi",
       "a b",
       "",
       "--x=$HOME",
     ]);
+  });
+});
+
+Deno.test("every short-lived call gets the same V8 flags; a long-running command keeps V8's compilers", async () => {
+  await withTempDir(async (dir) => {
+    Deno.mkdirSync(`${dir}/lib/js`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/lib/deno`, '#!/bin/sh\nprintf "%s\\n" "$@"\n', {
+      mode: 0o755,
+    });
+    const argsOf = async (tool: string, args: string[]) => {
+      Deno.writeTextFileSync(`${dir}/${tool}`, renderLauncher(tool), { mode: 0o755 });
+      // No fast-path record: the runtime's launcher, too, runs lib/deno.
+      const out = await new Deno.Command(`${dir}/${tool}`, { args, stdout: "piped" }).output();
+      strictEqual(out.code, 0);
+      return new TextDecoder().decode(out.stdout).split("\n").slice(0, -1);
+    };
+    for (
+      const tool of [RUNTIME_TOOL, "xpu-container-runtime-hook", "xpu-container-cli", "xpu-ctk"]
+    ) {
+      const seen = await argsOf(tool, ["state", "nri-plugins", "x"]);
+      strictEqual(
+        seen.filter((a) => a.startsWith("--v8-flags")).join(),
+        SHORT_LIVED_V8_FLAGS,
+        tool,
+      );
+      deepStrictEqual(seen.slice(-4), [`${dir}/lib/js/${tool}.js`, "state", "nri-plugins", "x"]);
+    }
+    for (const command of LONG_RUNNING_COMMANDS["xpu-ctk"]) {
+      for (const args of [[command], ["--debug", command, "--socket", "/s"]]) {
+        const seen = await argsOf("xpu-ctk", args);
+        deepStrictEqual(seen, ["run", ...RUN_FLAGS, `${dir}/lib/js/xpu-ctk.js`, ...args]);
+      }
+    }
   });
 });
 

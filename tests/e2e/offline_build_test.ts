@@ -2,11 +2,12 @@
  * The build where no `denort` can be had (`deno task build --kind bundled`, what `auto` falls
  * back to): for x86_64 and aarch64 (the latter under `qemu-aarch64-static`), every executable
  * reports the toolkit's version, `xpu-ctk cdi generate` on a simulated driver root writes what the
- * entry modules write, and the shim's pass-through behaves as bare runc. The x86_64 artefact runs
- * without writing anything: no cache dir, nothing in the working directory.
+ * entry modules write, and the shim's pass-through behaves as bare runc. The x86_64 artefact writes
+ * nothing outside its own cache dir (`lib/cache`): nothing in HOME or the working directory.
  */
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { TOOLS } from "../../scripts/build/deb.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { AARCH64_SYSROOT, e2eTest, type EngineSet } from "../helpers/e2e.ts";
@@ -39,6 +40,62 @@ function emptyDir(dir: string): void {
   for (const entry of Deno.readDirSync(dir)) {
     Deno.removeSync(`${dir}/${entry.name}`, { recursive: true });
   }
+}
+
+/** The rows of V8's code cache Deno keeps in the cache dir `cache`. */
+function codeCacheEntries(cache: string): number {
+  const db = new DatabaseSync(`${cache}/v8_code_cache_v2`, { readOnly: true });
+  try {
+    return Number((db.prepare("SELECT count(*) AS n FROM codecache").get() as { n: number }).n);
+  } finally {
+    db.close();
+  }
+}
+
+/** Every file in the cache dir `cache` and its bytes, by name. */
+function cacheFiles(cache: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of Deno.readDirSync(cache)) {
+    if (!entry.isFile) continue;
+    const bytes = Deno.readFileSync(`${cache}/${entry.name}`);
+    files[entry.name] = `${bytes.length} bytes, ${
+      bytes.reduce((h, b) => (Math.imul(h, 31) + b) >>> 0, 7)
+    }`;
+  }
+  return files;
+}
+
+/**
+ * Bundles asking for device 0 in mode `csv` on a simulated driver root, and the shim's create of
+ * each through an artefact (the low-level runtime is /bin/true).
+ */
+async function makeCreateLab(outDir: string, count: number) {
+  const dir = Deno.makeTempDirSync({ dir: outDir, prefix: "lab-" });
+  const driverRoot = await makeSimulatedDriverRoot(`${dir}/host`);
+  Deno.mkdirSync(`${dir}/specs`);
+  Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${dir}/specs/xpu.csv`);
+  Deno.writeTextFileSync(
+    `${dir}/config.toml`,
+    `[xpu-container-cli]\nroot = "${driverRoot}"\n[xpu-container-runtime]\nmode = "csv"\n` +
+      `runtimes = ["/bin/true"]\n[xpu-container-runtime.modes.csv]\n` +
+      `mount-spec-path = "${dir}/specs"\n[xpu-ctk]\npath = "/bin/true"\n`,
+  );
+  const spec = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/oci/runc-spec.json`));
+  spec.process.env = [...(spec.process.env ?? []), "XPU_VISIBLE_DEVICES=0"];
+  const ids = Array.from({ length: count }, (_, i) => `c${i}`);
+  for (const id of ids) {
+    Deno.mkdirSync(`${dir}/${id}/rootfs`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/${id}/config.json`, JSON.stringify(spec));
+  }
+  return {
+    dir,
+    ids,
+    create: (artefact: string, id: string) =>
+      run([`${artefact}/xpu-container-runtime`, "create", "--bundle", `${dir}/${id}`, id], {
+        env: { XPU_CTK_CONFIG_FILE_PATH: `${dir}/config.toml`, XPU_RUNTIME_SERVER_SOCKET: "" },
+      }),
+    edited: (id: string) => Deno.readTextFileSync(`${dir}/${id}/config.json`).includes("/dev/xpu0"),
+  };
 }
 
 /** runc's log line without its timestamp, which differs between two runs. */
@@ -263,42 +320,58 @@ await e2eTest(
       async () => {
         const cache = `${dir}/lib/cache`;
         emptyDir(cache);
-        const lab = Deno.makeTempDirSync({ dir: outDir, prefix: "parallel-" });
-        const driverRoot = await makeSimulatedDriverRoot(`${lab}/host`);
-        Deno.mkdirSync(`${lab}/specs`);
-        Deno.copyFileSync(`${REPO_ROOT}/fixtures/csv/xpu.csv`, `${lab}/specs/xpu.csv`);
-        Deno.writeTextFileSync(
-          `${lab}/config.toml`,
-          `[xpu-container-cli]\nroot = "${driverRoot}"\n[xpu-container-runtime]\nmode = "csv"\n` +
-            `runtimes = ["/bin/true"]\n[xpu-container-runtime.modes.csv]\n` +
-            `mount-spec-path = "${lab}/specs"\n[xpu-ctk]\npath = "/bin/true"\n`,
-        );
-        const spec = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/fixtures/oci/runc-spec.json`));
-        spec.process.env = [...(spec.process.env ?? []), "XPU_VISIBLE_DEVICES=0"];
-        const ids = Array.from({ length: 24 }, (_, i) => `c${i}`);
-        for (const id of ids) {
-          Deno.mkdirSync(`${lab}/${id}/rootfs`, { recursive: true });
-          Deno.writeTextFileSync(`${lab}/${id}/config.json`, JSON.stringify(spec));
-        }
-        const results = await Promise.all(
-          ids.map((id) =>
-            run([`${dir}/xpu-container-runtime`, "create", "--bundle", `${lab}/${id}`, id], {
-              env: {
-                XPU_CTK_CONFIG_FILE_PATH: `${lab}/config.toml`,
-                XPU_RUNTIME_SERVER_SOCKET: "",
-              },
-            })
-          ),
-        );
+        const lab = await makeCreateLab(outDir, 24);
+        const results = await Promise.all(lab.ids.map((id) => lab.create(dir, id)));
         deepStrictEqual(
-          results.map((r, i) => ({ id: ids[i], ...r })),
-          ids.map((id) => ({ id, code: 0, stdout: "", stderr: "" })),
+          results.map((r, i) => ({ id: lab.ids[i], ...r })),
+          lab.ids.map((id) => ({ id, code: 0, stdout: "", stderr: "" })),
         );
-        for (const id of ids) {
-          const edited = Deno.readTextFileSync(`${lab}/${id}/config.json`);
-          ok(edited.includes("/dev/xpu0"), `${id}: the shim edited its spec`);
-        }
+        for (const id of lab.ids) ok(lab.edited(id), `${id}: the shim edited its spec`);
         ok(Deno.statSync(`${cache}/dep_analysis_cache_v2`).size > 0, "the module cache filled");
+        ok(codeCacheEntries(cache) > 0, "V8's code cache filled");
+      },
+    );
+    await t.step(
+      "steady state: creates and xpu-ctk calls in turn leave every cache file as it was",
+      async () => {
+        // Once filled, the caches are only read: no container's create or hook writes there.
+        const cache = `${dir}/lib/cache`;
+        const lab = await makeCreateLab(outDir, 1);
+        const round = async () => {
+          const create = await lab.create(dir, lab.ids[0]);
+          deepStrictEqual(create, { code: 0, stdout: "", stderr: "" });
+          ok(lab.edited(lab.ids[0]));
+          for (const args of [["config", "default"], ["--version"]]) {
+            strictEqual((await run([`${dir}/xpu-ctk`, ...args])).code, 0);
+          }
+        };
+        for (let i = 0; i < 3; i++) await round();
+        const before = cacheFiles(cache);
+        for (let i = 0; i < 3; i++) await round();
+        deepStrictEqual(cacheFiles(cache), before);
+      },
+    );
+    await t.step(
+      "fault: a code cache whose entries are garbage is refused by V8, and the create is the same",
+      async () => {
+        const cache = `${dir}/lib/cache`;
+        const lab = await makeCreateLab(outDir, 2);
+        deepStrictEqual(await lab.create(dir, lab.ids[0]), { code: 0, stdout: "", stderr: "" });
+        ok(codeCacheEntries(cache) > 0);
+        // What a torn write or a bad disk leaves: every entry's bytes replaced, lengths kept.
+        const db = new DatabaseSync(`${cache}/v8_code_cache_v2`);
+        try {
+          db.exec("UPDATE codecache SET data = randomblob(length(data))");
+        } finally {
+          db.close();
+        }
+        deepStrictEqual(await lab.create(dir, lab.ids[1]), { code: 0, stdout: "", stderr: "" });
+        strictEqual(
+          Deno.readTextFileSync(`${lab.dir}/${lab.ids[1]}/config.json`),
+          Deno.readTextFileSync(`${lab.dir}/${lab.ids[0]}/config.json`),
+        );
+        const version = await run([`${dir}/xpu-ctk`, "--version"]);
+        deepStrictEqual(version, { code: 0, stdout: `xpu-ctk version ${VERSION}\n`, stderr: "" });
       },
     );
     await t.step(
