@@ -35,6 +35,7 @@ import {
   specEnv,
   specMounts,
   specRootfs,
+  spliceOciSpecScanned,
 } from "../../src/core/oci/oci_spec.ts";
 import { parseOciState, readBundleSpec } from "../../src/core/oci/oci_state.ts";
 import { csvContainerEdits } from "../../src/runtime/csv_edits.ts";
@@ -171,6 +172,9 @@ function editAndCheck(original: Uint8Array, edit: (spec: OciSpec) => void): bool
     throw error;
   }
   const written = serializeOciSpec(spec, original);
+  if (!sameBytes(written, spliceOciSpecScanned(spec, original))) {
+    throw new InvariantError("the spec is written otherwise than the splice of a scan writes it");
+  }
   let reparsed: unknown;
   try {
     reparsed = parseOciSpec(written, SPEC_PATH);

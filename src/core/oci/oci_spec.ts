@@ -150,26 +150,80 @@ interface Layout {
 
 function spliceJson(value: unknown, original: Uint8Array): Uint8Array {
   const text = decodeUtf8(original);
+  const layout = layoutOf(text);
+  const before = parseJsonPreservingIntegers(text);
+  const written = writtenAsStringifyWrites(value, before, text, original, layout);
+  return written ?? spliceScanned(value, before, text, original, layout);
+}
+
+/** The indent unit and newline of a document's text: those of its first member, else compact. */
+function layoutOf(text: string): Layout {
   const match = /^\{(\r?\n)([ \t]+)"/.exec(text);
-  const layout: Layout = { indent: match?.[2], newline: match?.[1] ?? "\n" };
+  return { indent: match?.[2], newline: match?.[1] ?? "\n" };
+}
+
+/** `JSON.stringify` in a layout (the newline is always `\n`). */
+function stringifyIn(value: unknown, layout: Layout): string {
+  return layout.indent === undefined
+    ? JSON.stringify(value)
+    : JSON.stringify(value, null, layout.indent);
+}
+
+/**
+ * The splice's result without scanning, for the common original that is byte for byte what
+ * `JSON.stringify` writes of it in its layout (then so is every value in it, at its depth, and the
+ * splice of any edit is what `JSON.stringify` writes of the edited value), with at most a newline
+ * after it; `undefined` for any other original: a byte order mark, invalid UTF-8 (U+FFFD after
+ * decoding), escapes such as Go's `\u0026`, other number spellings, duplicate keys, `\r\n`.
+ * Native code, on the create path of every container.
+ */
+function writtenAsStringifyWrites(
+  value: unknown,
+  before: unknown,
+  text: string,
+  original: Uint8Array,
+  layout: Layout,
+): Uint8Array | undefined {
+  if (original[0] === 0xef || layout.newline !== "\n" || text.includes("\uFFFD")) {
+    return undefined;
+  }
+  const canonical = stringifyIn(before, layout);
+  const tail = text.length === canonical.length + 1 ? "\n" : "";
+  if (text !== canonical + tail) return undefined;
+  return new TextEncoder().encode(stringifyIn(value, layout) + tail);
+}
+
+/** The splice: copies every unchanged value's bytes from where a scan of `original` found it. */
+function spliceScanned(
+  value: unknown,
+  before: unknown,
+  text: string,
+  original: Uint8Array,
+  layout: Layout,
+): Uint8Array {
   let root: SourceNode;
   try {
     root = scanJson(original);
   } catch {
     // Not reached for a document JSON.parse accepted; written fresh all the same.
-    const fresh = layout.indent === undefined
-      ? JSON.stringify(value)
-      : JSON.stringify(value, null, layout.indent);
+    const fresh = stringifyIn(value, layout);
     return new TextEncoder().encode(/\n$/.test(text) ? fresh + "\n" : fresh);
   }
   const chunks: (string | Uint8Array)[] = [original.subarray(0, root.start)];
-  emitSpliced(value, parseJsonPreservingIntegers(text), root, 0, {
-    original,
-    layout,
-    chunks,
-  });
+  emitSpliced(value, before, root, 0, { original, layout, chunks });
   chunks.push(original.subarray(root.end));
   return concatChunks(chunks);
+}
+
+/**
+ * The splice of `spec` over `original` as a scan makes it, whatever the original: what
+ * {@link serializeOciSpec} writes, by the longer way. For the tests that hold the two equal.
+ *
+ * @internal
+ */
+export function spliceOciSpecScanned(spec: OciSpec, original: Uint8Array): Uint8Array {
+  const text = decodeUtf8(original);
+  return spliceScanned(spec, parseJsonPreservingIntegers(text), text, original, layoutOf(text));
 }
 
 interface SpliceContext {

@@ -12,6 +12,7 @@ import {
   specEnv,
   specRootfs,
   specRootIds,
+  spliceOciSpecScanned,
 } from "../../../src/core/oci/oci_spec.ts";
 
 const PATH = "/run/bundle/config.json";
@@ -622,6 +623,97 @@ Deno.test("hasUserNamespace and specRootIds", async (t) => {
     await t.step(c.name, () => {
       strictEqual(hasUserNamespace(c.input), c.expected.userns);
       deepStrictEqual(specRootIds(c.input), c.expected.root);
+    });
+  }
+});
+
+Deno.test("serializeOciSpec writes what the splice of a scan writes, for originals as JSON.stringify writes them and any other", async (t) => {
+  const runc = Deno.readTextFileSync(
+    new URL("../../../fixtures/oci/runc-spec.json", import.meta.url),
+  );
+  const base = JSON.parse(runc);
+  base.process.env.push("NAME=gr\u00fc\u00df \u{1F600}", 'Q=a "b" \\c');
+  base.process.args = ["sh", "-c", "a && b < c"];
+  const big = '{"linux":{"resources":{"memory":{"limit":18446744073709551615}}}}';
+  const originals: { name: string; text: string | Uint8Array }[] = [
+    { name: "runc's own, tab-indented", text: runc },
+    { name: "2 spaces, a newline after", text: pretty(base) + "\n" },
+    { name: "compact, as containerd writes it without & < >", text: JSON.stringify(base) },
+    { name: "compact with an integer beyond 2^53", text: big },
+    { name: "Go's \\u0026 escapes", text: JSON.stringify(base).replaceAll("&", "\\u0026") },
+    {
+      name: "a byte order mark",
+      text: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(runc)]),
+    },
+    { name: "CRLF newlines", text: pretty(base).replaceAll("\n", "\r\n") },
+    { name: "1.0 for 1", text: JSON.stringify(base).replace('"uid":0', '"uid":0.0') },
+    { name: "duplicate keys", text: JSON.stringify(base).replace("{", '{"ociVersion":"0",') },
+    { name: "two newlines after", text: pretty(base) + "\n\n" },
+    {
+      name: "invalid UTF-8 in a value",
+      text: new Uint8Array([
+        ...new TextEncoder().encode('{"hostname":"a'),
+        0xff,
+        ...new TextEncoder().encode('b","x":[1]}'),
+      ]),
+    },
+  ];
+  const edits: { name: string; edit: (spec: OciSpec) => void }[] = [
+    { name: "none", edit: () => {} },
+    {
+      name: "a device, a mount and a hook",
+      edit: (spec) =>
+        applyContainerEdits(spec, {
+          deviceNodes: [{
+            path: "/dev/xpu0",
+            hostPath: "/dev/xpu0",
+            type: "c",
+            major: 195,
+            minor: 0,
+            fileMode: 0o666,
+          }],
+          mounts: [{
+            hostPath: "/usr/lib/libxpu.so.1",
+            containerPath: "/usr/lib/libxpu.so.1",
+            type: "bind",
+            options: ["ro", "nosuid", "nodev", "bind"],
+          }],
+          hooks: [{
+            hookName: "createContainer",
+            path: "/usr/bin/xpu-ctk",
+            args: ["xpu-ctk", "hook", "update-ldcache"],
+          }],
+        }),
+    },
+    {
+      name: "a member removed, one replaced, an array reordered",
+      edit: (spec) => {
+        delete spec.hostname;
+        spec.root = { path: "other", readonly: false };
+        if (Array.isArray(spec.mounts)) spec.mounts.reverse();
+        if (isJsonObject(spec.process) && Array.isArray(spec.process.env)) spec.process.env.shift();
+      },
+    },
+    { name: "emptied", edit: (spec) => void Object.keys(spec).forEach((k) => delete spec[k]) },
+  ];
+  for (const original of originals) {
+    await t.step(original.name, () => {
+      const bytes = typeof original.text === "string"
+        ? new TextEncoder().encode(original.text)
+        : original.text;
+      for (const { name, edit } of edits) {
+        const spec = parseOciSpec(bytes, PATH);
+        edit(spec);
+        deepStrictEqual(
+          new TextDecoder().decode(serializeOciSpec(spec, bytes)),
+          new TextDecoder().decode(spliceOciSpecScanned(spec, bytes)),
+          name,
+        );
+        ok(
+          serializeOciSpec(spec, bytes).every((b, i) => b === spliceOciSpecScanned(spec, bytes)[i]),
+          name,
+        );
+      }
     });
   }
 });
