@@ -10,9 +10,9 @@
 
 import { type CdiDirReader, realCdiDirReader } from "../core/cdi/cdi_dir_reader.ts";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
-import { isExecutableFile } from "../core/io/executable_lookup.ts";
-import { type HostFs, realHostFs } from "../core/io/host_fs.ts";
+import type { HostFs } from "../core/io/host_fs.ts";
 import { readRegularFile } from "../core/io/regular_file.ts";
+import { isExecutableFileViaSyscall, syscallHostFs } from "../core/io/syscall_host_fs.ts";
 import type { MountTargetPlan } from "./mount_targets.ts";
 
 /** Everything the create step reads and writes on the host. Paths are absolute host paths. */
@@ -45,14 +45,14 @@ export interface CreateFs extends HostFs {
   prepareMountTargets(rootfs: string, plan: MountTargetPlan): Promise<string[]>;
 }
 
-/** The real host. */
+/** The real host; its lookups are raw system calls, as the spec's read and write are. */
 export const realCreateFs: CreateFs = {
-  ...realHostFs,
+  ...syscallHostFs,
   readRegularFile,
   // No fsync: a bundle does not outlive a crash of the host (the engine writes it anew for every
   // start), so durability would buy nothing; the rename keeps the replacement atomic.
   writeFileAtomic: (path, data) => writeFileAtomic(path, data, { durable: false }),
-  isExecutableFile,
+  isExecutableFile: isExecutableFileViaSyscall,
   cdiSpecDirs: realCdiDirReader,
   prepareMountTargets: async (rootfs, plan) =>
     await (await import("./mount_targets.ts")).prepareMountTargets(rootfs, plan),

@@ -18,7 +18,7 @@
  */
 
 import { errorMessage } from "../core/errors.ts";
-import { lstatSync } from "../core/io/fs.ts";
+import { AT, statAt } from "../core/io/libc.ts";
 import { ownUid } from "../core/io/process.ts";
 import type { ByteStream } from "../core/io/unix_stream.ts";
 import { requestOverUnixSocket, RequestTimeoutError } from "../core/io/unix_request.ts";
@@ -115,13 +115,18 @@ export function socketDistrust(
   return undefined;
 }
 
-/** What `lstat` says of `path`, for {@link socketDistrust}. */
+/**
+ * What `lstat` says of `path`, for {@link socketDistrust}: a raw `statx(2)`, bound for the exec
+ * anyway, since every create with no server listening asks it of a path that is not there.
+ *
+ * @throws {OsCallError} when there is nothing at `path` or it cannot be looked up
+ */
 export function pathInfo(path: string): PathInfo {
-  const info = lstatSync(path);
+  const info = statAt(AT.FDCWD, path, AT.SYMLINK_NOFOLLOW);
   return {
-    kind: info.isSocket ? "socket" : info.isDirectory ? "dir" : "other",
-    uid: info.uid ?? -1,
-    mode: info.mode ?? 0,
+    kind: info.kind === "socket" ? "socket" : info.kind === "dir" ? "dir" : "other",
+    uid: info.uid,
+    mode: info.mode,
   };
 }
 

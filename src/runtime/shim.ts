@@ -13,6 +13,7 @@ import { CONFIG_PATH_ENV, loadConfig } from "../core/config/config_file.ts";
 import { errorMessage, ExecError, UsageError } from "../core/errors.ts";
 import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/io/executable_lookup.ts";
 import { createLogger, type Logger, type LogSink } from "../core/io/log.ts";
+import { isExecutableFileViaSyscall } from "../core/io/syscall_host_fs.ts";
 import type { ExecRequest } from "../core/io/process.ts";
 
 export { asksForVersion };
@@ -103,7 +104,10 @@ export async function prepareShimExec(input: ShimInput): Promise<ExecRequest> {
     logger = shimLogger(runc, config);
     for (const warning of loaded.warnings) logger.warn(warning);
     if (input.serverNote !== undefined) logger.debug(`Runtime server: ${input.serverNote}`);
-    const runtime = findFirstExecutable(config.runtime.runtimes, { path: input.env.PATH });
+    const runtime = findFirstExecutable(config.runtime.runtimes, {
+      path: input.env.PATH,
+      isExecutable: isExecutableFileViaSyscall,
+    });
     if (runtime === undefined) {
       const names = config.runtime.runtimes.map((r) => `"${r}"`).join(", ");
       throw new ExecError(
@@ -116,9 +120,9 @@ export async function prepareShimExec(input: ShimInput): Promise<ExecRequest> {
       if (runc.bundleError) {
         throw new UsageError(`Cannot create the container: ${runc.bundleError}`);
       }
-      const { editBundleForCreate } = await import("./create.ts");
-      const { realCreateFs } = await import("./create_fs.ts");
-      const { modeFromExecutableName } = await import("../core/request/mode.ts");
+      // Loaded together: one round of module loading, not three.
+      const [{ editBundleForCreate }, { realCreateFs }, { modeFromExecutableName }] = await Promise
+        .all([import("./create.ts"), import("./create_fs.ts"), import("../core/request/mode.ts")]);
       await editBundleForCreate({
         bundle: runc.bundle ?? input.cwd,
         cwd: input.cwd,
