@@ -19,7 +19,7 @@ import {
 import { readDeviceNode } from "../core/device/device_discovery.ts";
 import { ctkHooks, type LinkSpec } from "../core/device/driver_file_layout.ts";
 import { RequestError } from "../core/errors.ts";
-import type { HostFs } from "../core/io/host_fs.ts";
+import { type HostFs, withRememberedLookups } from "../core/io/host_fs.ts";
 import type { OciSpec } from "../core/oci/oci_spec.ts";
 import {
   dirnameInRoot,
@@ -55,7 +55,9 @@ export function csvContainerEdits(
   entries: readonly CsvEntry[],
   options: CsvEditOptions,
 ): { edits: ContainerEdits; missing: string[] } {
-  const { fs, driverRoot } = options;
+  const { driverRoot } = options;
+  // Every entry resolves its path from the root again: each dir on the way is looked up once.
+  const fs = withRememberedLookups(options.fs);
   const deviceNodes: DeviceNodeEdit[] = [];
   const mounts: MountEdit[] = [];
   const links: LinkSpec[] = [];

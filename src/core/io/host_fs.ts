@@ -94,3 +94,28 @@ export const realHostFs: HostFs = {
   readLink: (path) => Deno.readLinkSync(path),
   readTextFile: (path) => missingAsUndefined(() => Deno.readTextFileSync(path)),
 };
+
+/**
+ * `fs` answering each `stat`, `lstat` and `readLink` of a path once: for one walk of a driver
+ * root that resolves the same dirs again and again (a CSV mount spec's entries resolve `/usr`,
+ * `/usr/lib`, … for every file), made for that walk and dropped after it, so nothing it remembers
+ * outlives the container it serves. A lookup that throws is not remembered.
+ */
+export function withRememberedLookups(fs: HostFs): HostFs {
+  const stats = new Map<string, FileStat | undefined>();
+  const lstats = new Map<string, FileStat | undefined>();
+  const links = new Map<string, string>();
+  const remembered = <T>(map: Map<string, T>, path: string, look: () => T): T => {
+    if (map.has(path)) return map.get(path) as T;
+    const value = look();
+    map.set(path, value);
+    return value;
+  };
+  return {
+    stat: (path) => remembered(stats, path, () => fs.stat(path)),
+    lstat: (path) => remembered(lstats, path, () => fs.lstat(path)),
+    readLink: (path) => remembered(links, path, () => fs.readLink(path)),
+    readDir: (path) => fs.readDir(path),
+    readTextFile: (path) => fs.readTextFile(path),
+  };
+}

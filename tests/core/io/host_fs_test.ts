@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { realHostFs, splitDeviceNumber } from "../../../src/core/io/host_fs.ts";
+import {
+  realHostFs,
+  splitDeviceNumber,
+  withRememberedLookups,
+} from "../../../src/core/io/host_fs.ts";
 import { withTempDir } from "../../helpers/temp_dir.ts";
 import { e2eTest } from "../../helpers/e2e.ts";
 
@@ -140,4 +144,51 @@ Deno.test("realHostFs reads files, links and directories", async (t) => {
       await t.step(c.name, () => assert.deepEqual(c.input(), c.expected));
     }
   });
+});
+
+Deno.test("withRememberedLookups asks each stat, lstat and readLink of a path once, and nothing that threw", () => {
+  const asked: string[] = [];
+  let failing = true;
+  const inner = {
+    stat: (path: string) => {
+      asked.push(`stat ${path}`);
+      return path === "/missing"
+        ? undefined
+        : { kind: "dir" as const, mode: 0o755, uid: 0, gid: 0, major: 0, minor: 0 };
+    },
+    lstat: (path: string) => {
+      asked.push(`lstat ${path}`);
+      if (path === "/denied" && failing) throw new Error("EACCES");
+      return { kind: "symlink" as const, mode: 0o777, uid: 0, gid: 0, major: 0, minor: 0 };
+    },
+    readLink: (path: string) => (asked.push(`readLink ${path}`), "target"),
+    readDir: (path: string) => (asked.push(`readDir ${path}`), ["a"]),
+    readTextFile: (path: string) => (asked.push(`readTextFile ${path}`), "text"),
+  };
+  const fs = withRememberedLookups(inner);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(fs.stat("/usr")?.kind, "dir");
+    assert.equal(fs.stat("/missing"), undefined);
+    assert.equal(fs.lstat("/usr")?.kind, "symlink");
+    assert.equal(fs.readLink("/usr"), "target");
+    assert.deepEqual(fs.readDir("/usr"), ["a"]);
+    assert.equal(fs.readTextFile("/usr/f"), "text");
+  }
+  assert.throws(() => fs.lstat("/denied"), /EACCES/);
+  failing = false;
+  assert.equal(fs.lstat("/denied")?.kind, "symlink");
+  assert.deepEqual(asked, [
+    "stat /usr",
+    "stat /missing",
+    "lstat /usr",
+    "readLink /usr",
+    "readDir /usr",
+    "readTextFile /usr/f",
+    "readDir /usr",
+    "readTextFile /usr/f",
+    "readDir /usr",
+    "readTextFile /usr/f",
+    "lstat /denied",
+    "lstat /denied",
+  ]);
 });
