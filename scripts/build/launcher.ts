@@ -16,9 +16,10 @@
  *   see `src/core/fast_path/launcher_cache.ts`. Deno keeps each module's imports there, and V8's
  *   code cache (its bytecode), which saves a `create` a few milliseconds of compiling.
  * - V8's flags {@link SHORT_LIVED_V8_FLAGS}: a call of the toolkit lives for tens of
- *   milliseconds, too short for V8's optimising and baseline compilers to pay back what they
- *   cost on a busy node; every launcher passes the same flags, since V8 refuses a code cache
- *   written under other flags and Deno would then rewrite it. The long-running commands
+ *   milliseconds, too short for V8's compilers to pay back what they cost; without them, V8
+ *   writes no machine code at run time in a process that runs as root on every container
+ *   start. Every launcher passes the same flags, since V8 refuses a code cache written under
+ *   other flags and Deno then rewrites it. The long-running commands
  *   ({@link LONG_RUNNING_COMMANDS}) keep the compilers.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
@@ -62,11 +63,12 @@ export const RUN_FLAGS: readonly string[] = [
 ];
 
 /**
- * The V8 flags of every short-lived call: no optimising compiler (TurboFan, Maglev), no baseline
- * compiler (Sparkplug). With V8's code cache, a `create` through the launcher cost 2–3 ms less
- * with them than without, on a 2-core machine (the README's bench section).
+ * The V8 flags of every short-lived call: `--jitless`, V8's interpreter only (no baseline or
+ * optimising compiler, regular expressions interpreted, no WebAssembly, which the toolkit does not
+ * use). With V8's code cache, a `create` through the launcher cost 1–2 ms less with it than
+ * without, on a 2-core machine (the README's bench section).
  */
-export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--no-opt,--no-maglev,--no-sparkplug";
+export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--jitless";
 
 /**
  * The commands, per tool, that run for as long as the node does and keep V8's compilers: a
