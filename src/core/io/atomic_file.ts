@@ -8,8 +8,15 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { OsCallError, syscall } from "./libc.ts";
-import { closeFd, FileKindError, kindOfInfo, linkTarget, openNoFollow, writeAll } from "./fs.ts";
+import { AT, ERRNO, type FileStatus, OsCallError, statAt, syscall } from "./libc.ts";
+import {
+  closeFd,
+  FILE_KIND_WORDS,
+  FileKindError,
+  linkTarget,
+  openNoFollow,
+  writeAll,
+} from "./fs.ts";
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -43,14 +50,17 @@ export function writeFileAtomic(
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
   const base = path.slice(slash + 1);
-  let existing: Deno.FileInfo | undefined;
+  // A raw statx(2), as every other call here: no FileInfo, no thrown NotFound for a new file.
+  let existing: FileStatus | undefined;
   try {
-    existing = Deno.lstatSync(path);
+    existing = statAt(AT.FDCWD, path, AT.SYMLINK_NOFOLLOW);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!(error instanceof OsCallError && error.errno === ERRNO.ENOENT)) {
+      throw describeFailure(path, error);
+    }
   }
-  if (existing !== undefined && !existing.isFile) {
-    const kind = kindOfInfo(existing);
+  if (existing !== undefined && existing.kind !== "file") {
+    const kind = FILE_KIND_WORDS[existing.kind];
     const refusal = new FileKindError(path, kind, linkTarget(path));
     throw new UsageError(
       `Cannot write "${path}": ${refusal.detail}: ` +
@@ -59,7 +69,7 @@ export function writeFileAtomic(
           : "name a regular file"),
     );
   }
-  const mode = options.mode ?? (existing?.mode != null ? existing.mode & 0o7777 : 0o644);
+  const mode = options.mode ?? existing?.mode ?? 0o644;
   const suffix = `${Deno.pid}-${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
   const temp = `${dir === "/" ? "" : dir}/.${base}.tmp-${suffix}`;
   let fd: number;
@@ -72,9 +82,7 @@ export function writeFileAtomic(
     try {
       writeAll(fd, bytes);
       // Owner first: chown clears set-id bits that the chmod then restores.
-      if (existing?.uid != null && existing.gid != null) {
-        syscall("fchown", fd, existing.uid, existing.gid);
-      }
+      if (existing !== undefined) syscall("fchown", fd, existing.uid, existing.gid);
       syscall("fchmod", fd, mode);
       if (options.durable !== false) syscall("fsync", fd);
     } finally {
