@@ -39,6 +39,7 @@ import {
 } from "../../src/core/oci/oci_spec.ts";
 import { parseOciState, readBundleSpec } from "../../src/core/oci/oci_state.ts";
 import { csvContainerEdits } from "../../src/runtime/csv_edits.ts";
+import { deviceRequestEdits } from "../helpers/device_request_edits.ts";
 import { CSV_ENTRY_TYPES, parseCsvMountSpec } from "../../src/runtime/csv_mount_spec.ts";
 import { fixtureHostFs } from "../helpers/fixture_fs.ts";
 import { InvariantError } from "../helpers/fuzz.ts";
@@ -66,27 +67,6 @@ export function fuzzBytes(input: string): Uint8Array {
     offset += part.length;
   }
   return out;
-}
-
-/** The edits of a device request in cdi or csv mode: env, a node, a mount, a hook, a group. */
-function requestEdits(): ContainerEdits {
-  return {
-    env: ["XPU_VISIBLE_DEVICES=void", "XPU_FUZZ=é"],
-    deviceNodes: [{ path: "/dev/xpu0", type: "c", major: 1, minor: 11, fileMode: 0o666 }],
-    mounts: [{
-      hostPath: "/usr/lib/x86_64-linux-gnu/libxpu.so.1",
-      containerPath: "/usr/lib/x86_64-linux-gnu/libxpu.so.1",
-      type: "bind",
-      options: ["ro", "nosuid", "nodev", "bind"],
-    }],
-    hooks: [{
-      hookName: "createContainer",
-      path: "/usr/bin/xpu-ctk",
-      args: ["xpu-ctk", "hook", "update-ldcache"],
-      env: ["PATH=/usr/bin:/bin"],
-    }],
-    additionalGids: [44],
-  };
 }
 
 /** A value as JSON text (raw big integers as their digits): equal texts, equal documents. */
@@ -124,7 +104,7 @@ export function ociSpecTarget(input: string): void {
   isPrivileged(spec);
   editAndCheck(original, (edited) => {
     removeHooksNamed(edited, "prestart", ["xpu-container-runtime-hook"]);
-    applyContainerEdits(edited, requestEdits());
+    applyContainerEdits(edited, deviceRequestEdits());
   });
 }
 

@@ -2,6 +2,7 @@ import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { applyContainerEdits } from "../../../src/core/oci/container_edits.ts";
 import { SpecError } from "../../../src/core/errors.ts";
 import { MAX_JSON_DEPTH } from "../../../src/core/text/json_depth.ts";
+import { deviceRequestEdits } from "../../helpers/device_request_edits.ts";
 import {
   hasUserNamespace,
   isJsonObject,
@@ -661,29 +662,8 @@ Deno.test("serializeOciSpec writes what the splice of a scan writes, for origina
   const edits: { name: string; edit: (spec: OciSpec) => void }[] = [
     { name: "none", edit: () => {} },
     {
-      name: "a device, a mount and a hook",
-      edit: (spec) =>
-        applyContainerEdits(spec, {
-          deviceNodes: [{
-            path: "/dev/xpu0",
-            hostPath: "/dev/xpu0",
-            type: "c",
-            major: 195,
-            minor: 0,
-            fileMode: 0o666,
-          }],
-          mounts: [{
-            hostPath: "/usr/lib/libxpu.so.1",
-            containerPath: "/usr/lib/libxpu.so.1",
-            type: "bind",
-            options: ["ro", "nosuid", "nodev", "bind"],
-          }],
-          hooks: [{
-            hookName: "createContainer",
-            path: "/usr/bin/xpu-ctk",
-            args: ["xpu-ctk", "hook", "update-ldcache"],
-          }],
-        }),
+      name: "a device request's edits",
+      edit: (spec) => applyContainerEdits(spec, deviceRequestEdits()),
     },
     {
       name: "a member removed, one replaced, an array reordered",
