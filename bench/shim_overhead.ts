@@ -45,7 +45,8 @@ import {
   CACHE_DIR,
   NO_DENO_DIR,
   RUNTIME_PATH,
-  SHORT_LIVED_RUN_FLAGS,
+  RUNTIME_TOOL,
+  shortLivedRunFlags,
 } from "../scripts/build/launcher.ts";
 import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
@@ -121,7 +122,7 @@ function helloWorld(): { argv: string[]; env?: Record<string, string> } {
   }
   const cache = `${BIN_DIR}/${CACHE_DIR}`;
   return {
-    argv: [runtime, "run", ...SHORT_LIVED_RUN_FLAGS, hello],
+    argv: [runtime, "run", ...shortLivedRunFlags(RUNTIME_TOOL), hello],
     env: { DENO_DIR: pathExists(cache) ? cache : NO_DENO_DIR, ...DENO_SETTINGS },
   };
 }
