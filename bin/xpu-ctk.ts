@@ -12,10 +12,10 @@
 
 import { processIo } from "../src/core/io/tool_io.ts";
 import { exitCodeOf, failureMessage } from "../src/core/errors.ts";
-import { ctkMain } from "../src/ctk/main.ts";
+import { runCtk } from "../src/ctk/ctk_entry.ts";
 
 try {
-  const code = await ctkMain(Deno.args, processIo());
+  const code = await runCtk(Deno.args, processIo());
   Deno.exit(code);
 } catch (error) {
   console.error(`xpu-ctk: ${failureMessage(error)}`);

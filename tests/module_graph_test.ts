@@ -224,5 +224,27 @@ Deno.test("module graph: the cycle finder finds a cycle, the Deno finder a use",
   deepStrictEqual(denoUses(probe).length > 0, true);
   const loaded = loadedAtStart("tests/module_graph_test.ts");
   ok(loaded.includes("node:path") && !loaded.includes("src/core/io/fs.ts"), loaded.join(", "));
-  ok(loadedAtStart("bin/xpu-ctk.ts").includes("node:path"), "xpu-ctk loads node:path");
+  ok(loadedAtStart("src/ctk/main.ts").includes("node:path"), "xpu-ctk's commands load node:path");
+});
+
+Deno.test("module graph: the hooks runc runs through xpu-ctk load no node: built-in and no commander", () => {
+  ok(loadedAtStart("bin/xpu-ctk.ts").includes("src/ctk/ctk_entry.ts"));
+  const entry = Deno.readTextFileSync(join(REPO, "src", "ctk", "ctk_entry.ts"));
+  ok(entry.includes('await import("./main.ts")'), "the entry imports the commands lazily");
+  ok(entry.includes('await import("./hook_commands.ts")'), "and the hooks");
+  const loaded = [
+    ...new Set(["bin/xpu-ctk.ts", "src/ctk/hook_commands.ts"].flatMap(loadedAtStart)),
+  ];
+  ok(loaded.includes("src/core/rootfs/ld_cache.ts"), loaded.join(", "));
+  ok(loaded.includes("src/ctk/create_symlinks.ts"), loaded.join(", "));
+  ok(!loaded.includes("src/ctk/main.ts"), loaded.join(", "));
+  deepStrictEqual(loaded.filter((m) => m.startsWith("node:")), []);
+  // The CommonJS packages, whose first `require` starts Deno's Node layer (smol-toml is ESM).
+  const npm = /^\s*import\s[^;]*?from\s*["'](commander|jsonc-parser|yaml)["']/gm;
+  deepStrictEqual(
+    loaded.filter((m) => !m.startsWith("node:")).flatMap((m) =>
+      [...Deno.readTextFileSync(join(REPO, m)).matchAll(npm)].map((found) => `${m}: ${found[1]}`)
+    ),
+    [],
+  );
 });

@@ -15,7 +15,6 @@ import { defaultConfig } from "../core/config/config.ts";
 import { renderConfigToml } from "../core/config/config_render.ts";
 import { loadConfig } from "../core/config/config_file.ts";
 import { quoted, SpecError } from "../core/errors.ts";
-import { assertHookEnv } from "../core/config/hook_env.ts";
 import {
   cdiGenerate,
   cdiList,
@@ -25,14 +24,11 @@ import {
 } from "./cdi_commands.ts";
 import { addRuntimeCommands } from "../engines/runtime_cli.ts";
 import { versionLine } from "../core/version.ts";
-import { containerRootFromState } from "../core/oci/oci_state.ts";
-import { isMountPoint } from "../core/io/mount_namespace.ts";
-import { createSymlinks, parseLinkArgument } from "./create_symlinks.ts";
 import { addDoctorCommand } from "./doctor.ts";
+import { runHookCall } from "./hook_commands.ts";
 import { deviceAttach, deviceDetach, type DeviceFlags, deviceList } from "./device_commands.ts";
 import { addNriPluginCommand, type NriPluginDeps } from "./nri_plugin_command.ts";
 import { addRuntimeServerCommand, type RuntimeServerDeps } from "./runtime_server_command.ts";
-import { updateLdcache } from "../core/rootfs/ld_cache.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -64,9 +60,6 @@ export function buildCtkProgram(
   hook.on("command:*", (operands: string[]) => {
     io.stderr(`xpu-ctk: warning: unknown hook ${quoted(operands[0])}: ignoring it\n`);
   });
-  // Before a hook reads its state or touches a rootfs: an environment from the container decides
-  // nothing on the host.
-  hook.hook("preAction", () => assertHookEnv(io.env, "xpu-ctk hook"));
 
   hook
     .command("create-symlinks")
@@ -74,12 +67,7 @@ export function buildCtkProgram(
     .addOption(repeatable("--link <target::link>", "a symlink to create (repeatable)"))
     .exitOverride()
     .action(async (options: { link: string[] }) => {
-      const links = options.link.map(parseLinkArgument);
-      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
-      const outcome = createSymlinks(rootfs, links);
-      for (const link of outcome.blocked) {
-        io.stderr(`xpu-ctk: warning: not creating ${quoted(link)}: a file is already there\n`);
-      }
+      await runHookCall({ hook: "create-symlinks", links: options.link }, io);
     });
 
   hook
@@ -88,10 +76,7 @@ export function buildCtkProgram(
     .addOption(repeatable("--folder <dir>", "a library folder in the container (repeatable)"))
     .exitOverride()
     .action(async (options: { folder: string[] }) => {
-      const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
-      updateLdcache(rootfs, options.folder, {
-        warn: (message) => io.stderr(`xpu-ctk: warning: ${message}\n`),
-      });
+      await runHookCall({ hook: "update-ldcache", folders: options.folder }, io);
     });
 
   const cdi = program

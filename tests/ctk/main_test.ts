@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/core/config/config_file.ts";
 import { ExecError, UsageError } from "../../src/core/errors.ts";
 import { HOOK_PATH } from "../../src/core/config/hook_env.ts";
 import { ctkMain } from "../../src/ctk/main.ts";
+import { runCtk } from "../../src/ctk/ctk_entry.ts";
 import { VERSION } from "../../src/core/version.ts";
 import { assertRejectsError } from "../helpers/assert_error.ts";
 import { assertGolden } from "../helpers/golden.ts";
@@ -254,27 +255,43 @@ Deno.test("xpu-ctk: every usage error is one line, values quoted, help only on -
   });
 });
 
-Deno.test("xpu-ctk hook create-symlinks reads the state from stdin and links in the rootfs", async () => {
-  const bundle = Deno.makeTempDirSync({ prefix: "xpu-ctk-main-" });
-  try {
-    Deno.mkdirSync(`${bundle}/rootfs`);
-    Deno.writeTextFileSync(`${bundle}/config.json`, JSON.stringify({ root: { path: "rootfs" } }));
-    const { io } = fakeIo(JSON.stringify({ ociVersion: "1.0.2", id: "c", bundle, pid: 1 }));
-    strictEqual(
-      await ctkMain([
-        "hook",
-        "create-symlinks",
-        "--link",
-        "libxpu.so.1::/usr/lib/libxpu.so",
-        "--link",
-        "b::/x/a",
-      ], io),
-      0,
-    );
-    strictEqual(Deno.readLinkSync(`${bundle}/rootfs/usr/lib/libxpu.so`), "libxpu.so.1");
-    strictEqual(Deno.readLinkSync(`${bundle}/rootfs/x/a`), "b");
-  } finally {
-    Deno.removeSync(bundle, { recursive: true });
+/** The two ways in: the command tree, and the entry's (which takes the hooks runc runs itself). */
+const WAYS_IN = [
+  { name: "ctkMain", run: ctkMain },
+  { name: "the entry's runCtk", run: runCtk },
+] as const;
+
+Deno.test("xpu-ctk hook create-symlinks reads the state from stdin and links in the rootfs", async (t) => {
+  for (const { name, run } of WAYS_IN) {
+    await t.step(name, async () => {
+      const bundle = Deno.makeTempDirSync({ prefix: "xpu-ctk-main-" });
+      try {
+        Deno.mkdirSync(`${bundle}/rootfs/x`, { recursive: true });
+        Deno.writeTextFileSync(`${bundle}/rootfs/x/c`, "a file already there");
+        Deno.writeTextFileSync(
+          `${bundle}/config.json`,
+          JSON.stringify({ root: { path: "rootfs" } }),
+        );
+        const { io, out } = fakeIo(
+          JSON.stringify({ ociVersion: "1.0.2", id: "c", bundle, pid: 1 }),
+        );
+        const args = ["hook", "create-symlinks", "--link", "libxpu.so.1::/usr/lib/libxpu.so"];
+        strictEqual(await run([...args, "--link=b::/x/a", "--link", "d::/x/c"], io), 0);
+        strictEqual(Deno.readLinkSync(`${bundle}/rootfs/usr/lib/libxpu.so`), "libxpu.so.1");
+        strictEqual(Deno.readLinkSync(`${bundle}/rootfs/x/a`), "b");
+        strictEqual(
+          out.stderr,
+          'xpu-ctk: warning: not creating "/x/c": a file is already there\n',
+        );
+        await assertRejectsError(
+          () => run(["hook", "create-symlinks", "--link", "no-separator"], fakeIo().io),
+          UsageError,
+          "no-separator",
+        );
+      } finally {
+        Deno.removeSync(bundle, { recursive: true });
+      }
+    });
   }
 });
 
@@ -301,18 +318,23 @@ Deno.test("xpu-ctk hook refuses loader variables before reading its state; the s
     for (const c of cases) {
       await t.step(`hostile: ${c.name}`, async () => {
         for (const hook of [args, ["hook", "update-ldcache", "--folder", "/usr/lib"]]) {
-          const { io, out } = fakeIo(state, c.env);
-          const error = await assertRejectsError(() => ctkMain(hook, io), ExecError, c.fragment);
-          ok(error.message.includes("the hook was started with the container's environment"));
-          strictEqual(out.stdinRead, false, "the state is not even read");
-          deepStrictEqual([...Deno.readDirSync(`${bundle}/rootfs`)], [], "nothing touched");
+          for (const { run } of WAYS_IN) {
+            const { io, out } = fakeIo(state, c.env);
+            const error = await assertRejectsError(() => run(hook, io), ExecError, c.fragment);
+            ok(error.message.includes("the hook was started with the container's environment"));
+            strictEqual(out.stdinRead, false, "the state is not even read");
+            deepStrictEqual([...Deno.readDirSync(`${bundle}/rootfs`)], [], "nothing touched");
+          }
         }
       });
     }
     await t.step("honest: the env the toolkit writes", async () => {
-      const { io } = fakeIo(state, { PATH: HOOK_PATH, XPU_CTK_CONFIG_FILE_PATH: "/x.toml" });
-      strictEqual(await ctkMain(args, io), 0);
-      strictEqual(Deno.readLinkSync(`${bundle}/rootfs/usr/lib/libxpu.so`), "libxpu.so.1");
+      for (const { run } of WAYS_IN) {
+        const { io } = fakeIo(state, { PATH: HOOK_PATH, XPU_CTK_CONFIG_FILE_PATH: "/x.toml" });
+        strictEqual(await run(args, io), 0);
+        strictEqual(Deno.readLinkSync(`${bundle}/rootfs/usr/lib/libxpu.so`), "libxpu.so.1");
+        Deno.removeSync(`${bundle}/rootfs/usr`, { recursive: true });
+      }
     });
     await t.step("commands that are not hooks are not concerned", async () => {
       const { io, out } = fakeIo("", { LD_LIBRARY_PATH: "/opt/lib" });
