@@ -45,8 +45,7 @@ import {
   CACHE_DIR,
   NO_DENO_DIR,
   RUNTIME_PATH,
-  RUNTIME_TOOL,
-  shortLivedRunFlags,
+  SHORT_LIVED_RUN_FLAGS,
 } from "../scripts/build/launcher.ts";
 import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { XPU_PROFILE } from "../src/core/device/device_profile.ts";
@@ -122,7 +121,7 @@ function helloWorld(): { argv: string[]; env?: Record<string, string> } {
   }
   const cache = `${BIN_DIR}/${CACHE_DIR}`;
   return {
-    argv: [runtime, "run", ...shortLivedRunFlags(RUNTIME_TOOL), hello],
+    argv: [runtime, "run", ...SHORT_LIVED_RUN_FLAGS, hello],
     env: { DENO_DIR: pathExists(cache) ? cache : NO_DENO_DIR, ...DENO_SETTINGS },
   };
 }

@@ -52,7 +52,7 @@
 import { makeSimulatedDriverRoot, REPO_ROOT } from "../tests/helpers/container_lab.ts";
 import { toolArgv } from "../tests/helpers/toolkit_commands.ts";
 import { bundleGroups, bundleTools } from "../scripts/build/bundle.ts";
-import { CACHE_DIR, RUNTIME_TOOL, shortLivedRunFlags } from "../scripts/build/launcher.ts";
+import { CACHE_DIR, SHORT_LIVED_RUN_FLAGS } from "../scripts/build/launcher.ts";
 import { DENO_SETTINGS } from "../src/core/fast_path/launcher_cache.ts";
 import { RUNTIME_SERVER_SOCKET_ENV } from "../src/runtime/runtime_server_protocol.ts";
 import { startRuntimeServer, stopRuntimeServer } from "./runtime_server_process.ts";
@@ -346,7 +346,7 @@ async function main(args: string[]): Promise<number> {
 
     const create = ["--root", `${dir}/state`, "create", "--bundle", lab.bundle, "profiled"];
     const sourcesRunner = toolArgv("xpu-ctk").slice(0, -1);
-    const bundledRunner = [`${artefact}/lib/deno`, "run", ...shortLivedRunFlags(RUNTIME_TOOL)];
+    const bundledRunner = [`${artefact}/lib/deno`, "run", ...SHORT_LIVED_RUN_FLAGS];
     // No variant but `j` asks a runtime server, whatever listens on this host.
     const labEnv = { ...lab.env, [RUNTIME_SERVER_SOCKET_ENV]: "" };
     const bundledEnv = {
@@ -400,7 +400,7 @@ async function main(args: string[]): Promise<number> {
         argv: [
           `${base}/lib/deno`,
           "run",
-          ...shortLivedRunFlags(RUNTIME_TOOL),
+          ...SHORT_LIVED_RUN_FLAGS,
           `${base}/lib/js/xpu-container-runtime.js`,
         ],
         env: bundledEnv,

@@ -15,12 +15,10 @@
  *   `/var/cache/xpu-container-toolkit`) when the caller owns it, else a path nothing can create:
  *   see `src/core/fast_path/launcher_cache.ts`. Deno keeps each module's imports there, and V8's
  *   code cache (its bytecode), which saves a `create` a few milliseconds of compiling.
- * - V8's flags ({@link v8FlagsOf}): the interpreter only for every short-lived call, and for the
- *   shim every function compiled at once, so that V8's code cache holds them all. A cache
- *   written under other flags V8 refuses, and Deno then writes it again: each module is cached
- *   by one tool's calls only (the e2e test of the offline build holds the cache byte for byte
- *   while the tools run in turn). The long-running commands ({@link LONG_RUNNING_COMMANDS})
- *   keep the compilers.
+ * - V8's flags {@link SHORT_LIVED_V8_FLAGS}: the interpreter only, and every function compiled
+ *   at once, so that V8's code cache holds them all; the same in every launcher (the e2e test of
+ *   the offline build holds the cache byte for byte while the tools run in turn). The
+ *   long-running commands ({@link LONG_RUNNING_COMMANDS}) keep V8's defaults.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
  * - `--no-remote`, `--no-npm`, `--no-lock`: the bundle is all there is to load.
  * - `--allow-all`, as the compiled executables have.
@@ -63,41 +61,40 @@ export const RUN_FLAGS: readonly string[] = [
 ];
 
 /**
- * The V8 flags of every short-lived call: `--jitless`, V8's interpreter only (no baseline or
+ * The V8 flags of every short-lived call. `--jitless`: V8's interpreter only (no baseline or
  * optimising compiler, regular expressions interpreted, no WebAssembly, which the toolkit does not
  * use): a call lives for tens of milliseconds, too short for the compilers to pay back what they
- * cost, and V8 writes no machine code at run time in a process that runs as root.
+ * cost, and V8 writes no machine code at run time in a process that runs as root. `--no-lazy`:
+ * Deno makes a module's code cache when it compiles the module, before it runs, so the cache held
+ * only the few functions V8 compiles eagerly, and every call compiled the rest again; now V8
+ * compiles every function at once and the cache holds them all. A `create` through the launcher
+ * cost about 4 ms less with it (the README's bench section), the first one on an empty cache the
+ * same. One set of flags for every launcher: the tools share modules, and V8 refuses a code cache
+ * written under other flags, which Deno then writes again.
  */
-export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--jitless";
+export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--jitless,--no-lazy";
 
 /**
- * The runtime shim's V8 flags: {@link SHORT_LIVED_V8_FLAGS} and `--no-lazy`. Deno makes a module's
- * code cache when it compiles the module, before it runs, so the cache holds only the functions V8
- * compiled eagerly, and every `create` compiled the rest again; with `--no-lazy` V8 compiles every
- * function at once and the cache holds them all. A `create` through the launcher cost about 4 ms
- * less with it (the README's bench section), its first one on an empty cache the same. Only the
- * shim: Deno keeps no code cache of the other tools' modules (their bundle loads Deno's Node
- * layer), so for them V8 would compile the whole bundle on every call.
- */
-export const RUNTIME_V8_FLAGS = "--v8-flags=--jitless,--no-lazy";
-
-/**
- * The commands, per tool, that run for as long as the node does and keep V8's compilers: a
- * launcher started with one of them among its arguments passes no V8 flags.
+ * The commands, per tool, that run for as long as the node does and keep V8's defaults: a
+ * launcher started with one of them among its arguments passes no V8 flags. Each rewrites the
+ * code cache of the modules it loads once when it starts, and the next short-lived call writes
+ * it back.
  */
 export const LONG_RUNNING_COMMANDS: Readonly<Record<string, readonly string[]>> = {
   "xpu-ctk": ["runtime-server", "nri-plugin"],
 };
 
-/** The V8 flags of a short-lived call of `tool`'s launcher. */
-export function v8FlagsOf(tool: string): string {
-  return tool === RUNTIME_TOOL ? RUNTIME_V8_FLAGS : SHORT_LIVED_V8_FLAGS;
+/**
+ * The V8 flags `tool`'s launcher passes for a call with `args`, as its script decides them;
+ * `undefined` for none (a long-running command).
+ */
+export function v8FlagsOf(tool: string, args: readonly string[] = []): string | undefined {
+  const long = LONG_RUNNING_COMMANDS[tool] ?? [];
+  return args.some((arg) => long.includes(arg)) ? undefined : SHORT_LIVED_V8_FLAGS;
 }
 
-/** The `deno run` flags of a short-lived call of `tool`'s launcher: {@link RUN_FLAGS} and V8's. */
-export function shortLivedRunFlags(tool: string): string[] {
-  return [...RUN_FLAGS, v8FlagsOf(tool)];
-}
+/** The `deno run` flags of a launcher's short-lived call, V8's included: the benches' too. */
+export const SHORT_LIVED_RUN_FLAGS: readonly string[] = [...RUN_FLAGS, SHORT_LIVED_V8_FLAGS];
 
 /** The executable whose launcher takes the fast path. */
 export const RUNTIME_TOOL = "xpu-container-runtime";
@@ -150,14 +147,14 @@ export function renderLauncher(tool: string, options: LauncherOptions = {}): str
   ].join("\n");
 }
 
-/** The launcher's `exec` of `deno run`, with the V8 flags unless a long-running command runs. */
+/** The launcher's `exec` of `deno run`, with the V8 flags {@link v8FlagsOf} names. */
 function renderDenoRun(tool: string): string[] {
   const run = `exec -a "$0" "$here/${RUNTIME_PATH}" run ${RUN_FLAGS.join(" ")}`;
   const bundle = `"$here/${BUNDLE_DIR}/${tool}.js" "$@"`;
   const long = LONG_RUNNING_COMMANDS[tool] ?? [];
-  if (long.length === 0) return [`${run} ${v8FlagsOf(tool)} ${bundle}`];
+  if (long.length === 0) return [`${run} ${SHORT_LIVED_V8_FLAGS} ${bundle}`];
   return [
-    `v8=${v8FlagsOf(tool)}`,
+    `v8=${SHORT_LIVED_V8_FLAGS}`,
     `for a; do case $a in ${long.join(" | ")}) v8= ;; esac; done`,
     `${run} \${v8:+"$v8"} ${bundle}`,
   ];

@@ -8,7 +8,6 @@ import {
   renderLauncher,
   RUN_FLAGS,
   RUNTIME_TOOL,
-  RUNTIME_V8_FLAGS,
   SHORT_LIVED_V8_FLAGS,
   v8FlagsOf,
 } from "../../scripts/build/launcher.ts";
@@ -58,11 +57,7 @@ Deno.test("a launcher, through a symlink, runs its lib/deno with the bundle, eve
   });
 });
 
-Deno.test("short-lived calls run V8's interpreter only, the shim compiling every function at once; a long-running command keeps V8's compilers", async () => {
-  strictEqual(v8FlagsOf(RUNTIME_TOOL), RUNTIME_V8_FLAGS);
-  for (const tool of ["xpu-ctk", "xpu-container-cli", "xpu-container-runtime-hook"]) {
-    strictEqual(v8FlagsOf(tool), SHORT_LIVED_V8_FLAGS);
-  }
+Deno.test("every launcher passes the same V8 flags, but for a long-running command", async (t) => {
   await withTempDir(async (dir) => {
     Deno.mkdirSync(`${dir}/lib/js`, { recursive: true });
     Deno.writeTextFileSync(`${dir}/lib/deno`, '#!/bin/sh\nprintf "%s\\n" "$@"\n', {
@@ -75,18 +70,38 @@ Deno.test("short-lived calls run V8's interpreter only, the shim compiling every
       strictEqual(out.code, 0);
       return new TextDecoder().decode(out.stdout).split("\n").slice(0, -1);
     };
-    for (
-      const tool of [RUNTIME_TOOL, "xpu-container-runtime-hook", "xpu-container-cli", "xpu-ctk"]
-    ) {
-      const seen = await argsOf(tool, ["state", "nri-plugins", "x"]);
-      strictEqual(seen.filter((a) => a.startsWith("--v8-flags")).join(), v8FlagsOf(tool), tool);
-      deepStrictEqual(seen.slice(-4), [`${dir}/lib/js/${tool}.js`, "state", "nri-plugins", "x"]);
-    }
-    for (const command of LONG_RUNNING_COMMANDS["xpu-ctk"]) {
-      for (const args of [[command], ["--debug", command, "--socket", "/s"]]) {
-        const seen = await argsOf("xpu-ctk", args);
-        deepStrictEqual(seen, ["run", ...RUN_FLAGS, `${dir}/lib/js/xpu-ctk.js`, ...args]);
-      }
+    const cases: { tool: string; args: string[]; expected: string | undefined }[] = [
+      {
+        tool: RUNTIME_TOOL,
+        args: ["create", "--bundle", "/b", "c"],
+        expected: SHORT_LIVED_V8_FLAGS,
+      },
+      { tool: RUNTIME_TOOL, args: [], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk", args: ["hook", "update-ldcache"], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk", args: ["config", "default"], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk", args: ["cdi", "hook"], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk", args: [], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk", args: ["nri-plugins", "x"], expected: SHORT_LIVED_V8_FLAGS },
+      ...LONG_RUNNING_COMMANDS["xpu-ctk"].flatMap((command) => [
+        { tool: "xpu-ctk", args: [command], expected: undefined },
+        { tool: "xpu-ctk", args: ["--debug", command, "--socket", "/s"], expected: undefined },
+      ]),
+      { tool: "xpu-container-cli", args: ["--version"], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-container-runtime-hook", args: ["prestart"], expected: SHORT_LIVED_V8_FLAGS },
+      { tool: "xpu-ctk-installer", args: ["install"], expected: SHORT_LIVED_V8_FLAGS },
+    ];
+    for (const c of cases) {
+      await t.step(`${c.tool} ${c.args.join(" ")}`, async () => {
+        strictEqual(v8FlagsOf(c.tool, c.args), c.expected);
+        const seen = await argsOf(c.tool, c.args);
+        deepStrictEqual(seen, [
+          "run",
+          ...RUN_FLAGS,
+          ...(c.expected === undefined ? [] : [c.expected]),
+          `${dir}/lib/js/${c.tool}.js`,
+          ...c.args,
+        ]);
+      });
     }
   });
 });

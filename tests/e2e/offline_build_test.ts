@@ -28,10 +28,23 @@ interface Run {
 
 async function run(
   argv: readonly string[],
-  options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean } = {},
+  options: { env?: Record<string, string>; cwd?: string; clearEnv?: boolean; stdin?: string } = {},
 ): Promise<Run> {
   const [program, ...args] = argv;
-  const out = await new Deno.Command(program, { args, stdin: "null", ...options }).output();
+  const { stdin, ...rest } = options;
+  const child = new Deno.Command(program, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    ...rest,
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
   return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
 }
 
@@ -334,15 +347,26 @@ await e2eTest(
     await t.step(
       "steady state: creates and xpu-ctk calls in turn leave every cache file as it was",
       async () => {
-        // Once filled, the caches are only read: no container's create or hook writes there. The
-        // shim runs V8 under other flags than the other tools, and V8 refuses a code cache made
-        // under other flags: were a module of theirs cached by both, each call would rewrite it.
+        // Once filled, the caches are only read: no container's create or hook writes there. V8
+        // refuses a code cache made under other flags than its own, and Deno then writes it
+        // again: were a module cached by two calls under different flags, each would rewrite it.
         const cache = `${dir}/lib/cache`;
         const lab = await makeCreateLab(outDir, 1);
+        const bundle = `${lab.dir}/${lab.ids[0]}`;
+        const state = JSON.stringify({ ociVersion: "1.0.2", id: lab.ids[0], bundle, pid: 1 });
         const round = async () => {
           const create = await lab.create(dir, lab.ids[0]);
           deepStrictEqual(create, { code: 0, stdout: "", stderr: "" });
           ok(lab.edited(lab.ids[0]));
+          // The hook runc runs for the container, as the edit names it.
+          Deno.removeSync(`${bundle}/rootfs`, { recursive: true });
+          Deno.mkdirSync(`${bundle}/rootfs`);
+          const hook = await run(
+            [`${dir}/xpu-ctk`, "hook", "create-symlinks", "--link", "libxpu.so.1::/lib/libxpu.so"],
+            { stdin: state, env: { PATH: "/usr/bin:/bin" }, clearEnv: true },
+          );
+          deepStrictEqual(hook, { code: 0, stdout: "", stderr: "" });
+          strictEqual(Deno.readLinkSync(`${bundle}/rootfs/lib/libxpu.so`), "libxpu.so.1");
           for (
             const argv of [
               [`${dir}/xpu-ctk`, "config", "default"],
