@@ -15,8 +15,8 @@
  *   `/var/cache/xpu-container-toolkit`) when the caller owns it, else a path nothing can create:
  *   see `src/core/fast_path/launcher_cache.ts`. Deno keeps each module's imports there, and V8's
  *   code cache (its bytecode), which saves a `create` a few milliseconds of compiling.
- * - V8's flags {@link SHORT_LIVED_V8_FLAGS}: the interpreter only, and every function compiled
- *   at once, so that V8's code cache holds them all; the same in every launcher (the e2e test of
+ * - V8's flags {@link SHORT_LIVED_V8_FLAGS}: the interpreter only, every function compiled at
+ *   once (so that V8's code cache holds them all), no helper threads; the same in every launcher (the e2e test of
  *   the offline build holds the cache byte for byte while the tools run in turn). The
  *   long-running commands ({@link LONG_RUNNING_COMMANDS}) keep V8's defaults.
  * - `DENO_NO_UPDATE_CHECK=1`: no network, no "new release" line on a terminal.
@@ -61,18 +61,26 @@ export const RUN_FLAGS: readonly string[] = [
 ];
 
 /**
- * The V8 flags of every short-lived call. `--jitless`: V8's interpreter only (no baseline or
- * optimising compiler, regular expressions interpreted, no WebAssembly, which the toolkit does not
- * use): a call lives for tens of milliseconds, too short for the compilers to pay back what they
- * cost, and V8 writes no machine code at run time in a process that runs as root. `--no-lazy`:
- * Deno makes a module's code cache when it compiles the module, before it runs, so the cache held
- * only the few functions V8 compiles eagerly, and every call compiled the rest again; now V8
- * compiles every function at once and the cache holds them all. A `create` through the launcher
- * cost about 4 ms less with it (the README's bench section), the first one on an empty cache the
- * same. One set of flags for every launcher: the tools share modules, and V8 refuses a code cache
+ * The V8 flags of every short-lived call, each worth milliseconds on `create` (the README's bench
+ * section):
+ *
+ * - `--jitless`: V8's interpreter only (no baseline or optimising compiler, regular expressions
+ *   interpreted, no WebAssembly, which the toolkit does not use): a call lives for tens of
+ *   milliseconds, too short for the compilers to pay back what they cost, and V8 writes no
+ *   machine code at run time in a process that runs as root.
+ * - `--no-lazy`: Deno makes a module's code cache when it compiles the module, before it runs, so
+ *   the cache held only the few functions V8 compiles eagerly, and every call compiled the rest
+ *   again; now V8 compiles every function at once and the cache holds them all (about 4 ms; the
+ *   first `create` on an empty cache costs the same).
+ * - `--single-threaded`, `--min-semi-space-size=16`: no helper threads of V8's competing with the
+ *   call on a busy node, and a young generation (16 MB) the call's start-up fits in without a
+ *   collection (about 2–3 ms; the peak RSS of a `create` stays about 42 MB).
+ *
+ * One set of flags for every launcher: the tools share modules, and V8 refuses a code cache
  * written under other flags, which Deno then writes again.
  */
-export const SHORT_LIVED_V8_FLAGS = "--v8-flags=--jitless,--no-lazy";
+export const SHORT_LIVED_V8_FLAGS =
+  "--v8-flags=--jitless,--no-lazy,--single-threaded,--min-semi-space-size=16";
 
 /**
  * The commands, per tool, that run for as long as the node does and keep V8's defaults: a
