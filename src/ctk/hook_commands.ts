@@ -26,15 +26,15 @@ export async function runHookCall(call: HookCall, io: ToolIo): Promise<number> {
   // Before a hook reads its state or touches a rootfs: an environment from the container decides
   // nothing on the host.
   assertHookEnv(io.env, "xpu-ctk hook");
+  // A malformed link is refused before the state is read.
+  const links = call.hook === "create-symlinks" ? call.links.map(parseLinkArgument) : [];
+  const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
   if (call.hook === "create-symlinks") {
-    const links = call.links.map(parseLinkArgument);
-    const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
     const outcome = createSymlinks(rootfs, links);
     for (const link of outcome.blocked) {
       io.stderr(`xpu-ctk: warning: not creating ${quoted(link)}: a file is already there\n`);
     }
   } else {
-    const rootfs = containerRootFromState(await io.readStdin(), { cwd: io.cwd, isMountPoint });
     updateLdcache(rootfs, call.folders, {
       warn: (message) => io.stderr(`xpu-ctk: warning: ${message}\n`),
     });

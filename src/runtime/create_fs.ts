@@ -10,9 +10,10 @@
 
 import { type CdiDirReader, realCdiDirReader } from "../core/cdi/cdi_dir_reader.ts";
 import { writeFileAtomic } from "../core/io/atomic_file.ts";
+import { isExecutableFile } from "../core/io/executable_lookup.ts";
 import type { HostFs } from "../core/io/host_fs.ts";
 import { readRegularFile } from "../core/io/regular_file.ts";
-import { isExecutableFileViaSyscall, syscallHostFs } from "../core/io/syscall_host_fs.ts";
+import { syscallHostFs } from "../core/io/syscall_host_fs.ts";
 import type { MountTargetPlan } from "./mount_targets.ts";
 
 /** Everything the create step reads and writes on the host. Paths are absolute host paths. */
@@ -52,7 +53,7 @@ export const realCreateFs: CreateFs = {
   // No fsync: a bundle does not outlive a crash of the host (the engine writes it anew for every
   // start), so durability would buy nothing; the rename keeps the replacement atomic.
   writeFileAtomic: (path, data) => writeFileAtomic(path, data, { durable: false }),
-  isExecutableFile: isExecutableFileViaSyscall,
+  isExecutableFile,
   cdiSpecDirs: realCdiDirReader,
   prepareMountTargets: async (rootfs, plan) =>
     await (await import("./mount_targets.ts")).prepareMountTargets(rootfs, plan),

@@ -13,7 +13,6 @@ import { CONFIG_PATH_ENV, loadConfig } from "../core/config/config_file.ts";
 import { errorMessage, ExecError, UsageError } from "../core/errors.ts";
 import { findFirstExecutable, STANDARD_BIN_DIRS } from "../core/io/executable_lookup.ts";
 import { createLogger, type Logger, type LogSink } from "../core/io/log.ts";
-import { isExecutableFileViaSyscall } from "../core/io/syscall_host_fs.ts";
 import type { ExecRequest } from "../core/io/process.ts";
 
 export { asksForVersion };
@@ -104,10 +103,7 @@ export async function prepareShimExec(input: ShimInput): Promise<ExecRequest> {
     logger = shimLogger(runc, config);
     for (const warning of loaded.warnings) logger.warn(warning);
     if (input.serverNote !== undefined) logger.debug(`Runtime server: ${input.serverNote}`);
-    const runtime = findFirstExecutable(config.runtime.runtimes, {
-      path: input.env.PATH,
-      isExecutable: isExecutableFileViaSyscall,
-    });
+    const runtime = findFirstExecutable(config.runtime.runtimes, { path: input.env.PATH });
     if (runtime === undefined) {
       const names = config.runtime.runtimes.map((r) => `"${r}"`).join(", ");
       throw new ExecError(

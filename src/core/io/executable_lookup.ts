@@ -6,6 +6,8 @@
  * @module
  */
 
+import { statViaSyscall } from "./syscall_host_fs.ts";
+
 /** Directories searched after `PATH`. */
 export const STANDARD_BIN_DIRS: readonly string[] = [
   "/usr/local/sbin",
@@ -16,11 +18,16 @@ export const STANDARD_BIN_DIRS: readonly string[] = [
   "/bin",
 ];
 
-/** Whether a path is an existing regular file with an execute bit set. */
+/**
+ * Whether a path (links followed) is an existing regular file with an execute bit set. A raw
+ * `statx(2)`: the shim looks the runtime and the hook programs up on every `create`, mostly
+ * through dirs of `PATH` they are not in, and Deno's `statSync` answers each of those with a
+ * thrown `NotFound`.
+ */
 export function isExecutableFile(path: string): boolean {
   try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
+    const info = statViaSyscall(path, true);
+    return info?.kind === "file" && (info.mode & 0o111) !== 0;
   } catch {
     return false;
   }

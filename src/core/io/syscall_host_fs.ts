@@ -1,8 +1,7 @@
 /**
  * The real file system with `stat` and `lstat` made by raw `statx(2)` calls, for the create step:
  * it binds `syscall` for the spec's read and write anyway, and resolving a mount spec's paths in
- * the driver root takes dozens of lookups (and finding the runtime and the hook program in `PATH` a
- * few more), each of which Deno's `statSync` answers with a full
+ * the driver root takes dozens of lookups, each of which Deno's `statSync` answers with a full
  * `FileInfo` (dates and all) and a missing path with a thrown `NotFound` and its stack. Everything
  * else is {@link realHostFs}'s.
  *
@@ -41,20 +40,6 @@ export function statViaSyscall(path: string, follow: boolean): FileStat | undefi
     major: device ? status.rdevMajor : 0,
     minor: device ? status.rdevMinor : 0,
   };
-}
-
-/**
- * Whether `path` (links followed) is a regular file with an execute bit set, as
- * `isExecutableFile` says, through `statx(2)`: the runtime and hook programs the create step looks
- * up in `PATH` are mostly not in the first dirs.
- */
-export function isExecutableFileViaSyscall(path: string): boolean {
-  try {
-    const info = statViaSyscall(path, true);
-    return info?.kind === "file" && (info.mode & 0o111) !== 0;
-  } catch {
-    return false;
-  }
 }
 
 /** The real file system, its `stat` and `lstat` through `statx(2)`. */
