@@ -252,7 +252,7 @@ function moduleCacheLines(handlers: EngineFiles["handlers"]): DoctorLine[] {
       status: "warn",
       check,
       detail: `${who}: ${quoted(dir)} is not used: ${problem.detail}, so every create parses ` +
-        "the toolkit's modules again (about 10 ms)",
+        "the toolkit's modules again (about 20–30 ms)",
       fix: problem.kind === "missing"
         ? `create it: "mkdir -m 0700 ${dir}"`
         : `put a directory of root's there, mode 0700, or reinstall`,

@@ -271,7 +271,7 @@ const CASES: Case[] = [
       status: "WARN",
       check: "module cache",
       detail: `"${CACHE}" is not used: it does not exist, so every create parses the toolkit's ` +
-        `modules again (about 10 ms): create it: "mkdir -m 0700 ${CACHE}"`,
+        `modules again (about 20–30 ms): create it: "mkdir -m 0700 ${CACHE}"`,
     },
   },
   {
