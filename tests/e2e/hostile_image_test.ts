@@ -222,7 +222,11 @@ await hostileTest(
         linkInImage(r, SIMULATED_LIB_DIR, `/proc/1/root${h.host}/lib`);
       },
     });
-    assertUnreachableHandled(h, magic, "lib dir -> /proc/1/root/host", { path: LIB_DIR_NAMED });
+    // The refusal names the lib dir, or, when the hook found the link dangling and followed it
+    // to make its target, the magic link it stopped at (seen once in CI): either names the place.
+    assertUnreachableHandled(h, magic, "lib dir -> /proc/1/root/host", {
+      path: /x86_64-linux-gnu|libxpu|"\/proc\/1\/root"/,
+    });
 
     // A plain absolute link names a (missing) dir inside the rootfs once resolved there: runc
     // makes it and starts; crun refuses to mount through it. Either way, a start is a full one.
