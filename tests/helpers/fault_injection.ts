@@ -67,6 +67,8 @@ export interface KillPoint {
   label: string;
   /** The plain run's calls of `syscall` in the same thread, as labels (to place retries). */
   sequence: readonly string[];
+  /** The labels of the plain run's kill points before this one, in order. */
+  prior: readonly string[];
 }
 
 /** What the plain, traced run did. */
@@ -180,7 +182,15 @@ export async function traceWrites(
   options: TraceOptions,
 ): Promise<TracedRun> {
   const run = await strace(["-e", `trace=execve,${TRACED_SYSCALLS.join(",")}`], argv, options);
-  const entries = parseLog(Deno.readTextFileSync(options.log));
+  return { ...run, ...killPointsOf(Deno.readTextFileSync(options.log), options) };
+}
+
+/** The kill points and per-syscall totals of a plain run's strace log (see {@link traceWrites}). */
+export function killPointsOf(
+  log: string,
+  options: Pick<TraceOptions, "watch" | "base">,
+): Pick<TracedRun, "points" | "totals"> {
+  const entries = parseLog(log);
   // The first execve is the tool's own: its tid is the main thread's.
   const main = entries.find((e) => e.syscall === "execve")?.tid;
   const sequences = new Map<string, string[]>();
@@ -201,10 +211,11 @@ export async function traceWrites(
         tid: entry.tid,
         label: sequence[sequence.length - 1],
         sequence,
+        prior: points.map((p) => p.label),
       });
     }
   }
-  return { ...run, points, totals };
+  return { points, totals };
 }
 
 /** What a run killed at a point did. */
@@ -213,89 +224,173 @@ export interface KilledRun extends ToolRun {
   killed: boolean;
   /** The call it was killed in (as {@link KillPoint.label}), if it was. */
   hit?: string;
+  /**
+   * Killed elsewhere, in a call that changes no watched file, after exactly the plain run's kill
+   * points before the target and before the target itself: the files are as a kill at the target
+   * leaves them (see {@link killAt}).
+   */
+  equivalent: boolean;
+  /** The run's calls of the point's syscall in its main thread, as labels, the kill's included. */
+  calls: string[];
   /** Runs it took to hit the point (see {@link killAt}). */
   attempts: number;
+  /** The runs that missed, in order: the count aimed at and where the run was killed, if it was. */
+  misses: { n: number; hit?: string }[];
 }
 
 /**
  * Runs `argv` under strace, SIGKILLing it on entry to call number `n` of `point.syscall` (in
- * whichever thread reaches that number first).
+ * whichever thread reaches that number first). Every call that can change a file is traced, to
+ * tell whether a kill elsewhere is {@link KilledRun.equivalent}.
  */
 async function killedRun(
   argv: readonly string[],
   point: KillPoint,
   n: number,
   options: TraceOptions,
-): Promise<Omit<KilledRun, "attempts">> {
+): Promise<Omit<KilledRun, "attempts" | "misses">> {
   const run = await strace(
     [
       "-e",
-      `trace=${point.syscall}`,
+      `trace=execve,${TRACED_SYSCALLS.join(",")}`,
       "-e",
       `inject=${point.syscall}:signal=KILL:when=${n}`,
     ],
     argv,
     options,
   );
-  const log = Deno.readTextFileSync(options.log);
+  return { ...run, ...killVerdict(Deno.readTextFileSync(options.log), point, options) };
+}
+
+/**
+ * What a killed run's strace log (every call of {@link TRACED_SYSCALLS}) shows: whether SIGKILL
+ * ended it, in which call, and whether that kill is {@link KilledRun.equivalent} to one at `point`.
+ */
+export function killVerdict(
+  log: string,
+  point: KillPoint,
+  options: Pick<TraceOptions, "watch" | "base">,
+): Pick<KilledRun, "killed" | "hit" | "equivalent" | "calls"> {
   const killed = /\+\+\+ killed by SIGKILL/.test(log);
-  const stopped = parseLog(log).filter((e) => !e.finished && e.syscall === point.syscall)
-    .map((e) => signatureOf(e, options.base));
-  return {
-    ...run,
-    killed,
-    hit: killed
-      ? (stopped.find((h) => h === point.label) ?? stopped[0] ?? "(elsewhere)")
-      : undefined,
-  };
+  const entries = parseLog(log);
+  const label = (e: Entry) => signatureOf(e, options.base);
+  const stopped = entries.filter((e) => !e.finished && e.syscall === point.syscall);
+  const at = stopped.find((e) => label(e) === point.label) ?? stopped[0];
+  const hit = killed ? (at ? label(at) : "(elsewhere)") : undefined;
+  const done = entries.filter((e) => e.finished && isKillPoint(e, options.watch)).map(label);
+  const main = entries.find((e) => e.syscall === "execve")?.tid;
+  const calls = entries.filter((e) => e.tid === main && e.syscall === point.syscall).map(label);
+  const equivalent = killed && at !== undefined && hit !== point.label &&
+    !entries.some((e) => !e.finished && isKillPoint(e, options.watch)) &&
+    done.length === point.prior.length && done.every((d, i) => d === point.prior[i]);
+  return { killed, hit, equivalent, calls };
 }
 
 /** Runs {@link killAt} makes at most for one point. */
 export const MAX_ATTEMPTS = 20;
 
 /** After this many runs steered by what the misses showed, nearby counts are scanned instead. */
-const STEERED_ATTEMPTS = 8;
+const STEERED_ATTEMPTS = 10;
 
-/** The offsets the scan tries, nearest first (under load the lazy opens can shift by more). */
-const SCAN_OFFSETS = [-1, 1, -2, 2, -3, 3, -4, 4];
+/** The offsets the scan tries, nearest first. */
+const SCAN_OFFSETS = [-1, 1, -2, 2, -3, 3, -4, 4, -5, 5];
 
 /**
  * Kills a run of `argv` just before `point`, from the state `reset` makes. The count of calls
- * before the point can differ by one from the plain run's (a lazy initialisation in Deno opens
- * `/sys/devices/system/cpu/cpu0/tsc_freq_khz` from whichever thread comes first), so a run killed
- * elsewhere, or not at all, is repeated: alternately at the plain run's count and at the count
- * shifted by what the miss showed (the plain run's position of the call it did hit); after
- * that, the counts nearby are scanned, nearest first, up to {@link MAX_ATTEMPTS} runs. The last run is returned either way; {@link KilledRun.hit} says
- * where it was killed.
+ * before the point differs from the plain run's now and then: Deno opens and writes files of its
+ * own (a lazy `/sys/devices/system/cpu/cpu0/tsc_freq_khz` from whichever thread comes first, the
+ * code cache's writes and syncs when it updates it) and wakes its event loop (eventfd writes) a
+ * number of times that depends on timing. A run killed elsewhere, or not at all, is repeated at
+ * the count its own log points to ({@link steerFrom}), else alternately at the plain run's count
+ * and next to it; after {@link STEERED_ATTEMPTS} runs, the counts nearby are scanned, nearest
+ * first, up to {@link MAX_ATTEMPTS} runs.
+ *
+ * A run killed in another call counts as killed at the point when it is
+ * {@link KilledRun.equivalent}: it ended in a call that changes no watched file (an `open` of a
+ * watched dir to sync it, an eventfd write, a write to Deno's own cache) after exactly the
+ * watched calls the plain run made before the point, and before the point itself. Nothing that
+ * could change a watched file ran in between, so the files are the same.
+ *
+ * The last run is returned either way; {@link KilledRun.hit} says where it was killed.
  */
 export async function killAt(
   argv: readonly string[],
   point: KillPoint,
   options: TraceOptions & { reset: () => Promise<void> },
 ): Promise<KilledRun> {
-  let last: Omit<KilledRun, "attempts"> | undefined;
-  let shift = 1;
+  let last: Omit<KilledRun, "attempts" | "misses"> | undefined;
+  const misses: KilledRun["misses"] = [];
+  let next = point.n;
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const n = attempt > STEERED_ATTEMPTS
       ? Math.max(1, point.n + SCAN_OFFSETS[(attempt - STEERED_ATTEMPTS - 1) % SCAN_OFFSETS.length])
-      : attempt % 2 === 1
-      ? point.n
-      : Math.max(1, point.n + shift);
+      : next;
     await options.reset();
     last = await killedRun(argv, point, n, options);
-    if (last.hit === point.label) return { ...last, attempts: attempt };
-    if (!last.killed) {
-      // Fewer calls than in the plain run.
-      shift = -1;
-      continue;
-    }
-    // Killed in the call the plain run made as number m: this run is n - m calls ahead.
-    const near = point.sequence.map((sig, i) => ({ sig, m: i + 1 }))
-      .filter((c) => c.sig === last!.hit && c.m !== n)
-      .sort((a, b) => Math.abs(a.m - n) - Math.abs(b.m - n))[0];
-    if (near) shift = n - near.m;
+    if (last.hit === point.label || last.equivalent) return { ...last, attempts: attempt, misses };
+    misses.push({ n, hit: last.hit });
+    next = nextAim(last, point, n);
   }
-  return { ...last!, attempts: MAX_ATTEMPTS };
+  return { ...last!, attempts: MAX_ATTEMPTS, misses };
+}
+
+/**
+ * The count to aim the next run at, after a run aimed at `n` missed: where its own calls point
+ * ({@link steerFrom}); past a call of Deno's own it was killed in (the point comes later in that
+ * run); else the plain run's count, or next to it when that was just tried.
+ */
+export function nextAim(
+  missed: Pick<KilledRun, "killed" | "hit" | "calls">,
+  point: KillPoint,
+  n: number,
+): number {
+  const steered = steerFrom(missed.calls, point, n);
+  if (steered !== undefined && steered !== n) return steered;
+  if (missed.killed && !namesBase(missed.hit ?? "")) return n + 1;
+  return n === point.n ? Math.max(1, point.n + (missed.killed ? 1 : -1)) : point.n;
+}
+
+/** The 1-based position of the `k`-th `label` in `calls`, if there is one. */
+function positionOf(calls: readonly string[], label: string, k: number): number | undefined {
+  let seen = 0;
+  for (let i = 0; i < calls.length; i++) {
+    if (calls[i] === label && ++seen === k) return i + 1;
+  }
+  return undefined;
+}
+
+/** Whether a label names a path under the base (relative in labels), not only Deno's own files. */
+function namesBase(label: string): boolean {
+  const inside = /\((.*)\)$/.exec(label)?.[1] ?? "";
+  return inside.split(" → ").some((p) => p !== "" && !p.startsWith("/"));
+}
+
+/**
+ * Where to aim next, from a missed run's own calls of `point.syscall` in its main thread
+ * (`calls`, as labels; the run was aimed at call `n`):
+ *
+ * - when the run made the point's call (it was not killed, or was killed after it), its position
+ *   in that run;
+ * - when it was killed before, the plain run's count shifted by what the last call before the kill
+ *   that names a path under the base shows (this run's position of it less the plain run's);
+ * - else nothing.
+ */
+export function steerFrom(
+  calls: readonly string[],
+  point: KillPoint,
+  n: number,
+): number | undefined {
+  const occurrence = (list: readonly string[], upTo: number, label: string) =>
+    list.slice(0, upTo).filter((l) => l === label).length;
+  const k = occurrence(point.sequence, point.n, point.label);
+  const made = positionOf(calls, point.label, k);
+  if (made !== undefined) return made;
+  for (let i = Math.min(n, calls.length) - 1; i >= 0; i--) {
+    if (!namesBase(calls[i])) continue;
+    const m = positionOf(point.sequence, calls[i], occurrence(calls, i + 1, calls[i]));
+    if (m !== undefined) return Math.max(1, point.n + (i + 1 - m));
+  }
+  return undefined;
 }
 
 /**
