@@ -32,8 +32,13 @@ status=0
     deno run -A build.ts --kind bundled --target x86_64-unknown-linux-gnu --out-dir "$artefact" &&
     XPU_BIN_DIR="$artefact/x86_64-unknown-linux-gnu" deno test -A tests/e2e/
 } >"$log" 2>&1 || status=$?
+# Besides the reports: each failure in full (the ERRORS section of deno test: the test, the whole
+# message, where), at most 300 lines per suite, so that a CI log keeping only this says what failed.
 # shellcheck disable=SC2016 # awk's own $ fields
 awk '
+  /^ ?ERRORS ?$/ { details = 1; shown = 0 }
+  /^ ?FAILURES ?$/ { details = 0 }
+  details { if (shown++ < 300) print; next }
   /^(ok|FAILED) \| [0-9]+ passed/ {
     for (i = 1; i < NF; i++) {
       if ($(i + 1) ~ /^passed/) passed += $i

@@ -432,8 +432,8 @@ async function checkAccepted(
 }
 
 /**
- * The assertion's message: every failed trial on one line, so that the one line of it a CI log
- * keeps (test.sh prints each `error: ` line) says which kill point failed, and how.
+ * The assertion's message: every failed trial on one line, so that its first line (the one
+ * test.sh's summary of a run shows for every error) says which kill point failed, and how.
  */
 function failedTrials(failures: readonly string[]): string {
   return `${failures.length} trial(s) failed: ${
