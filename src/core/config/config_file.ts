@@ -176,12 +176,23 @@ function describeValue(value: unknown): string {
   return "a table";
 }
 
+/** The fix for a bad value: a valid one, or the key's default. */
+function useDefault(spec: ConfigKey): string {
+  const value = getField(defaultConfig(), spec.field);
+  const text = JSON.stringify(
+    spec.type.kind === "capabilities" ? (value as string[]).join(",") : value,
+  );
+  return `set a valid value or remove the key to use the default ${text}`;
+}
+
 function checkValue(
   spec: ConfigKey,
   value: unknown,
   file: { path: string; text: string },
 ): unknown {
-  const fail = (expected: string, fix: string): never => {
+  // The fix names the key's default, worked out only for an error: a valid config (the run of
+  // every create) builds no default config per key.
+  const fail = (expected: string, fix = useDefault(spec)): never => {
     const where = { path: file.path, line: findTomlKeyLine(file.text, spec.key) };
     throw new ConfigError(
       `Cannot load ${describePosition(where)}: "${spec.key}" is ${describeValue(value)}, ` +
@@ -189,37 +200,31 @@ function checkValue(
       where,
     );
   };
-  const defaultText = JSON.stringify(
-    spec.type.kind === "capabilities"
-      ? (getField(defaultConfig(), spec.field) as string[]).join(",")
-      : getField(defaultConfig(), spec.field),
-  );
-  const fixValue = `set a valid value or remove the key to use the default ${defaultText}`;
   const type = spec.type;
   switch (type.kind) {
     case "boolean":
-      return typeof value === "boolean" ? value : fail("true or false", fixValue);
+      return typeof value === "boolean" ? value : fail("true or false");
     case "string":
-      return typeof value === "string" ? value : fail("a string", fixValue);
+      return typeof value === "string" ? value : fail("a string");
     case "path":
       if (typeof value !== "string" || !value.startsWith("/")) {
-        return fail("an absolute path", fixValue);
+        return fail("an absolute path");
       }
       return value;
     case "strings": {
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        return fail("an array of strings", fixValue);
+        return fail("an array of strings");
       }
-      if (type.nonEmpty && value.length === 0) return fail("at least one entry", fixValue);
+      if (type.nonEmpty && value.length === 0) return fail("at least one entry");
       return value;
     }
     case "enum":
       if (typeof value !== "string" || !type.values.includes(value)) {
-        return fail(`one of ${type.values.map((v) => `"${v}"`).join(", ")}`, fixValue);
+        return fail(`one of ${type.values.map((v) => `"${v}"`).join(", ")}`);
       }
       return value;
     case "capabilities": {
-      if (typeof value !== "string") return fail("a comma-separated string", fixValue);
+      if (typeof value !== "string") return fail("a comma-separated string");
       const names = splitCommaList(value);
       const unknown = names.filter((n) => !isCapability(n));
       if (unknown.length > 0) {
@@ -231,22 +236,22 @@ function checkValue(
       return names as Capability[];
     }
     case "cdi-kind": {
-      if (typeof value !== "string") return fail(`a "vendor/class" string`, fixValue);
+      if (typeof value !== "string") return fail(`a "vendor/class" string`);
       const problem = kindProblem(value);
-      return problem ? fail(`a valid CDI kind (${problem})`, fixValue) : value;
+      return problem ? fail(`a valid CDI kind (${problem})`) : value;
     }
     case "cdi-kinds": {
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-        return fail(`an array of "vendor/class" strings`, fixValue);
+        return fail(`an array of "vendor/class" strings`);
       }
       for (const kind of value) {
         const problem = kindProblem(kind);
-        if (problem) return fail(`valid CDI kinds ("${kind}": ${problem})`, fixValue);
+        if (problem) return fail(`valid CDI kinds ("${kind}": ${problem})`);
       }
       return value;
     }
     case "profile":
       // Whether the profile exists is checked once [profiles.*] has been read.
-      return typeof value === "string" ? value : fail("a profile name", fixValue);
+      return typeof value === "string" ? value : fail("a profile name");
   }
 }

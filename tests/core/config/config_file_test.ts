@@ -638,3 +638,33 @@ function throwsConfigError(fn: () => unknown): ConfigError {
   }
   throw new Error("expected a ConfigError");
 }
+
+Deno.test("a bad value's fix names the key's default, as the defaults give it", async (t) => {
+  const useDefault = (field: string) =>
+    `: set a valid value or remove the key to use the default ${
+      JSON.stringify(getField(defaultConfig(), field))
+    }`;
+  const cases: { input: string; fix: string }[] = [
+    { input: 'disable-require = "yes"\n', fix: useDefault("disableRequire") },
+    { input: "[xpu-container-runtime]\nruntimes = []\n", fix: useDefault("runtime.runtimes") },
+    {
+      input: "supported-driver-capabilities = 7\n",
+      fix: ': set a valid value or remove the key to use the default "' +
+        (getField(defaultConfig(), "supportedDriverCapabilities") as string[]).join(",") + '"',
+    },
+    {
+      // Unknown names get the list of known ones instead.
+      input: 'supported-driver-capabilities = "compute,nope"\n',
+      fix: ': use only "compat32", "compute", "display", "graphics", "utility", "video"',
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.input.trim(), () => {
+      throws(() => parseConfig(c.input, PATH), (error: unknown) => {
+        ok(error instanceof ConfigError);
+        ok(error.message.endsWith(c.fix), error.message);
+        return true;
+      });
+    });
+  }
+});
