@@ -131,6 +131,11 @@ function parseLog(text: string): Entry[] {
   return entries;
 }
 
+/** The tool's main thread: the one that made the first `execve` (the tool's own). */
+function mainThreadOf(entries: readonly Entry[]): number | undefined {
+  return entries.find((e) => e.syscall === "execve")?.tid;
+}
+
 /** Every path a call names, as a string argument or a `-y` fd annotation (not the cwd's). */
 function pathsOf(entry: Entry): string[] {
   const found: string[] = [];
@@ -191,8 +196,7 @@ export function killPointsOf(
   options: Pick<TraceOptions, "watch" | "base">,
 ): Pick<TracedRun, "points" | "totals"> {
   const entries = parseLog(log);
-  // The first execve is the tool's own: its tid is the main thread's.
-  const main = entries.find((e) => e.syscall === "execve")?.tid;
+  const main = mainThreadOf(entries);
   const sequences = new Map<string, string[]>();
   const totals: Record<string, number> = {};
   const points: KillPoint[] = [];
@@ -278,7 +282,7 @@ export function killVerdict(
   const at = stopped.find((e) => label(e) === point.label) ?? stopped[0];
   const hit = killed ? (at ? label(at) : "(elsewhere)") : undefined;
   const done = entries.filter((e) => e.finished && isKillPoint(e, options.watch)).map(label);
-  const main = entries.find((e) => e.syscall === "execve")?.tid;
+  const main = mainThreadOf(entries);
   const calls = entries.filter((e) => e.tid === main && e.syscall === point.syscall).map(label);
   const equivalent = killed && at !== undefined && hit !== point.label &&
     !entries.some((e) => !e.finished && isKillPoint(e, options.watch)) &&
